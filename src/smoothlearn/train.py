@@ -1,0 +1,304 @@
+"""The reference trainer: plain PyTorch, one sample per update, mirroring ``docs/model.md``.
+
+Everything a run needs is first materialised as arrays in a :class:`Prepared` (orders, reset
+flags, initial weights, the evaluation stream), so that this readable loop and the fast engine
+(``smoothlearn.engine``) consume exactly the same inputs and can be tested equal. The LSTM
+(BPTT) and mini-batch baselines live only here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from smoothlearn.nn import LeakyNet, LSTMClassifier, unit_groups
+
+__all__ = [
+    "TrainSettings",
+    "Prepared",
+    "Curves",
+    "train_reference",
+    "train_minibatch",
+    "train_lstm",
+    "evaluate",
+    "hidden_states",
+    "make_optimizer",
+]
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Settings shared by every network of one ensemble (see ``docs/model.md``)."""
+
+    output: str = "softmax"
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    rmsprop_alpha: float = 0.99
+    rmsprop_momentum: float = 0.0
+    rmsprop_eps: float = 1e-8
+    leak_grad: str = "exact"
+
+
+@dataclass
+class Prepared:
+    """One run, fully materialised as arrays (the engines' common input)."""
+
+    X: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+    order: np.ndarray
+    resets: np.ndarray
+    params: dict[str, np.ndarray]
+    leak: np.ndarray
+    eval_steps: np.ndarray
+    X_eval: np.ndarray
+    targets_eval: np.ndarray
+    labels_eval: np.ndarray
+    eval_resets: np.ndarray | None
+    settings: TrainSettings
+    task: str = "classify"
+
+    @property
+    def steps(self) -> int:
+        return int(self.order.shape[0])
+
+
+@dataclass
+class Curves:
+    """Evaluation results of one run; ``steps`` stops early if the run diverged."""
+
+    steps: np.ndarray
+    test_mse: np.ndarray
+    test_ce: np.ndarray
+    test_acc: np.ndarray
+    diverged: bool = False
+    final_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _Recorder:
+    """Collects evaluation points; keeps curve bookkeeping out of the training loops."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, float, float, float]] = []
+
+    def add(self, step: int, metrics: tuple[float, float, float]) -> None:
+        self.rows.append((step, *metrics))
+
+    def curves(self, diverged: bool, params: dict[str, np.ndarray]) -> Curves:
+        arr = np.array(self.rows, dtype=np.float64).reshape(-1, 4)
+        return Curves(
+            steps=arr[:, 0].astype(np.int64),
+            test_mse=arr[:, 1],
+            test_ce=arr[:, 2],
+            test_acc=arr[:, 3],
+            diverged=diverged,
+            final_params=params,
+        )
+
+
+def _output(logits: torch.Tensor, output: str) -> torch.Tensor:
+    return torch.softmax(logits, -1) if output == "softmax" else torch.sigmoid(logits)
+
+
+def _step_loss(logits: torch.Tensor, target: torch.Tensor, label: int, s: TrainSettings):
+    if s.loss == "ce":
+        return F.cross_entropy(logits.unsqueeze(0), torch.tensor([label]))
+    return F.mse_loss(_output(logits, s.output), target)
+
+
+def make_optimizer(params, s: TrainSettings) -> torch.optim.Optimizer:
+    """SGD, or RMSprop with the paper's betas mapped as documented in ``docs/model.md``."""
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=s.lr)
+    return torch.optim.RMSprop(
+        params, lr=s.lr, alpha=s.rmsprop_alpha, eps=s.rmsprop_eps, momentum=s.rmsprop_momentum
+    )
+
+
+def hidden_states(
+    params: dict[str, np.ndarray], leak: np.ndarray, X: np.ndarray, resets: np.ndarray | None
+) -> np.ndarray:
+    """Hidden activity ``[m, h]`` of a network run over items ``X`` in order.
+
+    With ``resets=None`` memory is off (each item alone, H = ReLU(pre)); otherwise the leaky
+    recursion runs through the items from H = 0, resetting units per their group's flag.
+    """
+    act = np.maximum(X @ params["W1"].T + params["b1"], 0).astype(np.float32)
+    if resets is None:
+        return act
+    keep = np.where(resets[:, unit_groups(act.shape[1], resets.shape[1])], 0.0, leak)
+    keep = keep.astype(np.float32)
+    out = np.empty_like(act)
+    state = np.zeros(act.shape[1], np.float32)
+    for i in range(act.shape[0]):
+        state = keep[i] * state + (1 - keep[i]) * act[i]
+        out[i] = state
+    return out
+
+
+def evaluate(
+    params: dict[str, np.ndarray],
+    leak: np.ndarray,
+    X_eval: np.ndarray,
+    targets_eval: np.ndarray,
+    labels_eval: np.ndarray,
+    eval_resets: np.ndarray | None,
+    output: str,
+    task: str,
+) -> tuple[float, float, float]:
+    """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass)."""
+    hidden = hidden_states(params, leak, X_eval, eval_resets)
+    logits = torch.from_numpy(hidden @ params["W2"].T + params["b2"])
+    mse = float(F.mse_loss(_output(logits, output), torch.from_numpy(targets_eval)))
+    if task != "classify":
+        return mse, math.nan, math.nan
+    labels = torch.from_numpy(labels_eval)
+    ce = float(F.cross_entropy(logits, labels))
+    acc = float((logits.argmax(-1) == labels).float().mean())
+    return mse, ce, acc
+
+
+def _evaluate_prepared(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, ...]:
+    return evaluate(
+        params, prep.leak, prep.X_eval, prep.targets_eval, prep.labels_eval,
+        prep.eval_resets, prep.settings.output, prep.task,
+    )
+
+
+def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
+    """Per-sample training of a feedforward/leaky net with autograd; the readable baseline."""
+    s = prep.settings
+    net = LeakyNet(
+        prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak, s.leak_grad
+    ).load_params(prep.params)
+    opt = make_optimizer(net.parameters(), s)
+    unit_group = unit_groups(prep.leak.size, prep.resets.shape[1])
+    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
+    resets = torch.from_numpy(prep.resets[:, unit_group])
+    record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
+    net.hidden.reset_state()
+    for step in range(prep.steps + 1):
+        if step in eval_at:
+            record.add(step, _evaluate_prepared(prep, net.params()))
+        if step == prep.steps:
+            break
+        item = int(prep.order[step])
+        logits = net(X[item], resets[step])
+        loss = _step_loss(logits, targets[item], int(prep.labels[item]), s)
+        if not torch.isfinite(loss):
+            return record.curves(True, net.params())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if progress and (step + 1) % 1000 == 0:
+            progress(1000)
+    return record.curves(False, net.params())
+
+
+def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = None) -> Curves:
+    """Mini-batch SGD over consecutive items of the order (Appendix A.5/A.6); no memory.
+
+    ``step`` counts training items seen, so curves share an x-axis with per-sample runs; an
+    evaluation step is taken at the first batch boundary at or after it.
+    """
+    if np.any(prep.leak != 0):
+        raise ValueError("mini-batch training is defined for memoryless nets (leak 0)")
+    s = prep.settings
+    net = LeakyNet(prep.X.shape[1], prep.leak.size, prep.targets.shape[1]).load_params(
+        prep.params
+    )
+    opt = make_optimizer(net.parameters(), s)
+    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
+    labels = torch.from_numpy(prep.labels)
+    record, pending = _Recorder(), list(prep.eval_steps.tolist())
+    for start in range(0, prep.steps + batch_size, batch_size):
+        seen = min(start, prep.steps)
+        while pending and pending[0] <= seen:
+            pending.pop(0)
+            record.add(seen, _evaluate_prepared(prep, net.params()))
+        if start >= prep.steps:
+            break
+        idx = torch.from_numpy(prep.order[start : start + batch_size])
+        net.hidden.reset_state()
+        logits = net(X[idx], True)
+        if s.loss == "ce":
+            loss = F.cross_entropy(logits, labels[idx])
+        else:
+            loss = F.mse_loss(_output(logits, s.output), targets[idx])
+        if not torch.isfinite(loss):
+            return record.curves(True, net.params())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if progress:
+            progress(int(idx.numel()))
+    return record.curves(False, net.params())
+
+
+def _lstm_evaluate(model: LSTMClassifier, prep: Prepared) -> tuple[float, float, float]:
+    """Memory off: each test item alone from a zero state; streamed: one pass, state carried."""
+    with torch.no_grad():
+        x = torch.from_numpy(prep.X_eval)
+        if prep.eval_resets is None:
+            logits, _ = model(x.unsqueeze(1))
+            logits = logits[:, 0]
+        else:
+            logits, _ = model(x.unsqueeze(0))
+            logits = logits[0]
+    labels = torch.from_numpy(prep.labels_eval)
+    out = _output(logits, prep.settings.output)
+    mse = float(F.mse_loss(out, torch.from_numpy(prep.targets_eval)))
+    ce = float(F.cross_entropy(logits, labels))
+    return mse, ce, float((logits.argmax(-1) == labels).float().mean())
+
+
+def train_lstm(
+    prep: Prepared, hidden: int, bptt: int = 10, init_seed: int = 0, progress: Progress = None
+) -> Curves:
+    """Per-sample LSTM training with truncated BPTT over the last ``bptt`` items.
+
+    At every step the loss of the current item's output is backpropagated through the window
+    of the last ``bptt`` inputs, starting from the (detached) state before that window.
+    """
+    s = prep.settings
+    torch.manual_seed(int(init_seed))
+    model = LSTMClassifier(prep.X.shape[1], hidden, prep.targets.shape[1])
+    opt = make_optimizer(model.parameters(), s)
+    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
+    record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
+    window: list[int] = []
+    start_state: tuple[torch.Tensor, torch.Tensor] | None = None
+    for step in range(prep.steps + 1):
+        if step in eval_at:
+            record.add(step, _lstm_evaluate(model, prep))
+        if step == prep.steps:
+            break
+        window.append(int(prep.order[step]))
+        if len(window) > bptt:
+            with torch.no_grad():  # advance the window's starting state by its oldest item
+                _, start_state = model(X[window[:1]].unsqueeze(0), start_state)
+            window.pop(0)
+        logits, _ = model(X[window].unsqueeze(0), start_state)
+        item = window[-1]
+        loss = _step_loss(logits[0, -1], targets[item], int(prep.labels[item]), s)
+        if not torch.isfinite(loss):
+            return record.curves(True, {})
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if progress and (step + 1) % 1000 == 0:
+            progress(1000)
+    return record.curves(False, {})
+
+
+def with_settings(prep: Prepared, **changes) -> Prepared:
+    """A copy of ``prep`` with some training settings changed (handy in tests and sweeps)."""
+    return replace(prep, settings=replace(prep.settings, **changes))
