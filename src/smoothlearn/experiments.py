@@ -359,12 +359,20 @@ def _labels(config: RunConfig, labels: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _reset_labels(config: RunConfig, labels: np.ndarray) -> np.ndarray | None:
+    """Category labels for label-based resets; reconstruction streams have none."""
+    return labels if config.resolved_task == "classify" else None
+
+
 def _training_order(config: RunConfig, ds: data.Dataset, labels: np.ndarray) -> np.ndarray:
     resolved = config.resolved()
     if ds.ordered and config.condition != "given":
         raise ConfigError(
             f"dataset {config.dataset!r} is an ordered stream; use condition='given'"
         )
+    if ds.ordered:
+        idx = np.tile(np.arange(labels.shape[0]), config.epochs)
+        return idx[: config.steps] if config.steps else idx
     keep = np.arange(labels.size)
     if config.class_balance == "balanced":
         keep = streams.balanced_subset(labels, resolved["order_seed"])
@@ -380,14 +388,13 @@ def _eval_stream(config: RunConfig, ds: data.Dataset, labels: np.ndarray):
         items = np.sort(np.random.default_rng(0).permutation(items.size)[: config.eval_items])
     if config.test_mode == "off":
         return items, None
-    condition = config.condition if config.test_mode == "same" else config.test_mode
-    if ds.ordered:
-        condition = "given"
-    items = items[streams.order(ds.y_test[items], condition, resolved["order_seed"])]
+    if not ds.ordered:  # an ordered stream is evaluated in its own order
+        condition = config.condition if config.test_mode == "same" else config.test_mode
+        items = items[streams.order(ds.y_test[items], condition, resolved["order_seed"])]
     policy = config.test_reset or resolved["reset"]
     flags = reset_flags(
-        policy, ds.X_test[items], ds.y_test[items], resolved["reset_groups"],
-        config.reset_aggregate,
+        policy, ds.X_test[items], _reset_labels(config, ds.y_test[items]),
+        resolved["reset_groups"], config.reset_aggregate,
     )
     return items, flags
 
@@ -404,8 +411,8 @@ def prepare(config: RunConfig) -> Prepared:
     if order.size == 0:
         raise ConfigError(f"{config.dataset!r} gives an empty training order")
     resets = reset_flags(
-        resolved["reset"], ds.X_train[order], ds.y_train[order], resolved["reset_groups"],
-        config.reset_aggregate,
+        resolved["reset"], ds.X_train[order], _reset_labels(config, ds.y_train[order]),
+        resolved["reset_groups"], config.reset_aggregate,
     )
     eval_items, eval_resets = _eval_stream(config, ds, ds.y_test)
     steps = order.size

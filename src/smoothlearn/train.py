@@ -9,6 +9,7 @@ flags, initial weights, the evaluation stream), so that this readable loop and t
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -104,6 +105,13 @@ class _Recorder:
         )
 
 
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """Zero-copy view of a (possibly read-only, cached) array; the trainers never write to it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
+
+
 def _output(logits: torch.Tensor, output: str) -> torch.Tensor:
     return torch.softmax(logits, -1) if output == "softmax" else torch.sigmoid(logits)
 
@@ -157,10 +165,10 @@ def evaluate(
     """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass)."""
     hidden = hidden_states(params, leak, X_eval, eval_resets)
     logits = torch.from_numpy(hidden @ params["W2"].T + params["b2"])
-    mse = float(F.mse_loss(_output(logits, output), torch.from_numpy(targets_eval)))
+    mse = float(F.mse_loss(_output(logits, output), _tensor(targets_eval)))
     if task != "classify":
         return mse, math.nan, math.nan
-    labels = torch.from_numpy(labels_eval)
+    labels = _tensor(labels_eval)
     ce = float(F.cross_entropy(logits, labels))
     acc = float((logits.argmax(-1) == labels).float().mean())
     return mse, ce, acc
@@ -181,7 +189,7 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
     ).load_params(prep.params)
     opt = make_optimizer(net.parameters(), s)
     unit_group = unit_groups(prep.leak.size, prep.resets.shape[1])
-    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
+    X, targets = _tensor(prep.X), _tensor(prep.targets)
     resets = torch.from_numpy(prep.resets[:, unit_group])
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
     net.hidden.reset_state()
@@ -216,8 +224,8 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
         prep.params
     )
     opt = make_optimizer(net.parameters(), s)
-    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
-    labels = torch.from_numpy(prep.labels)
+    X, targets = _tensor(prep.X), _tensor(prep.targets)
+    labels = _tensor(prep.labels)
     record, pending = _Recorder(), list(prep.eval_steps.tolist())
     for start in range(0, prep.steps + batch_size, batch_size):
         seen = min(start, prep.steps)
@@ -246,16 +254,16 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
 def _lstm_evaluate(model: LSTMClassifier, prep: Prepared) -> tuple[float, float, float]:
     """Memory off: each test item alone from a zero state; streamed: one pass, state carried."""
     with torch.no_grad():
-        x = torch.from_numpy(prep.X_eval)
+        x = _tensor(prep.X_eval)
         if prep.eval_resets is None:
             logits, _ = model(x.unsqueeze(1))
             logits = logits[:, 0]
         else:
             logits, _ = model(x.unsqueeze(0))
             logits = logits[0]
-    labels = torch.from_numpy(prep.labels_eval)
+    labels = _tensor(prep.labels_eval)
     out = _output(logits, prep.settings.output)
-    mse = float(F.mse_loss(out, torch.from_numpy(prep.targets_eval)))
+    mse = float(F.mse_loss(out, _tensor(prep.targets_eval)))
     ce = float(F.cross_entropy(logits, labels))
     return mse, ce, float((logits.argmax(-1) == labels).float().mean())
 
@@ -272,7 +280,7 @@ def train_lstm(
     torch.manual_seed(int(init_seed))
     model = LSTMClassifier(prep.X.shape[1], hidden, prep.targets.shape[1])
     opt = make_optimizer(model.parameters(), s)
-    X, targets = torch.from_numpy(prep.X), torch.from_numpy(prep.targets)
+    X, targets = _tensor(prep.X), _tensor(prep.targets)
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
     window: list[int] = []
     start_state: tuple[torch.Tensor, torch.Tensor] | None = None

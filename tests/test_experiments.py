@@ -1,0 +1,146 @@
+"""Configs as data: validation, expansion, hashing and run preparation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smoothlearn import streams
+from smoothlearn.experiments import (
+    MODELS,
+    ConfigError,
+    Experiment,
+    builtin_names,
+    load_experiment,
+    make_config,
+    prepare,
+)
+
+SMALL = {"dataset": "synthetic-categories", "eval_every": 300}
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_builtin_experiments_expand(name):
+    exp = load_experiment(name)
+    runs = exp.runs(seeds=1)
+    assert runs and all(r.experiment == name for r in runs)
+    assert len({r.run_id() for r in runs}) == len(runs)
+
+
+def test_paper_figures_are_built_in():
+    names = set(builtin_names())
+    assert {"fig2", "figA1", "figA3", "figA4", "figA5", "figA6", "figA7", "figA8", "figA9",
+            "figA10"} <= names
+
+
+def test_fig2_grid_matches_the_paper():
+    runs = load_experiment("fig2").runs()
+    assert {r.model for r in runs} == {"feedforward", "leaky", "leaky-reset"}
+    assert {r.condition for r in runs} == {"random", "repeat-1", "repeat-3", "repeat-5",
+                                           "repeat-10"}
+    assert {r.seed for r in runs} == set(range(5))
+    assert all(r.resolved_hidden == 392 and r.lr == 0.01 for r in runs)
+
+
+def test_run_id_depends_on_settings_not_label():
+    a = make_config(**SMALL, seed=1)
+    assert a.run_id() == make_config(**SMALL, seed=1).run_id()
+    assert a.run_id() == make_config(**SMALL, seed=1, experiment="other").run_id()
+    assert a.run_id() != make_config(**SMALL, seed=2).run_id()
+    assert a.run_id() != make_config(**SMALL, seed=1, lr=0.02).run_id()
+    # a preset value spelled out explicitly is the same run
+    assert make_config(**SMALL, model="leaky").run_id() == make_config(
+        **SMALL, model="leaky", leak=0.5, reset="never").run_id()
+
+
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        ({"lr": -1}, "lr"),
+        ({"condition": "repeat-0"}, "condition"),
+        ({"dataset": "nope"}, "dataset"),
+        ({"bogus": 1}, "bogus: unknown key"),
+        ({"model": "transformer"}, "model"),
+        ({"test_mode": "sometimes"}, "test_mode"),
+        ({"reset": "often"}, "reset"),
+        ({"loss": "ce", "output": "sigmoid"}, "loss='ce'"),
+        ({"leak": 1.5}, "leak"),
+        ({"leak": [0.1, 0.2]}, "one per hidden unit"),
+    ],
+)
+def test_bad_configs_give_one_line_naming_the_key(settings, match):
+    with pytest.raises(ConfigError, match=match) as err:
+        make_config(**{**SMALL, **settings})
+    assert "\n" not in str(err.value)
+
+
+def test_experiment_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[base]\nlr = -2\n')
+    with pytest.raises(ConfigError, match="grid 1: lr"):
+        load_experiment(bad).runs()
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_experiment(broken)
+    with pytest.raises(ConfigError, match="unknown experiment"):
+        load_experiment("fig99")
+
+
+def test_overrides_and_seeds():
+    exp = Experiment(name="t", seeds=3, base=SMALL, grids=[{"model": ["feedforward", "leaky"]}])
+    runs = exp.runs(seeds=2, overrides={"lr": 0.05})
+    assert len(runs) == 4 and all(r.lr == 0.05 for r in runs)
+
+
+def test_prepare_materialises_a_run():
+    config = make_config(**SMALL, model="leaky-reset", condition="repeat-3", seed=4)
+    prep = prepare(config)
+    labels = prep.labels[prep.order]
+    assert prep.steps == 1200 and streams.mean_run_length(labels) == pytest.approx(3, rel=0.05)
+    assert np.array_equal(prep.resets[:, 0], streams.boundaries(labels))
+    assert prep.eval_steps.tolist() == [0, 300, 600, 900, 1200]
+    assert prep.eval_resets is None and prep.leak.tolist() == [0.5] * 8
+    assert np.array_equal(prep.targets.argmax(1), prep.labels)
+
+
+def test_same_seed_same_init_and_within_category_order_across_models():
+    a = prepare(make_config(**SMALL, model="feedforward", condition="random", seed=2))
+    b = prepare(make_config(**SMALL, model="leaky-reset", condition="repeat-5", seed=2))
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    for c in range(4):
+        assert np.array_equal(a.order[a.labels[a.order] == c], b.order[b.labels[b.order] == c])
+
+
+def test_test_modes_build_evaluation_streams():
+    base = {**SMALL, "model": "leaky-reset", "condition": "repeat-5"}
+    same = prepare(make_config(**base, test_mode="same"))
+    assert streams.mean_run_length(same.labels_eval) == pytest.approx(5, rel=0.05)
+    assert np.array_equal(same.eval_resets[:, 0], streams.boundaries(same.labels_eval))
+    one = prepare(make_config(**base, test_mode="repeat-1"))
+    assert streams.same_label_fraction(one.labels_eval) == 0
+    local = prepare(make_config(**base, test_mode="same", test_reset="input-change"))
+    assert not np.array_equal(local.eval_resets, same.eval_resets)
+
+
+def test_steps_eval_items_and_balance():
+    prep = prepare(make_config(**SMALL, steps=250, eval_items=40))
+    assert prep.steps == 250 and prep.eval_steps[-1] == 250 and prep.X_eval.shape[0] == 40
+    unbalanced = make_config(**SMALL, class_balance="balanced", dataset_params={
+        "n_train_per_category": 30})
+    assert prepare(unbalanced).steps == 120
+
+
+def test_ordered_streams_require_given():
+    with pytest.raises(ConfigError, match="given"):
+        prepare(make_config(dataset="synthetic-no-shared", condition="repeat-3"))
+    prep = prepare(make_config(dataset="synthetic-no-shared", condition="given"))
+    assert np.array_equal(prep.order, np.arange(prep.steps))
+
+
+def test_every_model_preset_prepares():
+    for model in MODELS:
+        dataset = "multiscale" if model.startswith("ae-") else "synthetic-categories"
+        condition = "given" if model.startswith("ae-") else "random"
+        prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20))
+        assert prep.steps == 20
