@@ -84,7 +84,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from smoothlearn.experiments import load_experiment
-    from smoothlearn.sweep import run_sweep
 
     exp = load_experiment(args.experiment)
     overrides = _overrides(args.set)
@@ -94,6 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["steps"] = args.steps
     configs = exp.runs(seeds=args.seeds, overrides=overrides)
     out = Path(args.out or Path("runs") / exp.name)
+    from smoothlearn.sweep import run_sweep
+
     summary = run_sweep(
         configs, out, engine=args.engine, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, quiet=args.quiet,
