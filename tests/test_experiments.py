@@ -144,3 +144,8 @@ def test_every_model_preset_prepares():
         condition = "given" if model.startswith("ae-") else "random"
         prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20))
         assert prep.steps == 20
+
+
+def test_explicit_eval_steps_replace_eval_every():
+    prep = prepare(make_config(**SMALL, eval_steps=[100, 500, 5000]))
+    assert prep.eval_steps.tolist() == [0, 100, 500, 1200]

@@ -114,6 +114,7 @@ class RunConfig(BaseModel):
     epochs: int = Field(1, ge=1)
     steps: int | None = Field(None, ge=1)
     eval_every: int = Field(1000, ge=1)
+    eval_steps: list[int] | None = None
     eval_items: int | None = Field(None, ge=1)
     class_balance: Literal["none", "balanced"] = "none"
     batch_size: int | None = Field(None, ge=1)
@@ -416,7 +417,12 @@ def prepare(config: RunConfig) -> Prepared:
     )
     eval_items, eval_resets = _eval_stream(config, ds, ds.y_test)
     steps = order.size
-    eval_steps = np.unique(np.r_[np.arange(0, steps, config.eval_every), steps]).astype(np.int64)
+    if config.eval_steps is not None:  # explicit points (within the run) replace eval_every
+        points = [s for s in config.eval_steps if 0 <= s < steps]
+        eval_steps = np.unique(np.r_[0, points, steps]).astype(np.int64)
+    else:
+        eval_steps = np.unique(np.r_[np.arange(0, steps, config.eval_every), steps])
+        eval_steps = eval_steps.astype(np.int64)
     hidden = resolved["hidden"]
     leak = np.broadcast_to(np.asarray(resolved["leak"], np.float32), (hidden,)).copy()
     test_targets = _targets(config, ds, "test")
