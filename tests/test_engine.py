@@ -1,0 +1,297 @@
+"""The fast engine against the readable reference trainer, config by config.
+
+Tolerance: the engine and ``train_reference`` compute the same float32 math in different
+summation orders (numba loops vs. BLAS/autograd), so curves and final weights are compared
+with ``atol = rtol = 1e-5`` over 300-step runs (the largest gap seen is 8e-7). Steps and
+the ``diverged`` flag must match exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from smoothlearn import engine
+from smoothlearn.engine import choose_sparse, evaluate_many, train_many
+from smoothlearn.nn import init_params, reset_flags
+from smoothlearn.train import Curves, Prepared, TrainSettings, evaluate, train_reference
+
+ATOL = RTOL = 1e-5
+STEPS = 300
+
+
+def _data(rng: np.random.Generator, n: int, d: int, density: float = 0.3) -> np.ndarray:
+    """Inputs in [0, 1] with many exact zeros, so the sparse path has work to skip."""
+    X = rng.random((n, d), dtype=np.float32)
+    return np.where(rng.random((n, d)) < density, X, 0).astype(np.float32)
+
+
+def make_run(
+    *,
+    seed: int = 0,
+    X: np.ndarray | None = None,
+    d: int = 12,
+    h: int = 8,
+    o: int = 4,
+    steps: int = STEPS,
+    task: str = "classify",
+    leak: float | np.ndarray = 0.0,
+    reset: str = "never",
+    groups: int = 1,
+    stream_eval: bool = False,
+    eval_every: int = 70,
+    **settings: object,
+) -> Prepared:
+    """A small run built like ``experiments.prepare`` does (reset_flags, init_params)."""
+    rng = np.random.default_rng(seed)
+    if X is None:
+        X = _data(np.random.default_rng(1234), 40, d)
+    n, d = X.shape
+    labels = np.random.default_rng(99).integers(0, o, n)
+    if task == "reconstruct":
+        o, targets, labels = d, X, np.full(n, -1)
+    else:
+        targets = np.eye(o, dtype=np.float32)[labels]
+    # runs of equal labels, so label resets fire at boundaries and not on every step
+    order = np.repeat(rng.integers(0, n, steps // 3 + 1), 3)[:steps]
+    X_eval = _data(rng, 30, d)
+    labels_eval = rng.integers(0, o, 30) if task == "classify" else np.full(30, -1)
+    targets_eval = np.eye(o, dtype=np.float32)[labels_eval] if task == "classify" else X_eval
+    eval_resets = None
+    if stream_eval:
+        eval_resets = reset_flags(reset, X_eval, labels_eval, groups)
+    return Prepared(
+        X=X,
+        targets=targets,
+        labels=labels,
+        order=order,
+        resets=reset_flags(reset, X[order], labels[order], groups),
+        params=init_params(d, h, o, seed),
+        leak=np.broadcast_to(np.asarray(leak, np.float32), (h,)).copy(),
+        eval_steps=np.unique(np.r_[np.arange(0, steps, eval_every), steps]).astype(np.int64),
+        X_eval=X_eval,
+        targets_eval=targets_eval,
+        labels_eval=labels_eval,
+        eval_resets=eval_resets,
+        settings=TrainSettings(**settings),
+        task=task,
+    )
+
+
+def assert_same(fast: Curves, ref: Curves) -> None:
+    np.testing.assert_array_equal(fast.steps, ref.steps)
+    assert fast.diverged == ref.diverged
+    for name in ("test_mse", "test_ce", "test_acc"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), RTOL, ATOL, True)
+    for name, value in ref.final_params.items():
+        np.testing.assert_allclose(fast.final_params[name], value, RTOL, ATOL, err_msg=name)
+
+
+PER_UNIT = np.linspace(0.0, 0.9, 8, dtype=np.float32)
+
+CONFIGS = {
+    "ff-sgd-mse-softmax": dict(lr=0.05),
+    "ff-sgd-ce": dict(loss="ce", lr=0.05),
+    "leaky-label-sgd-ce-stream": dict(leak=0.5, reset="label", loss="ce", stream_eval=True),
+    "leaky-label-ignore-grad": dict(leak=0.5, reset="label", leak_grad="ignore", lr=0.05),
+    "per-unit-every7-rms-sigmoid": dict(
+        leak=PER_UNIT, reset="every-7", optimizer="rmsprop", lr=0.01, output="sigmoid"
+    ),
+    "per-unit-input-change-g2-rms-momentum-ce-stream": dict(
+        leak=PER_UNIT,
+        reset="input-change",
+        groups=2,
+        optimizer="rmsprop",
+        rmsprop_momentum=0.9,
+        lr=0.002,
+        loss="ce",
+        stream_eval=True,
+    ),
+    "leaky-never-rms-ignore": dict(
+        leak=0.3, optimizer="rmsprop", leak_grad="ignore", rmsprop_alpha=0.9, lr=0.005
+    ),
+    "ae-6-3-6-input-change-g3-stream": dict(
+        X=_data(np.random.default_rng(5), 40, 6, 0.5),
+        h=3,
+        task="reconstruct",
+        leak=0.6,
+        reset="input-change",
+        groups=3,
+        output="sigmoid",
+        lr=0.1,
+        stream_eval=True,
+    ),
+    "ae-rms-momentum-softmax": dict(
+        h=5,
+        task="reconstruct",
+        leak=0.2,
+        reset="every-4",
+        optimizer="rmsprop",
+        rmsprop_momentum=0.5,
+        lr=0.003,
+    ),
+}
+
+
+@functools.cache
+def reference(name: str, seed: int = 0) -> Curves:
+    """The reference curves of a named config (shared by the tests: the reference is slow)."""
+    return train_reference(make_run(**CONFIGS[name], seed=seed))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_equals_reference(name: str, sparse: bool) -> None:
+    (fast,) = train_many([make_run(**CONFIGS[name])], threads=1, sparse=sparse)
+    ref = reference(name)
+    assert not ref.diverged and ref.steps.size > 2
+    assert_same(fast, ref)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "leaky-label-sgd-ce-stream",
+        "leaky-label-ignore-grad",
+        "per-unit-input-change-g2-rms-momentum-ce-stream",
+        "leaky-never-rms-ignore",
+        "ae-6-3-6-input-change-g3-stream",
+    ],
+)
+def test_torch_path_equals_reference(name: str) -> None:
+    """The optional batched-tensor path (for GPUs), run here on the CPU, in an ensemble."""
+    runs = [make_run(**CONFIGS[name], seed=seed) for seed in (0, 4)]
+    if "X" not in CONFIGS[name]:
+        runs[1].X = runs[0].X  # one ensemble (make_run draws the same X, as another object)
+    fast = train_many(runs, device="cpu")
+    for seed, curves in zip((0, 4), fast, strict=True):
+        assert_same(curves, reference(name, seed))
+
+
+@pytest.mark.parametrize("sparse", [None, False], ids=["auto-sparse", "dense"])
+def test_mnist_shape_equals_reference(sparse: bool | None) -> None:
+    """784-392-10 with 19% non-zero inputs: the vectorised rows and the fused merge at size."""
+    X = _data(np.random.default_rng(8), 60, 784, density=0.19)
+    run = make_run(X=X, h=392, o=10, steps=150, leak=0.5, reset="label", stream_eval=True)
+    (fast,) = train_many([run], sparse=sparse)
+    assert_same(fast, train_reference(run))
+
+
+def test_mixed_ensemble_equals_reference_in_input_order() -> None:
+    """Seeds, orders, leaks, eval schedules and eval memory differ inside one ensemble;
+    a second dataset and other settings form other ensembles; results keep input order."""
+    X = _data(np.random.default_rng(7), 50, 12)
+    runs = [
+        make_run(seed=s, X=X, leak=leak, reset=reset, stream_eval=stream, eval_every=every)
+        for s, (leak, reset, stream, every) in enumerate(
+            [
+                (0.0, "never", False, 70),
+                (0.5, "label", True, 70),
+                (PER_UNIT, "every-5", True, 45),
+                (0.7, "label", False, 100),
+                (0.2, "never", True, 70),
+            ]
+        )
+    ]
+    runs.insert(2, make_run(seed=9, loss="ce", leak=0.4, reset="label"))  # own data
+    runs.insert(4, make_run(seed=3, X=X, optimizer="rmsprop", lr=0.01))  # own settings
+    fast = train_many(runs, threads=2)
+    for run, curves in zip(runs, fast, strict=True):
+        assert_same(curves, train_reference(run))
+
+
+def test_sparse_and_dense_paths_agree_and_threads_do_not_matter() -> None:
+    X = _data(np.random.default_rng(3), 60, 64, density=0.15)
+    X.flags.writeable = False  # like the datasets: the sparse form is cached
+    runs = [
+        make_run(seed=s, X=X, h=32, leak=0.5, reset="label", loss="ce", lr=0.05) for s in range(3)
+    ]
+    dense = train_many(runs, threads=1, sparse=False)
+    sparse = train_many(runs, threads=2, sparse=True)
+    dense_X = _data(np.random.default_rng(3), 60, 64, density=0.7)
+    assert choose_sparse(X, 32) and choose_sparse(dense_X, 392) and not choose_sparse(dense_X, 8)
+    for a, b in zip(dense, sparse, strict=True):
+        np.testing.assert_allclose(a.test_mse, b.test_mse, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(a.final_params["W1"], b.final_params["W1"], 1e-6, 1e-7)
+
+
+def test_chunked_training_equals_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernel calls are cut at MAX_CHUNK_STEPS; state (H, optimiser) must carry over."""
+    run = make_run(leak=PER_UNIT, reset="label", optimizer="rmsprop", rmsprop_momentum=0.5,
+                   lr=0.003, eval_every=STEPS)  # fmt: skip
+    monkeypatch.setattr(engine, "MAX_CHUNK_STEPS", 37)
+    for sparse in (False, True):
+        (fast,) = train_many([run], sparse=sparse)
+        assert_same(fast, train_reference(run))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_divergence_stops_the_network_and_drops_later_points() -> None:
+    ok = make_run(seed=1, loss="ce", lr=0.05)
+    bad = make_run(seed=2, X=ok.X, loss="ce", lr=1e25, eval_every=1)
+    ref_ok, ref_bad = train_reference(ok), train_reference(bad)
+    assert ref_bad.diverged and ref_bad.steps[-1] < STEPS
+    for device in (None, "cpu"):
+        fast_ok, fast_bad = train_many([ok, bad], threads=2, device=device)
+        assert fast_bad.diverged and not fast_ok.diverged
+        assert_same(fast_bad, ref_bad)
+        assert_same(fast_ok, ref_ok)
+
+
+def test_concurrent_calls_from_threads_agree_with_sequential() -> None:
+    """Dask-style threads may call train_many at once: parallel launches are serialised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[make_run(seed=s, leak=0.5, reset="label")] for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda runs: train_many(runs, threads=2)[0], batches))
+    for runs, curves in zip(batches, together, strict=True):
+        np.testing.assert_array_equal(curves.test_mse, train_many(runs, threads=2)[0].test_mse)
+
+
+def test_progress_counts_every_network_step_once() -> None:
+    X = _data(np.random.default_rng(4), 30, 12)
+    runs = [make_run(seed=s, X=X) for s in range(3)]
+    runs.append(make_run(seed=5, X=X, loss="ce", lr=1e25))  # diverges: remainder counted
+    seen: list[int] = []
+    train_many(runs, progress=seen.append)
+    assert sum(seen) == 4 * STEPS and all(n > 0 for n in seen)
+
+
+@pytest.mark.parametrize("sparse", [None, False, True], ids=["auto", "blas", "items"])
+def test_evaluate_many_equals_reference_evaluate(sparse: bool | None) -> None:
+    runs = [
+        make_run(seed=0, leak=0.5, reset="label", stream_eval=True),
+        make_run(seed=1, leak=PER_UNIT, reset="label"),
+        make_run(seed=2, h=3, task="reconstruct", output="sigmoid", leak=0.3, stream_eval=True),
+    ]
+    for run, got in zip(runs, evaluate_many(runs, sparse=sparse), strict=True):
+        want = evaluate(
+            run.params, run.leak, run.X_eval, run.targets_eval, run.labels_eval,
+            run.eval_resets, run.settings.output, run.task,
+        )  # fmt: skip
+        np.testing.assert_allclose(
+            [got["test_mse"], got["test_ce"], got["test_acc"]], want, RTOL, ATOL, True
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(output="sigmoid", loss="ce"), "needs settings.output='softmax'"),
+        (dict(optimizer="adam"), "settings.optimizer='adam'"),
+        (dict(leak_grad="half"), "settings.leak_grad"),
+    ],
+)
+def test_invalid_settings_are_named(change: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        train_many([make_run(**change)])
+
+
+def test_bad_shapes_are_named() -> None:
+    run = make_run()
+    run.leak = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=r"runs\[0\]\.leak has shape"):
+        train_many([run])
