@@ -1,0 +1,521 @@
+"""Durable sweeps: run a grid of configs into a results store, resumably, on any executor.
+
+:func:`run_sweep` skips every run the store already holds (done or diverged), cuts the rest
+into *batches* of compatible runs and hands them to an executor:
+
+* ``local`` (default): a process pool over all cores (``spawn`` context: torch and numba do
+  not survive ``fork`` reliably), one math thread per worker; ``workers=1`` runs in-process;
+* ``dask``: a ``distributed.LocalCluster`` on this machine, or an existing cluster given by
+  ``scheduler="tcp://HOST:PORT"`` (SLURM, Kubernetes, cloud: see ``docs/sweeps.md``).
+
+Workers only compute; the calling process writes every result to the store as it arrives
+(:class:`smoothlearn.results.Store`, atomic files), so workers need no shared filesystem and
+a ``kill -9`` at any moment loses at most the runs in flight.
+
+Batches are formed from the config list alone, never from the worker count, and each network
+of an ensemble is independent of its batch-mates, so the numbers are bit-identical across
+executors, worker counts and interrupted-then-resumed sweeps.
+
+This module imports only the standard library at load time: a pool worker must set its
+thread limits before numpy, torch or numba are first imported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from smoothlearn.experiments import RunConfig
+    from smoothlearn.results import Store
+
+__all__ = ["run_sweep", "run_batch", "plan_batches", "ensemble_key", "RunResult"]
+
+EXECUTORS = ("local", "dask")
+ENGINES = ("fast", "reference")
+#: Thread-count variables of OpenMP, BLAS libraries and numba; read when they are imported.
+THREAD_VARS = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)
+#: Networks per batch for the fast engine: large inputs (MNIST, d_in >= 100) and tiny nets.
+LARGE_INPUT = 100
+CAP_LARGE = 8
+CAP_SMALL = 128
+#: Runs per batch for the reference trainer (one run at a time anyway; a batch only
+#: amortises task overhead).
+CAP_REFERENCE = 4
+#: Failed runs printed to stderr before the rest are only counted.
+SHOW_FAILURES = 10
+#: Settings that may differ inside one ensemble (the fast engine trains them in one kernel).
+_ENSEMBLE_FREE = frozenset({
+    "experiment", "seed", "order_seed", "init_seed", "condition", "model", "leak", "reset",
+    "reset_aggregate", "test_mode", "test_reset", "eval_every", "eval_steps", "eval_items",
+})
+
+
+# ----------------------------------------------------------------------------- batches
+def ensemble_key(config: RunConfig) -> str:
+    """Runs with equal keys share data, layer shapes, training settings and length."""
+    resolved = config.resolved()
+    kept = {k: v for k, v in resolved.items() if k not in _ENSEMBLE_FREE}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def _input_size(config: RunConfig) -> int:
+    if config.dataset.endswith("mnist"):
+        return 784
+    return int(config.dataset_params.get("n_features", 16))
+
+
+def batch_cap(config: RunConfig, engine: str) -> int:
+    """Most runs per batch: small enough to spread a grid over many workers."""
+    resolved = config.resolved()
+    if engine == "reference" or config.arch != "leaky" or resolved["batch_size"] > 1:
+        return CAP_REFERENCE
+    return CAP_LARGE if _input_size(config) >= LARGE_INPUT else CAP_SMALL
+
+
+def plan_batches(
+    configs: Sequence[RunConfig], engine: str = "fast", max_batch: int | None = None
+) -> list[list[RunConfig]]:
+    """Compatible runs in config order, cut into near-equal batches of at most the cap.
+
+    Depends on the configs (and engine) only, so every executor gets the same batches.
+    """
+    groups: dict[str, list[RunConfig]] = {}
+    for config in configs:
+        groups.setdefault(ensemble_key(config), []).append(config)
+    batches = []
+    for members in groups.values():
+        cap = max_batch or batch_cap(members[0], engine)
+        count = math.ceil(len(members) / cap)
+        size, extra = divmod(len(members), count)
+        start = 0
+        for i in range(count):
+            stop = start + size + (i < extra)
+            batches.append(members[start:stop])
+            start = stop
+    return batches
+
+
+# ----------------------------------------------------------------------------- worker side
+@dataclass
+class RunResult:
+    """What a worker sends back for one run: plain data, no pandas or torch objects."""
+
+    run_id: str
+    status: str  # "trained" or "failed"; the store decides done/diverged from the curve
+    message: str = ""
+    trace: str = ""
+    seconds: float = 0.0
+    engine: str = ""
+    diverged: bool = False
+    classify: bool = True
+    curve: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Network-steps this run trained (up to its last evaluation), for the progress bar."""
+        steps = self.curve.get("step")
+        return int(steps[-1]) if steps is not None and len(steps) else 0
+
+
+def limit_threads() -> None:
+    """One math thread in this process: env vars for libraries not imported yet (torch and
+    numba read them at import), and torch's setting if it is already loaded."""
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _watch_parent() -> None:
+    """Exit when the sweep process dies (even by SIGKILL), so no worker is left orphaned."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait() -> None:
+        from multiprocessing.connection import wait as wait_for
+
+        wait_for([parent.sentinel])
+        os._exit(70)
+
+    threading.Thread(target=wait, name="smoothlearn-parent-watch", daemon=True).start()
+
+
+def _init_worker() -> None:
+    """Pool initializer; runs before this worker imports numpy, torch or numba."""
+    limit_threads()
+    _watch_parent()
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or repr(err)
+    return f"{type(err).__name__}: {text}"[:1000]
+
+
+def _failed(run_id: str, err: BaseException, engine: str) -> RunResult:
+    trace = "".join(traceback.format_exception(err))[-4000:]
+    return RunResult(run_id, "failed", _one_line(err), trace=trace, engine=engine)
+
+
+def _train(configs: Sequence[RunConfig], engine: str) -> list[RunResult]:
+    from smoothlearn.experiments import run_many
+
+    start = time.perf_counter()
+    curves = run_many(configs, engine=engine, threads=1)  # type: ignore[arg-type]
+    seconds = (time.perf_counter() - start) / len(configs)
+    out = []
+    for config, curve in zip(configs, curves, strict=True):
+        out.append(RunResult(
+            run_id=config.run_id(), status="trained", seconds=seconds, engine=engine,
+            diverged=bool(curve.diverged), classify=config.resolved_task == "classify",
+            curve={"step": curve.steps, "test_mse": curve.test_mse, "test_ce": curve.test_ce,
+                   "test_acc": curve.test_acc},
+        ))
+    return out
+
+
+def _train_each(payload: Sequence[dict[str, Any]], engine: str) -> list[RunResult]:
+    """One run at a time, so that a bad run fails alone."""
+    from smoothlearn.experiments import RunConfig
+
+    out = []
+    for dump in payload:
+        run_id = str(dump.get("_run_id", "?"))
+        try:
+            out.extend(_train([RunConfig(**_config_dump(dump))], engine))
+        except Exception as err:
+            out.append(_failed(run_id, err, engine))
+    return out
+
+
+def _config_dump(dump: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in dump.items() if k != "_run_id"}
+
+
+def run_batch(
+    payload: Sequence[dict[str, Any]], engine: str, limit: bool = True
+) -> list[RunResult]:
+    """Train one batch (config dumps, each with its ``_run_id``); never raises for a run.
+
+    The batch is trained as one call (one ensemble where the engine allows); if that raises,
+    its runs are retried one at a time and only the bad ones are reported failed.
+    """
+    if limit:
+        limit_threads()
+    try:
+        from smoothlearn.experiments import RunConfig
+
+        configs = [RunConfig(**_config_dump(d)) for d in payload]
+        results = _train(configs, engine)
+    except Exception as err:
+        if len(payload) == 1:
+            return [_failed(str(payload[0].get("_run_id", "?")), err, engine)]
+        return _train_each(payload, engine)
+    for dump, result in zip(payload, results, strict=True):
+        if result.run_id != dump["_run_id"]:  # a worker with another smoothlearn version
+            raise RuntimeError(f"run_id mismatch in worker: {result.run_id} != "
+                               f"{dump['_run_id']}; install the same smoothlearn everywhere")
+    return results
+
+
+# ----------------------------------------------------------------------------- executors
+Sink = Callable[[list[RunResult]], None]
+
+
+def _failed_batch(payload: Sequence[dict[str, Any]], err: BaseException) -> list[RunResult]:
+    return [_failed(str(d["_run_id"]), err, "") for d in payload]
+
+
+@contextmanager
+def _one_math_thread() -> Iterator[None]:
+    """In-process runs use one torch thread, as pool workers do, and restore it after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_in_process(payloads: list[list[dict]], engine: str, sink: Sink) -> None:
+    with _one_math_thread():
+        for payload in payloads:
+            sink(run_batch(payload, engine, limit=False))
+
+
+@contextmanager
+def _child_environment() -> Iterator[None]:
+    """Thread limits in the environment while pool workers are spawned.
+
+    A spawned worker imports the parent's main module (e.g. the CLI, which imports numpy)
+    before its initializer runs, so the limits must already be in the environment it
+    inherits; they are restored here afterwards.
+    """
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _pool_round(
+    payloads: list[list[dict]], engine: str, workers: int, sink: Sink
+) -> list[list[dict]]:
+    """Run batches in one spawn-context pool; return those lost to a worker that died."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(payloads)), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+    )
+    lost, clean = [], False
+    try:
+        with _child_environment():  # workers are spawned by the first submits
+            futures = {pool.submit(run_batch, p, engine): p for p in payloads}
+        for future in as_completed(futures):
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                lost.append(futures[future])
+                continue
+            except Exception as err:  # e.g. a result that cannot be unpickled
+                results = _failed_batch(futures[future], err)
+            sink(results)  # outside the try: a store that cannot be written stops the sweep
+        clean = True
+    finally:
+        pool.shutdown(wait=clean, cancel_futures=True)
+    return lost
+
+
+def _run_pool(payloads: list[list[dict]], engine: str, workers: int, sink: Sink) -> None:
+    """All batches in a process pool. When a worker dies (killed, out of memory), every batch
+    still pending is lost with it: those get one more shared pool, then a pool each, so that
+    only a batch that kills its worker when alone is marked failed."""
+    lost = _pool_round(payloads, engine, workers, sink)
+    if lost:
+        lost = _pool_round(lost, engine, workers, sink)
+    for payload in lost:
+        if _pool_round([payload], engine, 1, sink):
+            why = RuntimeError("worker process died (killed, crashed or out of memory)")
+            sink(_failed_batch(payload, why))
+
+
+def _import_distributed() -> Any:
+    from smoothlearn.experiments import ConfigError
+
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "executor 'dask' needs Dask: pip install 'smoothlearn[dask]'"
+        ) from None
+    return distributed
+
+
+@contextmanager
+def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A client of an existing cluster (``scheduler``) or of a LocalCluster we own."""
+    from smoothlearn.experiments import ConfigError
+
+    distributed = _import_distributed()
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {err}") from None
+        with client:
+            yield client
+        return
+    with distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _run_dask(
+    payloads: list[list[dict]], engine: str, workers: int, scheduler: str | None, sink: Sink
+) -> None:
+    distributed = _import_distributed()
+    with _dask_client(workers, scheduler) as client:
+        futures = [client.submit(run_batch, p, engine, pure=False) for p in payloads]
+        by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
+        for future in distributed.as_completed(futures):
+            try:
+                results = future.result()
+            except Exception as err:  # the worker died repeatedly, or the task was lost
+                results = _failed_batch(by_key[future.key], err)
+            future.release()
+            sink(results)
+
+
+# ----------------------------------------------------------------------------- the sweep
+class _Tally:
+    """Writes arriving results to the store and keeps the counts and the progress bar."""
+
+    def __init__(self, store: Store, configs: dict[str, RunConfig], total: int, label: str,
+                 quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.store, self.configs = store, configs
+        self.counts = {"done": 0, "diverged": 0, "failed": 0}
+        self.net_steps, self.start = 0, time.perf_counter()
+        self.bar = tqdm(total=total, desc=label, unit="run", file=sys.stderr,
+                        disable=quiet or total == 0,
+                        dynamic_ncols=True)
+
+    def __call__(self, results: list[RunResult]) -> None:
+        for result in results:
+            state = self._write(result)
+            self.counts[state] += 1
+            if state == "failed":
+                self._report(result)
+            self.net_steps += result.steps
+        rate = self.net_steps / max(time.perf_counter() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{_si(rate)} net-steps/s", refresh=False)
+        self.bar.update(len(results))
+
+    def _write(self, result: RunResult) -> str:
+        from smoothlearn.results import clean_curve, config_columns
+
+        config = self.configs[result.run_id]
+        record: dict[str, Any] = {
+            "run_id": result.run_id, "message": result.message, "engine": result.engine,
+            "seconds": round(result.seconds, 6), "config": config.model_dump(mode="json"),
+            "columns": config_columns(config),
+        }
+        if result.status == "failed":
+            self.store.write_run({**record, "status": "failed", "traceback": result.trace},
+                                 None)
+            return "failed"
+        c = result.curve
+        curve, cut = clean_curve(c["step"], c["test_mse"], c["test_ce"], c["test_acc"],
+                                 result.classify)
+        state = "diverged" if result.diverged or cut else "done"
+        record.update(status=state, points=len(curve),
+                      last_step=int(curve["step"].iloc[-1]) if len(curve) else None)
+        self.store.write_run(record, curve)
+        return state
+
+    def _report(self, result: RunResult) -> None:
+        shown = self.counts["failed"]
+        if shown <= SHOW_FAILURES:
+            config = self.configs[result.run_id]
+            self.bar.write(f"run {result.run_id} ({config.model}, {config.condition}, seed "
+                           f"{config.seed}) failed: {result.message}", file=sys.stderr)
+        elif shown == SHOW_FAILURES + 1:
+            self.bar.write("more runs failed; see smoothlearn.results.runs(DIR)",
+                           file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _si(value: float) -> str:
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
+def _check_args(engine: str, executor: str, workers: int | None,
+                scheduler: str | None) -> tuple[str, int]:
+    from smoothlearn.experiments import ConfigError
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r}; allowed: {', '.join(ENGINES)}")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor={executor!r}; allowed: {', '.join(EXECUTORS)}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers={workers}: need at least 1")
+    if scheduler:
+        executor = "dask"
+    if executor == "dask":
+        _import_distributed()
+    return executor, workers or len(os.sched_getaffinity(0))
+
+
+def _label(configs: Sequence[RunConfig]) -> str:
+    names = list(dict.fromkeys(c.experiment for c in configs))
+    return ",".join(names) if 0 < len(names) <= 3 else "sweep"
+
+
+def run_sweep(
+    configs: Sequence[RunConfig],
+    out: str | os.PathLike[str],
+    engine: str = "fast",
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    quiet: bool = False,
+    max_batch: int | None = None,
+) -> str:
+    """Compute every run of ``configs`` that ``out`` does not hold yet; return a summary line.
+
+    ``executor``: ``"local"`` (a process pool of ``workers`` processes, default all cores;
+    ``workers=1`` runs in this process) or ``"dask"`` (a LocalCluster of ``workers``
+    processes; ``scheduler="tcp://HOST:PORT"`` uses an existing cluster instead and implies
+    Dask). ``max_batch`` caps runs per batch (default: :func:`batch_cap`). Failed runs are
+    recorded and computed again by the next sweep; the sweep itself goes on.
+    """
+    from smoothlearn.results import Store
+
+    start = time.perf_counter()
+    executor, workers = _check_args(engine, executor, workers, scheduler)
+    by_id: dict[str, RunConfig] = {}
+    for config in configs:  # duplicates (e.g. the same run under two labels): first wins
+        by_id.setdefault(config.run_id(), config)
+    store = Store(out).open()
+    store.write_manifest(
+        {"run_id": i, "config": c.model_dump(mode="json")} for i, c in by_id.items()
+    )
+    finished = store.finished_ids()
+    todo = [c for i, c in by_id.items() if i not in finished]
+    payloads = [
+        [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
+        for batch in plan_batches(todo, engine, max_batch)
+    ]
+    label = _label(list(by_id.values()))
+    tally = _Tally(store, by_id, len(todo), label, quiet)
+    try:
+        if not payloads:
+            pass
+        elif executor == "dask":
+            _run_dask(payloads, engine, workers, scheduler, tally)
+        elif workers == 1 or len(todo) == 1:  # a pool would only add start-up time
+            _run_in_process(payloads, engine, tally)
+        else:
+            _run_pool(payloads, engine, workers, tally)
+    finally:
+        tally.close()
+        store.write_manifest([])
+    n = tally.counts
+    return (
+        f"{label}: {len(by_id)} runs ({n['done']} done, {n['diverged']} diverged, "
+        f"{n['failed']} failed, {len(by_id) - len(todo)} skipped as already done) in "
+        f"{time.perf_counter() - start:.1f} s -> {Path(out)}"
+    )
