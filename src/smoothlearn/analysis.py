@@ -1,0 +1,657 @@
+"""Un-mixing measures for the multi-timescale autoencoders (paper 5.2, A.11–A.15).
+
+The paper asks whether hidden units with short and long memory *track* the fast and slow
+latent sources of the multiscale stream. Everything here is a small function on arrays, so a
+measure can be checked by hand (``tests/test_analysis.py``) before it is trusted on 250 runs:
+
+* :func:`pearson`, :func:`selectivity` — the Fig 3E "timescale-selectivity";
+* :func:`bootstrap`, :func:`bootstrap_columns`, :func:`bootstrap_ci` — the paper's error bars
+  (10,000 resamples of the 50 seeds) and paired confidence intervals for the claims;
+* :func:`per_feature_error` (A.13), :func:`a14_relation` (A.14), :func:`unit_dynamics` (A.15);
+* :func:`reset_rate` — how often the A.11 local reset fires against each row's true switch
+  rate (``reproduction-pitfalls.md`` point 5);
+* :func:`autoencoder_analysis`, :func:`analyse_runs`, :func:`fig3e_table`,
+  :func:`autoencoder_claims` — the same measures on trained runs, *and at initialisation*,
+  as tidy tables for the report and claims code.
+
+Hidden units are named by position, as the paper compares "units in the corresponding
+position" across models: unit 0 is the no-memory unit of the multi-scale models (leak 0),
+unit 1 the short-memory unit (leak 0.3), unit 2 the long-memory unit (leak 0.6); with
+``reset_groups=3`` unit k also resets on input row k. Features are the latent binary states
+of the fast, medium and slow rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from smoothlearn.nn import input_change
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily to keep this module numpy-only
+    import pandas as pd
+
+    from smoothlearn.experiments import RunConfig
+    from smoothlearn.train import Curves, Prepared
+
+__all__ = [
+    "UNIT_NAMES",
+    "FEATURE_NAMES",
+    "pearson",
+    "selectivity",
+    "bootstrap",
+    "bootstrap_columns",
+    "bootstrap_ci",
+    "per_feature_error",
+    "reconstruction",
+    "unit_dynamics",
+    "dynamics_for",
+    "a13_table",
+    "a14_relation",
+    "reset_rate",
+    "autoencoder_analysis",
+    "analyse_runs",
+    "fig3e_table",
+    "autoencoder_claims",
+]
+
+#: Hidden units by position (paper 5.2.1 "Un-mixing measures" and Figure A.15).
+UNIT_NAMES = ("no-memory", "short-memory", "long-memory")
+#: Latent features by input row: rows switch every 1, 3, 5 items in ``multiscale``.
+FEATURE_NAMES = ("fast", "medium", "slow")
+#: Models whose claims the paper makes (memory + reset) and their baseline.
+RESET_MODELS = ("ae-leaky-reset", "ae-multiscale-reset")
+BASELINE = "ae-feedforward"
+
+
+# ---------------------------------------------------------------- correlation and selectivity
+def pearson(hidden: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Pearson correlation ``[h, f]`` of every hidden unit with every feature over ``m`` items.
+
+    A constant column (a dead ReLU unit, or a feature that never changes) has no defined
+    correlation; it gets 0, not NaN. Why: a unit that never varies tracks no source, so 0 is
+    the honest value for "un-mixing", and a NaN would silently drop that seed from the
+    bootstrap and bias the mean toward networks whose units all survived.
+    """
+    h = np.asarray(hidden, np.float64)
+    f = np.asarray(features, np.float64)
+    if h.ndim != 2 or f.ndim != 2 or h.shape[0] != f.shape[0]:
+        raise ValueError(f"need hidden [m, h] and features [m, f]; got {h.shape}, {f.shape}")
+    if not (np.isfinite(h).all() and np.isfinite(f).all()):
+        return np.full((h.shape[1], f.shape[1]), np.nan)  # a diverged network: no correlation
+    hc = h - h.mean(0)
+    fc = f - f.mean(0)
+    hn = np.sqrt((hc**2).sum(0))
+    fn = np.sqrt((fc**2).sum(0))
+    # a column is constant when its spread is at rounding level relative to its size
+    h_live = hn > 1e-9 * np.maximum(np.abs(h).max(0) * np.sqrt(h.shape[0]), 1e-30)
+    f_live = fn > 1e-9 * np.maximum(np.abs(f).max(0) * np.sqrt(f.shape[0]), 1e-30)
+    denom = np.outer(np.where(h_live, hn, 1.0), np.where(f_live, fn, 1.0))
+    corr = (hc.T @ fc) / denom
+    corr[~h_live, :] = 0.0
+    corr[:, ~f_live] = 0.0
+    return np.clip(corr, -1.0, 1.0)
+
+
+def selectivity(
+    corr: np.ndarray, matching: Sequence[int] | None = None, over: str = "features"
+) -> np.ndarray:
+    """Timescale selectivity of each unit: r² with its matching feature minus the MEAN r² with
+    the non-matching features (paper Fig 3E).
+
+    The caption reads "correlation of long-memory with slow features minus correlation of
+    long-memory with fast and medium features". We take the *mean* over the non-matching
+    features: it keeps the scale of one squared correlation (range [-1, 1]) and gives 0 to a
+    unit that follows every feature alike. The *sum* would subtract twice as much with three
+    features (range [-2, 1]), so a unit equally correlated with all three features would score
+    -r² instead of 0, and the scale would change with the number of features.
+
+    ``matching[k]`` is unit k's feature (default k: no-memory ↔ fast, short ↔ medium,
+    long ↔ slow). Models without multi-scale memory are scored on the units in the same
+    positions, as the paper does. ``over="units"`` instead scores each matching pair against
+    the other *units* for the same feature (the 5.2.1 text: "the slow-changing feature was
+    more correlated with long-memory node than other nodes"); the caption's reading is the
+    default.
+    """
+    r2 = np.asarray(corr, np.float64) ** 2
+    if over == "units":
+        r2 = r2.T
+        if matching is not None:  # invert: feature j -> its unit
+            inverse = np.full(r2.shape[0], -1)
+            inverse[np.asarray(matching)] = np.arange(len(matching))
+            matching = inverse.tolist()
+    elif over != "features":
+        raise ValueError(f"over={over!r}; use 'features' or 'units'")
+    n_rows, n_cols = r2.shape
+    match = np.arange(n_rows) if matching is None else np.asarray(matching, int)
+    if match.shape != (n_rows,) or np.any(match < 0) or np.any(match >= n_cols):
+        raise ValueError(f"matching must give one column in [0, {n_cols}) per row")
+    if n_cols < 2:
+        raise ValueError("selectivity needs at least two features to compare")
+    rows = np.arange(n_rows)
+    matched = r2[rows, match]
+    others = (r2.sum(1) - matched) / (n_cols - 1)
+    return matched - others
+
+
+# ---------------------------------------------------------------- bootstrap
+def _resample_index(n: int, n_boot: int, size: int | None, seed: int) -> np.ndarray:
+    """All resamples at once, from one ``rng.integers`` call: fast and reproducible."""
+    if n < 1:
+        raise ValueError("bootstrap needs at least one finite value")
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, size or n))
+
+
+def bootstrap_columns(
+    values: np.ndarray, n_boot: int = 10_000, size: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap mean and SD of the mean for each column of ``values [n, c]``.
+
+    Rows are resampled together (the same resample for every column), so columns measured on
+    the same seed stay paired. Rows with a NaN (a diverged run) are dropped first.
+    """
+    v = np.asarray(values, np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"need a 2-d array [n, c]; got shape {v.shape}")
+    v = v[np.isfinite(v).all(1)]
+    means = v[_resample_index(v.shape[0], n_boot, size, seed)].mean(1)  # [n_boot, c]
+    return means.mean(0), means.std(0, ddof=1)
+
+
+def bootstrap(
+    values: np.ndarray, n_boot: int = 10_000, size: int | None = None, seed: int = 0
+) -> tuple[float, float]:
+    """Mean and SD over ``n_boot`` bootstrap means of ``size`` (default n) values.
+
+    This is the paper's error bar: "mean and standard deviation across 10,000 bootstraps, with
+    50 values per bootstrap". For size = n the SD estimates the standard error of the mean,
+    sd(values) / sqrt(n). NaNs are dropped; a fixed ``seed`` makes the numbers reproducible.
+    """
+    mean, sd = bootstrap_columns(np.asarray(values, np.float64).reshape(-1, 1), n_boot, size,
+                                 seed)
+    return float(mean[0]), float(sd[0])
+
+
+def bootstrap_ci(
+    values: np.ndarray,
+    n_boot: int = 10_000,
+    size: int | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Bootstrap mean, SD and percentile ``level`` CI of the mean (claims need an interval)."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    means = v[_resample_index(v.size, n_boot, size, seed)].mean(1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return {"mean": float(means.mean()), "sd": float(means.std(ddof=1)), "lo": float(lo),
+            "hi": float(hi), "n": int(v.size)}
+
+
+# ---------------------------------------------------------------- errors and dynamics
+def _row_edges(d: int, groups: int) -> np.ndarray:
+    """Contiguous equal groups of columns: the same cut as the reset rule's input groups."""
+    if groups < 1 or groups > d:
+        raise ValueError(f"groups={groups} must lie in [1, {d}]")
+    return np.linspace(0, d, groups + 1).round().astype(int)
+
+
+def per_feature_error(recon: np.ndarray, target: np.ndarray, groups: int = 3) -> np.ndarray:
+    """MSE of each input row (fast, medium, slow) over items and the row's elements (A.13).
+
+    The mean of the result is the overall test MSE when the rows are of equal width, so the
+    per-row errors decompose the Fig 3D number.
+    """
+    r = np.asarray(recon, np.float64)
+    t = np.asarray(target, np.float64)
+    if r.shape != t.shape or r.ndim != 2:
+        raise ValueError(f"recon and target must be equal 2-d shapes; got {r.shape}, {t.shape}")
+    sq = (r - t) ** 2
+    edges = _row_edges(r.shape[1], groups)
+    return np.array([sq[:, a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def reconstruction(
+    params: dict[str, np.ndarray], hidden: np.ndarray, output: str = "sigmoid"
+) -> np.ndarray:
+    """The network's output for given hidden activity (the autoencoders' sigmoid read-out)."""
+    z = np.asarray(hidden, np.float64) @ params["W2"].T.astype(np.float64) + params["b2"]
+    if output == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def unit_dynamics(
+    params: dict[str, np.ndarray],
+    leak: np.ndarray,
+    X: np.ndarray,
+    resets: np.ndarray | None,
+    latent: np.ndarray,
+    start: int = 0,
+    length: int = 30,
+) -> dict[str, np.ndarray]:
+    """Hidden activity over a window of a held-out stream, beside its latent states (A.15).
+
+    The memory runs from the start of the stream, not the window, so the window shows the
+    same activity the evaluation saw. Returns ``step``, ``hidden [length, h]``,
+    ``latent [length, f]``, ``input``, ``recon`` and the per-group ``resets`` (None = off).
+    """
+    from smoothlearn.train import hidden_states
+
+    stop = min(start + length, X.shape[0])
+    hidden = hidden_states(params, leak, X[:stop], None if resets is None else resets[:stop])
+    window = slice(start, stop)
+    return {
+        "step": np.arange(start, stop),
+        "hidden": hidden[window],
+        "latent": np.asarray(latent)[window],
+        "input": np.asarray(X)[window],
+        "recon": reconstruction(params, hidden[window]),
+        "resets": None if resets is None else resets[window],
+    }
+
+
+# ---------------------------------------------------------------- A.11 reset rule
+def reset_rate(
+    X: np.ndarray, latent: np.ndarray, groups: int = 3, aggregate: str = "sum"
+) -> pd.DataFrame:
+    """How often the A.11 rule fires on each row, against the row's true switch rate.
+
+    A reset should mark a switch of the row's latent state. With inputs near 0 the rule
+    ``|I_t - I_t-1| > |(I_t + I_t-1)/2|`` also fires *inside* runs of the 0 state (two small
+    noisy values easily differ by more than their mean), so the medium and slow units reset
+    more often than their rows switch (pitfalls point 5). One row per input row: ``fire``
+    (rate over transitions), ``switch`` (true rate), ``hit`` (fires | switch), ``false_alarm``
+    (fires | no switch), and the false alarms split by the state held (``fire_in_0``,
+    ``fire_in_1``).
+    """
+    import pandas as pd
+
+    X = np.asarray(X)
+    lat = np.asarray(latent)
+    fired = input_change(X[:-1], X[1:], groups, aggregate)
+    switched = lat[1:] != lat[:-1]
+    held = lat[1:]
+
+    def rate(mask: np.ndarray) -> float:
+        return float(fired_r[mask].mean()) if mask.any() else float("nan")
+
+    rows = []
+    for r in range(groups):
+        fired_r, sw = fired[:, r], switched[:, r]
+        rows.append({
+            "row": r,
+            "feature": FEATURE_NAMES[r] if groups == len(FEATURE_NAMES) else str(r),
+            "fire": float(fired_r.mean()),
+            "switch": float(sw.mean()),
+            "hit": rate(sw),
+            "false_alarm": rate(~sw),
+            "fire_in_0": rate(~sw & (held[:, r] == 0)),
+            "fire_in_1": rate(~sw & (held[:, r] == 1)),
+        })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- trained runs
+def _latent_eval(config: RunConfig, X_eval: np.ndarray) -> np.ndarray:
+    """Latent states of the evaluation stream; the analysis needs the whole ordered stream."""
+    from smoothlearn.experiments import dataset_for
+
+    ds = dataset_for(config)
+    if ds.latent_test is None:
+        raise ValueError(f"dataset {config.dataset!r} has no latent states to correlate with")
+    if X_eval.shape != ds.X_test.shape or not np.array_equal(X_eval, ds.X_test):
+        raise ValueError("the un-mixing analysis needs the whole held-out stream in its order; "
+                         "unset eval_items")
+    return np.asarray(ds.latent_test)
+
+
+def _measures(
+    params: dict[str, np.ndarray], prep: Prepared, latent: np.ndarray, groups: int
+) -> dict[str, Any]:
+    """Correlations, selectivity and errors of one weight set on the evaluation stream."""
+    from smoothlearn.train import hidden_states
+
+    hidden = hidden_states(params, prep.leak, prep.X_eval, prep.eval_resets)
+    corr = pearson(hidden, latent)
+    recon = reconstruction(params, hidden, prep.settings.output)
+    return {
+        "corr": corr,
+        "selectivity": selectivity(corr),
+        "feature_error": per_feature_error(recon, prep.targets_eval, groups),
+        "mse": float(np.mean((recon - prep.targets_eval) ** 2)),
+        "active": hidden.std(0) > 0,
+    }
+
+
+def autoencoder_analysis(
+    config: RunConfig, curves: Curves | dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Un-mixing measures of one trained autoencoder, and of the same net at initialisation.
+
+    Hidden activity is taken on the held-out stream exactly as the run's evaluation saw it
+    (``experiments.prepare``: its ``test_mode`` memory and its reset policy), so the error here
+    equals the curve's last point. The same measures on ``prep.params`` (the untrained
+    weights) sit beside the trained ones under ``*_init`` keys: with per-row resets, part of
+    the selectivity exists before any learning (pitfalls point 5), and only the change is
+    owed to training.
+    """
+    from smoothlearn.experiments import prepare
+
+    params = curves if isinstance(curves, dict) else curves.final_params
+    if not params:
+        raise ValueError("no final parameters to analyse (LSTM runs keep none)")
+    prep = prepare(config)
+    latent = _latent_eval(config, prep.X_eval)
+    groups = latent.shape[1]
+    trained = _measures(params, prep, latent, groups)
+    init = _measures(prep.params, prep, latent, groups)
+    out = dict(trained)
+    out.update({f"{k}_init": v for k, v in init.items()})
+    out["leak"] = prep.leak.copy()
+    return out
+
+
+def dynamics_for(
+    config: RunConfig, curves: Curves | dict[str, np.ndarray], start: int = 0, length: int = 30
+) -> dict[str, np.ndarray]:
+    """:func:`unit_dynamics` of a trained run on its held-out stream, as its evaluation saw it."""
+    from smoothlearn.experiments import prepare
+
+    params = curves if isinstance(curves, dict) else curves.final_params
+    prep = prepare(config)
+    latent = _latent_eval(config, prep.X_eval)
+    return unit_dynamics(params, prep.leak, prep.X_eval, prep.eval_resets, latent, start, length)
+
+
+def analyse_runs(configs: Sequence[RunConfig], curves: Sequence[Curves]) -> pd.DataFrame:
+    """Tidy table: one row per run, hidden unit and feature, with unit- and run-level measures.
+
+    Columns: run ids and settings, ``unit``/``unit_name``/``leak``, ``feature``/
+    ``feature_name``/``matching``, ``corr`` and ``corr_init``, the unit's ``selectivity`` and
+    ``selectivity_init``, ``active`` (unit not constant), the run's ``err_fast``, ``err_medium``,
+    ``err_slow`` (and ``*_init``), ``test_mse`` and ``diverged``.
+    """
+    import pandas as pd
+
+    frames = []
+    for config, curve in zip(configs, curves, strict=True):
+        res = autoencoder_analysis(config, curve)
+        h, f = res["corr"].shape
+        unit, feature = np.divmod(np.arange(h * f), f)
+        row = {
+            "run_id": config.run_id(),
+            "experiment": config.experiment,
+            "dataset": config.dataset,
+            "lr": config.lr,
+            "optimizer": config.optimizer,
+            "test_mode": config.test_mode,
+            "model": config.model,
+            "seed": config.seed,
+            "unit": unit,
+            "unit_name": [_name(UNIT_NAMES, u) for u in unit],
+            "leak": res["leak"][unit],
+            "feature": feature,
+            "feature_name": [_name(FEATURE_NAMES, j) for j in feature],
+            "matching": unit == feature,
+            "corr": res["corr"].ravel(),
+            "corr_init": res["corr_init"].ravel(),
+            "selectivity": res["selectivity"][unit],
+            "selectivity_init": res["selectivity_init"][unit],
+            "active": res["active"][unit],
+            "test_mse": res["mse"],
+            "test_mse_init": res["mse_init"],
+            "diverged": bool(getattr(curve, "diverged", False)),
+        }
+        for j in range(f):
+            name = _name(FEATURE_NAMES, j)
+            row[f"err_{name}"] = res["feature_error"][j]
+            row[f"err_{name}_init"] = res["feature_error_init"][j]
+        frames.append(pd.DataFrame(row))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _name(names: Sequence[str], i: int) -> str:
+    return names[i] if i < len(names) else str(i)
+
+
+# ---------------------------------------------------------------- tables and claims
+SETTING = ["experiment", "dataset", "lr", "optimizer", "test_mode"]
+
+
+def _unit_level(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run and unit (the tidy frame repeats unit values once per feature)."""
+    return frame[frame["feature"] == 0].drop(columns=["feature", "feature_name", "corr",
+                                                      "corr_init", "matching"])
+
+
+def fig3e_table(
+    frame: pd.DataFrame, n_boot: int = 10_000, seed: int = 0
+) -> pd.DataFrame:
+    """Fig 3E: per model and unit, bootstrap mean ± SD over seeds of the selectivity.
+
+    Also the same at initialisation, and ``unit == "mean"``: each seed's mean over its units
+    (the number the claims compare). Resamples are over seeds (10,000 × 50 with a fixed seed).
+    """
+    import pandas as pd
+
+    units = _unit_level(frame)
+    rows = []
+    for key, part in units.groupby([*SETTING, "model"], sort=False):
+        wide = part.pivot(index="seed", columns="unit", values="selectivity")
+        wide_init = part.pivot(index="seed", columns="unit", values="selectivity_init")
+        for label, trained, init in [
+            *((u, wide[u], wide_init[u]) for u in wide.columns),
+            ("mean", wide.mean(axis=1), wide_init.mean(axis=1)),
+        ]:
+            mean, sd = bootstrap(trained.to_numpy(), n_boot, seed=seed)
+            mean0, sd0 = bootstrap(init.to_numpy(), n_boot, seed=seed)
+            rows.append({
+                **dict(zip([*SETTING, "model"], key, strict=True)),
+                "unit": label,
+                "unit_name": _name(UNIT_NAMES, label) if label != "mean" else "mean",
+                "n": int(np.isfinite(trained.to_numpy()).sum()),
+                "selectivity": mean, "sd": sd,
+                "selectivity_init": mean0, "sd_init": sd0,
+            })
+    return pd.DataFrame(rows)
+
+
+def _paired(
+    diff: np.ndarray, n_boot: int, seed: int, min_seeds: int
+) -> dict[str, Any]:
+    """Mean, 95% CI, share and verdict of a paired difference (positive = as claimed), in the
+    record format of :mod:`smoothlearn.claims`: reproduced if the CI excludes 0 on the claimed
+    side, not reproduced if it excludes 0 on the other side, else (or with < ``min_seeds``
+    seeds) inconclusive."""
+    d = np.asarray(diff, np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return {"n": 0, "mean_diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "share": np.nan, "verdict": "no data"}
+    ci = bootstrap_ci(d, n_boot, seed=seed)
+    verdict = ("inconclusive" if d.size < min_seeds else "reproduced" if ci["lo"] > 0
+               else "not reproduced" if ci["hi"] < 0 else "inconclusive")
+    return {"n": int(d.size), "mean_diff": ci["mean"], "ci_low": ci["lo"], "ci_high": ci["hi"],
+            "share": float(np.mean(d > 0)), "verdict": verdict}
+
+
+def autoencoder_claims(
+    frame: pd.DataFrame,
+    curves_frame: pd.DataFrame | None = None,
+    n_boot: int = 10_000,
+    seed: int = 0,
+    min_seeds: int = 3,
+) -> list[dict[str, Any]]:
+    """The paper's Fig 3 claims, one record per comparison and setting (experiment, dataset,
+    lr, optimizer, test_mode), in the record format of :func:`smoothlearn.claims.
+    evaluate_claims` (``mean_diff`` > 0 means as claimed), so ``claims.summarise`` applies.
+
+    * ``ae-selectivity``: each memory+reset model's selectivity (each seed's mean over its
+      units) exceeds the feedforward model's, paired over seeds (same init, same data).
+      ``init_*`` fields give the same difference at initialisation and ``gain_*`` the paired
+      trained-minus-init change: part of the selectivity is there before training.
+    * ``ae-selectivity-positive``: that selectivity is above 0.
+    * ``ae-ff-lower-error``: the feedforward AE has lower final test MSE ("slightly lower").
+      From ``curves_frame`` (last step of each run) when given, else the analysis' own
+      recomputation of the same number.
+    """
+    units = _unit_level(frame)
+    per_run = units.groupby([*SETTING, "model", "seed", "run_id"], as_index=False).agg(
+        selectivity=("selectivity", "mean"),
+        selectivity_init=("selectivity_init", "mean"),
+        test_mse=("test_mse", "first"),
+    )
+    step = np.nan
+    if curves_frame is not None and len(curves_frame):
+        ordered = curves_frame.sort_values("step").groupby("run_id")
+        per_run["test_mse"] = per_run["run_id"].map(ordered["test_mse"].last()).fillna(
+            per_run["test_mse"])
+        step = int(ordered["step"].last().max())
+    records = []
+    for key, part in per_run.groupby(SETTING, sort=False):
+        setting = dict(zip(SETTING, key, strict=True))
+        wide = {c: part.pivot(index="seed", columns="model", values=c)
+                for c in ("selectivity", "selectivity_init", "test_mse")}
+        for model in RESET_MODELS:
+            if model not in wide["selectivity"]:
+                continue
+            args = (setting, model, wide, n_boot, seed, min_seeds)
+            if BASELINE in wide["selectivity"]:
+                records.append(_selectivity_claim(*args))
+            records.append(_positive_claim(*args))
+            if BASELINE in wide["selectivity"]:
+                records.append({**_error_claim(*args), "step": step})
+    return records
+
+
+def _record(claim: str, comparison: str, text: str, source: str, setting, better: str,
+            worse: str, metric: str, mean_better: float, mean_worse: float) -> dict[str, Any]:
+    return {"id": f"{claim}: {comparison}", "claim": claim, "text": text,
+            "comparison": comparison, "source": source, **setting, "better": better,
+            "worse": worse, "metric": metric, "mean_better": mean_better,
+            "mean_worse": mean_worse, "test_protocol": _PROTOCOL.get(setting["test_mode"], ""),
+            "reads_test_labels": False}
+
+
+_PROTOCOL = {"same": "held-out stream in its own order, each model's own resets (input-change "
+                     "rule for reset models: reads no labels)",
+             "off": "memory off (each test item alone)"}
+
+
+def _selectivity_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
+    sel, sel0 = wide["selectivity"], wide["selectivity_init"]
+    diff = (sel[model] - sel[BASELINE]).to_numpy()
+    diff0 = (sel0[model] - sel0[BASELINE]).to_numpy()
+    init = _paired(diff0, n_boot, seed, min_seeds)
+    gain = _paired(diff - diff0, n_boot, seed, min_seeds)
+    out = _record(
+        "ae-selectivity", f"{model} > {BASELINE}",
+        "Autoencoders with memory and reset un-mix the timescales: their timescale selectivity "
+        "exceeds the feedforward AE's.", "§5.2.2, Fig 3E", setting, model, BASELINE,
+        "selectivity (mean over units)", float(np.nanmean(sel[model])),
+        float(np.nanmean(sel[BASELINE])))
+    out.update(_paired(diff, n_boot, seed, min_seeds))
+    out.update(init_mean_diff=init["mean_diff"], init_ci_low=init["ci_low"],
+               init_ci_high=init["ci_high"], gain_mean_diff=gain["mean_diff"],
+               gain_ci_low=gain["ci_low"], gain_ci_high=gain["ci_high"])
+    out["note"] = (f"at initialisation the difference is already {init['mean_diff']:+.3f} "
+                   f"[{init['ci_low']:+.3f}, {init['ci_high']:+.3f}]; training changes it by "
+                   f"{gain['mean_diff']:+.3f} [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]")
+    return out
+
+
+def _positive_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
+    sel, sel0 = wide["selectivity"][model], wide["selectivity_init"][model]
+    out = _record(
+        "ae-selectivity-positive", f"{model} > 0",
+        "Autoencoders with memory and reset show positive timescale selectivity.",
+        "§5.2.2, Fig 3E", setting, model, "0", "selectivity (mean over units)",
+        float(np.nanmean(sel)), 0.0)
+    out.update(_paired(sel.to_numpy(), n_boot, seed, min_seeds))
+    init = _paired(sel0.to_numpy(), n_boot, seed, min_seeds)
+    out.update(init_mean_diff=init["mean_diff"], init_ci_low=init["ci_low"],
+               init_ci_high=init["ci_high"])
+    out["note"] = f"at initialisation: {init['mean_diff']:+.3f}"
+    return out
+
+
+def _error_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
+    mse = wide["test_mse"]
+    base = float(np.nanmean(mse[BASELINE]))
+    out = _record(
+        "ae-ff-lower-error", f"{BASELINE} < {model}",
+        "The no-memory (feedforward) AE has slightly lower final reconstruction error than the "
+        "memory+reset AEs.", "§5.2.3, Fig 3D", setting, BASELINE, model, "test_mse",
+        base, float(np.nanmean(mse[model])))
+    out.update(_paired((mse[model] - mse[BASELINE]).to_numpy(), n_boot, seed, min_seeds))
+    rel = out["mean_diff"] / base if base else np.nan
+    out["relative_diff"] = rel
+    out["note"] = f"relative difference {rel:+.1%} of the feedforward error"
+    return out
+
+
+def a13_table(frame: pd.DataFrame, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """A.13: per model, the fast, medium and slow rows' test error (bootstrap mean ± SD over
+    seeds), and the paired slow-minus-fast difference with its 95% CI (the paper predicts < 0
+    for the memory+reset models: the slow row is learned faster)."""
+    import pandas as pd
+
+    runs = _unit_level(frame).groupby([*SETTING, "model", "seed"], sort=False).first()
+    rows = []
+    for key, part in runs.groupby(level=[*range(len(SETTING) + 1)], sort=False):
+        row = dict(zip([*SETTING, "model"], key, strict=True))
+        for name in FEATURE_NAMES:
+            mean, sd = bootstrap(part[f"err_{name}"].to_numpy(), n_boot, seed=seed)
+            row[f"err_{name}"], row[f"sd_{name}"] = mean, sd
+        ci = bootstrap_ci((part["err_slow"] - part["err_fast"]).to_numpy(), n_boot, seed=seed)
+        row.update(slow_minus_fast=ci["mean"], ci_low=ci["lo"], ci_high=ci["hi"], n=ci["n"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def a14_relation(
+    frame: pd.DataFrame, feature: int = 0, n_boot: int = 10_000, seed: int = 0
+) -> pd.DataFrame:
+    """A.14: across seeds, does a slow unit that tracks the fast feature reconstruct it worse?
+
+    For each model, x = r² of the slow units (short- and long-memory, units 1 and 2, averaged)
+    with the fast feature, or r² of the no-memory unit (unit 0), and y = the fast row's
+    reconstruction error. The paper's hypotheses: (i) the slow units' r with the error is
+    positive; (ii) the no-memory unit's is not. Returned: Pearson r across seeds with a
+    bootstrap 95% CI (seeds resampled in pairs), and the least-squares slope.
+    """
+    import pandas as pd
+
+    err = f"err_{_name(FEATURE_NAMES, feature)}"
+    part = frame[frame["feature"] == feature].copy()
+    part["r2"] = part["corr"] ** 2
+    rows = []
+    for key, group in part.groupby([*SETTING, "model"], sort=False):
+        wide = group.pivot(index="seed", columns="unit", values="r2")
+        y = group.groupby("seed")[err].first().reindex(wide.index).to_numpy()
+        for units, x in (("slow (units 1, 2)", wide[[1, 2]].mean(axis=1)), ("no-memory (unit 0)",
+                                                                       wide[0])):
+            rows.append({**dict(zip([*SETTING, "model"], key, strict=True)), "units": units,
+                         **_relation(x.to_numpy(), y, n_boot, seed)})
+    return pd.DataFrame(rows)
+
+
+def _relation(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    r = float(pearson(x[:, None], y[:, None])[0, 0])
+    idx = _resample_index(x.size, n_boot, None, seed)
+    xb, yb = x[idx], y[idx]
+    xb = xb - xb.mean(1, keepdims=True)
+    yb = yb - yb.mean(1, keepdims=True)
+    den = np.sqrt((xb**2).sum(1) * (yb**2).sum(1))
+    rb = np.where(den > 0, (xb * yb).sum(1) / np.where(den > 0, den, 1), 0.0)
+    lo, hi = np.percentile(rb, [2.5, 97.5])
+    slope = float(np.polyfit(x, y, 1)[0]) if np.ptp(x) > 0 else float("nan")
+    return {"n": int(x.size), "r": r, "r_lo": float(lo), "r_hi": float(hi), "slope": slope}

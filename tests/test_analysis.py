@@ -1,0 +1,143 @@
+"""The un-mixing measures, checked by hand on constructed arrays before they meet real runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smoothlearn import analysis as A
+from smoothlearn.train import hidden_states
+
+
+def _features(m: int = 4000, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2, size=(m, 3)).astype(np.float64)
+
+
+# ---------------------------------------------------------------- pearson
+def test_pearson_matches_numpy():
+    rng = np.random.default_rng(1)
+    hidden, feats = rng.normal(size=(200, 3)), rng.normal(size=(200, 4))
+    expected = np.corrcoef(hidden.T, feats.T)[:3, 3:]
+    np.testing.assert_allclose(A.pearson(hidden, feats), expected, atol=1e-12)
+
+
+def test_pearson_constant_unit_gives_zero_not_nan():
+    feats = _features(100)
+    hidden = np.c_[feats[:, 0], np.zeros(100), np.full(100, 0.7, np.float32)]
+    corr = A.pearson(hidden, feats)
+    assert np.isfinite(corr).all()
+    np.testing.assert_array_equal(corr[1:], 0.0)
+    assert corr[0, 0] == pytest.approx(1.0)
+
+
+def test_pearson_of_a_diverged_network_is_nan():
+    hidden = np.ones((10, 3))
+    hidden[3, 1] = np.nan
+    assert np.isnan(A.pearson(hidden, _features(10))).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(0.01, 100), shift=st.floats(-10, 10))
+def test_pearson_is_invariant_to_positive_affine_maps(scale, shift):
+    rng = np.random.default_rng(3)
+    hidden, feats = rng.normal(size=(50, 3)), _features(50)
+    np.testing.assert_allclose(A.pearson(scale * hidden + shift, feats),
+                               A.pearson(hidden, feats), atol=1e-9)
+
+
+# ---------------------------------------------------------------- selectivity
+def test_selectivity_matches_a_hand_computation():
+    corr = np.array([[0.9, 0.3, -0.1],
+                     [0.2, -0.5, 0.4],
+                     [0.0, 0.6, 0.8]])
+    expected = [0.81 - (0.09 + 0.01) / 2, 0.25 - (0.04 + 0.16) / 2, 0.64 - (0.0 + 0.36) / 2]
+    np.testing.assert_allclose(A.selectivity(corr), expected)
+    # a permuted matching reads the named column
+    np.testing.assert_allclose(A.selectivity(corr, matching=[2, 0, 1])[0], 0.01 - (0.81 + 0.09) / 2)
+    # "units" reading: feature j's r² with its unit minus the mean over the other units
+    np.testing.assert_allclose(A.selectivity(corr, over="units")[0], 0.81 - (0.04 + 0.0) / 2)
+
+
+def test_units_that_copy_their_feature_are_selective():
+    feats = _features()
+    noise = np.random.default_rng(5).normal(0, 0.05, feats.shape)
+    sel = A.selectivity(A.pearson(feats + noise, feats))
+    assert np.all(sel > 0.95)
+
+
+def test_noise_units_have_no_selectivity():
+    feats = _features()
+    hidden = np.random.default_rng(6).normal(size=(feats.shape[0], 3))
+    sel = A.selectivity(A.pearson(hidden, feats))
+    # r² of independent series is ~1/m = 2.5e-4 each
+    assert np.all(np.abs(sel) < 0.01)
+
+
+def test_a_unit_following_every_feature_alike_scores_zero():
+    corr = np.full((3, 3), 0.5)
+    np.testing.assert_allclose(A.selectivity(corr), 0.0)
+
+
+def test_selectivity_rejects_bad_matching():
+    with pytest.raises(ValueError, match="matching"):
+        A.selectivity(np.eye(3), matching=[0, 1, 3])
+
+
+# ---------------------------------------------------------------- bootstrap
+def test_bootstrap_is_reproducible_and_seeded():
+    values = np.random.default_rng(7).normal(size=50)
+    assert A.bootstrap(values, seed=3) == A.bootstrap(values, seed=3)
+    assert A.bootstrap(values, seed=3) != A.bootstrap(values, seed=4)
+    assert A.bootstrap_ci(values, seed=3) == A.bootstrap_ci(values, seed=3)
+
+
+def test_bootstrap_sd_matches_the_standard_error():
+    values = np.random.default_rng(8).normal(2.0, 3.0, size=50)
+    mean, sd = A.bootstrap(values)
+    se = values.std() / np.sqrt(values.size)  # the bootstrap's plug-in (ddof 0) SE
+    assert mean == pytest.approx(values.mean(), abs=0.05 * se)
+    assert sd == pytest.approx(se, rel=0.05)
+    ci = A.bootstrap_ci(values)
+    assert ci["lo"] < mean < ci["hi"]
+    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 * se, rel=0.1)
+    # a smaller resample size widens the spread by sqrt(n / size)
+    assert A.bootstrap(values, size=25)[1] == pytest.approx(se * np.sqrt(2), rel=0.05)
+
+
+def test_bootstrap_columns_resample_rows_together_and_drop_nan():
+    values = np.random.default_rng(9).normal(size=(50, 1))
+    both = np.c_[values, 2 * values]
+    mean, sd = A.bootstrap_columns(both)
+    np.testing.assert_allclose(mean[1], 2 * mean[0])
+    np.testing.assert_allclose(sd[1], 2 * sd[0])
+    assert (mean[0], sd[0]) == pytest.approx(A.bootstrap(values[:, 0]))
+    with_nan = np.r_[values[:, 0], np.nan]
+    assert A.bootstrap(with_nan) == A.bootstrap(values[:, 0])
+
+
+# ---------------------------------------------------------------- errors and dynamics
+def test_per_feature_error_by_hand():
+    target = np.array([[0, 0, 1, 1, 0, 1], [1, 1, 0, 0, 1, 0]], float)
+    recon = np.array([[0.5, 0, 1, 1, 0, 0], [1, 1, 0, 0.5, 1, 0]], float)
+    # fast: (0.25) / 4 ; medium: (0.25) / 4 ; slow: (1) / 4
+    np.testing.assert_allclose(A.per_feature_error(recon, target), [0.0625, 0.0625, 0.25])
+    overall = ((recon - target) ** 2).mean()
+    assert A.per_feature_error(recon, target).mean() == pytest.approx(overall)
+    np.testing.assert_allclose(A.per_feature_error(recon, target, groups=1), [0.125])
+
+
+def test_unit_dynamics_keeps_the_memory_from_the_stream_start():
+    rng = np.random.default_rng(10)
+    params = {"W1": rng.normal(size=(3, 6)).astype(np.float32), "b1": np.zeros(3, np.float32),
+              "W2": rng.normal(size=(6, 3)).astype(np.float32), "b2": np.zeros(6, np.float32)}
+    X = rng.uniform(size=(40, 6)).astype(np.float32)
+    leak = np.array([0.0, 0.3, 0.6], np.float32)
+    resets = np.zeros((40, 3), bool)
+    resets[0] = True
+    full = hidden_states(params, leak, X, resets)
+    out = A.unit_dynamics(params, leak, X, resets, _features(40), start=10, length=5)
+    np.testing.assert_array_equal(out["hidden"], full[10:15])
+    np.testing.assert_array_equal(out["step"], np.arange(10, 15))
+    assert out["latent"].shape == (5, 3) and out["recon"].shape == (5, 6)
