@@ -1,0 +1,125 @@
+"""``smoothlearn reproduce``: quick plans, no MNIST, failing experiments, resumable stores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+
+import pytest
+
+from smoothlearn import reproduce as rp
+from smoothlearn.experiments import builtin_names, load_experiment
+
+
+def closed_port() -> int:
+    """A local port nobody listens on: downloads fail at once, with no network needed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def no_mnist(tmp_path, monkeypatch):
+    empty = tmp_path / "empty-data"
+    empty.mkdir()
+    monkeypatch.setenv("SMOOTHLEARN_DATA", str(empty))
+    monkeypatch.setenv("SMOOTHLEARN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SMOOTHLEARN_MIRRORS", f"http://127.0.0.1:{closed_port()}/{{name}}")
+    monkeypatch.setattr(rp, "_TRAINED", {})
+
+
+def test_quick_settings_shrink_mnist_lstm_and_seeds():
+    seeds, over, per_model = rp.quick_settings(load_experiment("fig2"))
+    assert seeds == rp.QUICK_REAL_SEEDS and over["steps"] == rp.QUICK_REAL["steps"]
+    assert per_model == {}
+    _, over, per_model = rp.quick_settings(load_experiment("figA9"))
+    assert per_model["lstm"]["hidden"] < 392 and per_model["lstm"]["steps"] < over["steps"]
+    _, over, _ = rp.quick_settings(load_experiment("figA6"))
+    assert over["eval_every"] % 16 == 0  # mini-batch runs are evaluated at batch boundaries
+    seeds, over, _ = rp.quick_settings(load_experiment("figA1"))
+    assert seeds == rp.QUICK_SYNTHETIC_SEEDS and over == {}
+
+
+def test_quick_plan_covers_every_builtin_experiment():
+    plans = rp.plan_experiments(quick=True)
+    assert [info.name for info, _ in plans] == builtin_names()
+    for info, configs in plans:
+        assert info.status != "failed", info.message
+        assert configs and info.toml.startswith("name")
+        lstm = [c for c in configs if c.model == "lstm"]
+        assert all(c.resolved_hidden == rp.QUICK_LSTM["hidden"] for c in lstm)
+
+
+def test_quick_without_mnist_prints_one_line_and_writes_the_report(tmp_path, no_mnist,
+                                                                   capsys):
+    args = argparse.Namespace(quick=True, out=str(tmp_path / "out"), executor="local",
+                              workers=1, engine="fast", quiet=True)
+    assert rp.main_reproduce(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    mnist = [line for line in out if "MNIST" in line]
+    assert len(mnist) == 1 and mnist[0].startswith("MNIST unavailable (")
+    assert out[-1].startswith("report: ")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="claims-table"' in html and "MNIST unavailable" in html
+    data = json.loads((tmp_path / "out" / "claims.json").read_text())
+    status = {e["name"]: e["status"] for e in data["experiments"]}
+    assert status["fig2"] == "skipped" and status["figA1"] == "ok" and status["fig3"] == "ok"
+    fig2 = [r for r in data["records"] if r["experiment"] == "fig2"]
+    assert fig2 and all(r["verdict"] == "no data" for r in fig2)
+    assert all("MNIST unavailable" in r["note"] for r in fig2)
+    a7 = [r for r in data["records"] if r["claim"] == "A7-classify-no-leaky-benefit"]
+    assert a7 and all(r["n"] == rp.QUICK_SYNTHETIC_SEEDS for r in a7)
+    figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
+    assert {"figA1.png", "figA4.png", "figA7.png", "fig3d.png", "fig3e.png"} <= figures
+
+
+def test_a_failing_experiment_is_reported_and_the_rest_goes_on(tmp_path, no_mnist,
+                                                               monkeypatch):
+    real = rp._run_store
+
+    def flaky(configs, directory, *args, **kwargs):
+        if directory.name == "figA1":
+            raise RuntimeError("disk on fire")
+        return real(configs, directory, *args, **kwargs)
+
+    monkeypatch.setattr(rp, "_run_store", flaky)
+    path = rp.reproduce(tmp_path, quick=True, experiments=["figA1", "figA7"], quiet=True)
+    html = path.read_text()
+    assert "disk on fire" in html and 'id="fig-figA7"' in html
+    data = json.loads((tmp_path / "claims.json").read_text())
+    status = {e["name"]: (e["status"], e["message"]) for e in data["experiments"]}
+    assert status["figA1"] == ("failed", "RuntimeError: disk on fire")
+    assert status["figA7"][0] == "ok"
+    a1 = [r for r in data["records"] if r["experiment"] == "figA1"]
+    assert a1 and all("disk on fire" in r["note"] for r in a1)
+
+
+def test_reruns_reuse_the_store_and_ignore_foreign_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(rp, "_TRAINED", {})
+    configs = load_experiment("figA7").runs(seeds=2, overrides={"steps": 60})
+    first = rp._run_store(configs, tmp_path, "fast", "local", 1, True)
+    assert " 0 failed" in first
+    other = load_experiment("figA7").runs(seeds=1, overrides={"steps": 40})
+    rp._run_store(other, tmp_path, "fast", "local", 1, True)
+    frame = rp.load_frame(configs, tmp_path)
+    assert set(frame["run_id"]) == {c.run_id() for c in configs}
+    assert {"task", "reset", "lr", "class_balance"} <= set(frame.columns)
+
+
+def test_nothing_to_run_still_writes_a_report(tmp_path, no_mnist, capsys):
+    path = rp.reproduce(tmp_path, quick=True, experiments=["fig2"], quiet=True)
+    assert path.is_file() and 'id="claims-table"' in path.read_text()
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert {r["verdict"] for r in data["records"]} == {"no data"}
+
+
+def test_claims_json_is_strict_json():
+    import math
+
+    import numpy as np
+
+    cleaned = rp._finite({"a": [np.float64("nan"), 1.5, np.int64(2)], "b": math.inf})
+    assert cleaned == {"a": [None, 1.5, 2], "b": None}
+    json.dumps(cleaned, allow_nan=False)
