@@ -26,7 +26,6 @@ def no_mnist(tmp_path, monkeypatch):
     monkeypatch.setenv("SMOOTHLEARN_DATA", str(empty))
     monkeypatch.setenv("SMOOTHLEARN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SMOOTHLEARN_MIRRORS", f"http://127.0.0.1:{closed_port()}/{{name}}")
-    monkeypatch.setattr(rp, "_TRAINED", {})
 
 
 def test_quick_settings_shrink_mnist_lstm_and_seeds():
@@ -95,8 +94,7 @@ def test_a_failing_experiment_is_reported_and_the_rest_goes_on(tmp_path, no_mnis
     assert a1 and all("disk on fire" in r["note"] for r in a1)
 
 
-def test_reruns_reuse_the_store_and_ignore_foreign_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(rp, "_TRAINED", {})
+def test_reruns_reuse_the_store_and_ignore_foreign_runs(tmp_path):
     configs = load_experiment("figA7").runs(seeds=2, overrides={"steps": 60})
     first = rp._run_store(configs, tmp_path, "fast", "local", 1, True)
     assert " 0 failed" in first

@@ -115,6 +115,12 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from smoothlearn.reproduce import main_reproduce
+
+    return main_reproduce(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import main as bench_main
 
@@ -169,6 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.add_argument("--csv", default=None, help="export the tidy table to this CSV file")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("reproduce", help="run every experiment of the paper; figures, claims "
+                       "table and report.html")
+    p.add_argument("--quick", action="store_true",
+                   help="a few minutes: fewer seeds and steps (see docs/report.md)")
+    p.add_argument("--out", default=None, help="output directory (default runs/reproduce)")
+    p.add_argument("--only", nargs="+", default=None, metavar="EXPERIMENT",
+                   help="run only these built-in experiments")
+    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    p.add_argument("--executor", choices=["local", "dask"], default="local")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="benchmark the fast engine against the naive loop")
     p.add_argument("--quick", action="store_true")

@@ -140,77 +140,12 @@ def real_data_problem() -> str | None:
 
 
 def _run_store(configs: Sequence[RunConfig], directory: Path, engine: str, executor: str,
-               workers: int | None, quiet: bool) -> str:
-    """Run through the resumable sweep store; an in-process store stands in until it exists."""
-    try:
-        from smoothlearn.sweep import run_sweep
-    except ImportError:
-        return _local_store(configs, directory, engine)
+               workers: int | None, quiet: bool, scheduler: str | None = None) -> str:
+    """Train what the experiment's resumable store lacks; returns the sweep's summary line."""
+    from smoothlearn.sweep import run_sweep
+
     return str(run_sweep(list(configs), directory, engine=engine, executor=executor,
-                         workers=workers, quiet=quiet))
-
-
-_LOCAL_FILE = "curves.parquet"
-
-
-#: Curves trained in this process, by run_id: experiments that share runs (fig3 and A.13-A.15,
-#: the LSTMs of A.8-A.10) train them once when the in-process store stands in for ``sweep``.
-_TRAINED: dict[str, pd.DataFrame] = {}
-
-
-def _local_store(configs: Sequence[RunConfig], directory: Path, engine: str) -> str:
-    """Minimal resumable store (one parquet per experiment) used when ``sweep`` is absent."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / _LOCAL_FILE
-    done = pd.read_parquet(path) if path.exists() else curves_frame([], [])
-    have = set(done["run_id"])
-    todo = [c for c in configs if c.run_id() not in have]
-    fresh = [_TRAINED[c.run_id()] for c in todo if c.run_id() in _TRAINED]
-    train = [c for c in todo if c.run_id() not in _TRAINED]
-    if train:
-        trained = _train(train, engine)
-        for run_id, rows in trained.groupby("run_id"):
-            _TRAINED[str(run_id)] = rows
-        fresh.append(trained)
-    if fresh:
-        new = pd.concat(fresh, ignore_index=True).assign(experiment=configs[0].experiment)
-        done = pd.concat([done, new], ignore_index=True) if len(done) else new
-        done.to_parquet(path.with_suffix(".tmp"), index=False)
-        path.with_suffix(".tmp").replace(path)
-    return (f"{len(configs)} runs: {len(train)} trained, {len(configs) - len(train)} reused, "
-            "0 failed")
-
-
-def _train(configs: Sequence[RunConfig], engine: str) -> pd.DataFrame:
-    """Fast-engine runs, then reference-trainer runs with torch back at its thread count:
-    numba's OpenMP pool can leave torch with more threads than asked, which slows the
-    reference trainers several-fold on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    is_fast = [c.arch == "leaky" and c.resolved()["batch_size"] == 1 for c in configs]
-    fast = [c for c, f in zip(configs, is_fast, strict=True) if f]
-    slow = [c for c, f in zip(configs, is_fast, strict=True) if not f]
-    frames = []
-    for group in (fast, slow):
-        if group:
-            torch.set_num_threads(threads)
-            frames.append(curves_frame(group, run_many(group, engine=engine)))  # type: ignore
-    return pd.concat(frames, ignore_index=True)
-
-
-def _load_store(directory: Path) -> pd.DataFrame:
-    try:
-        from smoothlearn import results
-    except ImportError:
-        return pd.read_parquet(directory / _LOCAL_FILE)
-    if (directory / _LOCAL_FILE).exists() and not _has_sweep_store(directory):
-        return pd.read_parquet(directory / _LOCAL_FILE)
-    return results.load(directory)
-
-
-def _has_sweep_store(directory: Path) -> bool:
-    return any(p.name != _LOCAL_FILE for p in directory.iterdir())
+                         workers=workers, scheduler=scheduler, quiet=quiet))
 
 
 def config_table(configs: Sequence[RunConfig]) -> pd.DataFrame:
@@ -233,7 +168,9 @@ def config_table(configs: Sequence[RunConfig]) -> pd.DataFrame:
 def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
     """This experiment's runs from its store (a store may also hold other runs), enriched with
     the config columns the store did not keep."""
-    frame = _load_store(directory)
+    from smoothlearn import results
+
+    frame = results.load(directory)
     table = config_table(configs)
     frame = frame[frame["run_id"].isin(set(table["run_id"]))]
     missing = [c for c in table.columns if c == "run_id" or c not in frame.columns]
@@ -249,10 +186,11 @@ def _failed_in(summary: str) -> bool:
 
 def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: Path,
                     engine: str, executor: str, workers: int | None,
-                    quiet: bool) -> pd.DataFrame | None:
+                    quiet: bool, scheduler: str | None = None) -> pd.DataFrame | None:
     start = time.perf_counter()
     try:
-        summary = _run_store(configs, out / info.name, engine, executor, workers, quiet)
+        summary = _run_store(configs, out / info.name, engine, executor, workers, quiet,
+                             scheduler)
         frame = load_frame(configs, out / info.name)
         info.status = "failed" if _failed_in(summary) else "ok"
         info.message = summary.strip().splitlines()[-1] if summary.strip() else ""
@@ -278,6 +216,7 @@ def reproduce(
     quiet: bool = False,
     experiments: Sequence[str] | None = None,
     step_policy: str | int = "pre-exhaustion",
+    scheduler: str | None = None,
 ) -> Path:
     """Run every built-in experiment (or ``experiments``), then write figures, claims.json and
     the report into ``out``; returns the path of ``report.html``."""
@@ -301,7 +240,8 @@ def reproduce(
             info.status, info.message = "skipped", "MNIST unavailable"
             continue
         _say(f"{info.name}: {len(configs)} runs ...", quiet)
-        frame = _run_experiment(info, configs, out, engine, executor, workers, quiet)
+        frame = _run_experiment(info, configs, out, engine, executor, workers, quiet,
+                                scheduler)
         _say(f"{info.name}: {info.status} in {info.seconds:.1f} s"
              + (f" ({info.message})" if info.message else ""), quiet)
         if frame is not None and len(frame):
@@ -434,6 +374,12 @@ def _json_default(value: Any) -> Any:
 
 def main_reproduce(args: Any) -> int:
     """CLI entry: 0 when every experiment ran (or was skipped for missing MNIST), else 1."""
+    from smoothlearn.experiments import ConfigError
+
+    unknown = sorted(set(getattr(args, "only", None) or []) - set(builtin_names()))
+    if unknown:
+        raise ConfigError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(builtin_names())}")
     out = Path(getattr(args, "out", None) or DEFAULT_OUT)
     path = reproduce(
         out,
@@ -442,6 +388,8 @@ def main_reproduce(args: Any) -> int:
         workers=getattr(args, "workers", None),
         engine=getattr(args, "engine", "fast") or "fast",
         quiet=bool(getattr(args, "quiet", False)),
+        experiments=getattr(args, "only", None),
+        scheduler=getattr(args, "scheduler", None),
     )
     print(f"report: {path}")
     data = json.loads((out / "claims.json").read_text())

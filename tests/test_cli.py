@@ -1,0 +1,41 @@
+"""The command line: every subcommand is wired, and bad input ends in one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smoothlearn import cli
+
+
+def test_every_subcommand_parses():
+    parser = cli.build_parser()
+    for argv in (["streams"], ["data", "info"], ["list"], ["run", "figA7"], ["results", "x"],
+                 ["reproduce", "--quick"], ["bench", "--quick"]):
+        assert callable(parser.parse_args(argv).func)
+
+
+def test_bench_module_is_importable_and_has_help(capsys):
+    from smoothlearn import bench
+
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--help"])
+    assert stop.value.code == 0 and "--quick" in capsys.readouterr().out
+
+
+def test_reproduce_rejects_an_unknown_experiment(tmp_path, capsys):
+    code = cli.main(["reproduce", "--only", "fig99", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "fig99" in err[0] and "figA7" in err[0]
+
+
+def test_reproduce_one_experiment_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "rep"
+    code = cli.main(["reproduce", "--quick", "--only", "figA7", "--out", str(out), "--quiet",
+                     "--workers", "1"])
+    assert code == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
+    data = json.loads((out / "claims.json").read_text())
+    assert [e["name"] for e in data["experiments"]] == ["figA7"]
+    assert {r["verdict"] for r in data["records"] if r["experiment"] == "figA7"} - {"no data"}
