@@ -78,7 +78,7 @@ def test_a_failing_experiment_is_reported_and_the_rest_goes_on(tmp_path, no_mnis
     real = rp._run_store
 
     def flaky(configs, directory, *args, **kwargs):
-        if directory.name == "figA1":
+        if configs[0].experiment == "figA1":
             raise RuntimeError("disk on fire")
         return real(configs, directory, *args, **kwargs)
 

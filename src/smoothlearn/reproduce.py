@@ -1,13 +1,17 @@
 """``smoothlearn reproduce``: every built-in experiment, its figures, the checked claims, a report.
 
-Each built-in experiment runs resumably through :func:`smoothlearn.sweep.run_sweep` into
-``OUT/<experiment>/`` at the paper's settings (the TOML defaults: MNIST nets 5 seeds, synthetic
-100, autoencoders 50). ``quick=True`` runs fewer seeds and steps (:func:`quick_settings`) so that
-the whole reproduction takes under two minutes on two cores and still draws every figure.
+Each built-in experiment runs resumably through :func:`smoothlearn.sweep.run_sweep` into one
+shared store, ``OUT/store/``, at the paper's settings (the TOML defaults: MNIST nets 5 seeds,
+synthetic 100, autoencoders 50). ``quick=True`` runs fewer seeds and steps
+(:func:`quick_settings`) so that the whole reproduction takes under two minutes on two cores
+and still draws every figure.
 
 Nothing here stops halfway: when MNIST cannot be had, one line says so and the synthetic
 experiments go on; an experiment that fails is reported as failed in the report; a figure or
 claim that cannot be computed says why in its place.
+
+The store is shared because run ids hash the settings, not the experiment: a run that several
+figures use (the LSTMs of A.8-A.10, the autoencoders of Fig 3 and A.13-A.15) trains once.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from smoothlearn.experiments import (
 __all__ = ["reproduce", "main_reproduce", "quick_settings", "plan_experiments", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "reproduce"
+STORE = "store"
 REAL_DATASETS = ("mnist", "fashion-mnist")
 
 # Quick mode: enough to draw every figure and exercise every claim, in < 2 min on 2 cores.
@@ -189,9 +194,9 @@ def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: 
                     quiet: bool, scheduler: str | None = None) -> pd.DataFrame | None:
     start = time.perf_counter()
     try:
-        summary = _run_store(configs, out / info.name, engine, executor, workers, quiet,
+        summary = _run_store(configs, out / STORE, engine, executor, workers, quiet,
                              scheduler)
-        frame = load_frame(configs, out / info.name)
+        frame = load_frame(configs, out / STORE).assign(experiment=info.name)
         info.status = "failed" if _failed_in(summary) else "ok"
         info.message = summary.strip().splitlines()[-1] if summary.strip() else ""
         return frame
