@@ -39,3 +39,18 @@ def test_reproduce_one_experiment_from_the_command_line(tmp_path, capsys):
     data = json.loads((out / "claims.json").read_text())
     assert [e["name"] for e in data["experiments"]] == ["figA7"]
     assert {r["verdict"] for r in data["records"] if r["experiment"] == "figA7"} - {"no data"}
+
+
+def test_reproduce_rejects_an_unknown_model(tmp_path, capsys):
+    code = cli.main(["reproduce", "--skip-models", "gru", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "gru" in err[0] and "lstm" in err[0]
+
+
+def test_skipping_a_model_drops_its_runs_and_says_so():
+    from smoothlearn.reproduce import plan_experiments
+
+    plans = dict((i.name, (i, c)) for i, c in plan_experiments(True, ["figA8", "figA9"],
+                                                              skip_models=("lstm",)))
+    assert plans["figA8"][0].status == "skipped" and plans["figA8"][1] == []
+    assert {c.model for c in plans["figA9"][1]} == {"leaky-reset", "feedforward"}

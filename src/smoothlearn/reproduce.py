@@ -31,6 +31,7 @@ import pandas as pd
 from smoothlearn import claims as claims_mod
 from smoothlearn import report
 from smoothlearn.experiments import (
+    MODELS,
     Experiment,
     RunConfig,
     builtin_names,
@@ -103,10 +104,11 @@ def _experiment_toml(name: str) -> str:
 
 
 def plan_experiments(
-    quick: bool, names: Sequence[str] | None = None
+    quick: bool, names: Sequence[str] | None = None, skip_models: Sequence[str] = ()
 ) -> list[tuple[report.ExperimentInfo, list[RunConfig]]]:
     """The experiments to run, with their configs (an experiment that fails to expand is
-    planned as failed, not raised)."""
+    planned as failed, not raised). ``skip_models`` drops those models' runs, e.g. the
+    multi-hour LSTM baseline on a first full run."""
     plans = []
     for name in names or builtin_names():
         info = report.ExperimentInfo(name=name, toml=_experiment_toml(name))
@@ -116,8 +118,10 @@ def plan_experiments(
             seeds, overrides, per_model = quick_settings(exp) if quick else (exp.seeds, {}, {})
             info.seeds, info.overrides, info.model_overrides = seeds, overrides, per_model
             configs = exp.runs(seeds=seeds, overrides=overrides)
-            configs = [_per_model(c, per_model) for c in configs]
+            configs = [_per_model(c, per_model) for c in configs if c.model not in skip_models]
             info.runs = len(configs)
+            if not configs:
+                info.status, info.message = "skipped", f"--skip-models {' '.join(skip_models)}"
             plans.append((info, configs))
         except Exception as err:
             info.status, info.message = "failed", f"could not expand: {err}"
@@ -222,14 +226,18 @@ def reproduce(
     experiments: Sequence[str] | None = None,
     step_policy: str | int = "pre-exhaustion",
     scheduler: str | None = None,
+    skip_models: Sequence[str] = (),
 ) -> Path:
     """Run every built-in experiment (or ``experiments``), then write figures, claims.json and
     the report into ``out``; returns the path of ``report.html``."""
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plans = plan_experiments(quick, experiments)
+    plans = plan_experiments(quick, experiments, skip_models)
     notes = []
+    if skip_models:
+        notes.append(f"Runs of {', '.join(skip_models)} were skipped (--skip-models): their "
+                     "claims have no data.")
     needs_real = [i.name for i, c in plans if c and any(x.dataset in REAL_DATASETS for x in c)]
     problem = real_data_problem() if needs_real else None
     if problem:
@@ -239,7 +247,7 @@ def reproduce(
         notes.append(line)
     frames = []
     for info, configs in plans:
-        if info.status == "failed":
+        if info.status in ("failed", "skipped"):
             continue
         if problem and info.name in needs_real:
             info.status, info.message = "skipped", "MNIST unavailable"
@@ -385,6 +393,10 @@ def main_reproduce(args: Any) -> int:
     if unknown:
         raise ConfigError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(builtin_names())}")
+    unknown = sorted(set(getattr(args, "skip_models", None) or []) - set(MODELS))
+    if unknown:
+        raise ConfigError(f"--skip-models: unknown model(s) {', '.join(unknown)}; choose from "
+                          f"{', '.join(MODELS)}")
     out = Path(getattr(args, "out", None) or DEFAULT_OUT)
     path = reproduce(
         out,
@@ -395,6 +407,7 @@ def main_reproduce(args: Any) -> int:
         quiet=bool(getattr(args, "quiet", False)),
         experiments=getattr(args, "only", None),
         scheduler=getattr(args, "scheduler", None),
+        skip_models=tuple(getattr(args, "skip_models", None) or ()),
     )
     print(f"report: {path}")
     data = json.loads((out / "claims.json").read_text())
