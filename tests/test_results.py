@@ -146,6 +146,15 @@ def test_clean_curve_cuts_at_the_first_non_finite_metric():
     assert not cut and len(curve) == 3  # reconstruction: CE and accuracy do not apply
 
 
+def test_load_reads_only_the_runs_asked_for(store):
+    every = results.load(store)
+    some = sorted(every["run_id"].unique())[:3]
+    frame = results.load(store, run_ids=some)
+    expected = every[every["run_id"].isin(some)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert results.load(store, run_ids=[]).empty
+
+
 def test_load_errors_and_empty_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such results directory"):
         results.load(tmp_path / "nope")

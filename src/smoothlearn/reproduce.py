@@ -179,8 +179,8 @@ def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
     the config columns the store did not keep."""
     from smoothlearn import results
 
-    frame = results.load(directory)
     table = config_table(configs)
+    frame = results.load(directory, run_ids=table["run_id"])
     frame = frame[frame["run_id"].isin(set(table["run_id"]))]
     missing = [c for c in table.columns if c == "run_id" or c not in frame.columns]
     return frame.merge(table[missing], on="run_id", how="left")

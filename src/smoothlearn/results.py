@@ -24,7 +24,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -329,8 +329,12 @@ def empty_frame() -> pd.DataFrame:
     return frame
 
 
-def load(directory: str | os.PathLike[str]) -> pd.DataFrame:
+def load(directory: str | os.PathLike[str],
+         run_ids: Collection[str] | None = None) -> pd.DataFrame:
     """The tidy table of a store: one row per finished run and evaluation step.
+
+    ``run_ids`` reads only those runs: a store shared by many experiments need not be read
+    whole for each of them.
 
     Columns: :data:`FRAME_COLUMNS` (labels, curve, ``diverged``, resolved settings; ``leak``
     and ``dataset_params`` as JSON text). Sorted by run_id, then step. Failed and missing
@@ -338,7 +342,10 @@ def load(directory: str | os.PathLike[str]) -> pd.DataFrame:
     """
     root = _check_dir(directory)
     frames = []
+    wanted = None if run_ids is None else set(run_ids)
     for record in read_records(root):
+        if wanted is not None and record["run_id"] not in wanted:
+            continue
         if not _is_finished(root, record):
             continue
         curve = pd.read_parquet(root / CURVES / f"{record['run_id']}.parquet")
