@@ -121,6 +121,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return main_reproduce(args)
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from smoothlearn.robustness import main_robustness
+
+    return main_robustness(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import main as bench_main
 
@@ -191,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("robustness", help="which claims hold under which of the paper's "
+                       "unstated choices (matrix, claims.md)")
+    p.add_argument("--quick", action="store_true", help="8 seeds, 2k steps: minutes, indicative")
+    p.add_argument("--out", default=None, help="output directory (default runs/robustness)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 10)")
+    p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
+                   help="run only these cells, e.g. literal 'RMSprop'")
+    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    p.add_argument("--executor", choices=["local", "dask"], default="local")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_robustness)
 
     p = sub.add_parser("bench", help="benchmark the fast engine against the naive loop")
     p.add_argument("--quick", action="store_true")

@@ -1,0 +1,539 @@
+"""Which of the paper's unstated choices each claim depends on (``smoothlearn robustness``).
+
+The paper reports orderings, not numbers, and leaves open the test-time memory protocol, the
+(1 - leak) gradient factor, the optimiser mapping, the loss, the learning rate, the policy for
+exhausted categories and when to measure. This module re-checks the MNIST classification claims
+of Fig 2 in a grid of *cells*: the paper's literal protocol, and one choice changed at a time
+around it, plus the interaction that matters most (test memory x gradient factor). Every cell
+trains the same arms (feedforward, leaky, leaky+reset; random, repeat-1/3/5/10; >= 10 seeds),
+so every claim is a paired comparison over seeds (``smoothlearn.claims``) at three stages:
+early (5k steps), mid (20k) and end (the last evaluation before any class runs out, or the end
+of the balanced epoch).
+
+Each comparison gets an exact paired sign-flip p-value (``claims.signflip_p``), Holm-adjusted
+within its family (the comparisons of one claim in one cell at one stage: "does this claim hold
+here?"): ``holds`` (adjusted p < 0.05, in the claimed direction), ``reversed`` (against it),
+``no detectable effect``. The unadjusted bootstrap CI and its verdict are kept beside it. With
+~10 seeds an exact test cannot survive a correction over the whole sweep (hundreds of
+comparisons); the number of families is printed beside the matrix instead, so a reader can
+discount isolated verdicts.
+
+The autoencoder part reports Fig 3E selectivity trained and at initialisation, the A.11 reset
+rate against each row's true switch rate, and both again after ten times more training.
+
+Runs go through the resumable sweep store (``OUT/store``); arms shared by several cells (e.g.
+the feedforward runs of every test-memory cell) have one run id and train once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smoothlearn import claims as claims_mod
+from smoothlearn.claims import Claim, beats, chain
+from smoothlearn.experiments import RunConfig, make_config
+
+__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "holm", "judge",
+           "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
+           "main_robustness", "DEFAULT_OUT"]
+
+DEFAULT_OUT = Path("runs") / "robustness"
+CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
+ALPHA = 0.05
+#: Paper-scale settings and the quick (CI-sized) ones.
+FULL = {"seeds": 10, "steps": None, "eval_items": None, "stages": (5000, 20000, 54000)}
+#: Quick mode keeps 8 seeds: with fewer, an exact paired test cannot reach p < 0.05 after
+#: a Holm correction over a family of 6 comparisons (8 seeds all one way: 6 x 2/256 = 0.047).
+QUICK = {"seeds": 8, "steps": 2000, "eval_items": 500, "stages": (200, 800, 2000)}
+AE_FULL = {"seeds": 50, "lengths": (3000, 30000)}
+AE_QUICK = {"seeds": 8, "lengths": (3000, 6000)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One reading of the paper: training settings plus how the memory models are tested."""
+
+    name: str
+    axis: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    test_mode: str = "same"
+    test_reset: str | None = None  # None: the model's own policy (label resets)
+    note: str = ""
+
+    @property
+    def literal(self) -> bool:
+        return self.axis == "literal"
+
+    @property
+    def reads_test_labels(self) -> str:
+        """How much the memory models' test protocol knows of the test labels."""
+        if self.test_mode == "off" or self.test_mode == "random":
+            return ""
+        if self.test_mode == "same" and self.test_reset is None:
+            return "test order and resets from test labels"
+        return "test order from test labels"
+
+
+LABEL_NOTE = "streamed in the training structure with label resets"
+CELLS: tuple[Cell, ...] = (
+    Cell("literal", "literal", note=f"SGD, lr 0.01, MSE, exact gradient factor; {LABEL_NOTE}"),
+    Cell("test: memory off", "test memory", test_mode="off", note="each test item alone"),
+    Cell("test: A.11 resets", "test memory", test_reset="input-change",
+         note="streamed in the training structure, label-free input-change resets"),
+    Cell("test: as repeat-1", "test memory", test_mode="repeat-1",
+         note="streamed as repeat-1 (label resets: a reset every item)"),
+    Cell("test: as random", "test memory", test_mode="random",
+         note="streamed in random order, label resets"),
+    Cell("no (1-leak) factor", "gradient", {"leak_grad": "ignore"},
+         note="gradient of the leaky units without the (1 - leak) factor"),
+    Cell("no factor, memory off", "gradient x test", {"leak_grad": "ignore"}, test_mode="off",
+         note="the interaction: no factor, each test item alone"),
+    Cell("RMSprop", "optimizer", {"optimizer": "rmsprop"},
+         note="RMSprop, lr 0.01, alpha = beta2 = 0.99, momentum 0 (beta1 unused)"),
+    Cell("cross-entropy", "loss", {"loss": "ce"}, note="CE loss; claims on test CE"),
+    Cell("lr 0.05", "learning rate", {"lr": 0.05}, note="five times the paper's rate"),
+    Cell("balanced classes", "classes", {"class_balance": "balanced"},
+         note="every class cut to the smallest (5,421): no exhausted-category tail"),
+)
+
+
+# ----------------------------------------------------------------------------- planning
+def _arms(cell: Cell) -> list[dict[str, Any]]:
+    """Model and test protocol of each trained arm of a cell (shared arms share run ids)."""
+    memory = {"test_mode": cell.test_mode}
+    arms = [{"model": "feedforward", "test_mode": "off"},
+            {"model": "leaky", **memory},
+            {"model": "leaky-reset", **memory,
+             **({"test_reset": cell.test_reset} if cell.test_reset else {})}]
+    if cell.test_mode != "off":
+        arms.append({"model": "leaky-reset", "test_mode": "off"})
+    return arms
+
+
+def plan(quick: bool = False, seeds: int | None = None, steps: int | None = None,
+         cells: Sequence[Cell] = CELLS, dataset: str = "mnist") -> dict[str, list[RunConfig]]:
+    """The runs of every cell; ``seeds``/``steps`` override the mode's defaults."""
+    mode = QUICK if quick else FULL
+    seeds = seeds or mode["seeds"]
+    steps = steps or mode["steps"]
+    stages = [s for s in mode["stages"] if steps is None or s <= steps]
+    common: dict[str, Any] = {"experiment": "robustness", "dataset": dataset,
+                              "eval_steps": stages}
+    if steps:
+        common["steps"] = steps
+    if mode["eval_items"]:
+        common["eval_items"] = mode["eval_items"]
+    out = {}
+    for cell in cells:
+        out[cell.name] = [
+            make_config(**common, **cell.settings, **arm, condition=cond, seed=seed)
+            for arm in _arms(cell) for cond in CONDITIONS for seed in range(seeds)
+        ]
+    return out
+
+
+def cell_claims(cell: Cell) -> tuple[Claim, ...]:
+    """The Fig 2 claims as they read in this cell (its memory test protocol, its loss)."""
+    metric = "test_ce" if cell.settings.get("loss") == "ce" else "test_mse"
+    ff = {"model": "feedforward", "test_mode": "off"}
+    leaky = {"model": "leaky", "test_mode": cell.test_mode}
+    reset = {"model": "leaky-reset", "test_mode": cell.test_mode}
+    reset_off = {"model": "leaky-reset", "test_mode": "off"}
+    smooth = ("repeat-3", "repeat-5", "repeat-10")
+
+    def claim(claim_id: str, text: str, comparisons) -> Claim:
+        return Claim(claim_id, text, "robustness", tuple(comparisons), metric=metric)
+
+    return (
+        claim("ff-order", "Feedforward: repeat-1 < random < repeat-3 < repeat-5",
+              chain("condition", ["repeat-1", "random", "repeat-3", "repeat-5"], **ff)),
+        claim("leaky-more-repeats", "Leaky: more repeats help",
+              chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"], **leaky)),
+        claim("reset-beats-random-1rep", "Leaky+reset: every N-repeat beats random and repeat-1",
+              (beats({**reset, "condition": n}, {**reset, "condition": ref}, f"{n} < {ref}")
+               for n in smooth for ref in ("random", "repeat-1"))),
+        claim("reset-beats-ff", "Leaky+reset beats feedforward at every level",
+              (beats({**reset, "condition": c}, {**ff, "condition": c}, c)
+               for c in CONDITIONS)),
+        claim("reset-smooth-beats-ff-memory-off",
+              "Leaky+reset trained smooth, tested memory off, beats feedforward",
+              (beats({**reset_off, "condition": n}, {**ff, "condition": ref},
+                     f"LR {n} < FF {ref}") for n in smooth for ref in (n, "random"))),
+    )
+
+
+# ----------------------------------------------------------------------------- statistics
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values (NaN stays NaN and is not counted)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    order = idx[np.argsort(p[idx], kind="stable")]
+    m = order.size
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def judge(mean_diff: float, p_adjusted: float, n: int) -> str:
+    """Verdict of one comparison after the multiple-comparison correction."""
+    if n == 0 or not math.isfinite(p_adjusted):
+        return "no data"
+    if p_adjusted < ALPHA:
+        return "holds" if mean_diff > 0 else "reversed"
+    return "no detectable effect"
+
+
+def claim_level(verdicts: Sequence[str]) -> str:
+    """One verdict per claim and cell from its comparisons' verdicts."""
+    present = [v for v in verdicts if v != "no data"]
+    if not present:
+        return "no data"
+    holds, reversed_ = present.count("holds"), present.count("reversed")
+    if holds and reversed_:
+        return "mixed"
+    if reversed_:
+        return "reversed"
+    if holds == len(verdicts):
+        return "holds"
+    return "partly holds" if holds else "no detectable effect"
+
+
+def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
+    early, mid, _ = (QUICK if quick else FULL)["stages"]
+    return {"early": early, "mid": mid, "end": "pre-exhaustion"}
+
+
+def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
+             cells: Sequence[Cell] = CELLS, n_boot: int = 10_000) -> list[dict[str, Any]]:
+    """Every claim of every cell at every stage; Holm over the whole sweep."""
+    records = []
+    by_name = {c.name: c for c in cells}
+    for name, frame in frames.items():
+        cell = by_name[name]
+        for stage, policy in _stage_steps(quick, None).items():
+            for rec in claims_mod.evaluate_claims(frame, step_policy=policy,
+                                                  claims=cell_claims(cell),
+                                                  match_experiment=False, n_boot=n_boot):
+                records.append({**rec, "cell": name, "axis": cell.axis, "stage": stage,
+                                "literal": cell.literal, "cell_note": cell.note,
+                                "cell_reads_labels": cell.reads_test_labels})
+    families: dict[tuple[str, str, str], list[int]] = {}
+    for i, rec in enumerate(records):
+        families.setdefault((rec["claim"], rec["cell"], rec["stage"]), []).append(i)
+    for members in families.values():
+        adjusted = holm([records[i].get("p", math.nan) for i in members])
+        for i, p_adj in zip(members, adjusted, strict=True):
+            records[i]["p_holm"] = float(p_adj)
+            records[i]["robust_verdict"] = judge(records[i]["mean_diff"], p_adj,
+                                                 records[i]["n"])
+    for rec in records:
+        worse = rec.get("mean_worse", math.nan)
+        rec["relative"] = (rec["mean_diff"] / worse if worse and math.isfinite(worse)
+                           else math.nan)
+    return records
+
+
+def claim_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per claim, cell and stage: verdict, comparisons holding, median effect."""
+    frame = pd.DataFrame(records)
+    rows = []
+    for (claim, cell, stage), part in frame.groupby(["claim", "cell", "stage"], sort=False):
+        verdicts = part["robust_verdict"].tolist()
+        rows.append({"claim": claim, "cell": cell, "stage": stage,
+                     "axis": part["axis"].iloc[0], "literal": bool(part["literal"].iloc[0]),
+                     "verdict": claim_level(verdicts), "holds": verdicts.count("holds"),
+                     "reversed": verdicts.count("reversed"), "comparisons": len(verdicts),
+                     "median_relative": float(np.nanmedian(part["relative"]))
+                     if part["relative"].notna().any() else math.nan,
+                     "seeds": int(part["n"].max())})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- autoencoders
+def _ae_configs(seeds: int, length: int) -> list[RunConfig]:
+    from smoothlearn.experiments import load_experiment
+
+    params = {} if length == 3000 else {"dataset_params": {"n_train": length}}
+    every = max(length // 20, 1)
+    return load_experiment("fig3").runs(seeds=seeds, overrides={**params, "eval_every": every})
+
+
+def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
+                           engine: str = "fast") -> dict[str, Any]:
+    """Fig 3E selectivity trained vs at initialisation, after 3k and 10x more items, and the
+    A.11 reset rate against each row's true switch rate."""
+    from smoothlearn import analysis
+    from smoothlearn.experiments import dataset_for, run_many
+
+    mode = AE_QUICK if quick else AE_FULL
+    seeds = seeds or mode["seeds"]
+    selectivity, ae_claims = [], []
+    for length in mode["lengths"]:
+        configs = _ae_configs(seeds, length)
+        table = analysis.analyse_runs(configs, run_many(configs, engine=engine))
+        fig3e = analysis.fig3e_table(table)
+        selectivity.append(fig3e.assign(items=length))
+        for rec in analysis.autoencoder_claims(table):
+            ae_claims.append({**rec, "items": length})
+    ds = dataset_for(_ae_configs(1, mode["lengths"][0])[0])
+    rate = analysis.reset_rate(ds.X_train, ds.latent_train)
+    return {"selectivity": pd.concat(selectivity, ignore_index=True), "claims": ae_claims,
+            "reset_rate": rate, "seeds": seeds, "lengths": list(mode["lengths"])}
+
+
+# ----------------------------------------------------------------------------- figure
+VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB02",
+                  "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
+                  "no data": "#FFFFFF"}
+STAGES = ("early", "mid", "end")
+
+
+def matrix_figure(table: pd.DataFrame):
+    """Claims x cells, one panel per stage, coloured by verdict; literal column outlined."""
+    import matplotlib
+    from matplotlib.patches import Patch, Rectangle
+
+    from smoothlearn.report import RC, _new_figure
+
+    claims = list(dict.fromkeys(table["claim"]))
+    cells = [c.name for c in CELLS if c.name in set(table["cell"])]
+    reads = {c.name: c.reads_test_labels for c in CELLS}
+    with matplotlib.rc_context({**RC, "axes.grid": False}):
+        fig = _new_figure(4.2 * len(STAGES) + 1.5, 0.55 * len(claims) + 3.6)
+        axes = fig.subplots(1, len(STAGES), sharey=True)
+        for ax, stage in zip(np.atleast_1d(axes), STAGES, strict=True):
+            part = table[table["stage"] == stage].set_index(["claim", "cell"])
+            for i, claim in enumerate(claims):
+                for j, cell in enumerate(cells):
+                    if (claim, cell) not in part.index:
+                        continue
+                    row = part.loc[(claim, cell)]
+                    ax.add_patch(Rectangle((j, i), 1, 1, color=VERDICT_COLORS[row["verdict"]],
+                                           ec="white", lw=1.5))
+                    effect = row["median_relative"]
+                    text = f"{row['holds']}/{row['comparisons']}"
+                    if math.isfinite(effect):
+                        text += f"\n{100 * effect:+.1f}%"
+                    ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=6.5)
+            if "literal" in cells:
+                k = cells.index("literal")
+                ax.add_patch(Rectangle((k, 0), 1, len(claims), fill=False, ec="black", lw=2.2))
+            ax.set_xlim(0, len(cells))
+            ax.set_ylim(len(claims), 0)
+            ax.set_xticks(np.arange(len(cells)) + 0.5,
+                          [c + (" ⚠" if reads[c] else "") for c in cells],
+                          rotation=60, ha="right", fontsize=7.5)
+            ax.set_yticks(np.arange(len(claims)) + 0.5, claims, fontsize=8)
+            ax.set_title(f"{stage}")
+            ax.tick_params(length=0)
+            for side in ("left", "bottom"):
+                ax.spines[side].set_visible(False)
+        handles = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v != "no data"]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   fontsize=8)
+        fig.suptitle("Which claims hold under which reading of the paper (cell text: "
+                     "comparisons holding / total, median relative error reduction); "
+                     "outlined: literal protocol; ⚠: test protocol reads test labels",
+                     fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- text
+def _verdict_phrase(verdicts: pd.Series) -> str:
+    counts = verdicts.value_counts()
+    return ", ".join(f"{n} {v}" for v, n in counts.items())
+
+
+def summary_lines(table: pd.DataFrame) -> list[str]:
+    """Plain-language findings: literal verdict per claim, and the cells that change it."""
+    lines = []
+    end = table[table["stage"] == "end"]
+    for claim, part in end.groupby("claim", sort=False):
+        literal = part[part["literal"]]
+        if literal.empty:
+            continue
+        verdict = literal["verdict"].iloc[0]
+        others = part[~part["literal"] & (part["verdict"] != verdict)]
+        changed = "; ".join(f"{r.cell}: {r.verdict}" for r in others.itertuples())
+        lines.append(f"**{claim}**: {verdict} under the literal protocol at the end of training"
+                     + (f"; differs in {changed}." if changed else "; the same in every cell."))
+    return lines
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([head, rule, *body])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] | None,
+                    meta: Mapping[str, Any]) -> str:
+    """``docs/claims.md``: generated from the sweep's output, never written by hand."""
+    table = claim_table(records)
+    lines = [
+        "# Which claims hold, and under which choices",
+        "",
+        f"Generated by `{meta.get('command', 'smoothlearn robustness')}` "
+        f"({meta.get('mode', '')}; {meta.get('seeds', '?')} seeds per cell on "
+        f"{meta.get('dataset', 'mnist')}; {meta.get('runs', '?')} runs; "
+        f"{meta.get('seconds', 0) / 60:.1f} min on {meta.get('cores', '?')} cores). "
+        "Do not edit by hand: rerun the command.",
+        "",
+        "Each comparison pairs runs by seed (same initial weights and category order). Its "
+        "p-value is an exact sign-flip test over seeds, Holm-adjusted within its family (the "
+        "3-6 comparisons of one claim in one cell at one stage): *holds* / *reversed* "
+        "(adjusted p < 0.05, for or against the claim) or *no detectable effect*. A claim "
+        "*holds* in a cell when all its comparisons do. There are "
+        f"{len({(r['claim'], r['cell'], r['stage']) for r in records})} families and "
+        f"{len(records)} comparisons: expect a few isolated verdicts by chance. Stages: "
+        "early = 5k steps, mid = 20k, end = the last evaluation before any class runs out "
+        "(54k; the balanced cell: end of its epoch).",
+        "",
+        "![robustness matrix](robustness.png)",
+        "",
+        "## Summary",
+        "",
+        *[f"- {line}" for line in summary_lines(table)],
+        "",
+        "## The cells",
+        "",
+        _md_table(pd.DataFrame([{"cell": c.name, "axis": c.axis, "what changes": c.note,
+                                 "test labels read": c.reads_test_labels or "no"}
+                                for c in CELLS if c.name in set(table["cell"])])),
+        "",
+        "## Claims by cell and stage",
+        "",
+    ]
+    for claim, part in table.groupby("claim", sort=False):
+        lines += [f"### {claim}", ""]
+        wide = part.pivot(index="cell", columns="stage", values="verdict")
+        wide = wide.reindex([c.name for c in CELLS if c.name in wide.index])
+        wide = wide[[s for s in STAGES if s in wide.columns]].reset_index()
+        lines += [_md_table(wide), ""]
+    frame = pd.DataFrame(records)
+    cols = ["cell", "stage", "claim", "comparison", "step", "n", "mean_diff", "ci_low",
+            "ci_high", "share", "p_holm", "robust_verdict"]
+    lines += ["## Every comparison", "",
+              "`mean_diff` is the error of the claimed-worse arm minus that of the claimed-better "
+              "arm (positive = as claimed); CI: 95% percentile bootstrap, unadjusted.", "",
+              _md_table(frame[cols]), ""]
+    if ae:
+        lines += _ae_markdown(ae)
+    return "\n".join(lines) + "\n"
+
+
+def _ae_markdown(ae: Mapping[str, Any]) -> list[str]:
+    sel = ae["selectivity"]
+    mean = sel[sel["unit"].astype(str) == "mean"]
+    keep = [c for c in ("items", "model", "n", "selectivity", "sd", "selectivity_init",
+                        "sd_init") if c in mean]
+    claims = pd.DataFrame(ae["claims"])
+    ccols = [c for c in ("items", "claim", "comparison", "n", "mean_diff", "ci_low", "ci_high",
+                         "init_mean_diff", "gain_mean_diff", "verdict") if c in claims]
+    return [
+        "## Autoencoders (Fig 3E)", "",
+        f"{ae['seeds']} seeds; selectivity = each seed's mean over its hidden units, trained "
+        "and at initialisation, after "
+        + " and ".join(f"{n:,}" for n in ae["lengths"]) + " training items.", "",
+        _md_table(mean[keep]), "",
+        _md_table(claims[ccols]) if ccols else "", "",
+        "A.11 reset rule on the training stream: how often it fires on each row against the "
+        "row's true switch rate (`false_alarm`: fires while the state holds).", "",
+        _md_table(ae["reset_rate"]), "",
+    ]
+
+
+# ----------------------------------------------------------------------------- running
+def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
+        workers: int | None = None, engine: str = "fast", quiet: bool = False,
+        seeds: int | None = None, steps: int | None = None, cells: Sequence[str] | None = None,
+        autoencoders: bool = True, scheduler: str | None = None,
+        dataset: str = "mnist") -> dict[str, Any]:
+    """Train what the store lacks, judge every claim, write ``robustness.json``,
+    ``claims.md`` and ``robustness.png``/``.svg`` into ``out``; returns the paths and table."""
+    import os
+
+    from smoothlearn import results
+    from smoothlearn.report import save_figure
+    from smoothlearn.sweep import run_sweep
+
+    started = time.perf_counter()
+    out = Path(out)
+    chosen = [c for c in CELLS if cells is None or c.name in cells]
+    plans = plan(quick, seeds, steps, chosen, dataset)
+    unique = {c.run_id(): c for configs in plans.values() for c in configs}
+    summary = run_sweep(list(unique.values()), out / "store", engine=engine, executor=executor,
+                        workers=workers, scheduler=scheduler, quiet=quiet)
+    frames = {name: results.load(out / "store", run_ids=[c.run_id() for c in configs])
+              for name, configs in plans.items()}
+    records = evaluate(frames, quick, chosen)
+    ae = autoencoder_robustness(quick, engine=engine) if autoencoders else None
+    seconds = time.perf_counter() - started
+    meta = {"command": "smoothlearn robustness" + (" --quick" if quick else ""),
+            "mode": "quick (indicative only)" if quick else "full",
+            "seeds": seeds or (QUICK if quick else FULL)["seeds"], "dataset": dataset,
+            "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
+            "sweep": summary}
+    table = claim_table(records)
+    fig = matrix_figure(table)
+    png, svg = save_figure(fig, out, "robustness")
+    text = claims_markdown(records, ae, meta)
+    (out / "claims.md").write_text(text)
+    payload = {"meta": meta, "records": records, "table": table.to_dict("records"),
+               "autoencoders": None if ae is None else {
+                   "selectivity": ae["selectivity"].to_dict("records"),
+                   "claims": ae["claims"], "reset_rate": ae["reset_rate"].to_dict("records")}}
+    (out / "robustness.json").write_text(json.dumps(_finite(payload), indent=2, default=str))
+    return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
+            "records": records, "meta": meta, "summary": summary_lines(table)}
+
+
+def _finite(value: Any) -> Any:
+    """NaN and inf become null: strict JSON."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def main_robustness(args: Any) -> int:
+    """CLI entry: run the sweep, print the summary and where the outputs are."""
+    from smoothlearn.experiments import ConfigError
+
+    names = {c.name for c in CELLS}
+    unknown = sorted(set(args.cells or []) - names)
+    if unknown:
+        raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown)}; choose from "
+                          + ", ".join(repr(c.name) for c in CELLS))
+    res = run(Path(args.out or DEFAULT_OUT), quick=args.quick, executor=args.executor,
+              workers=args.workers, engine=args.engine, quiet=args.quiet, seeds=args.seeds,
+              cells=args.cells, scheduler=args.scheduler)
+    print(res["meta"]["sweep"])
+    for line in res["summary"]:
+        print(line.replace("**", ""))
+    print(f"matrix: {res['png']}\nclaims: {res['markdown']}")
+    return 0

@@ -1,0 +1,126 @@
+"""The robustness sweep: its design (shared arms, cells), statistics, outputs and resumption."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pytest
+
+from smoothlearn import cli
+from smoothlearn import robustness as rb
+
+CELLS = {c.name: c for c in rb.CELLS}
+
+
+def test_holm_matches_a_hand_computation():
+    adjusted = rb.holm([0.01, 0.04, 0.03, math.nan])
+    np.testing.assert_allclose(adjusted[:3], [0.03, 0.06, 0.06])
+    assert math.isnan(adjusted[3])
+    assert rb.holm([0.5, 0.9]).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("diff", "p", "n", "expected"), [
+    (0.1, 0.01, 10, "holds"), (-0.1, 0.01, 10, "reversed"),
+    (0.1, 0.2, 10, "no detectable effect"), (0.1, math.nan, 0, "no data")])
+def test_judge(diff, p, n, expected):
+    assert rb.judge(diff, p, n) == expected
+
+
+def test_claim_level_aggregates_comparisons():
+    assert rb.claim_level(["holds", "holds"]) == "holds"
+    assert rb.claim_level(["holds", "no detectable effect"]) == "partly holds"
+    assert rb.claim_level(["holds", "reversed"]) == "mixed"
+    assert rb.claim_level(["reversed", "no detectable effect"]) == "reversed"
+    assert rb.claim_level(["no data"]) == "no data"
+
+
+def test_cells_share_arms_and_change_one_thing():
+    plans = rb.plan(quick=True, seeds=2, cells=rb.CELLS)
+    ids = {name: {c.run_id() for c in configs} for name, configs in plans.items()}
+    literal = plans["literal"]
+    ff = {c.run_id() for c in literal if c.model == "feedforward"}
+    for name in ("test: memory off", "test: A.11 resets", "test: as repeat-1", "test: as random"):
+        assert ff <= ids[name], name  # the feedforward arm is trained once for all of them
+    for name, configs in plans.items():
+        arms = {(c.model, c.test_mode, c.test_reset) for c in configs}
+        assert len(configs) == len(arms) * len(rb.CONDITIONS) * 2, name
+        assert all(c.dataset == "mnist" for c in configs)
+    assert {c.class_balance for c in plans["balanced classes"]} == {"balanced"}
+    assert {c.leak_grad for c in plans["no factor, memory off"]} == {"ignore"}
+    assert {c.test_mode for c in plans["no factor, memory off"]} == {"off"}
+    a11 = {(c.model, c.test_reset) for c in plans["test: A.11 resets"]}
+    assert ("leaky-reset", "input-change") in a11 and ("leaky", None) in a11
+    assert not ids["RMSprop"] & ids["literal"]
+
+
+def test_cell_claims_follow_the_cell():
+    ce = rb.cell_claims(CELLS["cross-entropy"])
+    assert {c.metric for c in ce} == {"test_ce"}
+    off = rb.cell_claims(CELLS["test: memory off"])
+    leaky = next(c for c in off if c.id == "leaky-more-repeats")
+    assert all(comp.better["test_mode"] == "off" for comp in leaky.comparisons)
+    assert CELLS["literal"].reads_test_labels and not CELLS["test: as random"].reads_test_labels
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("robustness")
+    res = rb.run(out, quick=True, seeds=8, cells=["literal", "test: memory off"],
+                 autoencoders=False, quiet=True, workers=1, dataset="synthetic-categories")
+    return out, res
+
+
+def test_every_claim_cell_and_stage_is_judged(small_sweep):
+    out, res = small_sweep
+    table = res["table"]
+    assert set(table["stage"]) == {"early", "mid", "end"}
+    assert set(table["cell"]) == {"literal", "test: memory off"}
+    assert len(table) == 5 * 2 * 3 and table["literal"].sum() == 15
+    assert set(table["verdict"]) <= set(rb.VERDICT_COLORS)
+    records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
+    assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect", "no data"}
+               for r in records)
+    for rec in records:
+        if rec["n"]:
+            assert rec["p_holm"] >= rec["p"]
+            assert (rec["robust_verdict"] == "holds") == (rec["p_holm"] < 0.05
+                                                          and rec["mean_diff"] > 0)
+
+
+def test_outputs_are_written_and_the_sweep_resumes(small_sweep):
+    out, res = small_sweep
+    assert res["png"].stat().st_size > 10_000 and res["svg"].is_file()
+    text = (out / "claims.md").read_text()
+    assert "Do not edit by hand" in text and "robustness.png" in text
+    assert "## Summary" in text and "**ff-order**" in text
+    again = rb.run(out, quick=True, seeds=8, cells=["literal", "test: memory off"],
+                   autoencoders=False, quiet=True, workers=1, dataset="synthetic-categories")
+    line = again["meta"]["sweep"]
+    assert "(0 done" in line and "skipped as already done" in line
+    assert again["table"].equals(res["table"])
+
+
+def test_autoencoder_part_reports_init_and_reset_rate(monkeypatch):
+    monkeypatch.setattr(rb, "AE_QUICK", {"seeds": 3, "lengths": (3000, 6000)})
+    ae = rb.autoencoder_robustness(quick=True)
+    sel = ae["selectivity"]
+    assert set(sel["items"]) == {3000, 6000}
+    assert {"selectivity", "selectivity_init"} <= set(sel.columns)
+    rate = ae["reset_rate"]
+    assert len(rate) == 3 and (rate["switch"] > 0).all()
+    assert rate["switch"].iloc[0] > rate["switch"].iloc[2]  # fast row switches most
+    assert any("init_mean_diff" in c for c in ae["claims"])
+
+
+def test_unknown_cell_is_one_line_exit_2(capsys):
+    assert cli.main(["robustness", "--cells", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and "'literal'" in err[0]
+
+
+def test_cli_parses_robustness():
+    args = cli.build_parser().parse_args(["robustness", "--quick", "--cells", "literal"])
+    assert isinstance(args, argparse.Namespace) and args.cells == ["literal"] and args.quick
