@@ -121,3 +121,22 @@ def test_claims_json_is_strict_json():
     cleaned = rp._finite({"a": [np.float64("nan"), 1.5, np.int64(2)], "b": math.inf})
     assert cleaned == {"a": [None, 1.5, 2], "b": None}
     json.dumps(cleaned, allow_nan=False)
+
+
+def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch):
+    from smoothlearn import robustness
+
+    real = robustness.run
+
+    def small(out, **kwargs):
+        kwargs.update(seeds=8, cells=["literal"], autoencoders=False,
+                      dataset="synthetic-categories", workers=1)
+        return real(out, **kwargs)
+
+    monkeypatch.setattr(robustness, "run", small)
+    path = rp.reproduce(tmp_path, quick=True, experiments=["figA7"], quiet=True,
+                        robustness=True)
+    html = path.read_text()
+    assert 'id="fig-robustness"' in html and "under the literal protocol" in html
+    assert (tmp_path / "figures" / "robustness.png").is_file()
+    assert "figures/robustness.png" in (tmp_path / "report.md").read_text()

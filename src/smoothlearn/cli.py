@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only these built-in experiments")
     p.add_argument("--skip-models", nargs="+", default=None, metavar="MODEL",
                    help="leave out these models' runs, e.g. lstm (hours at paper settings)")
+    p.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=None,
+                   help="include the robustness sweep (default: in full runs, not in --quick)")
     p.add_argument("--engine", choices=["fast", "reference"], default="fast")
     p.add_argument("--executor", choices=["local", "dask"], default="local")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")

@@ -227,6 +227,7 @@ def reproduce(
     step_policy: str | int = "pre-exhaustion",
     scheduler: str | None = None,
     skip_models: Sequence[str] = (),
+    robustness: bool | None = None,
 ) -> Path:
     """Run every built-in experiment (or ``experiments``), then write figures, claims.json and
     the report into ``out``; returns the path of ``report.html``."""
@@ -260,15 +261,55 @@ def reproduce(
         if frame is not None and len(frame):
             frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
-    return _write_outputs(out, frame, plans, quick, engine, step_policy, notes, started)
+    extra = []
+    if robustness if robustness is not None else not quick:
+        extra.append(_robustness(out, quick, engine, executor, workers, quiet, scheduler,
+                                 problem, notes))
+    else:
+        notes.append("The robustness matrix (which claims depend on which unstated choice) is "
+                     "left out of quick runs: `smoothlearn robustness --quick`, or "
+                     "`smoothlearn reproduce --robustness`.")
+    return _write_outputs(out, frame, plans, quick, engine, step_policy, notes, started, extra)
+
+
+def _robustness(out: Path, quick: bool, engine: str, executor: str, workers: int | None,
+                quiet: bool, scheduler: str | None, mnist_problem: str | None,
+                notes: list[str]) -> report.FigureResult:
+    """The robustness sweep (``smoothlearn.robustness``) as one more figure of the report."""
+    result = report.FigureResult("robustness", "robustness",
+                                 "Robustness: which claims hold under which unstated choice")
+    if mnist_problem:
+        result.note = "not drawn: the robustness sweep needs MNIST"
+        return result
+    _say("robustness: sweep ...", quiet)
+    try:
+        from smoothlearn import robustness
+
+        res = robustness.run(out / "robustness", quick=quick, executor=executor,
+                             workers=workers, engine=engine, quiet=quiet, scheduler=scheduler)
+    except Exception as err:  # reported in its place; the report still gets written
+        result.note = f"robustness sweep failed: {type(err).__name__}: {err}"
+        notes.append(result.note)
+        return result
+    import shutil
+
+    figures = out / "figures"  # beside the other figures, where report.md links them
+    figures.mkdir(parents=True, exist_ok=True)
+    result.png = Path(shutil.copy2(res["png"], figures / res["png"].name))
+    result.svg = Path(shutil.copy2(res["svg"], figures / res["svg"].name))
+    result.caption = (" ".join(line.replace("**", "") for line in res["summary"])
+                      + f" Details, every comparison and the autoencoder checks: "
+                      f"{res['markdown'].relative_to(out)}.")
+    return result
 
 
 def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: str,
-                   step_policy: str | int, notes: list[str], started: float) -> Path:
+                   step_policy: str | int, notes: list[str], started: float,
+                   extra: Sequence[report.FigureResult] = ()) -> Path:
     infos = [info for info, _ in plans]
     inputs = analyse(plans, engine, notes)
     records = _claims(frame, step_policy, notes, infos, inputs)
-    figures = report.draw_figures(frame, out / "figures", inputs)
+    figures = report.draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
@@ -408,6 +449,7 @@ def main_reproduce(args: Any) -> int:
         experiments=getattr(args, "only", None),
         scheduler=getattr(args, "scheduler", None),
         skip_models=tuple(getattr(args, "skip_models", None) or ()),
+        robustness=getattr(args, "robustness", None),
     )
     print(f"report: {path}")
     data = json.loads((out / "claims.json").read_text())
