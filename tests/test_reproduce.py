@@ -140,3 +140,21 @@ def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch):
     assert 'id="fig-robustness"' in html and "under the literal protocol" in html
     assert (tmp_path / "figures" / "robustness.png").is_file()
     assert "figures/robustness.png" in (tmp_path / "report.md").read_text()
+
+
+def test_publish_copies_the_tool_output_into_docs_and_readme(tmp_path):
+    from smoothlearn import cli
+
+    out = tmp_path / "out"
+    rp.reproduce(out, quick=True, experiments=["figA7"], quiet=True, robustness=False)
+    readme = tmp_path / "README.md"
+    readme.write_text("# project\n\nintro\n")
+    docs = tmp_path / "docs"
+    assert cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)]) == 0
+    first = readme.read_text()
+    assert first.startswith("# project\n\nintro\n") and "A7-classify" not in first
+    assert "| A.7 stream (no shared features)" in first and "**reproduced**" in first
+    assert (docs / "figures" / "figA7.png").is_file()
+    assert "](figures/figA7.png)" in (docs / "reproduction.md").read_text()
+    cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)])
+    assert readme.read_text() == first  # the block is replaced, never appended twice

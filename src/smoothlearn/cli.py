@@ -127,6 +127,14 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return main_robustness(args)
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from smoothlearn.report import publish
+
+    written = publish(Path(args.out), Path(args.docs), Path(args.readme) if args.readme else None)
+    print(f"wrote {len(written)} files: " + ", ".join(str(p) for p in written[-3:]))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import main as bench_main
 
@@ -213,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_robustness)
+
+    p = sub.add_parser("publish", help="copy a finished reproduction's claims table and "
+                       "figures into docs/ and the README")
+    p.add_argument("out", help="the reproduce output directory, e.g. runs/reproduce")
+    p.add_argument("--docs", default="docs")
+    p.add_argument("--readme", default="README.md", help="README to update ('' to skip)")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("bench", help="benchmark the fast engine against the naive loop")
     p.add_argument("--quick", action="store_true")

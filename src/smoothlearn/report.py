@@ -1352,3 +1352,68 @@ def markdown_report(
     lines += ["", "## Environment", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in package_versions().items()]
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- publishing
+README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
+README_END = "<!-- results:end -->"
+#: Figures copied into the docs: the paper's headline figure and the robustness matrix.
+PUBLISHED_FIGURES = ("fig2", "fig3e", "robustness")
+
+
+def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
+    """Copy a finished reproduction's claims table and headline figures into ``docs`` (and
+    the README's results block), so the numbers in the repository are the tool's own.
+
+    Writes ``docs/reproduction.md`` (the report's Markdown, figure links rewritten),
+    ``docs/figures/*.png`` and, when the run had one, ``docs/claims.md`` from the robustness
+    sweep. Returns the files written.
+    """
+    import shutil
+
+    out, docs = Path(out), Path(docs)
+    data = json.loads((out / "claims.json").read_text())
+    written = []
+    figures = docs / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    for png in sorted((out / "figures").glob("*.png")):
+        written.append(Path(shutil.copy2(png, figures / png.name)))
+    text = (out / "report.md").read_text()
+    (docs / "reproduction.md").write_text(text)
+    written.append(docs / "reproduction.md")
+    robust = out / "robustness" / "claims.md"
+    if robust.is_file():
+        claims_md = robust.read_text().replace("](robustness.png)", "](figures/robustness.png)")
+        (docs / "claims.md").write_text(claims_md)
+        written.append(docs / "claims.md")
+    if readme is not None:
+        readme = Path(readme)
+        block = _readme_block(data, docs, readme.parent)
+        current = readme.read_text()
+        if README_START in current and README_END in current:
+            head, rest = current.split(README_START, 1)
+            current = head + block + rest.split(README_END, 1)[1]
+        else:
+            current = current.rstrip("\n") + "\n\n" + block + "\n"
+        readme.write_text(current)
+        written.append(readme)
+    return written
+
+
+def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
+    rel = docs.resolve().relative_to(root.resolve()) if docs.is_absolute() else docs
+    mode = "quick" if data.get("quick") else "paper settings"
+    lines = [README_START, "", f"## What reproduces ({mode})", "",
+             f"From `smoothlearn reproduce` ({mode}); every comparison, figure and config is in "
+             f"[{rel}/reproduction.md]({rel}/reproduction.md), and which claims depend on which "
+             f"unstated choice in [{rel}/claims.md]({rel}/claims.md).", ""]
+    for fig in PUBLISHED_FIGURES:
+        if (docs / "figures" / f"{fig}.png").is_file():
+            lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]
+            break
+    lines += ["| claim | paper | verdict |", "|---|---|---|"]
+    for row in data.get("summary", []):
+        lines.append(f"| {_md_escape(row['text'])} | {_md_escape(row.get('source', ''))} | "
+                     f"**{row['verdict']}** |")
+    lines += ["", README_END]
+    return "\n".join(lines)
