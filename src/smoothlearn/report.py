@@ -409,17 +409,23 @@ def figA1(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
     return fig, caption
 
 
-def figA3(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
+def _early_late_figure(frame: pd.DataFrame, ctx: Context, metric: str,
+                       what: str) -> tuple[Figure, str]:
+    """Early and late panels per training order (Figs A.3, A.6)."""
     fig = _new_figure(9.0, 3.5)
     ax_e, ax_l = fig.subplots(1, 2)
-    conds = _early_late(ax_e, ax_l, frame, "test_ce", ctx)
+    conds = _early_late(ax_e, ax_l, frame, metric, ctx)
     _panel_title(ax_e, "", "Early in training")
     _panel_title(ax_l, "", "Later in training")
     _condition_legend(fig, conds, _exhaustion_handle(ctx, frame))
-    caption = ("Figure A.3. Test error (cross-entropy) of feedforward nets trained with "
-               "cross-entropy loss on MNIST, per training order; left: the first "
-               f"{EARLY_PANEL:.0%} of training, right: the rest. " + _caption_curves(ctx, frame))
+    caption = (f"{what} on MNIST, per training order; left: the first {EARLY_PANEL:.0%} of "
+               "training, right: the rest. " + _caption_curves(ctx, frame))
     return fig, caption
+
+
+def figA3(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
+    return _early_late_figure(frame, ctx, "test_ce", "Figure A.3. Test error (cross-entropy) "
+                              "of feedforward nets trained with cross-entropy loss")
 
 
 def _dots(ax, x: float, values: np.ndarray, color: str, marker: str, filled: bool) -> None:
@@ -499,16 +505,8 @@ def figA5(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
 
 
 def figA6(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
-    fig = _new_figure(9.0, 3.5)
-    ax_e, ax_l = fig.subplots(1, 2)
-    conds = _early_late(ax_e, ax_l, frame, "test_mse", ctx)
-    _panel_title(ax_e, "", "Early in training")
-    _panel_title(ax_l, "", "Later in training")
-    _condition_legend(fig, conds, _exhaustion_handle(ctx, frame))
-    caption = ("Figure A.6. Test error (MSE) of mini-batch training (batch 16) on MNIST per "
-               f"training order; left: the first {EARLY_PANEL:.0%} of training, right: the "
-               "rest. " + _caption_curves(ctx, frame))
-    return fig, caption
+    return _early_late_figure(frame, ctx, "test_mse", "Figure A.6. Test error (MSE) of "
+                              "mini-batch training (batch 16)")
 
 
 def _variant(row: pd.Series) -> str:
