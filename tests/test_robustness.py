@@ -124,3 +124,16 @@ def test_unknown_cell_is_one_line_exit_2(capsys):
 def test_cli_parses_robustness():
     args = cli.build_parser().parse_args(["robustness", "--quick", "--cells", "literal"])
     assert isinstance(args, argparse.Namespace) and args.cells == ["literal"] and args.quick
+
+
+def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
+    _, res = small_sweep
+    records = res["records"]
+    table = rb.claim_table(records, {"literal": 0.9, "test: memory off": 0.1})
+    assert table.loc[table["cell"] == "literal", "learned"].all()
+    assert not table.loc[table["cell"] == "test: memory off", "learned"].any()
+    lines = rb.summary_lines(table)
+    assert "test: memory off" not in " ".join(lines[:-1])
+    assert lines[-1].startswith("Left out above") and "test: memory off" in lines[-1]
+    health = res["meta"]["health"]
+    assert set(health) == {"literal", "test: memory off"} and 0.25 < health["literal"] <= 1.0

@@ -98,7 +98,9 @@ CELLS: tuple[Cell, ...] = (
     Cell("no factor, memory off", "gradient x test", {"leak_grad": "ignore"}, test_mode="off",
          note="the interaction: no factor, each test item alone"),
     Cell("RMSprop", "optimizer", {"optimizer": "rmsprop"},
-         note="RMSprop, lr 0.01, alpha = beta2 = 0.99, momentum 0 (beta1 unused)"),
+         note="RMSprop at the paper's lr 0.01, alpha = beta2 = 0.99, momentum 0 (beta1 unused)"),
+    Cell("RMSprop, lr 0.001", "optimizer", {"optimizer": "rmsprop", "lr": 0.001},
+         note="RMSprop at a tenth of the rate (lr 0.01 per sample stalls the MNIST nets)"),
     Cell("cross-entropy", "loss", {"loss": "ce"}, note="CE loss; claims on test CE"),
     Cell("lr 0.05", "learning rate", {"lr": 0.05}, note="five times the paper's rate"),
     Cell("balanced classes", "classes", {"class_balance": "balanced"},
@@ -245,8 +247,26 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
     return records
 
 
-def claim_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per claim, cell and stage: verdict, comparisons holding, median effect."""
+#: A cell whose feedforward nets end below this test accuracy did not learn: its verdicts
+#: compare untrained nets and say nothing about the claims (chance is 10% on MNIST).
+LEARNED_ACCURACY = 0.5
+
+
+def cell_health(frames: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """Mean final test accuracy of each cell's feedforward nets: did the cell learn at all?"""
+    health = {}
+    for name, frame in frames.items():
+        ff = frame[(frame["model"] == "feedforward") & ~frame["diverged"]]
+        last = ff[ff["step"] == ff.groupby("run_id")["step"].transform("max")]
+        health[name] = float(last["test_acc"].mean()) if len(last) else math.nan
+    return health
+
+
+def claim_table(records: Sequence[Mapping[str, Any]],
+                health: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per claim, cell and stage: verdict, comparisons holding, median effect, and
+    whether the cell's nets learned at all (``ff_accuracy``)."""
+    health = health or {}
     frame = pd.DataFrame(records)
     rows = []
     for (claim, cell, stage), part in frame.groupby(["claim", "cell", "stage"], sort=False):
@@ -257,8 +277,11 @@ def claim_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                      "reversed": verdicts.count("reversed"), "comparisons": len(verdicts),
                      "median_relative": float(np.nanmedian(part["relative"]))
                      if part["relative"].notna().any() else math.nan,
-                     "seeds": int(part["n"].max())})
-    return pd.DataFrame(rows)
+                     "seeds": int(part["n"].max()),
+                     "ff_accuracy": health.get(cell, math.nan)})
+    table = pd.DataFrame(rows)
+    table["learned"] = ~(table["ff_accuracy"] < LEARNED_ACCURACY)  # NaN (no data) counts
+    return table
 
 
 # ----------------------------------------------------------------------------- autoencoders
@@ -310,6 +333,10 @@ def matrix_figure(table: pd.DataFrame):
     claims = list(dict.fromkeys(table["claim"]))
     cells = [c.name for c in CELLS if c.name in set(table["cell"])]
     reads = {c.name: c.reads_test_labels for c in CELLS}
+    stalled = set(table.loc[~table["learned"], "cell"])
+
+    def label(cell: str) -> str:
+        return cell + (" ⚠" if reads[cell] else "") + (" ✗" if cell in stalled else "")
     with matplotlib.rc_context({**RC, "axes.grid": False}):
         fig = _new_figure(4.2 * len(STAGES) + 1.5, 0.55 * len(claims) + 3.6)
         axes = fig.subplots(1, len(STAGES), sharey=True)
@@ -333,7 +360,7 @@ def matrix_figure(table: pd.DataFrame):
             ax.set_xlim(0, len(cells))
             ax.set_ylim(len(claims), 0)
             ax.set_xticks(np.arange(len(cells)) + 0.5,
-                          [c + (" ⚠" if reads[c] else "") for c in cells],
+                          [label(c) for c in cells],
                           rotation=60, ha="right", fontsize=7.5)
             ax.set_yticks(np.arange(len(claims)) + 0.5, claims, fontsize=8)
             ax.set_title(f"{stage}")
@@ -345,7 +372,8 @@ def matrix_figure(table: pd.DataFrame):
                    fontsize=8)
         fig.suptitle("Which claims hold under which reading of the paper (cell text: "
                      "comparisons holding / total, median relative error reduction); "
-                     "outlined: literal protocol; ⚠: test protocol reads test labels",
+                     "outlined: literal protocol; ⚠: test protocol reads test labels; ✗: the nets "
+                     "did not learn (feedforward accuracy < 50%), verdicts void",
                      fontsize=9)
     return fig
 
@@ -365,10 +393,15 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         if literal.empty:
             continue
         verdict = literal["verdict"].iloc[0]
-        others = part[~part["literal"] & (part["verdict"] != verdict)]
+        others = part[~part["literal"] & (part["verdict"] != verdict) & part["learned"]]
         changed = "; ".join(f"{r.cell}: {r.verdict}" for r in others.itertuples())
         lines.append(f"**{claim}**: {verdict} under the literal protocol at the end of training"
-                     + (f"; differs in {changed}." if changed else "; the same in every cell."))
+                     + (f"; differs in {changed}." if changed else
+                        "; the same in every cell where the nets learned."))
+    void = sorted(set(table.loc[~table["learned"], "cell"]))
+    if void:
+        lines.append("Left out above, because the nets did not learn there (feedforward "
+                     f"accuracy < {LEARNED_ACCURACY:.0%}): {', '.join(void)}.")
     return lines
 
 
@@ -388,7 +421,8 @@ def _fmt(value: Any) -> str:
 def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] | None,
                     meta: Mapping[str, Any]) -> str:
     """``docs/claims.md``: generated from the sweep's output, never written by hand."""
-    table = claim_table(records)
+    table = claim_table(records, meta.get("health"))
+    accuracy = table.groupby("cell")["ff_accuracy"].first()
     lines = [
         "# Which claims hold, and under which choices",
         "",
@@ -417,7 +451,8 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
         "## The cells",
         "",
         _md_table(pd.DataFrame([{"cell": c.name, "axis": c.axis, "what changes": c.note,
-                                 "test labels read": c.reads_test_labels or "no"}
+                                 "test labels read": c.reads_test_labels or "no",
+                                 "FF accuracy at end": accuracy.get(c.name, math.nan)}
                                 for c in CELLS if c.name in set(table["cell"])])),
         "",
         "## Claims by cell and stage",
@@ -486,14 +521,15 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
     frames = {name: results.load(out / "store", run_ids=[c.run_id() for c in configs])
               for name, configs in plans.items()}
     records = evaluate(frames, quick, chosen)
+    health = cell_health(frames)
     ae = autoencoder_robustness(quick, engine=engine) if autoencoders else None
     seconds = time.perf_counter() - started
     meta = {"command": "smoothlearn robustness" + (" --quick" if quick else ""),
             "mode": "quick (indicative only)" if quick else "full",
             "seeds": seeds or (QUICK if quick else FULL)["seeds"], "dataset": dataset,
             "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
-            "sweep": summary}
-    table = claim_table(records)
+            "sweep": summary, "health": health}
+    table = claim_table(records, health)
     fig = matrix_figure(table)
     png, svg = save_figure(fig, out, "robustness")
     text = claims_markdown(records, ae, meta)
