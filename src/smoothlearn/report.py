@@ -1377,11 +1377,19 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     for png in sorted((out / "figures").glob("*.png")):
         written.append(Path(shutil.copy2(png, figures / png.name)))
     text = (out / "report.md").read_text()
+    head, _, rest = text.partition("\n")
+    text = (f"{head}\n\n> Copied from `{out / 'report.md'}` by `smoothlearn publish {out}`; "
+            f"the self-contained HTML version is `{out / 'report.html'}`.\n{rest}")
     (docs / "reproduction.md").write_text(text)
     written.append(docs / "reproduction.md")
     robust = out / "robustness" / "claims.md"
     if robust.is_file():
         claims_md = robust.read_text().replace("](robustness.png)", "](figures/robustness.png)")
+        head, _, rest = claims_md.partition("\n")
+        claims_md = (f"{head}\n\n> Copied from `{robust}` by `smoothlearn publish {out}`. To "
+                     f"regenerate: `smoothlearn reproduce --out {out}` (or only the sweep: "
+                     f"`smoothlearn robustness --out {out / 'robustness'}`), then "
+                     f"`smoothlearn publish {out}`.\n{rest}")
         (docs / "claims.md").write_text(claims_md)
         written.append(docs / "claims.md")
     if readme is not None:
