@@ -1413,6 +1413,15 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
              f"From `smoothlearn reproduce` ({mode}); every comparison, figure and config is in "
              f"[{rel}/reproduction.md]({rel}/reproduction.md), and which claims depend on which "
              f"unstated choice in [{rel}/claims.md]({rel}/claims.md).", ""]
+    left_out = [f"{e['name']} ({e['status']}: {e.get('message', '')})"
+                for e in data.get("experiments", []) if e.get("status") != "ok"]
+    if left_out:
+        lines += ["Not run in this reproduction, so their claims read *no data*: "
+                  + "; ".join(left_out) + ".", ""]
+    lines += [f"> {_md_escape(note)}" for note in data.get("notes", [])
+              if "skipped" in note or "unavailable" in note]
+    if lines[-1].startswith(">"):
+        lines.append("")
     for fig in PUBLISHED_FIGURES:
         if (docs / "figures" / f"{fig}.png").is_file():
             lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]

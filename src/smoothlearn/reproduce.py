@@ -318,6 +318,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
             "step_policy": step_policy, "min_seeds": 3}
     payload = {"step_policy": str(step_policy), "quick": quick,
                "summary": claims_mod.summarise(records), "records": records,
+               "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos]}
     (out / "claims.json").write_text(json.dumps(_finite(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
