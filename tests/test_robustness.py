@@ -137,3 +137,10 @@ def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
     assert lines[-1].startswith("Left out above") and "test: memory off" in lines[-1]
     health = res["meta"]["health"]
     assert set(health) == {"literal", "test: memory off"} and 0.25 < health["literal"] <= 1.0
+
+
+def test_no_literal_verdict_when_its_nets_did_not_learn(small_sweep):
+    _, res = small_sweep
+    table = rb.claim_table(res["records"], {"literal": 0.1, "test: memory off": 0.9})
+    lines = rb.summary_lines(table)
+    assert all("no verdict under the literal protocol" in line for line in lines[:5])

@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("robustness", help="which claims hold under which of the paper's "
                        "unstated choices (matrix, claims.md)")
-    p.add_argument("--quick", action="store_true", help="8 seeds, 2k steps: minutes, indicative")
+    p.add_argument("--quick", action="store_true", help="8 seeds, 8k steps: minutes, indicative")
     p.add_argument("--out", default=None, help="output directory (default runs/robustness)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 10)")
     p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
