@@ -54,3 +54,15 @@ def test_skipping_a_model_drops_its_runs_and_says_so():
                                                               skip_models=("lstm",)))
     assert plans["figA8"][0].status == "skipped" and plans["figA8"][1] == []
     assert {c.model for c in plans["figA9"][1]} == {"leaky-reset", "feedforward"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "figA4", "--seeds", "0"], ["run", "figA4", "--steps", "-5"],
+    ["robustness", "--seeds", "0"], ["reproduce", "--workers", "0"],
+    ["run", "figA4", "--seeds", "two"]])
+def test_counts_must_be_positive(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be at least 1" in err or "not a whole number" in err

@@ -56,6 +56,12 @@ def test_cells_share_arms_and_change_one_thing():
     assert not ids["RMSprop"] & ids["literal"]
 
 
+@pytest.mark.parametrize("bad", [{"seeds": 0}, {"steps": -1}])
+def test_plan_rejects_non_positive_counts(bad):
+    with pytest.raises(ValueError, match="must be at least 1"):
+        rb.plan(quick=True, **bad)
+
+
 def test_cell_claims_follow_the_cell():
     ce = rb.cell_claims(CELLS["cross-entropy"])
     assert {c.metric for c in ce} == {"test_ce"}

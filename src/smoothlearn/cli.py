@@ -33,6 +33,17 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _positive(text: str) -> int:
+    """argparse type for counts (seeds, steps, workers): a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 # ---------------------------------------------------------------- commands
 def cmd_streams(args: argparse.Namespace) -> int:
     """Show what each smoothness condition does to one label set."""
@@ -143,6 +154,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+def _add_execution_args(p: argparse.ArgumentParser) -> None:
+    """Where and how runs are trained: shared by run, reproduce and robustness."""
+    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
+    p.add_argument("--executor", choices=["local", "dask"], default="local")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes (default: cores)")
+    p.add_argument("--scheduler", default=None,
+                   help="tcp://HOST:PORT of an existing Dask cluster")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smoothlearn",
@@ -173,16 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a built-in experiment or a TOML file, resumably")
     p.add_argument("experiment", help="built-in name (see 'smoothlearn list') or path/to/exp.toml")
     p.add_argument("--dataset", default=None, help="override the dataset")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the paper's)")
-    p.add_argument("--steps", type=int, default=None, help="truncate every run to N steps")
+    p.add_argument("--seeds", type=_positive, default=None,
+                   help="number of seeds (default: the paper's)")
+    p.add_argument("--steps", type=_positive, default=None, help="truncate every run to N steps")
     p.add_argument("--out", default=None, help="output directory (default runs/EXPERIMENT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set lr=0.005 (repeatable)")
-    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution_args(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("results", help="summarise a results directory")
@@ -201,25 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out these models' runs, e.g. lstm (hours at paper settings)")
     p.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=None,
                    help="include the robustness sweep (default: in full runs, not in --quick)")
-    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_execution_args(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("robustness", help="which claims hold under which of the paper's "
                        "unstated choices (matrix, claims.md)")
     p.add_argument("--quick", action="store_true", help="8 seeds, 8k steps: minutes, indicative")
     p.add_argument("--out", default=None, help="output directory (default runs/robustness)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 10)")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds per cell (default 10)")
     p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
                    help="run only these cells, e.g. literal 'RMSprop'")
-    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of an existing Dask cluster")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_execution_args(p)
     p.set_defaults(func=cmd_robustness)
 
     p = sub.add_parser("publish", help="copy a finished reproduction's claims table and "

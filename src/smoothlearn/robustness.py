@@ -125,6 +125,9 @@ def _arms(cell: Cell) -> list[dict[str, Any]]:
 def plan(quick: bool = False, seeds: int | None = None, steps: int | None = None,
          cells: Sequence[Cell] = CELLS, dataset: str = "mnist") -> dict[str, list[RunConfig]]:
     """The runs of every cell; ``seeds``/``steps`` override the mode's defaults."""
+    for name, value in (("seeds", seeds), ("steps", steps)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name}={value}: must be at least 1")
     mode = QUICK if quick else FULL
     seeds = seeds or mode["seeds"]
     steps = steps or mode["steps"]
