@@ -325,6 +325,9 @@ VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB
                   "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
                   "no data": "#FFFFFF"}
 STAGES = ("early", "mid", "end")
+STAGE_TITLES = {"early": "Early in training (5k steps; quick: 1k)",
+                "mid": "Mid-training (20k steps; quick: 4k)",
+                "end": "End: last evaluation before any class runs out (54k; quick: 8k)"}
 
 
 def matrix_figure(table: pd.DataFrame):
@@ -342,9 +345,9 @@ def matrix_figure(table: pd.DataFrame):
     def label(cell: str) -> str:
         return cell + (" ⚠" if reads[cell] else "") + (" ✗" if cell in stalled else "")
     with matplotlib.rc_context({**RC, "axes.grid": False}):
-        fig = _new_figure(4.2 * len(STAGES) + 1.5, 0.55 * len(claims) + 3.6)
-        axes = fig.subplots(1, len(STAGES), sharey=True)
-        for ax, stage in zip(np.atleast_1d(axes), STAGES, strict=True):
+        fig = _new_figure(0.78 * len(cells) + 3.2, 1.75 * len(STAGES) * len(claims) / 5 + 2.6)
+        axes = np.atleast_1d(fig.subplots(len(STAGES), 1, sharex=True))
+        for ax, stage in zip(axes, STAGES, strict=True):
             part = table[table["stage"] == stage].set_index(["claim", "cell"])
             for i, claim in enumerate(claims):
                 for j, cell in enumerate(cells):
@@ -356,29 +359,27 @@ def matrix_figure(table: pd.DataFrame):
                     effect = row["median_relative"]
                     text = f"{row['holds']}/{row['comparisons']}"
                     if math.isfinite(effect):
-                        text += f"\n{100 * effect:+.1f}%"
+                        text += f"\n{100 * effect:+.0f}%"
                     ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=6.5)
             if "literal" in cells:
                 k = cells.index("literal")
                 ax.add_patch(Rectangle((k, 0), 1, len(claims), fill=False, ec="black", lw=2.2))
             ax.set_xlim(0, len(cells))
             ax.set_ylim(len(claims), 0)
-            ax.set_xticks(np.arange(len(cells)) + 0.5,
-                          [label(c) for c in cells],
-                          rotation=60, ha="right", fontsize=7.5)
             ax.set_yticks(np.arange(len(claims)) + 0.5, claims, fontsize=8)
-            ax.set_title(f"{stage}")
+            ax.set_title(STAGE_TITLES[stage], loc="left")
             ax.tick_params(length=0)
             for side in ("left", "bottom"):
                 ax.spines[side].set_visible(False)
+        axes[-1].set_xticks(np.arange(len(cells)) + 0.5, [label(c) for c in cells],
+                            rotation=40, ha="right", fontsize=8)
         handles = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v != "no data"]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=8)
-        fig.suptitle("Which claims hold under which reading of the paper (cell text: "
-                     "comparisons holding / total, median relative error reduction); "
-                     "outlined: literal protocol; ⚠: test protocol reads test labels; ✗: the nets "
-                     "did not learn (feedforward accuracy < 50%), verdicts void",
-                     fontsize=9)
+        fig.suptitle("Which claims hold under which reading of the paper\n"
+                     "cell: comparisons holding / total, median relative error change; "
+                     "outlined: literal protocol; ⚠ test protocol reads test labels; "
+                     "✗ nets did not learn (verdicts void)", fontsize=9)
     return fig
 
 
