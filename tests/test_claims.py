@@ -95,6 +95,14 @@ def test_signflip_p_is_exact_for_few_seeds():
     assert claims.signflip_p(noise) > 0.05
     assert claims.signflip_p(noise + 3) < 0.001
     assert math.isnan(claims.signflip_p(np.array([])))
+    assert claims.signflip_p(np.full(5, 1e-13)) == pytest.approx(2 / 32)  # tiny but one-sided
+
+
+def test_signflip_p_monte_carlo_beyond_16_seeds_is_never_zero():
+    p = claims.signflip_p(np.ones(20), n_perm=2000)
+    assert p == pytest.approx(1 / 2001)
+    noise = np.random.default_rng(1).normal(0, 1, 30)
+    assert claims.signflip_p(noise, n_perm=2000) > 0.05
 
 
 def test_chain_makes_adjacent_comparisons():

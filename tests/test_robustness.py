@@ -49,7 +49,8 @@ def test_cells_share_arms_and_change_one_thing():
         assert len(configs) == len(arms) * len(rb.CONDITIONS) * 2, name
         assert all(c.dataset == "mnist" for c in configs)
     assert {c.class_balance for c in plans["balanced classes"]} == {"balanced"}
-    assert {c.leak_grad for c in plans["no factor, memory off"]} == {"ignore"}
+    assert {c.leak_grad for c in plans["no factor, memory off"]
+            if c.model != "feedforward"} == {"ignore"}
     assert {c.test_mode for c in plans["no factor, memory off"]} == {"off"}
     a11 = {(c.model, c.test_reset) for c in plans["test: A.11 resets"]}
     assert ("leaky-reset", "input-change") in a11 and ("leaky", None) in a11
@@ -62,13 +63,34 @@ def test_plan_rejects_non_positive_counts(bad):
         rb.plan(quick=True, **bad)
 
 
+def test_feedforward_arms_ignore_the_gradient_factor():
+    plans = rb.plan(quick=True, seeds=2, cells=rb.CELLS)
+    ff = {c.run_id() for c in plans["literal"] if c.model == "feedforward"}
+    assert ff == {c.run_id() for c in plans["no (1-leak) factor"] if c.model == "feedforward"}
+
+
+def test_stages_past_a_short_run_are_dropped():
+    assert set(rb._stage_steps(True, None)) == {"early", "mid", "end"}
+    assert set(rb._stage_steps(True, 2000)) == {"early", "end"}
+    assert "4,000 steps" in rb.stage_text(True, None)
+    assert "20,000 steps" in rb.stage_text(False, None)
+
+
+def test_judge_needs_a_finite_difference():
+    assert rb.judge(math.nan, 0.01, 10) == "no data"
+    assert rb.claim_level(["holds", "no data"]) == "holds"
+
+
 def test_cell_claims_follow_the_cell():
     ce = rb.cell_claims(CELLS["cross-entropy"])
     assert {c.metric for c in ce} == {"test_ce"}
     off = rb.cell_claims(CELLS["test: memory off"])
     leaky = next(c for c in off if c.id == "leaky-more-repeats")
     assert all(comp.better["test_mode"] == "off" for comp in leaky.comparisons)
-    assert CELLS["literal"].reads_test_labels and not CELLS["test: as random"].reads_test_labels
+    assert CELLS["literal"].reads_test_labels == "test order and resets from test labels"
+    assert CELLS["test: as random"].reads_test_labels == "resets from test labels"
+    assert CELLS["test: A.11 resets"].reads_test_labels == "test order from test labels"
+    assert CELLS["test: memory off"].reads_test_labels == ""
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +111,7 @@ def test_every_claim_cell_and_stage_is_judged(small_sweep):
     records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
     assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect", "no data"}
                for r in records)
+    assert {rec["n"] for rec in records} == {8}  # every arm matched one run per seed
     for rec in records:
         if rec["n"]:
             assert rec["p_holm"] >= rec["p"]
@@ -143,6 +166,8 @@ def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
     assert lines[-1].startswith("Left out above") and "test: memory off" in lines[-1]
     health = res["meta"]["health"]
     assert set(health) == {"literal", "test: memory off"} and 0.25 < health["literal"] <= 1.0
+    no_runs = rb.claim_table(records, {"literal": math.nan, "test: memory off": 0.9})
+    assert not no_runs.loc[no_runs["cell"] == "literal", "learned"].any()
 
 
 def test_no_literal_verdict_when_its_nets_did_not_learn(small_sweep):

@@ -250,13 +250,17 @@ def signflip_p(values: np.ndarray, n_perm: int = 20_000, seed: int = 0) -> float
     n = values.size
     if n == 0:
         return math.nan
-    if n <= 16:
+    exact = n <= 16
+    if exact:
         signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
     else:
         signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, n))
     observed = abs(values.mean())
-    null = np.abs(signs @ values) / n
-    return float(np.mean(null >= observed - 1e-12 * max(observed, 1.0)))
+    # relative tolerance: sign patterns equal to the observed one up to rounding count
+    hits = int(np.sum(np.abs(signs @ values) / n >= observed * (1.0 - 1e-9)))
+    if exact:
+        return hits / signs.shape[0]
+    return (1 + hits) / (1 + n_perm)  # Monte Carlo: never 0
 
 
 def bootstrap_sd(values: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> float:
@@ -526,7 +530,8 @@ def paired_comparison(
         return {**record, **_empty(f"no runs match the {missing} arm")}
     choice = choose_step(pd.concat([a, b]), step_policy, stage, labels_fn)
     va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
-    paired = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner").dropna()
+    paired = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
+    paired = paired[np.isfinite(paired.to_numpy()).all(axis=1)]  # NaN and inf: diverged
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
     diff = sign * (paired["a"] - paired["b"]).to_numpy()
     low, high = bootstrap_ci(diff, n_boot, seed)

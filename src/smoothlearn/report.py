@@ -1355,7 +1355,7 @@ def markdown_report(
 # ----------------------------------------------------------------------------- publishing
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
 README_END = "<!-- results:end -->"
-#: Figures copied into the docs: the paper's headline figure and the robustness matrix.
+#: The README shows the first of these figures that the run drew (docs/ gets all of them).
 PUBLISHED_FIGURES = ("fig2", "fig3e", "robustness")
 
 
@@ -1374,7 +1374,9 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     written = []
     figures = docs / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    for png in sorted((out / "figures").glob("*.png")):
+    pngs = sorted((out / "figures").glob("*.png"))
+    pngs += [p for p in [out / "robustness" / "robustness.png"] if p.is_file()]
+    for png in pngs:
         written.append(Path(shutil.copy2(png, figures / png.name)))
     text = (out / "report.md").read_text()
     head, _, rest = text.partition("\n")
@@ -1407,7 +1409,9 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
 
 
 def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
-    rel = docs.resolve().relative_to(root.resolve()) if docs.is_absolute() else docs
+    import os
+
+    rel = Path(os.path.relpath(docs.resolve(), root.resolve())).as_posix()
     mode = "quick" if data.get("quick") else "paper settings"
     lines = [README_START, "", f"## What reproduces ({mode})", "",
              f"From `smoothlearn reproduce` ({mode}); every comparison, figure and config is in "

@@ -240,9 +240,13 @@ def reproduce(
         notes.append(f"Runs of {', '.join(skip_models)} were skipped (--skip-models): their "
                      "claims have no data.")
     needs_real = [i.name for i, c in plans if c and any(x.dataset in REAL_DATASETS for x in c)]
-    problem = real_data_problem() if needs_real else None
+    # The sweep re-checks Fig 2 on MNIST: by default it joins full runs that include fig2.
+    with_sweep = (robustness if robustness is not None
+                  else not quick and (experiments is None or "fig2" in experiments))
+    problem = real_data_problem() if needs_real or with_sweep else None
     if problem:
-        line = (f"MNIST unavailable ({problem}); skipping {', '.join(needs_real)} and running "
+        skipped = needs_real + (["the robustness sweep"] if with_sweep else [])
+        line = (f"MNIST unavailable ({problem}); skipping {', '.join(skipped)} and running "
                 "the synthetic experiments")
         print(line, flush=True)
         notes.append(line)
@@ -262,7 +266,7 @@ def reproduce(
             frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
     extra = []
-    if robustness if robustness is not None else not quick:
+    if with_sweep:
         extra.append(_robustness(out, quick, engine, executor, workers, quiet, scheduler,
                                  problem, notes))
     else:

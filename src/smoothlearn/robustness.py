@@ -22,7 +22,9 @@ The autoencoder part reports Fig 3E selectivity trained and at initialisation, t
 rate against each row's true switch rate, and both again after ten times more training.
 
 Runs go through the resumable sweep store (``OUT/store``); arms shared by several cells (e.g.
-the feedforward runs of every test-memory cell) have one run id and train once.
+the feedforward runs of every test-memory cell) have one run id and train once. The autoencoder
+part (50 seeds of its own; tiny nets) is retrained in-process on every call, because the
+store keeps curves, not the weights its analysis needs.
 """
 
 from __future__ import annotations
@@ -77,11 +79,13 @@ class Cell:
     @property
     def reads_test_labels(self) -> str:
         """How much the memory models' test protocol knows of the test labels."""
-        if self.test_mode == "off" or self.test_mode == "random":
+        if self.test_mode == "off":
             return ""
-        if self.test_mode == "same" and self.test_reset is None:
-            return "test order and resets from test labels"
-        return "test order from test labels"
+        label_resets = self.test_reset is None  # leaky+reset's own policy: label boundaries
+        ordered = self.test_mode != "random"  # same / repeat-1 streams are built from labels
+        parts = ["test order" if ordered else "", "resets" if label_resets else ""]
+        what = " and ".join(p for p in parts if p)
+        return f"{what} from test labels" if what else ""
 
 
 LABEL_NOTE = "streamed in the training structure with label resets"
@@ -141,10 +145,19 @@ def plan(quick: bool = False, seeds: int | None = None, steps: int | None = None
     out = {}
     for cell in cells:
         out[cell.name] = [
-            make_config(**common, **cell.settings, **arm, condition=cond, seed=seed)
+            make_config(**common, **_settings_for(cell, arm), **arm, condition=cond, seed=seed)
             for arm in _arms(cell) for cond in CONDITIONS for seed in range(seeds)
         ]
     return out
+
+
+def _settings_for(cell: Cell, arm: Mapping[str, Any]) -> dict[str, Any]:
+    """The cell's training settings for one arm. The (1 - leak) factor is 1 without memory, so
+    the feedforward arm ignores ``leak_grad`` and shares the literal cell's runs."""
+    settings = dict(cell.settings)
+    if arm["model"] == "feedforward":
+        settings.pop("leak_grad", None)
+    return settings
 
 
 def cell_claims(cell: Cell) -> tuple[Claim, ...]:
@@ -194,7 +207,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 def judge(mean_diff: float, p_adjusted: float, n: int) -> str:
     """Verdict of one comparison after the multiple-comparison correction."""
-    if n == 0 or not math.isfinite(p_adjusted):
+    if n == 0 or not math.isfinite(p_adjusted) or not math.isfinite(mean_diff):
         return "no data"
     if p_adjusted < ALPHA:
         return "holds" if mean_diff > 0 else "reversed"
@@ -211,24 +224,40 @@ def claim_level(verdicts: Sequence[str]) -> str:
         return "mixed"
     if reversed_:
         return "reversed"
-    if holds == len(verdicts):
+    if holds == len(present):
         return "holds"
     return "partly holds" if holds else "no detectable effect"
 
 
 def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
+    """Where each stage is measured; stages past a shortened run (``steps``) are dropped."""
     early, mid, _ = (QUICK if quick else FULL)["stages"]
-    return {"early": early, "mid": mid, "end": "pre-exhaustion"}
+    stages: dict[str, str | int] = {"early": early, "mid": mid, "end": "pre-exhaustion"}
+    last = steps or (QUICK if quick else FULL)["steps"]
+    if last is not None:
+        stages = {k: v for k, v in stages.items() if not isinstance(v, int) or v < last}
+    return stages
+
+
+def stage_text(quick: bool, steps: int | None) -> str:
+    """The stages in words, as measured (for the generated markdown)."""
+    words = {"end": "end = the last evaluation before any class runs out (MNIST; the balanced "
+                    "cell: the end of its epoch; a shorter run: its last step)"}
+    parts = [f"{k} = {v:,} steps" if isinstance(v, int) else words[k]
+             for k, v in _stage_steps(quick, steps).items()]
+    return "Stages: " + "; ".join(parts) + "."
 
 
 def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
-             cells: Sequence[Cell] = CELLS, n_boot: int = 10_000) -> list[dict[str, Any]]:
-    """Every claim of every cell at every stage; Holm over the whole sweep."""
+             cells: Sequence[Cell] = CELLS, n_boot: int = 10_000,
+             steps: int | None = None) -> list[dict[str, Any]]:
+    """Every claim of every cell at every stage; Holm within each family (claim, cell,
+    stage)."""
     records = []
     by_name = {c.name: c for c in cells}
     for name, frame in frames.items():
         cell = by_name[name]
-        for stage, policy in _stage_steps(quick, None).items():
+        for stage, policy in _stage_steps(quick, steps).items():
             for rec in claims_mod.evaluate_claims(frame, step_policy=policy,
                                                   claims=cell_claims(cell),
                                                   match_experiment=False, n_boot=n_boot):
@@ -284,7 +313,7 @@ def claim_table(records: Sequence[Mapping[str, Any]],
                      "seeds": int(part["n"].max()),
                      "ff_accuracy": health.get(cell, math.nan)})
     table = pd.DataFrame(rows)
-    table["learned"] = ~(table["ff_accuracy"] < LEARNED_ACCURACY)  # NaN (no data) counts
+    table["learned"] = table["ff_accuracy"] >= LEARNED_ACCURACY  # NaN (no runs): not learned
     return table
 
 
@@ -377,7 +406,7 @@ def matrix_figure(table: pd.DataFrame):
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=8)
         fig.suptitle("Which claims hold under which reading of the paper\n"
-                     "cell: comparisons holding / total, median relative error change; "
+                     "cell: comparisons holding / total, median error reduction (+ = as claimed); "
                      "outlined: literal protocol; ⚠ test protocol reads test labels; "
                      "✗ nets did not learn (verdicts void)", fontsize=9)
     return fig
@@ -400,7 +429,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         verdict = literal["verdict"].iloc[0]
         if not literal["learned"].iloc[0]:
             lines.append(f"**{claim}**: no verdict under the literal protocol: its nets did not "
-                         "learn (train longer).")
+                         "learn (train longer) or have no finished runs.")
             continue
         others = part[~part["literal"] & (part["verdict"] != verdict) & part["learned"]]
         changed = "; ".join(f"{r.cell}: {r.verdict}" for r in others.itertuples())
@@ -410,7 +439,8 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     void = sorted(set(table.loc[~table["learned"], "cell"]))
     if void:
         lines.append("Left out above, because the nets did not learn there (feedforward "
-                     f"accuracy < {LEARNED_ACCURACY:.0%}): {', '.join(void)}.")
+                     f"accuracy < {LEARNED_ACCURACY:.0%}, or no finished runs): "
+                     f"{', '.join(void)}.")
     return lines
 
 
@@ -448,15 +478,14 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
         "(adjusted p < 0.05, for or against the claim) or *no detectable effect*. A claim "
         "*holds* in a cell when all its comparisons do. There are "
         f"{len({(r['claim'], r['cell'], r['stage']) for r in records})} families and "
-        f"{len(records)} comparisons: expect a few isolated verdicts by chance. Stages: "
-        "early = 5k steps, mid = 20k, end = the last evaluation before any class runs out "
-        "(54k; the balanced cell: end of its epoch).",
+        f"{len(records)} comparisons: expect a few isolated verdicts by chance. "
+        + stage_text(meta.get("quick", False), meta.get("steps")),
         "",
         "![robustness matrix](robustness.png)",
         "",
         "## Summary",
         "",
-        *[f"- {line}" for line in summary_lines(table)],
+        *[f"- {line}" for line in [*meta.get("warnings", []), *summary_lines(table)]],
         "",
         "## The cells",
         "",
@@ -530,7 +559,7 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
                         workers=workers, scheduler=scheduler, quiet=quiet)
     frames = {name: results.load(out / "store", run_ids=[c.run_id() for c in configs])
               for name, configs in plans.items()}
-    records = evaluate(frames, quick, chosen)
+    records = evaluate(frames, quick, chosen, steps=steps)
     health = cell_health(frames)
     ae = autoencoder_robustness(quick, engine=engine) if autoencoders else None
     seconds = time.perf_counter() - started
@@ -538,7 +567,8 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
             "mode": "quick (indicative only)" if quick else "full",
             "seeds": seeds or (QUICK if quick else FULL)["seeds"], "dataset": dataset,
             "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
-            "sweep": summary, "health": health}
+            "sweep": summary, "health": health, "quick": quick, "steps": steps,
+            "warnings": _failures(summary, out / "store")}
     table = claim_table(records, health)
     fig = matrix_figure(table)
     png, svg = save_figure(fig, out, "robustness")
@@ -550,7 +580,20 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
                    "claims": ae["claims"], "reset_rate": ae["reset_rate"].to_dict("records")}}
     (out / "robustness.json").write_text(json.dumps(_finite(payload), indent=2, default=str))
     return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
-            "records": records, "meta": meta, "summary": summary_lines(table)}
+            "records": records, "meta": meta,
+            "summary": meta["warnings"] + summary_lines(table)}
+
+
+def _failures(summary: str, store: Path) -> list[str]:
+    """A warning line when runs of the sweep failed: their cells have fewer seeds or none."""
+    import re
+
+    found = re.search(r"(\d+)\s+failed", summary)
+    if not found or int(found.group(1)) == 0:
+        return []
+    return [f"**Warning**: {found.group(1)} runs failed (their messages: "
+            f"`smoothlearn results {store}` or `{store}/runs/`); cells missing them have "
+            "fewer seeds or no data. Rerun the same command to retry them."]
 
 
 def _finite(value: Any) -> Any:
