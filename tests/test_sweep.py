@@ -67,8 +67,11 @@ def test_cli_rejects_bad_settings_in_one_line(tiny_toml, tmp_path, capsys, setti
 
 
 def test_cli_rejects_bad_workers_and_engine(tiny_toml, tmp_path, capsys):
-    assert cli.main(["run", str(tiny_toml), "--out", str(tmp_path), "--workers", "0"]) == 2
-    assert "workers=0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse: counts must be >= 1
+        cli.main(["run", str(tiny_toml), "--out", str(tmp_path), "--workers", "0"])
+    assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="workers=0"):  # the Python API checks it too
+        sweep.run_sweep([make_config(**SMALL)], tmp_path, workers=0)
     with pytest.raises(ConfigError, match="executor='slurm'"):
         sweep.run_sweep([], tmp_path, executor="slurm")
 
