@@ -10,6 +10,7 @@ import pytest
 
 from smoothlearn import reproduce as rp
 from smoothlearn.experiments import builtin_names, load_experiment
+from smoothlearn.results import strict_json
 
 
 def closed_port() -> int:
@@ -118,7 +119,7 @@ def test_claims_json_is_strict_json():
 
     import numpy as np
 
-    cleaned = rp._finite({"a": [np.float64("nan"), 1.5, np.int64(2)], "b": math.inf})
+    cleaned = strict_json({"a": [np.float64("nan"), 1.5, np.int64(2)], "b": math.inf})
     assert cleaned == {"a": [None, 1.5, 2], "b": None}
     json.dumps(cleaned, allow_nan=False)
 

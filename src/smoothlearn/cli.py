@@ -111,7 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, quiet=args.quiet,
     )
     print(summary)
-    return 0 if "failed" not in summary or " 0 failed" in summary else 1
+    from smoothlearn.sweep import failed_count
+
+    return 1 if failed_count(summary) else 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:

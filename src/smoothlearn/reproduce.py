@@ -17,7 +17,6 @@ figures use (the LSTMs of A.8-A.10, the autoencoders of Fig 3 and A.13-A.15) tra
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from smoothlearn import claims as claims_mod
@@ -40,6 +38,7 @@ from smoothlearn.experiments import (
     make_config,
     run_many,
 )
+from smoothlearn.sweep import failed_count, run_sweep
 
 __all__ = ["reproduce", "main_reproduce", "quick_settings", "plan_experiments", "DEFAULT_OUT"]
 
@@ -151,8 +150,6 @@ def real_data_problem() -> str | None:
 def _run_store(configs: Sequence[RunConfig], directory: Path, engine: str, executor: str,
                workers: int | None, quiet: bool, scheduler: str | None = None) -> str:
     """Train what the experiment's resumable store lacks; returns the sweep's summary line."""
-    from smoothlearn.sweep import run_sweep
-
     return str(run_sweep(list(configs), directory, engine=engine, executor=executor,
                          workers=workers, scheduler=scheduler, quiet=quiet))
 
@@ -181,16 +178,8 @@ def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
 
     table = config_table(configs)
     frame = results.load(directory, run_ids=table["run_id"])
-    frame = frame[frame["run_id"].isin(set(table["run_id"]))]
     missing = [c for c in table.columns if c == "run_id" or c not in frame.columns]
     return frame.merge(table[missing], on="run_id", how="left")
-
-
-def _failed_in(summary: str) -> bool:
-    import re
-
-    match = re.search(r"(\d+)\s+failed", summary)
-    return bool(match and int(match.group(1)) > 0)
 
 
 def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: Path,
@@ -201,7 +190,7 @@ def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: 
         summary = _run_store(configs, out / STORE, engine, executor, workers, quiet,
                              scheduler)
         frame = load_frame(configs, out / STORE).assign(experiment=info.name)
-        info.status = "failed" if _failed_in(summary) else "ok"
+        info.status = "failed" if failed_count(summary) else "ok"
         info.message = summary.strip().splitlines()[-1] if summary.strip() else ""
         return frame
     except Exception as err:  # reported in the report; the other experiments go on
@@ -324,7 +313,9 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                "summary": claims_mod.summarise(records), "records": records,
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos]}
-    (out / "claims.json").write_text(json.dumps(_finite(payload), indent=2,
+    from smoothlearn.results import strict_json
+
+    (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
     return report.write_report(out, records, figures, infos, meta)
 
@@ -408,19 +399,6 @@ def _autoencoder_claims(inputs: dict[str, dict[str, Any]], frame: pd.DataFrame,
                 "mean_diff": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
                 "reads_test_labels": False, "verdict": "no data"}
     return [{**defaults, **rec} for rec in records]
-
-
-def _finite(value: Any) -> Any:
-    """NaN and inf become null, so claims.json is strict JSON for any reader."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _json_default(value: Any) -> Any:

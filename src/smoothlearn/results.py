@@ -119,6 +119,20 @@ def _writer_gone(tmp: Path, cutoff: float) -> bool:
     return tmp.stat().st_mtime < cutoff
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and inf as None and numpy scalars as Python ones: any JSON reader
+    accepts the output (``json.dumps(..., allow_nan=False)`` does)."""
+    if isinstance(value, Mapping):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _write_json(path: Path, payload: Any) -> None:
     text = json.dumps(payload, indent=1, sort_keys=True, allow_nan=False, default=str)
     atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))

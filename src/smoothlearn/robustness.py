@@ -557,8 +557,9 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
     unique = {c.run_id(): c for configs in plans.values() for c in configs}
     summary = run_sweep(list(unique.values()), out / "store", engine=engine, executor=executor,
                         workers=workers, scheduler=scheduler, quiet=quiet)
-    frames = {name: results.load(out / "store", run_ids=[c.run_id() for c in configs])
-              for name, configs in plans.items()}
+    every = results.load(out / "store", run_ids=unique)  # once: cells share arms
+    frames = {name: every[every["run_id"].isin({c.run_id() for c in configs})]
+              .reset_index(drop=True) for name, configs in plans.items()}
     records = evaluate(frames, quick, chosen, steps=steps)
     health = cell_health(frames)
     ae = autoencoder_robustness(quick, engine=engine) if autoencoders else None
@@ -578,7 +579,8 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
                "autoencoders": None if ae is None else {
                    "selectivity": ae["selectivity"].to_dict("records"),
                    "claims": ae["claims"], "reset_rate": ae["reset_rate"].to_dict("records")}}
-    (out / "robustness.json").write_text(json.dumps(_finite(payload), indent=2, default=str))
+    (out / "robustness.json").write_text(
+        json.dumps(results.strict_json(payload), indent=2, default=str))
     return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
             "records": records, "meta": meta,
             "summary": meta["warnings"] + summary_lines(table)}
@@ -586,27 +588,14 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
 
 def _failures(summary: str, store: Path) -> list[str]:
     """A warning line when runs of the sweep failed: their cells have fewer seeds or none."""
-    import re
+    from smoothlearn.sweep import failed_count
 
-    found = re.search(r"(\d+)\s+failed", summary)
-    if not found or int(found.group(1)) == 0:
+    failed = failed_count(summary)
+    if not failed:
         return []
-    return [f"**Warning**: {found.group(1)} runs failed (their messages: "
+    return [f"**Warning**: {failed} runs failed (their messages: "
             f"`smoothlearn results {store}` or `{store}/runs/`); cells missing them have "
             "fewer seeds or no data. Rerun the same command to retry them."]
-
-
-def _finite(value: Any) -> Any:
-    """NaN and inf become null: strict JSON."""
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
 
 
 def main_robustness(args: Any) -> int:

@@ -464,6 +464,14 @@ def _label(configs: Sequence[RunConfig]) -> str:
     return ",".join(names) if 0 < len(names) <= 3 else "sweep"
 
 
+def failed_count(summary: str) -> int:
+    """How many runs failed, read from a :func:`run_sweep` summary line (0 if it says none)."""
+    import re
+
+    found = re.search(r"(\d+) failed", summary)
+    return int(found.group(1)) if found else 0
+
+
 def run_sweep(
     configs: Sequence[RunConfig],
     out: str | os.PathLike[str],
