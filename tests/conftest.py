@@ -15,3 +15,12 @@ def data_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("SMOOTHLEARN_DATA is not set to a data directory")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def mnist_available(data_dir: Path) -> Path:
+    """Skip (with the reason) unless MNIST's four files are under SMOOTHLEARN_DATA."""
+    folder = data_dir / "mnist"
+    if not folder.is_dir() or len(list(folder.glob("*idx*"))) < 4:
+        pytest.skip(f"MNIST is not under SMOOTHLEARN_DATA ({data_dir}); set it to run this")
+    return folder
