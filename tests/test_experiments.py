@@ -13,8 +13,8 @@ from smoothlearn.experiments import (
     builtin_names,
     load_experiment,
     make_config,
-    prepare,
 )
+from smoothlearn.runs import prepare
 
 SMALL = {"dataset": "synthetic-categories", "eval_every": 300}
 

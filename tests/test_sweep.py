@@ -231,9 +231,9 @@ def test_fast_engine_numbers_do_not_depend_on_batching(tmp_path):
 
 # ----------------------------------------------------------------------------- failures
 def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp_path, capsys):
-    from smoothlearn import experiments
+    from smoothlearn import runs
 
-    real = experiments.prepare
+    real = runs.prepare
 
     def flaky(config):
         if config.seed == 1:
@@ -242,7 +242,7 @@ def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp
 
     configs = [make_config(**SMALL, seed=s) for s in range(4)]
     assert len(sweep.plan_batches(configs, "reference")) == 1  # the bad run has batch-mates
-    monkeypatch.setattr(experiments, "prepare", flaky)
+    monkeypatch.setattr(runs, "prepare", flaky)
     line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
     assert "(3 done, 0 diverged, 1 failed, 0 skipped" in line
     assert "failed: RuntimeError: boom second line" in capsys.readouterr().err
@@ -251,7 +251,7 @@ def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp
     assert table.loc[1, "message"] == "RuntimeError: boom second line"
     assert set(results.load(tmp_path)["seed"]) == {0, 2, 3}
 
-    monkeypatch.setattr(experiments, "prepare", real)
+    monkeypatch.setattr(runs, "prepare", real)
     line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
     assert "(1 done, 0 diverged, 0 failed, 3 skipped" in line
     assert results.status(tmp_path)["done"] == 4

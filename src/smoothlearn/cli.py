@@ -48,7 +48,8 @@ def _positive(text: str) -> int:
 def cmd_streams(args: argparse.Namespace) -> int:
     """Show what each smoothness condition does to one label set."""
     from smoothlearn import streams
-    from smoothlearn.experiments import dataset_for, make_config
+    from smoothlearn.experiments import make_config
+    from smoothlearn.runs import dataset_for
 
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])

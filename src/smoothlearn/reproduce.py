@@ -28,6 +28,7 @@ import pandas as pd
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import report
+from smoothlearn.data import dataset_info
 from smoothlearn.experiments import (
     MODELS,
     Experiment,
@@ -36,15 +37,14 @@ from smoothlearn.experiments import (
     curves_frame,
     load_experiment,
     make_config,
-    run_many,
 )
+from smoothlearn.runs import run_many
 from smoothlearn.sweep import failed_count, run_sweep
 
 __all__ = ["reproduce", "main_reproduce", "quick_settings", "plan_experiments", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "reproduce"
 STORE = "store"
-REAL_DATASETS = ("mnist", "fashion-mnist")
 
 # Quick mode: enough to draw every figure and exercise every claim, in < 2 min on 2 cores.
 QUICK_REAL = {"steps": 6000, "eval_every": 200, "eval_items": 1000}
@@ -74,7 +74,7 @@ def _models(exp: Experiment) -> set[str]:
 
 
 def uses_real_data(exp: Experiment) -> bool:
-    return bool(_datasets(exp) & set(REAL_DATASETS))
+    return any(dataset_info(d).real for d in _datasets(exp))
 
 
 def quick_settings(exp: Experiment) -> tuple[int, dict[str, Any], dict[str, dict[str, Any]]]:
@@ -90,7 +90,7 @@ def quick_settings(exp: Experiment) -> tuple[int, dict[str, Any], dict[str, dict
             overrides["eval_every"] = QUICK_MINIBATCH_EVAL
         per_model = {"lstm": dict(QUICK_LSTM)} if "lstm" in _models(exp) else {}
         return QUICK_REAL_SEEDS, overrides, per_model
-    if any(d.startswith("multiscale") for d in _datasets(exp)):
+    if any(dataset_info(d).task == "reconstruct" for d in _datasets(exp)):
         return min(exp.seeds, QUICK_AUTOENCODER_SEEDS), {}, {}
     return min(exp.seeds, QUICK_SYNTHETIC_SEEDS), {}, {}
 
@@ -228,7 +228,8 @@ def reproduce(
     if skip_models:
         notes.append(f"Runs of {', '.join(skip_models)} were skipped (--skip-models): their "
                      "claims have no data.")
-    needs_real = [i.name for i, c in plans if c and any(x.dataset in REAL_DATASETS for x in c)]
+    needs_real = [i.name for i, c in plans
+                  if c and any(dataset_info(x.dataset).real for x in c)]
     # The sweep re-checks Fig 2 on MNIST: by default it joins full runs that include fig2.
     with_sweep = (robustness if robustness is not None
                   else not quick and (experiments is None or "fig2" in experiments))
@@ -333,7 +334,8 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
 
 
 def uses_autoencoders(configs: Sequence[RunConfig]) -> bool:
-    return any(c.dataset.startswith("multiscale") for c in configs)
+    """Autoencoder experiments train on a reconstruction stream (the registry's task)."""
+    return any(dataset_info(c.dataset).task == "reconstruct" for c in configs)
 
 
 def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:

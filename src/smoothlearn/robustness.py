@@ -331,7 +331,7 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
     """Fig 3E selectivity trained vs at initialisation, after 3k and 10x more items, and the
     A.11 reset rate against each row's true switch rate."""
     from smoothlearn import analysis
-    from smoothlearn.experiments import dataset_for, run_many
+    from smoothlearn.runs import dataset_for, run_many
 
     mode = AE_QUICK if quick else AE_FULL
     seeds = seeds or mode["seeds"]

@@ -74,9 +74,9 @@ def ensemble_key(config: RunConfig) -> str:
 
 
 def _input_size(config: RunConfig) -> int:
-    if config.dataset.endswith("mnist"):
-        return 784
-    return int(config.dataset_params.get("n_features", 16))
+    from smoothlearn.data import dataset_info
+
+    return dataset_info(config.dataset).input_size_for(config.dataset_params)
 
 
 def batch_cap(config: RunConfig, engine: str) -> int:
@@ -174,7 +174,7 @@ def _failed(run_id: str, err: BaseException, engine: str) -> RunResult:
 
 
 def _train(configs: Sequence[RunConfig], engine: str) -> list[RunResult]:
-    from smoothlearn.experiments import run_many
+    from smoothlearn.runs import run_many
 
     start = time.perf_counter()
     curves = run_many(configs, engine=engine, threads=1)  # type: ignore[arg-type]
