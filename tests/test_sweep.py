@@ -78,8 +78,48 @@ def test_cli_rejects_bad_workers_and_engine(tiny_toml, tmp_path, capsys):
     assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="workers=0"):  # the Python API checks it too
         sweep.Execution(workers=0)
-    with pytest.raises(ConfigError, match="executor='slurm'"):
-        sweep.Execution(executor="slurm")
+
+
+@pytest.mark.parametrize("settings,named", [
+    ({"engine": "turbo"}, "engine='turbo'"), ({"executor": "slurm"}, "executor='slurm'"),
+    ({"workers": 0}, "workers=0"), ({"workers": -2}, "workers=-2"),
+])
+def test_execution_is_checked_when_built_and_names_the_setting(settings, named):
+    with pytest.raises(ConfigError, match=named) as err:
+        sweep.Execution(**settings)
+    assert "\n" not in str(err.value)
+
+
+def test_execution_defaults_and_scheduler_implies_dask():
+    default = sweep.Execution()
+    assert (default.engine, default.executor, default.workers) == ("fast", "local", None)
+    assert default.worker_count == len(os.sched_getaffinity(0))
+    assert sweep.Execution(workers=3).worker_count == 3
+    assert sweep.Execution(scheduler="tcp://h:8786").executor == "dask"
+
+
+def test_summary_line_is_the_line_the_cli_prints():
+    summary = sweep.SweepSummary(
+        label="tiny", total=12, done=8, diverged=1, skipped=2, seconds=3.04,
+        store=Path("runs/tiny"), failures=(sweep.FailedRun("abc", "RuntimeError: boom"),),
+    )
+    assert summary.failed == 1
+    assert summary.line() == str(summary) == (
+        "tiny: 12 runs (8 done, 1 diverged, 1 failed, 2 skipped as already done) in 3.0 s "
+        "-> runs/tiny")
+
+
+def test_summary_counts_a_tiny_sweep_with_one_forced_failure(tmp_path):
+    good = [make_config(**SMALL, seed=s) for s in range(2)]
+    bad = make_config(**SMALL, dataset_params={"n_categories": 1})  # the generator refuses it
+    summary = sweep.run_sweep([*good, bad, good[0]], tmp_path, REF1)  # a duplicate counts once
+    assert (summary.total, *_counts(summary)) == (3, 2, 0, 1, 0)
+    assert summary.store == tmp_path and summary.seconds > 0
+    (failure,) = summary.failures
+    assert failure.run_id == bad.run_id()
+    assert failure.message.startswith("DataError: synthetic-categories: n_categories")
+    again = sweep.run_sweep([*good, bad], tmp_path, REF1)  # only the failed run is retried
+    assert (again.total, *_counts(again)) == (3, 0, 0, 1, 2)
 
 
 def test_missing_dask_is_a_one_line_config_error(monkeypatch, tmp_path):
