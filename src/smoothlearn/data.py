@@ -4,6 +4,10 @@ Data knows nothing of models or orders: it returns a fixed training set and a te
 training items are *ordered* (the paper's smoothness manipulation) is :mod:`smoothlearn.streams`'
 job, except for the two synthetic streams whose order *is* the data (``ordered=True``).
 
+What a dataset *is* (task, input size, class count, real or synthetic, ordered) is stated once
+in :data:`DATASET_INFO` (:func:`dataset_info`); other modules read it there, never from the
+name. A new dataset is one registry record plus its loader or generator.
+
 Real datasets
 =============
 

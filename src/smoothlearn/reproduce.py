@@ -2,9 +2,9 @@
 
 Each built-in experiment runs resumably through :func:`smoothlearn.sweep.run_sweep` into one
 shared store, ``OUT/store/``, at the paper's settings (the TOML defaults: MNIST nets 5 seeds,
-synthetic 100, autoencoders 50). ``quick=True`` runs fewer seeds and steps
-(:func:`quick_settings`) so that the whole reproduction takes under two minutes on two cores
-and still draws every figure.
+synthetic 100, autoencoders 50). Quick mode (``ReproduceOptions(quick=True)``) runs fewer
+seeds and steps (:func:`quick_settings`) so that the whole reproduction takes under two minutes
+on two cores and still draws every figure.
 
 Nothing here stops halfway: when MNIST cannot be had, one line says so and the synthetic
 experiments go on; an experiment that fails is reported as failed in the report; a figure or
