@@ -397,12 +397,10 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
-def _run_dask(
-    payloads: list[list[dict]], engine: str, workers: int, scheduler: str | None, sink: Sink
-) -> None:
+def _run_dask(payloads: list[list[dict]], execution: Execution, sink: Sink) -> None:
     distributed = _import_distributed()
-    with _dask_client(workers, scheduler) as client:
-        futures = [client.submit(run_batch, p, engine, pure=False) for p in payloads]
+    with _dask_client(execution.worker_count, execution.scheduler) as client:
+        futures = [client.submit(run_batch, p, execution.engine, pure=False) for p in payloads]
         by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
         for future in distributed.as_completed(futures):
             try:
@@ -567,7 +565,7 @@ def run_sweep(
         if not payloads:
             pass
         elif execution.executor == "dask":
-            _run_dask(payloads, engine, workers, execution.scheduler, tally)
+            _run_dask(payloads, execution, tally)
         elif workers == 1 or len(todo) == 1:  # a pool would only add start-up time
             _run_in_process(payloads, engine, tally)
         else:
