@@ -7,8 +7,9 @@ import pytest
 
 from smoothlearn import analysis as A
 from smoothlearn import data
-from smoothlearn.experiments import curves_frame, load_experiment, prepare, run_many
+from smoothlearn.experiments import curves_frame, load_experiment
 from smoothlearn.nn import input_change
+from smoothlearn.runs import prepare, run_many
 
 FIVE = ["ae-feedforward", "ae-leaky", "ae-multiscale", "ae-leaky-reset", "ae-multiscale-reset"]
 

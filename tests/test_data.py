@@ -542,3 +542,43 @@ def test_multiscale_variant_and_load_shortcut() -> None:
 def test_bad_requests_are_data_errors(call: Callable[[], object], match: str) -> None:
     with pytest.raises(DataError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- the registry
+@pytest.mark.parametrize("name", data.DATASETS)
+def test_registry_answers_for_every_dataset(name: str) -> None:
+    info = data.dataset_info(name)
+    assert info.name == name and info.task in ("classify", "reconstruct")
+    assert info.real == (name in data.SHA256) == (name not in data.SYNTHETIC_DATASETS)
+    assert (info.n_classes is None) == (info.task == "reconstruct")
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_registry_matches_what_the_generator_makes(name: str) -> None:
+    info = data.dataset_info(name)
+    ds = data.load_dataset(name, seed=0)
+    assert ds.X_train.shape[1] == info.input_size == info.input_size_for({})
+    assert ds.task == info.task and ds.ordered == info.ordered
+    if info.task == "classify":
+        assert np.unique(ds.y_train).size == info.n_classes
+
+
+def test_registry_input_size_follows_generator_keywords() -> None:
+    ds = data.load_dataset("synthetic-categories", n_features=24, seed=0)
+    assert data.dataset_info("synthetic-categories").input_size_for({"n_features": 24}) == 24
+    assert ds.X_train.shape[1] == 24
+    periods = (1, 2, 4, 8)
+    ds = data.load_dataset("multiscale", periods=periods, seed=0)
+    assert data.dataset_info("multiscale").input_size_for({"periods": periods}) == 8
+    assert ds.X_train.shape[1] == 8
+
+
+def test_registry_real_datasets_match_the_files(mnist) -> None:
+    X, y = mnist["train"]
+    info = data.dataset_info("mnist")
+    assert X.shape[1] == info.input_size and np.unique(y).size == info.n_classes
+
+
+def test_unknown_dataset_in_registry_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="unknown dataset 'nope'; known: mnist"):
+        data.dataset_info("nope")

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from smoothlearn import engine
+from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine import choose_sparse, evaluate_many, train_many
 from smoothlearn.nn import init_params, reset_flags
-from smoothlearn.train import Curves, Prepared, TrainSettings, evaluate, train_reference
+from smoothlearn.train import evaluate, train_reference
 
 ATOL = RTOL = 1e-5
 STEPS = 300
@@ -44,7 +45,7 @@ def make_run(
     eval_every: int = 70,
     **settings: object,
 ) -> Prepared:
-    """A small run built like ``experiments.prepare`` does (reset_flags, init_params)."""
+    """A small run built like ``runs.prepare`` does (reset_flags, init_params)."""
     rng = np.random.default_rng(seed)
     if X is None:
         X = _data(np.random.default_rng(1234), 40, d)

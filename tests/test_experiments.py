@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from smoothlearn import streams
 from smoothlearn.experiments import (
-    MODELS,
     ConfigError,
     Experiment,
     builtin_names,
     load_experiment,
     make_config,
-    prepare,
 )
 
 SMALL = {"dataset": "synthetic-categories", "eval_every": 300}
@@ -91,61 +87,3 @@ def test_overrides_and_seeds():
     exp = Experiment(name="t", seeds=3, base=SMALL, grids=[{"model": ["feedforward", "leaky"]}])
     runs = exp.runs(seeds=2, overrides={"lr": 0.05})
     assert len(runs) == 4 and all(r.lr == 0.05 for r in runs)
-
-
-def test_prepare_materialises_a_run():
-    config = make_config(**SMALL, model="leaky-reset", condition="repeat-3", seed=4)
-    prep = prepare(config)
-    labels = prep.labels[prep.order]
-    assert prep.steps == 1200 and streams.mean_run_length(labels) == pytest.approx(3, rel=0.05)
-    assert np.array_equal(prep.resets[:, 0], streams.boundaries(labels))
-    assert prep.eval_steps.tolist() == [0, 300, 600, 900, 1200]
-    assert prep.eval_resets is None and prep.leak.tolist() == [0.5] * 8
-    assert np.array_equal(prep.targets.argmax(1), prep.labels)
-
-
-def test_same_seed_same_init_and_within_category_order_across_models():
-    a = prepare(make_config(**SMALL, model="feedforward", condition="random", seed=2))
-    b = prepare(make_config(**SMALL, model="leaky-reset", condition="repeat-5", seed=2))
-    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
-    for c in range(4):
-        assert np.array_equal(a.order[a.labels[a.order] == c], b.order[b.labels[b.order] == c])
-
-
-def test_test_modes_build_evaluation_streams():
-    base = {**SMALL, "model": "leaky-reset", "condition": "repeat-5"}
-    same = prepare(make_config(**base, test_mode="same"))
-    assert streams.mean_run_length(same.labels_eval) == pytest.approx(5, rel=0.05)
-    assert np.array_equal(same.eval_resets[:, 0], streams.boundaries(same.labels_eval))
-    one = prepare(make_config(**base, test_mode="repeat-1"))
-    assert streams.same_label_fraction(one.labels_eval) == 0
-    local = prepare(make_config(**base, test_mode="same", test_reset="input-change"))
-    assert not np.array_equal(local.eval_resets, same.eval_resets)
-
-
-def test_steps_eval_items_and_balance():
-    prep = prepare(make_config(**SMALL, steps=250, eval_items=40))
-    assert prep.steps == 250 and prep.eval_steps[-1] == 250 and prep.X_eval.shape[0] == 40
-    unbalanced = make_config(**SMALL, class_balance="balanced", dataset_params={
-        "n_train_per_category": 30})
-    assert prepare(unbalanced).steps == 120
-
-
-def test_ordered_streams_require_given():
-    with pytest.raises(ConfigError, match="given"):
-        prepare(make_config(dataset="synthetic-no-shared", condition="repeat-3"))
-    prep = prepare(make_config(dataset="synthetic-no-shared", condition="given"))
-    assert np.array_equal(prep.order, np.arange(prep.steps))
-
-
-def test_every_model_preset_prepares():
-    for model in MODELS:
-        dataset = "multiscale" if model.startswith("ae-") else "synthetic-categories"
-        condition = "given" if model.startswith("ae-") else "random"
-        prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20))
-        assert prep.steps == 20
-
-
-def test_explicit_eval_steps_replace_eval_every():
-    prep = prepare(make_config(**SMALL, eval_steps=[100, 500, 5000]))
-    assert prep.eval_steps.tolist() == [0, 100, 500, 1200]

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from smoothlearn import claims, report
-from smoothlearn.experiments import curves_frame, load_experiment, run_many
+from smoothlearn.experiments import curves_frame, load_experiment
 from smoothlearn.reproduce import config_table
+from smoothlearn.runs import run_many
 
 CHROMIUM = Path("/usr/bin/chromium")
 SYNTHETIC = ["figA1", "figA4", "figA7", "fig3", "figA13", "figA14", "figA15"]

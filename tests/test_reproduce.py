@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import socket
 
@@ -11,6 +11,9 @@ import pytest
 from smoothlearn import reproduce as rp
 from smoothlearn.experiments import builtin_names, load_experiment
 from smoothlearn.results import strict_json
+from smoothlearn.sweep import Execution, run_sweep
+
+QUIET = Execution(quiet=True)
 
 
 def closed_port() -> int:
@@ -53,9 +56,11 @@ def test_quick_plan_covers_every_builtin_experiment():
 
 def test_quick_without_mnist_prints_one_line_and_writes_the_report(tmp_path, no_mnist,
                                                                    capsys):
-    args = argparse.Namespace(quick=True, out=str(tmp_path / "out"), executor="local",
-                              workers=1, engine="fast", quiet=True)
-    assert rp.main_reproduce(args) == 0
+    from smoothlearn import cli
+
+    code = cli.main(["reproduce", "--quick", "--out", str(tmp_path / "out"), "--workers", "1",
+                     "--quiet"])
+    assert code == 0
     out = capsys.readouterr().out.splitlines()
     mnist = [line for line in out if "MNIST" in line]
     assert len(mnist) == 1 and mnist[0].startswith("MNIST unavailable (")
@@ -76,16 +81,16 @@ def test_quick_without_mnist_prints_one_line_and_writes_the_report(tmp_path, no_
 
 def test_a_failing_experiment_is_reported_and_the_rest_goes_on(tmp_path, no_mnist,
                                                                monkeypatch):
-    real = rp._run_store
-
-    def flaky(configs, directory, *args, **kwargs):
+    def flaky(configs, directory, execution):
         if configs[0].experiment == "figA1":
             raise RuntimeError("disk on fire")
-        return real(configs, directory, *args, **kwargs)
+        return run_sweep(configs, directory, execution)
 
-    monkeypatch.setattr(rp, "_run_store", flaky)
-    path = rp.reproduce(tmp_path, quick=True, experiments=["figA1", "figA7"], quiet=True)
-    html = path.read_text()
+    monkeypatch.setattr(rp, "run_sweep", flaky)
+    done = rp.reproduce(rp.ReproduceOptions(tmp_path, quick=True,
+                                            experiments=("figA1", "figA7")), QUIET)
+    assert done.failed == ("figA1",)
+    html = done.report.read_text()
     assert "disk on fire" in html and 'id="fig-figA7"' in html
     data = json.loads((tmp_path / "claims.json").read_text())
     status = {e["name"]: (e["status"], e["message"]) for e in data["experiments"]}
@@ -97,18 +102,21 @@ def test_a_failing_experiment_is_reported_and_the_rest_goes_on(tmp_path, no_mnis
 
 def test_reruns_reuse_the_store_and_ignore_foreign_runs(tmp_path):
     configs = load_experiment("figA7").runs(seeds=2, overrides={"steps": 60})
-    first = rp._run_store(configs, tmp_path, "fast", "local", 1, True)
-    assert " 0 failed" in first
+    one = Execution(workers=1, quiet=True)
+    first = run_sweep(configs, tmp_path, one)
+    assert first.failed == 0 and first.done == len(configs)
     other = load_experiment("figA7").runs(seeds=1, overrides={"steps": 40})
-    rp._run_store(other, tmp_path, "fast", "local", 1, True)
+    run_sweep(other, tmp_path, one)
     frame = rp.load_frame(configs, tmp_path)
     assert set(frame["run_id"]) == {c.run_id() for c in configs}
     assert {"task", "reset", "lr", "class_balance"} <= set(frame.columns)
 
 
 def test_nothing_to_run_still_writes_a_report(tmp_path, no_mnist, capsys):
-    path = rp.reproduce(tmp_path, quick=True, experiments=["fig2"], quiet=True)
-    assert path.is_file() and 'id="claims-table"' in path.read_text()
+    done = rp.reproduce(rp.ReproduceOptions(tmp_path, quick=True, experiments=("fig2",)), QUIET)
+    path = done.report
+    assert path.is_file() and done.failed == ()
+    assert 'id="claims-table"' in path.read_text()
     assert len(capsys.readouterr().out.splitlines()) == 1
     data = json.loads((tmp_path / "claims.json").read_text())
     assert {r["verdict"] for r in data["records"]} == {"no data"}
@@ -129,14 +137,14 @@ def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch):
 
     real = robustness.run
 
-    def small(out, **kwargs):
-        kwargs.update(seeds=8, cells=["literal"], autoencoders=False,
-                      dataset="synthetic-categories", workers=1)
-        return real(out, **kwargs)
+    def small(options, execution):
+        options = dataclasses.replace(options, seeds=8, cells=("literal",), autoencoders=False,
+                                      dataset="synthetic-categories")
+        return real(options, dataclasses.replace(execution, workers=1))
 
     monkeypatch.setattr(robustness, "run", small)
-    path = rp.reproduce(tmp_path, quick=True, experiments=["figA7"], quiet=True,
-                        robustness=True)
+    path = rp.reproduce(rp.ReproduceOptions(tmp_path, quick=True, experiments=("figA7",),
+                                            robustness=True), QUIET).report
     html = path.read_text()
     assert 'id="fig-robustness"' in html and "under the literal protocol" in html
     assert (tmp_path / "figures" / "robustness.png").is_file()
@@ -147,7 +155,8 @@ def test_publish_copies_the_tool_output_into_docs_and_readme(tmp_path):
     from smoothlearn import cli
 
     out = tmp_path / "out"
-    rp.reproduce(out, quick=True, experiments=["figA7"], quiet=True, robustness=False)
+    rp.reproduce(rp.ReproduceOptions(out, quick=True, experiments=("figA7",), robustness=False),
+                 QUIET)
     readme = tmp_path / "README.md"
     readme.write_text("# project\n\nintro\n")
     docs = tmp_path / "docs"

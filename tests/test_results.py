@@ -15,6 +15,8 @@ import pytest
 from smoothlearn import cli, results, sweep
 from smoothlearn.experiments import make_config
 
+REF1 = sweep.Execution(engine="reference", workers=1, quiet=True)
+
 SMALL = {"dataset": "synthetic-categories", "steps": 200, "eval_every": 50,
          "experiment": "small"}
 
@@ -29,8 +31,8 @@ def _configs() -> list:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("store")
-    line = sweep.run_sweep(_configs(), out, engine="reference", workers=1, quiet=True)
-    assert "9 runs (8 done, 1 diverged, 0 failed" in line
+    summary = sweep.run_sweep(_configs(), out, REF1)
+    assert (summary.total, summary.done, summary.diverged, summary.failed) == (9, 8, 1, 0)
     return out
 
 
@@ -108,8 +110,8 @@ def test_missing_curves_and_unrecorded_runs_count_as_missing_and_are_recomputed(
     (copy / "runs" / f"{unrecorded}.json").unlink()  # killed between curve and record
     assert results.status(copy)["missing"] == 2
     assert set(results.load(copy)["run_id"]) == set(before["run_id"]) - {lost, unrecorded}
-    line = sweep.run_sweep(configs, copy, engine="reference", workers=1, quiet=True)
-    assert "(2 done, 0 diverged, 0 failed, 7 skipped" in line
+    summary = sweep.run_sweep(configs, copy, REF1)
+    assert (summary.done, summary.failed, summary.skipped) == (2, 0, 7)
     pd.testing.assert_frame_equal(results.load(copy), before, check_exact=True)
 
 
@@ -160,7 +162,7 @@ def test_load_errors_and_empty_store(tmp_path):
         results.load(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="not a sweep directory"):
         results.load(tmp_path)
-    sweep.run_sweep([], tmp_path / "empty", quiet=True)
+    sweep.run_sweep([], tmp_path / "empty", sweep.Execution(quiet=True))
     empty = results.load(tmp_path / "empty")
     assert empty.empty and list(empty.columns) == results.FRAME_COLUMNS
     assert results.status(tmp_path / "empty")["total"] == 0

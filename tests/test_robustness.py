@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -11,6 +10,8 @@ import pytest
 
 from smoothlearn import cli
 from smoothlearn import robustness as rb
+from smoothlearn.experiments import ConfigError
+from smoothlearn.sweep import Execution
 
 CELLS = {c.name: c for c in rb.CELLS}
 
@@ -96,9 +97,12 @@ def test_cell_claims_follow_the_cell():
 @pytest.fixture(scope="module")
 def small_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("robustness")
-    res = rb.run(out, quick=True, seeds=8, cells=["literal", "test: memory off"],
-                 autoencoders=False, quiet=True, workers=1, dataset="synthetic-categories")
-    return out, res
+    return out, rb.run(_small_options(out), Execution(workers=1, quiet=True))
+
+
+def _small_options(out) -> rb.RobustnessOptions:
+    return rb.RobustnessOptions(out, quick=True, seeds=8, cells=("literal", "test: memory off"),
+                                autoencoders=False, dataset="synthetic-categories")
 
 
 def test_every_claim_cell_and_stage_is_judged(small_sweep):
@@ -125,10 +129,10 @@ def test_outputs_are_written_and_the_sweep_resumes(small_sweep):
     text = (out / "claims.md").read_text()
     assert "Do not edit by hand" in text and "robustness.png" in text
     assert "## Summary" in text and "**ff-order**" in text
-    again = rb.run(out, quick=True, seeds=8, cells=["literal", "test: memory off"],
-                   autoencoders=False, quiet=True, workers=1, dataset="synthetic-categories")
-    line = again["meta"]["sweep"]
-    assert "(0 done" in line and "skipped as already done" in line
+    again = rb.run(_small_options(out), Execution(workers=1, quiet=True))
+    sweep = again["sweep"]
+    assert sweep.done == 0 and sweep.skipped == sweep.total == again["meta"]["runs"]
+    assert again["meta"]["sweep"] == sweep.line()
     assert again["table"].equals(res["table"])
 
 
@@ -152,7 +156,12 @@ def test_unknown_cell_is_one_line_exit_2(capsys):
 
 def test_cli_parses_robustness():
     args = cli.build_parser().parse_args(["robustness", "--quick", "--cells", "literal"])
-    assert isinstance(args, argparse.Namespace) and args.cells == ["literal"] and args.quick
+    assert args.cells == ["literal"] and args.quick
+
+
+def test_options_reject_an_unknown_cell():
+    with pytest.raises(ConfigError, match="--cells: unknown cell"):
+        rb.RobustnessOptions(cells=("literal", "nope"))
 
 
 def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):

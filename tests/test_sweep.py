@@ -29,6 +29,12 @@ model = ["feedforward", "leaky-reset"]
 condition = ["random", "repeat-3"]
 """
 SMALL = {"dataset": "synthetic-categories", "steps": 200, "eval_every": 50}
+#: The reference trainer in this process, no progress bar: most tests' execution.
+REF1 = sweep.Execution(engine="reference", workers=1, quiet=True)
+
+
+def _counts(summary: sweep.SweepSummary) -> tuple[int, int, int, int]:
+    return summary.done, summary.diverged, summary.failed, summary.skipped
 
 
 def _frame(directory: Path) -> pd.DataFrame:
@@ -47,8 +53,8 @@ def baseline(tiny_toml, tmp_path_factory) -> pd.DataFrame:
     """The tiny grid, uninterrupted, in this process (workers=1)."""
     out = tmp_path_factory.mktemp("baseline")
     configs = load_experiment(tiny_toml).runs()
-    line = sweep.run_sweep(configs, out, engine="reference", workers=1, quiet=True)
-    assert "12 runs (12 done, 0 diverged, 0 failed, 0 skipped" in line
+    summary = sweep.run_sweep(configs, out, REF1)
+    assert (summary.total, *_counts(summary)) == (12, 12, 0, 0, 0)
     return _frame(out)
 
 
@@ -71,15 +77,55 @@ def test_cli_rejects_bad_workers_and_engine(tiny_toml, tmp_path, capsys):
         cli.main(["run", str(tiny_toml), "--out", str(tmp_path), "--workers", "0"])
     assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="workers=0"):  # the Python API checks it too
-        sweep.run_sweep([make_config(**SMALL)], tmp_path, workers=0)
-    with pytest.raises(ConfigError, match="executor='slurm'"):
-        sweep.run_sweep([], tmp_path, executor="slurm")
+        sweep.Execution(workers=0)
+
+
+@pytest.mark.parametrize("settings,named", [
+    ({"engine": "turbo"}, "engine='turbo'"), ({"executor": "slurm"}, "executor='slurm'"),
+    ({"workers": 0}, "workers=0"), ({"workers": -2}, "workers=-2"),
+])
+def test_execution_is_checked_when_built_and_names_the_setting(settings, named):
+    with pytest.raises(ConfigError, match=named) as err:
+        sweep.Execution(**settings)
+    assert "\n" not in str(err.value)
+
+
+def test_execution_defaults_and_scheduler_implies_dask():
+    default = sweep.Execution()
+    assert (default.engine, default.executor, default.workers) == ("fast", "local", None)
+    assert default.worker_count == len(os.sched_getaffinity(0))
+    assert sweep.Execution(workers=3).worker_count == 3
+    assert sweep.Execution(scheduler="tcp://h:8786").executor == "dask"
+
+
+def test_summary_line_is_the_line_the_cli_prints():
+    summary = sweep.SweepSummary(
+        label="tiny", total=12, done=8, diverged=1, skipped=2, seconds=3.04,
+        store=Path("runs/tiny"), failures=(sweep.FailedRun("abc", "RuntimeError: boom"),),
+    )
+    assert summary.failed == 1
+    assert summary.line() == str(summary) == (
+        "tiny: 12 runs (8 done, 1 diverged, 1 failed, 2 skipped as already done) in 3.0 s "
+        "-> runs/tiny")
+
+
+def test_summary_counts_a_tiny_sweep_with_one_forced_failure(tmp_path):
+    good = [make_config(**SMALL, seed=s) for s in range(2)]
+    bad = make_config(**SMALL, dataset_params={"n_categories": 1})  # the generator refuses it
+    summary = sweep.run_sweep([*good, bad, good[0]], tmp_path, REF1)  # a duplicate counts once
+    assert (summary.total, *_counts(summary)) == (3, 2, 0, 1, 0)
+    assert summary.store == tmp_path and summary.seconds > 0
+    (failure,) = summary.failures
+    assert failure.run_id == bad.run_id()
+    assert failure.message.startswith("DataError: synthetic-categories: n_categories")
+    again = sweep.run_sweep([*good, bad], tmp_path, REF1)  # only the failed run is retried
+    assert (again.total, *_counts(again)) == (3, 0, 0, 1, 2)
 
 
 def test_missing_dask_is_a_one_line_config_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import now raises ImportError
     with pytest.raises(ConfigError, match=r"pip install 'smoothlearn\[dask\]'") as err:
-        sweep.run_sweep([make_config(**SMALL)], tmp_path, executor="dask")
+        sweep.run_sweep([make_config(**SMALL)], tmp_path, sweep.Execution(executor="dask"))
     assert "\n" not in str(err.value)
     assert not (tmp_path / "manifest.json").exists()
 
@@ -198,16 +244,16 @@ def test_dask_gives_bit_identical_numbers(tiny_toml, tmp_path, baseline):
     with the in-process sweep (the kill test above compares the local pool with it)."""
     distributed = pytest.importorskip("distributed")
     configs = load_experiment(tiny_toml).runs()
-    line = sweep.run_sweep(configs, tmp_path / "dask", engine="reference", executor="dask",
-                           workers=2, quiet=True)
-    assert "12 done" in line
+    dask = sweep.Execution(engine="reference", executor="dask", workers=2, quiet=True)
+    assert sweep.run_sweep(configs, tmp_path / "dask", dask).done == 12
     pd.testing.assert_frame_equal(_frame(tmp_path / "dask"), baseline, check_exact=True)
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
-        line = sweep.run_sweep(configs[:4], tmp_path / "remote", engine="reference",
-                               scheduler=cluster.scheduler_address, quiet=True)
-    assert "4 done" in line
+        remote = sweep.Execution(engine="reference", scheduler=cluster.scheduler_address,
+                                 quiet=True)
+        assert remote.executor == "dask"  # a scheduler address implies Dask
+        assert sweep.run_sweep(configs[:4], tmp_path / "remote", remote).done == 4
     remote = _frame(tmp_path / "remote")
     pd.testing.assert_frame_equal(
         remote, baseline[baseline["run_id"].isin(set(remote["run_id"]))].reset_index(drop=True),
@@ -219,21 +265,21 @@ def test_fast_engine_numbers_do_not_depend_on_batching(tmp_path):
     pytest.importorskip("smoothlearn.engine")
     configs = [make_config(**SMALL, seed=s, model=m, condition=c) for s in range(3)
                for m in ("feedforward", "leaky-reset") for c in ("random", "repeat-3")]
-    sweep.run_sweep(configs, tmp_path / "one", engine="fast", workers=1, quiet=True)
-    sweep.run_sweep(configs[::2], tmp_path / "two", engine="fast", workers=1, quiet=True,
+    one = sweep.Execution(workers=1, quiet=True)
+    sweep.run_sweep(configs, tmp_path / "one", one)
+    sweep.run_sweep(configs[::2], tmp_path / "two", one,
                     max_batch=2)  # a resumed sweep cuts different batches
-    line = sweep.run_sweep(configs, tmp_path / "two", engine="fast", workers=2, quiet=True,
-                           max_batch=5)
-    assert "6 skipped as already done" in line
+    two = sweep.Execution(workers=2, quiet=True)
+    assert sweep.run_sweep(configs, tmp_path / "two", two, max_batch=5).skipped == 6
     pd.testing.assert_frame_equal(_frame(tmp_path / "two"), _frame(tmp_path / "one"),
                                   check_exact=True)
 
 
 # ----------------------------------------------------------------------------- failures
 def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp_path, capsys):
-    from smoothlearn import experiments
+    from smoothlearn import runs
 
-    real = experiments.prepare
+    real = runs.prepare
 
     def flaky(config):
         if config.seed == 1:
@@ -242,26 +288,30 @@ def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp
 
     configs = [make_config(**SMALL, seed=s) for s in range(4)]
     assert len(sweep.plan_batches(configs, "reference")) == 1  # the bad run has batch-mates
-    monkeypatch.setattr(experiments, "prepare", flaky)
-    line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
-    assert "(3 done, 0 diverged, 1 failed, 0 skipped" in line
+    monkeypatch.setattr(runs, "prepare", flaky)
+    summary = sweep.run_sweep(configs, tmp_path, REF1)
+    assert _counts(summary) == (3, 0, 1, 0)
+    assert summary.failures == (
+        sweep.FailedRun(configs[1].run_id(), "RuntimeError: boom second line"),)
+    assert "(3 done, 0 diverged, 1 failed, 0 skipped as already done) in " in summary.line()
     assert "failed: RuntimeError: boom second line" in capsys.readouterr().err
     table = results.runs(tmp_path).set_index("seed")
     assert table.loc[1, "status"] == "failed"
     assert table.loc[1, "message"] == "RuntimeError: boom second line"
     assert set(results.load(tmp_path)["seed"]) == {0, 2, 3}
 
-    monkeypatch.setattr(experiments, "prepare", real)
-    line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
-    assert "(1 done, 0 diverged, 0 failed, 3 skipped" in line
+    monkeypatch.setattr(runs, "prepare", real)
+    assert _counts(sweep.run_sweep(configs, tmp_path, REF1)) == (1, 0, 0, 3)
     assert results.status(tmp_path)["done"] == 4
 
 
 def test_a_failure_inside_a_worker_process_is_recorded(tmp_path):
     good = [make_config(**SMALL, seed=s) for s in range(3)]
     bad = make_config(**SMALL, dataset_params={"n_categories": 1})
-    line = sweep.run_sweep([*good, bad], tmp_path, engine="reference", workers=2, quiet=True)
-    assert "(3 done, 0 diverged, 1 failed" in line
+    summary = sweep.run_sweep([*good, bad], tmp_path,
+                              sweep.Execution(engine="reference", workers=2, quiet=True))
+    assert _counts(summary) == (3, 0, 1, 0)
+    assert [f.run_id for f in summary.failures] == [bad.run_id()]
     record = json.loads((tmp_path / "runs" / f"{bad.run_id()}.json").read_text())
     assert record["status"] == "failed"
     assert record["message"].startswith("DataError: synthetic-categories: n_categories")
@@ -299,24 +349,23 @@ def test_cli_exit_status_reports_failures(tmp_path, capsys):
 
 def test_diverged_runs_are_done_and_stop_at_divergence(tmp_path):
     configs = [make_config(**SMALL, loss="ce", lr=lr) for lr in (0.01, 1e30)]
-    line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
-    assert "(1 done, 1 diverged, 0 failed" in line
+    assert _counts(sweep.run_sweep(configs, tmp_path, REF1)) == (1, 1, 0, 0)
     frame = results.load(tmp_path)
     blown = frame[frame["lr"] == 1e30]
     assert blown["diverged"].all() and blown["step"].max() < 200
     assert frame[["test_mse", "test_ce", "test_acc"]].notna().all().all()
     assert results.summary(frame)["n_diverged"].tolist() == [0, 1]
-    line = sweep.run_sweep(configs, tmp_path, engine="reference", workers=1, quiet=True)
-    assert "(0 done, 0 diverged, 0 failed, 2 skipped" in line  # diverged is final
+    summary = sweep.run_sweep(configs, tmp_path, REF1)
+    assert _counts(summary) == (0, 0, 0, 2)  # diverged is final
     assert results.status(tmp_path)["diverged"] == 1
 
 
 def test_progress_bar_goes_to_stderr_unless_quiet(tmp_path, capsys):
     configs = [make_config(**SMALL, seed=s) for s in range(2)]
-    sweep.run_sweep(configs, tmp_path / "a", engine="reference", workers=1)
+    sweep.run_sweep(configs, tmp_path / "a", sweep.Execution(engine="reference", workers=1))
     err = capsys.readouterr().err
     assert "2/2" in err and "net-steps/s" in err
-    sweep.run_sweep(configs, tmp_path / "b", engine="reference", workers=1, quiet=True)
+    sweep.run_sweep(configs, tmp_path / "b", REF1)
     assert capsys.readouterr().err == ""
 
 

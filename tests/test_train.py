@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import (
-    Prepared,
-    TrainSettings,
     evaluate,
     hidden_states,
     train_lstm,

@@ -33,8 +33,8 @@ from smoothlearn.nn import input_change
 if TYPE_CHECKING:  # pragma: no cover - imported lazily to keep this module numpy-only
     import pandas as pd
 
+    from smoothlearn.contract import Curves, Prepared
     from smoothlearn.experiments import RunConfig
-    from smoothlearn.train import Curves, Prepared
 
 __all__ = [
     "UNIT_NAMES",
@@ -300,7 +300,7 @@ def reset_rate(
 # ---------------------------------------------------------------- trained runs
 def _latent_eval(config: RunConfig, X_eval: np.ndarray) -> np.ndarray:
     """Latent states of the evaluation stream; the analysis needs the whole ordered stream."""
-    from smoothlearn.experiments import dataset_for
+    from smoothlearn.runs import dataset_for
 
     ds = dataset_for(config)
     if ds.latent_test is None:
@@ -335,13 +335,13 @@ def autoencoder_analysis(
     """Un-mixing measures of one trained autoencoder, and of the same net at initialisation.
 
     Hidden activity is taken on the held-out stream exactly as the run's evaluation saw it
-    (``experiments.prepare``: its ``test_mode`` memory and its reset policy), so the error here
+    (``runs.prepare``: its ``test_mode`` memory and its reset policy), so the error here
     equals the curve's last point. The same measures on ``prep.params`` (the untrained
     weights) sit beside the trained ones under ``*_init`` keys: with per-row resets, part of
     the selectivity exists before any learning (pitfalls point 5), and only the change is
     owed to training.
     """
-    from smoothlearn.experiments import prepare
+    from smoothlearn.runs import prepare
 
     params = curves if isinstance(curves, dict) else curves.final_params
     if not params:
@@ -361,7 +361,7 @@ def dynamics_for(
     config: RunConfig, curves: Curves | dict[str, np.ndarray], start: int = 0, length: int = 30
 ) -> dict[str, np.ndarray]:
     """:func:`unit_dynamics` of a trained run on its held-out stream, as its evaluation saw it."""
-    from smoothlearn.experiments import prepare
+    from smoothlearn.runs import prepare
 
     params = curves if isinstance(curves, dict) else curves.final_params
     prep = prepare(config)

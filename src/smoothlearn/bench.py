@@ -32,9 +32,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from smoothlearn import data, engine, streams
+from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.engine import train_many
 from smoothlearn.nn import init_params, reset_flags, unit_groups
-from smoothlearn.train import Prepared, TrainSettings
 
 DEFAULT_OUT = Path("runs") / "bench"
 FIG2_RUNS, FIG2_STEPS, FIG2_EVAL_EVERY, FIG2_EVAL_ITEMS = 75, 60_000, 1000, 10_000

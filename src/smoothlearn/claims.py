@@ -286,7 +286,9 @@ def verdict(low: float, high: float, n: int, min_seeds: int) -> str:
 
 # ----------------------------------------------------------------------------- frames
 def _task_of(dataset: str) -> str:
-    return "reconstruct" if str(dataset).startswith("multiscale") else "classify"
+    from smoothlearn.data import dataset_info
+
+    return dataset_info(str(dataset)).task
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -340,7 +342,8 @@ def select_runs(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame
 @lru_cache(maxsize=16)
 def training_labels(dataset: str, data_seed: int) -> np.ndarray | None:
     """Training labels of a dataset, or None for ordered streams (no exhaustion there)."""
-    from smoothlearn.experiments import dataset_for, make_config
+    from smoothlearn.experiments import make_config
+    from smoothlearn.runs import dataset_for
 
     ds = dataset_for(make_config(dataset=dataset, condition="random", data_seed=data_seed,
                                  task=_task_of(dataset)))

@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from smoothlearn.sweep import Execution
 
 
 def _parse_value(text: str) -> Any:
@@ -44,11 +47,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _execution(args: argparse.Namespace) -> Execution:
+    """The execution flags shared by run, reproduce and robustness, checked once."""
+    from smoothlearn.sweep import Execution
+
+    return Execution(engine=args.engine, executor=args.executor, workers=args.workers,
+                     scheduler=args.scheduler, quiet=args.quiet)
+
+
 # ---------------------------------------------------------------- commands
 def cmd_streams(args: argparse.Namespace) -> int:
     """Show what each smoothness condition does to one label set."""
     from smoothlearn import streams
-    from smoothlearn.experiments import dataset_for, make_config
+    from smoothlearn.experiments import make_config
+    from smoothlearn.runs import dataset_for
 
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])
@@ -106,14 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / exp.name)
     from smoothlearn.sweep import run_sweep
 
-    summary = run_sweep(
-        configs, out, engine=args.engine, executor=args.executor, workers=args.workers,
-        scheduler=args.scheduler, quiet=args.quiet,
-    )
-    print(summary)
-    from smoothlearn.sweep import failed_count
-
-    return 1 if failed_count(summary) else 0
+    summary = run_sweep(configs, out, _execution(args))
+    print(summary.line())
+    return 1 if summary.failed else 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -129,15 +136,35 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from smoothlearn.reproduce import main_reproduce
+    """0 when every experiment ran (or was skipped for missing MNIST), else 1."""
+    from smoothlearn.reproduce import DEFAULT_OUT, ReproduceOptions, reproduce
 
-    return main_reproduce(args)
+    options = ReproduceOptions(
+        out=Path(args.out or DEFAULT_OUT), quick=args.quick,
+        experiments=tuple(args.only) if args.only else None,
+        skip_models=tuple(args.skip_models or ()), robustness=args.robustness,
+    )
+    done = reproduce(options, _execution(args))
+    print(f"report: {done.report}")
+    if done.failed:
+        print(f"failed experiments: {', '.join(done.failed)}")
+    return 1 if done.failed else 0
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from smoothlearn.robustness import main_robustness
+    """Run the sweep, print its summary and where the outputs are."""
+    from smoothlearn.robustness import DEFAULT_OUT, RobustnessOptions, run
 
-    return main_robustness(args)
+    options = RobustnessOptions(
+        out=Path(args.out or DEFAULT_OUT), quick=args.quick, seeds=args.seeds,
+        cells=tuple(args.cells) if args.cells else None,
+    )
+    res = run(options, _execution(args))
+    print(res["sweep"].line())
+    for line in res["summary"]:
+        print(line.replace("**", ""))
+    print(f"matrix: {res['png']}\nclaims: {res['markdown']}")
+    return 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -168,6 +195,8 @@ def _add_execution_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from smoothlearn.data import REAL_DATASETS
+
     parser = argparse.ArgumentParser(
         prog="smoothlearn",
         description="Learning from temporally smooth data streams (reproduction toolkit).",
@@ -185,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="fetch datasets or show where they are")
     dsub = p.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="download and verify a dataset into the cache")
-    f.add_argument("name", choices=["mnist", "fashion-mnist"])
+    f.add_argument("name", choices=REAL_DATASETS)
     f.add_argument("--data-dir", default=None)
     i = dsub.add_parser("info", help="where each dataset is found, and whether it verifies")
     i.add_argument("--data-dir", default=None)
@@ -251,15 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; known user errors become one line on stderr and exit status 2."""
+    from smoothlearn.data import DataError
     from smoothlearn.experiments import ConfigError
 
-    known: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError)
-    try:
-        from smoothlearn.data import DataError
-
-        known = (*known, DataError)
-    except ImportError:  # pragma: no cover - data module always present in releases
-        pass
+    known = (ConfigError, DataError, FileNotFoundError)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

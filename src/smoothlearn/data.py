@@ -4,6 +4,10 @@ Data knows nothing of models or orders: it returns a fixed training set and a te
 training items are *ordered* (the paper's smoothness manipulation) is :mod:`smoothlearn.streams`'
 job, except for the two synthetic streams whose order *is* the data (``ordered=True``).
 
+What a dataset *is* (task, input size, class count, real or synthetic, ordered) is stated once
+in :data:`DATASET_INFO` (:func:`dataset_info`); other modules read it there, never from the
+name. A new dataset is one registry record plus its loader or generator.
+
 Real datasets
 =============
 
@@ -88,7 +92,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +102,9 @@ import numpy as np
 __all__ = [
     "DataError",
     "Dataset",
+    "DatasetInfo",
+    "DATASET_INFO",
+    "dataset_info",
     "DATASETS",
     "REAL_DATASETS",
     "SYNTHETIC_DATASETS",
@@ -118,6 +125,57 @@ __all__ = [
 
 class DataError(ValueError):
     """A dataset problem, explained in a message a user can act on without a traceback."""
+
+
+# ---------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the rest of the package may know about a dataset without loading it.
+
+    Other modules ask here (task, input size, real or synthetic) instead of guessing from the
+    name, so that adding a dataset means adding one record.
+    """
+
+    name: str
+    task: Literal["classify", "reconstruct"]
+    #: Features per item at the generator's defaults (28 x 28 = 784 for the image sets).
+    input_size: int
+    #: Categories of a classification set at the defaults; None for reconstruction streams.
+    n_classes: int | None
+    #: Official files checked by sha256 (True) or generated from a seed (False).
+    real: bool
+    #: The stream's order is the data itself (runs use ``condition="given"``).
+    ordered: bool = False
+
+    def input_size_for(self, params: Mapping[str, Any]) -> int:
+        """Features per item under a synthetic generator's keywords (``n_features``, or two
+        elements per row of a multiscale stream's ``periods``)."""
+        if "n_features" in params:
+            return int(params["n_features"])
+        if "periods" in params:
+            return 2 * len(params["periods"])
+        return self.input_size
+
+
+#: Every dataset, real ones first (the order of :data:`DATASETS`).
+DATASET_INFO: dict[str, DatasetInfo] = {info.name: info for info in (
+    DatasetInfo("mnist", "classify", 784, 10, real=True),
+    DatasetInfo("fashion-mnist", "classify", 784, 10, real=True),
+    DatasetInfo("synthetic-categories", "classify", 16, 4, real=False),
+    DatasetInfo("synthetic-no-shared", "classify", 16, 4, real=False, ordered=True),
+    DatasetInfo("multiscale", "reconstruct", 6, None, real=False, ordered=True),
+    DatasetInfo("multiscale-b", "reconstruct", 6, None, real=False, ordered=True),
+)}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registry record of ``name``; a :class:`DataError` naming the known ones if none."""
+    try:
+        return DATASET_INFO[name]
+    except KeyError:
+        raise DataError(
+            f"unknown dataset {name!r}; known: {', '.join(DATASET_INFO)}"
+        ) from None
 
 
 # ---------------------------------------------------------------- real datasets: constants
@@ -176,7 +234,7 @@ MIRRORS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-REAL_DATASETS: tuple[str, ...] = tuple(SHA256)
+REAL_DATASETS: tuple[str, ...] = tuple(n for n, i in DATASET_INFO.items() if i.real)
 DOWNLOAD_TIMEOUT_S = 30.0
 #: Refuse larger downloads: the biggest file (MNIST train images) unpacks to 47 MB.
 MAX_DOWNLOAD_BYTES = 64 * 2**20
@@ -740,7 +798,7 @@ SYNTHETIC_DATASETS: dict[str, Callable[..., Dataset]] = {
     "multiscale": make_multiscale,
     "multiscale-b": functools.partial(make_multiscale, periods=(1, 4, 8), noise=0.4),
 }
-DATASETS: tuple[str, ...] = (*REAL_DATASETS, *SYNTHETIC_DATASETS)
+DATASETS: tuple[str, ...] = tuple(DATASET_INFO)
 
 
 def _make_synthetic(name: str, params: dict[str, Any]) -> Dataset:

@@ -39,7 +39,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from smoothlearn.train import Curves, Prepared
+from smoothlearn.contract import Curves, Prepared
 
 __all__ = ["train_many", "evaluate_many", "choose_sparse"]
 

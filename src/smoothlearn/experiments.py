@@ -5,8 +5,9 @@ content hash of them. An :class:`Experiment` (a TOML file, or a built-in one und
 ``smoothlearn/configs/``) expands into a list of runs: ``base`` settings, overridden by each
 ``[[grids]]`` table's cartesian product, times ``seeds`` seeds.
 
-:func:`prepare` turns a config into the arrays both engines consume, and :func:`run_many`
-trains a list of configs (the fast engine by default, the reference on request).
+This module only describes runs: :mod:`smoothlearn.runs` turns a config into the arrays both
+engines consume (``prepare``) and trains them (``run_many``). Layering: ``contract`` <-
+``experiments`` <- ``runs`` <- ``sweep``.
 """
 
 from __future__ import annotations
@@ -15,25 +16,20 @@ import hashlib
 import itertools
 import json
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smoothlearn import data, streams
-from smoothlearn.nn import parse_reset, reset_flags
-from smoothlearn.train import (
-    Curves,
-    Prepared,
-    TrainSettings,
-    train_lstm,
-    train_minibatch,
-    train_reference,
-)
+from smoothlearn.contract import TrainSettings
+from smoothlearn.nn import parse_reset
+
+if TYPE_CHECKING:
+    from smoothlearn.contract import Curves
 
 __all__ = [
     "MODELS",
@@ -42,8 +38,6 @@ __all__ = [
     "ConfigError",
     "builtin_names",
     "load_experiment",
-    "prepare",
-    "run_many",
     "curves_frame",
 ]
 
@@ -130,9 +124,9 @@ class RunConfig(BaseModel):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        allowed = sorted({name for name, _ in HIDDEN})
-        if value not in allowed:
-            raise ValueError(f"unknown dataset {value!r}; allowed: {', '.join(allowed)}")
+        if value not in data.DATASET_INFO:
+            allowed = ", ".join(sorted(data.DATASET_INFO))
+            raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}")
         return value
 
     @field_validator("condition")
@@ -167,7 +161,7 @@ class RunConfig(BaseModel):
     def resolved_task(self) -> str:
         if self.task:
             return self.task
-        return "reconstruct" if self.dataset.startswith("multiscale") else "classify"
+        return data.dataset_info(self.dataset).task
 
     @property
     def resolved_output(self) -> str:
@@ -318,169 +312,6 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         return Experiment(**raw)
     except ValidationError as err:
         raise _format_validation(err, f"{where}: ") from None
-
-
-# ---------------------------------------------------------------- preparation
-@lru_cache(maxsize=8)
-def _dataset(name: str, params_json: str) -> data.Dataset:
-    return data.load_dataset(name, **json.loads(params_json))
-
-
-@lru_cache(maxsize=16)
-def _one_hot(name: str, params_json: str, split: str, n_classes: int) -> np.ndarray:
-    ds = _dataset(name, params_json)
-    labels = ds.y_train if split == "train" else ds.y_test
-    out = np.zeros((labels.size, n_classes), np.float32)
-    out[np.arange(labels.size), labels] = 1.0
-    out.flags.writeable = False
-    return out
-
-
-def dataset_for(config: RunConfig) -> data.Dataset:
-    """The (cached) dataset a config trains on; ``data_seed`` seeds synthetic generators."""
-    params = dict(config.dataset_params)
-    if not config.dataset.endswith("mnist"):
-        params.setdefault("seed", config.resolved()["data_seed"])
-    return _dataset(config.dataset, json.dumps(params, sort_keys=True))
-
-
-def _targets(config: RunConfig, ds: data.Dataset, split: str) -> np.ndarray:
-    if config.resolved_task == "reconstruct":
-        return ds.X_train if split == "train" else ds.X_test
-    params = dict(config.dataset_params)
-    if not config.dataset.endswith("mnist"):
-        params.setdefault("seed", config.resolved()["data_seed"])
-    n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
-    return _one_hot(config.dataset, json.dumps(params, sort_keys=True), split, n_classes)
-
-
-def _labels(config: RunConfig, labels: np.ndarray) -> np.ndarray:
-    if config.resolved_task == "reconstruct":
-        return np.full(labels.shape[0], -1, np.int64)
-    return labels
-
-
-def _reset_labels(config: RunConfig, labels: np.ndarray) -> np.ndarray | None:
-    """Category labels for label-based resets; reconstruction streams have none."""
-    return labels if config.resolved_task == "classify" else None
-
-
-def _training_order(config: RunConfig, ds: data.Dataset, labels: np.ndarray) -> np.ndarray:
-    resolved = config.resolved()
-    if ds.ordered and config.condition != "given":
-        raise ConfigError(
-            f"dataset {config.dataset!r} is an ordered stream; use condition='given'"
-        )
-    if ds.ordered:
-        idx = np.tile(np.arange(labels.shape[0]), config.epochs)
-        return idx[: config.steps] if config.steps else idx
-    keep = np.arange(labels.size)
-    if config.class_balance == "balanced":
-        keep = streams.balanced_subset(labels, resolved["order_seed"])
-    idx = keep[streams.order(labels[keep], config.condition, resolved["order_seed"], config.epochs)]
-    return idx[: config.steps] if config.steps else idx
-
-
-def _eval_stream(config: RunConfig, ds: data.Dataset, labels: np.ndarray):
-    """Evaluation items in evaluation order, and their reset flags (None = memory off)."""
-    resolved = config.resolved()
-    items = np.arange(ds.X_test.shape[0])
-    if config.eval_items and config.eval_items < items.size:
-        items = np.sort(np.random.default_rng(0).permutation(items.size)[: config.eval_items])
-    if config.test_mode == "off":
-        return items, None
-    if not ds.ordered:  # an ordered stream is evaluated in its own order
-        condition = config.condition if config.test_mode == "same" else config.test_mode
-        items = items[streams.order(ds.y_test[items], condition, resolved["order_seed"])]
-    policy = config.test_reset or resolved["reset"]
-    flags = reset_flags(
-        policy, ds.X_test[items], _reset_labels(config, ds.y_test[items]),
-        resolved["reset_groups"], config.reset_aggregate,
-    )
-    return items, flags
-
-
-def prepare(config: RunConfig) -> Prepared:
-    """Materialise one run as arrays: the common input of both engines."""
-    from smoothlearn.nn import init_params
-
-    config.check()
-    resolved = config.resolved()
-    ds = dataset_for(config)
-    train_targets = _targets(config, ds, "train")
-    order = _training_order(config, ds, ds.y_train)
-    if order.size == 0:
-        raise ConfigError(f"{config.dataset!r} gives an empty training order")
-    resets = reset_flags(
-        resolved["reset"], ds.X_train[order], _reset_labels(config, ds.y_train[order]),
-        resolved["reset_groups"], config.reset_aggregate,
-    )
-    eval_items, eval_resets = _eval_stream(config, ds, ds.y_test)
-    steps = order.size
-    if config.eval_steps is not None:  # explicit points (within the run) replace eval_every
-        points = [s for s in config.eval_steps if 0 <= s < steps]
-        eval_steps = np.unique(np.r_[0, points, steps]).astype(np.int64)
-    else:
-        eval_steps = np.unique(np.r_[np.arange(0, steps, config.eval_every), steps])
-        eval_steps = eval_steps.astype(np.int64)
-    hidden = resolved["hidden"]
-    leak = np.broadcast_to(np.asarray(resolved["leak"], np.float32), (hidden,)).copy()
-    test_targets = _targets(config, ds, "test")
-    return Prepared(
-        X=ds.X_train,
-        targets=train_targets,
-        labels=_labels(config, ds.y_train),
-        order=order,
-        resets=resets,
-        params=init_params(ds.X_train.shape[1], hidden, train_targets.shape[1],
-                           resolved["init_seed"]),
-        leak=leak,
-        eval_steps=eval_steps,
-        X_eval=ds.X_test[eval_items],
-        targets_eval=np.ascontiguousarray(test_targets[eval_items]),
-        labels_eval=_labels(config, ds.y_test[eval_items]),
-        eval_resets=eval_resets,
-        settings=config.settings(),
-        task=config.resolved_task,
-    )
-
-
-# ---------------------------------------------------------------- running
-def _train_one_reference(config: RunConfig, prep: Prepared, progress) -> Curves:
-    resolved = config.resolved()
-    if config.arch == "lstm":
-        return train_lstm(prep, resolved["hidden"], config.bptt, resolved["init_seed"], progress)
-    if resolved["batch_size"] > 1:
-        return train_minibatch(prep, resolved["batch_size"], progress)
-    return train_reference(prep, progress)
-
-
-def run_many(
-    configs: Sequence[RunConfig],
-    engine: Literal["fast", "reference"] = "fast",
-    progress: Callable[[int], None] | None = None,
-    threads: int | None = None,
-) -> list[Curves]:
-    """Train every config; per-sample leaky/feedforward runs go through the fast engine.
-
-    LSTM (BPTT) and mini-batch runs always use the reference trainer.
-    """
-    preps = [prepare(c) for c in configs]
-    results: list[Curves | None] = [None] * len(configs)
-    fast = [
-        i for i, c in enumerate(configs)
-        if engine == "fast" and c.arch == "leaky" and c.resolved()["batch_size"] == 1
-    ]
-    if fast:
-        from smoothlearn.engine import train_many
-
-        for i, curves in zip(fast, train_many([preps[i] for i in fast], threads=threads,
-                                              progress=progress), strict=True):
-            results[i] = curves
-    for i, config in enumerate(configs):
-        if results[i] is None:
-            results[i] = _train_one_reference(config, preps[i], progress)
-    return results  # type: ignore[return-value]
 
 
 CURVE_COLUMNS = [

@@ -763,7 +763,7 @@ def draw_figures(
     """Every paper figure whose experiment is in ``frame``; failures become notes.
 
     ``analysis_inputs`` maps an autoencoder experiment to ``{"configs", "curves", "table"}``:
-    its run configs, their :class:`~smoothlearn.train.Curves` (with final weights) and the
+    its run configs, their :class:`~smoothlearn.contract.Curves` (with final weights) and the
     ``smoothlearn.analysis.analyse_runs`` table, for the hidden-unit figures (3E, A.12-A.15).
     """
     frame = claims_mod.normalise_frame(frame) if len(frame) else frame

@@ -2,9 +2,9 @@
 
 Each built-in experiment runs resumably through :func:`smoothlearn.sweep.run_sweep` into one
 shared store, ``OUT/store/``, at the paper's settings (the TOML defaults: MNIST nets 5 seeds,
-synthetic 100, autoencoders 50). ``quick=True`` runs fewer seeds and steps
-(:func:`quick_settings`) so that the whole reproduction takes under two minutes on two cores
-and still draws every figure.
+synthetic 100, autoencoders 50). Quick mode (``ReproduceOptions(quick=True)``) runs fewer
+seeds and steps (:func:`quick_settings`) so that the whole reproduction takes under two minutes
+on two cores and still draws every figure.
 
 Nothing here stops halfway: when MNIST cannot be had, one line says so and the synthetic
 experiments go on; an experiment that fails is reported as failed in the report; a figure or
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pandas as pd
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import report
+from smoothlearn.data import dataset_info
 from smoothlearn.experiments import (
     MODELS,
     Experiment,
@@ -36,15 +37,15 @@ from smoothlearn.experiments import (
     curves_frame,
     load_experiment,
     make_config,
-    run_many,
 )
-from smoothlearn.sweep import failed_count, run_sweep
+from smoothlearn.runs import run_many
+from smoothlearn.sweep import Execution, run_sweep
 
-__all__ = ["reproduce", "main_reproduce", "quick_settings", "plan_experiments", "DEFAULT_OUT"]
+__all__ = ["reproduce", "ReproduceOptions", "Reproduction", "quick_settings", "plan_experiments",
+           "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "reproduce"
 STORE = "store"
-REAL_DATASETS = ("mnist", "fashion-mnist")
 
 # Quick mode: enough to draw every figure and exercise every claim, in < 2 min on 2 cores.
 QUICK_REAL = {"steps": 6000, "eval_every": 200, "eval_items": 1000}
@@ -56,6 +57,45 @@ QUICK_MINIBATCH_EVAL = 320
 QUICK_LSTM = {"hidden": 32, "steps": 1000}
 QUICK_SYNTHETIC_SEEDS = 20
 QUICK_AUTOENCODER_SEEDS = 10
+
+
+# ----------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class ReproduceOptions:
+    """What to reproduce, checked when built (how to train: :class:`~smoothlearn.sweep.Execution`).
+
+    ``experiments``: built-in names (None: all); ``skip_models``: models whose runs are left
+    out, e.g. the multi-hour LSTM; ``robustness``: add the robustness sweep (None: in full runs
+    that include fig2, not in quick ones).
+    """
+
+    out: Path = DEFAULT_OUT
+    quick: bool = False
+    experiments: tuple[str, ...] | None = None
+    skip_models: tuple[str, ...] = ()
+    robustness: bool | None = None
+    step_policy: str | int = "pre-exhaustion"
+
+    def __post_init__(self) -> None:
+        from smoothlearn.experiments import ConfigError
+
+        unknown = sorted(set(self.experiments or ()) - set(builtin_names()))
+        if unknown:
+            raise ConfigError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose "
+                              f"from {', '.join(builtin_names())}")
+        unknown = sorted(set(self.skip_models) - set(MODELS))
+        if unknown:
+            raise ConfigError(f"--skip-models: unknown model(s) {', '.join(unknown)}; choose "
+                              f"from {', '.join(MODELS)}")
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Where the report is, and which experiments failed (none: every one ran or was skipped
+    for missing MNIST)."""
+
+    report: Path
+    failed: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- planning
@@ -74,7 +114,7 @@ def _models(exp: Experiment) -> set[str]:
 
 
 def uses_real_data(exp: Experiment) -> bool:
-    return bool(_datasets(exp) & set(REAL_DATASETS))
+    return any(dataset_info(d).real for d in _datasets(exp))
 
 
 def quick_settings(exp: Experiment) -> tuple[int, dict[str, Any], dict[str, dict[str, Any]]]:
@@ -90,7 +130,7 @@ def quick_settings(exp: Experiment) -> tuple[int, dict[str, Any], dict[str, dict
             overrides["eval_every"] = QUICK_MINIBATCH_EVAL
         per_model = {"lstm": dict(QUICK_LSTM)} if "lstm" in _models(exp) else {}
         return QUICK_REAL_SEEDS, overrides, per_model
-    if any(d.startswith("multiscale") for d in _datasets(exp)):
+    if any(dataset_info(d).task == "reconstruct" for d in _datasets(exp)):
         return min(exp.seeds, QUICK_AUTOENCODER_SEEDS), {}, {}
     return min(exp.seeds, QUICK_SYNTHETIC_SEEDS), {}, {}
 
@@ -147,13 +187,6 @@ def real_data_problem() -> str | None:
     return None
 
 
-def _run_store(configs: Sequence[RunConfig], directory: Path, engine: str, executor: str,
-               workers: int | None, quiet: bool, scheduler: str | None = None) -> str:
-    """Train what the experiment's resumable store lacks; returns the sweep's summary line."""
-    return str(run_sweep(list(configs), directory, engine=engine, executor=executor,
-                         workers=workers, scheduler=scheduler, quiet=quiet))
-
-
 def config_table(configs: Sequence[RunConfig]) -> pd.DataFrame:
     """Resolved settings per run_id: the config columns claims and figures filter on."""
     rows = []
@@ -183,15 +216,14 @@ def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
 
 
 def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: Path,
-                    engine: str, executor: str, workers: int | None,
-                    quiet: bool, scheduler: str | None = None) -> pd.DataFrame | None:
+                    execution: Execution) -> pd.DataFrame | None:
+    """Train what the shared store lacks of this experiment, then load its runs."""
     start = time.perf_counter()
     try:
-        summary = _run_store(configs, out / STORE, engine, executor, workers, quiet,
-                             scheduler)
+        summary = run_sweep(configs, out / STORE, execution)
         frame = load_frame(configs, out / STORE).assign(experiment=info.name)
-        info.status = "failed" if failed_count(summary) else "ok"
-        info.message = summary.strip().splitlines()[-1] if summary.strip() else ""
+        info.status = "failed" if summary.failed else "ok"
+        info.message = summary.line()
         return frame
     except Exception as err:  # reported in the report; the other experiments go on
         info.status, info.message = "failed", f"{type(err).__name__}: {err}"
@@ -205,30 +237,21 @@ def _say(text: str, quiet: bool) -> None:
         print(text, flush=True)
 
 
-def reproduce(
-    out: Path,
-    quick: bool = False,
-    executor: str = "local",
-    workers: int | None = None,
-    engine: str = "fast",
-    quiet: bool = False,
-    experiments: Sequence[str] | None = None,
-    step_policy: str | int = "pre-exhaustion",
-    scheduler: str | None = None,
-    skip_models: Sequence[str] = (),
-    robustness: bool | None = None,
-) -> Path:
-    """Run every built-in experiment (or ``experiments``), then write figures, claims.json and
-    the report into ``out``; returns the path of ``report.html``."""
+def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
+    """Run every built-in experiment (or ``options.experiments``), then write figures,
+    claims.json and the report into ``options.out``."""
     started = time.perf_counter()
-    out = Path(out)
+    out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
+    quick, experiments, skip_models = options.quick, options.experiments, options.skip_models
+    robustness, engine, quiet = options.robustness, execution.engine, execution.quiet
     plans = plan_experiments(quick, experiments, skip_models)
     notes = []
     if skip_models:
         notes.append(f"Runs of {', '.join(skip_models)} were skipped (--skip-models): their "
                      "claims have no data.")
-    needs_real = [i.name for i, c in plans if c and any(x.dataset in REAL_DATASETS for x in c)]
+    needs_real = [i.name for i, c in plans
+                  if c and any(dataset_info(x.dataset).real for x in c)]
     # The sweep re-checks Fig 2 on MNIST: by default it joins full runs that include fig2.
     with_sweep = (robustness if robustness is not None
                   else not quick and (experiments is None or "fig2" in experiments))
@@ -247,8 +270,7 @@ def reproduce(
             info.status, info.message = "skipped", "MNIST unavailable"
             continue
         _say(f"{info.name}: {len(configs)} runs ...", quiet)
-        frame = _run_experiment(info, configs, out, engine, executor, workers, quiet,
-                                scheduler)
+        frame = _run_experiment(info, configs, out, execution)
         _say(f"{info.name}: {info.status} in {info.seconds:.1f} s"
              + (f" ({info.message})" if info.message else ""), quiet)
         if frame is not None and len(frame):
@@ -256,17 +278,17 @@ def reproduce(
     frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
     extra = []
     if with_sweep:
-        extra.append(_robustness(out, quick, engine, executor, workers, quiet, scheduler,
-                                 problem, notes))
+        extra.append(_robustness(out, quick, execution, problem, notes))
     else:
         notes.append("The robustness matrix (which claims depend on which unstated choice) is "
                      "left out of quick runs: `smoothlearn robustness --quick`, or "
                      "`smoothlearn reproduce --robustness`.")
-    return _write_outputs(out, frame, plans, quick, engine, step_policy, notes, started, extra)
+    path = _write_outputs(out, frame, plans, quick, engine, options.step_policy, notes, started,
+                          extra)
+    return Reproduction(path, tuple(i.name for i, _ in plans if i.status == "failed"))
 
 
-def _robustness(out: Path, quick: bool, engine: str, executor: str, workers: int | None,
-                quiet: bool, scheduler: str | None, mnist_problem: str | None,
+def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str | None,
                 notes: list[str]) -> report.FigureResult:
     """The robustness sweep (``smoothlearn.robustness``) as one more figure of the report."""
     result = report.FigureResult("robustness", "robustness",
@@ -274,12 +296,12 @@ def _robustness(out: Path, quick: bool, engine: str, executor: str, workers: int
     if mnist_problem:
         result.note = "not drawn: the robustness sweep needs MNIST"
         return result
-    _say("robustness: sweep ...", quiet)
+    _say("robustness: sweep ...", execution.quiet)
     try:
         from smoothlearn import robustness
 
-        res = robustness.run(out / "robustness", quick=quick, executor=executor,
-                             workers=workers, engine=engine, quiet=quiet, scheduler=scheduler)
+        res = robustness.run(robustness.RobustnessOptions(out / "robustness", quick=quick),
+                             execution)
     except Exception as err:  # reported in its place; the report still gets written
         result.note = f"robustness sweep failed: {type(err).__name__}: {err}"
         notes.append(result.note)
@@ -333,7 +355,8 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
 
 
 def uses_autoencoders(configs: Sequence[RunConfig]) -> bool:
-    return any(c.dataset.startswith("multiscale") for c in configs)
+    """Autoencoder experiments train on a reconstruction stream (the registry's task)."""
+    return any(dataset_info(c.dataset).task == "reconstruct" for c in configs)
 
 
 def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
@@ -407,36 +430,3 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
-
-
-def main_reproduce(args: Any) -> int:
-    """CLI entry: 0 when every experiment ran (or was skipped for missing MNIST), else 1."""
-    from smoothlearn.experiments import ConfigError
-
-    unknown = sorted(set(getattr(args, "only", None) or []) - set(builtin_names()))
-    if unknown:
-        raise ConfigError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose from "
-                          f"{', '.join(builtin_names())}")
-    unknown = sorted(set(getattr(args, "skip_models", None) or []) - set(MODELS))
-    if unknown:
-        raise ConfigError(f"--skip-models: unknown model(s) {', '.join(unknown)}; choose from "
-                          f"{', '.join(MODELS)}")
-    out = Path(getattr(args, "out", None) or DEFAULT_OUT)
-    path = reproduce(
-        out,
-        quick=bool(getattr(args, "quick", False)),
-        executor=getattr(args, "executor", "local") or "local",
-        workers=getattr(args, "workers", None),
-        engine=getattr(args, "engine", "fast") or "fast",
-        quiet=bool(getattr(args, "quiet", False)),
-        experiments=getattr(args, "only", None),
-        scheduler=getattr(args, "scheduler", None),
-        skip_models=tuple(getattr(args, "skip_models", None) or ()),
-        robustness=getattr(args, "robustness", None),
-    )
-    print(f"report: {path}")
-    data = json.loads((out / "claims.json").read_text())
-    failed = [e["name"] for e in data["experiments"] if e["status"] == "failed"]
-    if failed:
-        print(f"failed experiments: {', '.join(failed)}")
-    return 1 if failed else 0

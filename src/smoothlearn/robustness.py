@@ -43,10 +43,11 @@ import pandas as pd
 from smoothlearn import claims as claims_mod
 from smoothlearn.claims import Claim, beats, chain
 from smoothlearn.experiments import RunConfig, make_config
+from smoothlearn.sweep import Execution, SweepSummary, run_sweep
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "holm", "judge",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
-           "main_robustness", "DEFAULT_OUT"]
+           "RobustnessOptions", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "robustness"
 CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
@@ -331,7 +332,7 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
     """Fig 3E selectivity trained vs at initialisation, after 3k and 10x more items, and the
     A.11 reset rate against each row's true switch rate."""
     from smoothlearn import analysis
-    from smoothlearn.experiments import dataset_for, run_many
+    from smoothlearn.runs import dataset_for, run_many
 
     mode = AE_QUICK if quick else AE_FULL
     seeds = seeds or mode["seeds"]
@@ -537,38 +538,58 @@ def _ae_markdown(ae: Mapping[str, Any]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- running
-def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
-        workers: int | None = None, engine: str = "fast", quiet: bool = False,
-        seeds: int | None = None, steps: int | None = None, cells: Sequence[str] | None = None,
-        autoencoders: bool = True, scheduler: str | None = None,
-        dataset: str = "mnist") -> dict[str, Any]:
+@dataclass(frozen=True)
+class RobustnessOptions:
+    """What the robustness sweep covers, checked when built (how to train: an
+    :class:`~smoothlearn.sweep.Execution`). ``seeds``/``steps`` override the mode's defaults;
+    ``cells`` picks cells by name (None: all)."""
+
+    out: Path = DEFAULT_OUT
+    quick: bool = False
+    seeds: int | None = None
+    steps: int | None = None
+    cells: tuple[str, ...] | None = None
+    autoencoders: bool = True
+    dataset: str = "mnist"
+
+    def __post_init__(self) -> None:
+        from smoothlearn.experiments import ConfigError
+
+        unknown = sorted(set(self.cells or ()) - {c.name for c in CELLS})
+        if unknown:
+            raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown)}; choose from "
+                              + ", ".join(repr(c.name) for c in CELLS))
+
+
+def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
     """Train what the store lacks, judge every claim, write ``robustness.json``,
-    ``claims.md`` and ``robustness.png``/``.svg`` into ``out``; returns the paths and table."""
+    ``claims.md`` and ``robustness.png``/``.svg`` into ``options.out``; returns the paths, the
+    table and the sweep's :class:`~smoothlearn.sweep.SweepSummary` (``"sweep"``)."""
     import os
 
     from smoothlearn import results
     from smoothlearn.report import save_figure
-    from smoothlearn.sweep import run_sweep
 
+    quick, seeds, steps, cells = options.quick, options.seeds, options.steps, options.cells
+    dataset, engine = options.dataset, execution.engine
     started = time.perf_counter()
-    out = Path(out)
+    out = Path(options.out)
     chosen = [c for c in CELLS if cells is None or c.name in cells]
     plans = plan(quick, seeds, steps, chosen, dataset)
     unique = {c.run_id(): c for configs in plans.values() for c in configs}
-    summary = run_sweep(list(unique.values()), out / "store", engine=engine, executor=executor,
-                        workers=workers, scheduler=scheduler, quiet=quiet)
+    summary = run_sweep(list(unique.values()), out / "store", execution)
     every = results.load(out / "store", run_ids=unique)  # once: cells share arms
     frames = {name: every[every["run_id"].isin({c.run_id() for c in configs})]
               .reset_index(drop=True) for name, configs in plans.items()}
     records = evaluate(frames, quick, chosen, steps=steps)
     health = cell_health(frames)
-    ae = autoencoder_robustness(quick, engine=engine) if autoencoders else None
+    ae = autoencoder_robustness(quick, engine=engine) if options.autoencoders else None
     seconds = time.perf_counter() - started
     meta = {"command": "smoothlearn robustness" + (" --quick" if quick else ""),
             "mode": "quick (indicative only)" if quick else "full",
             "seeds": seeds or (QUICK if quick else FULL)["seeds"], "dataset": dataset,
             "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
-            "sweep": summary, "health": health, "quick": quick, "steps": steps,
+            "sweep": summary.line(), "health": health, "quick": quick, "steps": steps,
             "warnings": _failures(summary, out / "store")}
     table = claim_table(records, health)
     fig = matrix_figure(table)
@@ -582,36 +603,15 @@ def run(out: Path = DEFAULT_OUT, quick: bool = False, executor: str = "local",
     (out / "robustness.json").write_text(
         json.dumps(results.strict_json(payload), indent=2, default=str))
     return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
-            "records": records, "meta": meta,
+            "records": records, "meta": meta, "sweep": summary,
             "summary": meta["warnings"] + summary_lines(table)}
 
 
-def _failures(summary: str, store: Path) -> list[str]:
+def _failures(summary: SweepSummary, store: Path) -> list[str]:
     """A warning line when runs of the sweep failed: their cells have fewer seeds or none."""
-    from smoothlearn.sweep import failed_count
-
-    failed = failed_count(summary)
+    failed = summary.failed
     if not failed:
         return []
     return [f"**Warning**: {failed} runs failed (their messages: "
             f"`smoothlearn results {store}` or `{store}/runs/`); cells missing them have "
             "fewer seeds or no data. Rerun the same command to retry them."]
-
-
-def main_robustness(args: Any) -> int:
-    """CLI entry: run the sweep, print the summary and where the outputs are."""
-    from smoothlearn.experiments import ConfigError
-
-    names = {c.name for c in CELLS}
-    unknown = sorted(set(args.cells or []) - names)
-    if unknown:
-        raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown)}; choose from "
-                          + ", ".join(repr(c.name) for c in CELLS))
-    res = run(Path(args.out or DEFAULT_OUT), quick=args.quick, executor=args.executor,
-              workers=args.workers, engine=args.engine, quiet=args.quiet, seeds=args.seeds,
-              cells=args.cells, scheduler=args.scheduler)
-    print(res["meta"]["sweep"])
-    for line in res["summary"]:
-        print(line.replace("**", ""))
-    print(f"matrix: {res['png']}\nclaims: {res['markdown']}")
-    return 0

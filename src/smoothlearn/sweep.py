@@ -8,6 +8,9 @@ into *batches* of compatible runs and hands them to an executor:
 * ``dask``: a ``distributed.LocalCluster`` on this machine, or an existing cluster given by
   ``scheduler="tcp://HOST:PORT"`` (SLURM, Kubernetes, cloud: see ``docs/sweeps.md``).
 
+These choices travel as one checked :class:`Execution`; the sweep answers with a
+:class:`SweepSummary` (counts, failed runs, time, store) that callers read by field.
+
 Workers only compute; the calling process writes every result to the store as it arrives
 (:class:`smoothlearn.results.Store`, atomic files), so workers need no shared filesystem and
 a ``kill -9`` at any moment loses at most the runs in flight.
@@ -40,7 +43,8 @@ if TYPE_CHECKING:
     from smoothlearn.experiments import RunConfig
     from smoothlearn.results import Store
 
-__all__ = ["run_sweep", "run_batch", "plan_batches", "ensemble_key", "RunResult"]
+__all__ = ["Execution", "SweepSummary", "FailedRun", "run_sweep", "run_batch", "plan_batches",
+           "ensemble_key", "RunResult"]
 
 EXECUTORS = ("local", "dask")
 ENGINES = ("fast", "reference")
@@ -65,6 +69,42 @@ _ENSEMBLE_FREE = frozenset({
 })
 
 
+# ----------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class Execution:
+    """Where and how runs are trained, checked once when built (a ConfigError names the bad
+    setting), then passed whole to every layer that trains: sweep, reproduce, robustness.
+
+    ``engine``: ``"fast"`` or ``"reference"``; ``executor``: ``"local"`` (a process pool) or
+    ``"dask"``; ``workers``: processes (None: one per core); ``scheduler``:
+    ``tcp://HOST:PORT`` of an existing Dask cluster (implies ``executor="dask"``); ``quiet``:
+    no progress bars or progress lines.
+    """
+
+    engine: str = "fast"
+    executor: str = "local"
+    workers: int | None = None
+    scheduler: str | None = None
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        from smoothlearn.experiments import ConfigError
+
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine={self.engine!r}; allowed: {', '.join(ENGINES)}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor={self.executor!r}; allowed: {', '.join(EXECUTORS)}")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"workers={self.workers}: need at least 1")
+        if self.scheduler:
+            object.__setattr__(self, "executor", "dask")
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or the cores this process may use."""
+        return self.workers or len(os.sched_getaffinity(0))
+
+
 # ----------------------------------------------------------------------------- batches
 def ensemble_key(config: RunConfig) -> str:
     """Runs with equal keys share data, layer shapes, training settings and length."""
@@ -74,9 +114,9 @@ def ensemble_key(config: RunConfig) -> str:
 
 
 def _input_size(config: RunConfig) -> int:
-    if config.dataset.endswith("mnist"):
-        return 784
-    return int(config.dataset_params.get("n_features", 16))
+    from smoothlearn.data import dataset_info
+
+    return dataset_info(config.dataset).input_size_for(config.dataset_params)
 
 
 def batch_cap(config: RunConfig, engine: str) -> int:
@@ -174,7 +214,7 @@ def _failed(run_id: str, err: BaseException, engine: str) -> RunResult:
 
 
 def _train(configs: Sequence[RunConfig], engine: str) -> list[RunResult]:
-    from smoothlearn.experiments import run_many
+    from smoothlearn.runs import run_many
 
     start = time.perf_counter()
     curves = run_many(configs, engine=engine, threads=1)  # type: ignore[arg-type]
@@ -357,12 +397,10 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
-def _run_dask(
-    payloads: list[list[dict]], engine: str, workers: int, scheduler: str | None, sink: Sink
-) -> None:
+def _run_dask(payloads: list[list[dict]], execution: Execution, sink: Sink) -> None:
     distributed = _import_distributed()
-    with _dask_client(workers, scheduler) as client:
-        futures = [client.submit(run_batch, p, engine, pure=False) for p in payloads]
+    with _dask_client(execution.worker_count, execution.scheduler) as client:
+        futures = [client.submit(run_batch, p, execution.engine, pure=False) for p in payloads]
         by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
         for future in distributed.as_completed(futures):
             try:
@@ -383,6 +421,7 @@ class _Tally:
 
         self.store, self.configs = store, configs
         self.counts = {"done": 0, "diverged": 0, "failed": 0}
+        self.failures: list[FailedRun] = []
         self.net_steps, self.start = 0, time.perf_counter()
         self.bar = tqdm(total=total, desc=label, unit="run", file=sys.stderr,
                         disable=quiet or total == 0,
@@ -393,6 +432,7 @@ class _Tally:
             state = self._write(result)
             self.counts[state] += 1
             if state == "failed":
+                self.failures.append(FailedRun(result.run_id, result.message))
                 self._report(result)
             self.net_steps += result.steps
         rate = self.net_steps / max(time.perf_counter() - self.start, 1e-9)
@@ -442,58 +482,70 @@ def _si(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _check_args(engine: str, executor: str, workers: int | None,
-                scheduler: str | None) -> tuple[str, int]:
-    from smoothlearn.experiments import ConfigError
-
-    if engine not in ENGINES:
-        raise ConfigError(f"engine={engine!r}; allowed: {', '.join(ENGINES)}")
-    if executor not in EXECUTORS:
-        raise ConfigError(f"executor={executor!r}; allowed: {', '.join(EXECUTORS)}")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"workers={workers}: need at least 1")
-    if scheduler:
-        executor = "dask"
-    if executor == "dask":
-        _import_distributed()
-    return executor, workers or len(os.sched_getaffinity(0))
-
-
 def _label(configs: Sequence[RunConfig]) -> str:
     names = list(dict.fromkeys(c.experiment for c in configs))
     return ",".join(names) if 0 < len(names) <= 3 else "sweep"
 
 
-def failed_count(summary: str) -> int:
-    """How many runs failed, read from a :func:`run_sweep` summary line (0 if it says none)."""
-    import re
+@dataclass(frozen=True)
+class FailedRun:
+    """A run that raised, with the one-line error the store also keeps."""
 
-    found = re.search(r"(\d+) failed", summary)
-    return int(found.group(1)) if found else 0
+    run_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What one :func:`run_sweep` did: counts by outcome, time and where the store is.
+
+    ``total`` counts distinct runs; ``skipped`` of them were already in the store (done or
+    diverged) and ``done + diverged + failed`` were trained now.
+    """
+
+    label: str
+    total: int
+    done: int
+    diverged: int
+    skipped: int
+    seconds: float
+    store: Path
+    failures: tuple[FailedRun, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def line(self) -> str:
+        """The one human line the CLI prints."""
+        return (
+            f"{self.label}: {self.total} runs ({self.done} done, {self.diverged} diverged, "
+            f"{self.failed} failed, {self.skipped} skipped as already done) in "
+            f"{self.seconds:.1f} s -> {self.store}"
+        )
+
+    def __str__(self) -> str:
+        return self.line()
 
 
 def run_sweep(
     configs: Sequence[RunConfig],
     out: str | os.PathLike[str],
-    engine: str = "fast",
-    executor: str = "local",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    quiet: bool = False,
+    execution: Execution = Execution(),
     max_batch: int | None = None,
-) -> str:
-    """Compute every run of ``configs`` that ``out`` does not hold yet; return a summary line.
+) -> SweepSummary:
+    """Compute every run of ``configs`` that ``out`` does not hold yet; return what was done.
 
-    ``executor``: ``"local"`` (a process pool of ``workers`` processes, default all cores;
-    ``workers=1`` runs in this process) or ``"dask"`` (a LocalCluster of ``workers``
-    processes; ``scheduler="tcp://HOST:PORT"`` uses an existing cluster instead and implies
-    Dask). ``max_batch`` caps runs per batch (default: :func:`batch_cap`). Failed runs are
-    recorded and computed again by the next sweep; the sweep itself goes on.
+    ``execution`` says which engine trains and where (:class:`Execution`); ``max_batch`` caps
+    runs per batch (default: :func:`batch_cap`). Failed runs are recorded and computed again
+    by the next sweep; the sweep itself goes on.
     """
     from smoothlearn.results import Store
 
     start = time.perf_counter()
-    executor, workers = _check_args(engine, executor, workers, scheduler)
+    if execution.executor == "dask":
+        _import_distributed()
+    engine, workers = execution.engine, execution.worker_count
     by_id: dict[str, RunConfig] = {}
     for config in configs:  # duplicates (e.g. the same run under two labels): first wins
         by_id.setdefault(config.run_id(), config)
@@ -508,12 +560,12 @@ def run_sweep(
         for batch in plan_batches(todo, engine, max_batch)
     ]
     label = _label(list(by_id.values()))
-    tally = _Tally(store, by_id, len(todo), label, quiet)
+    tally = _Tally(store, by_id, len(todo), label, execution.quiet)
     try:
         if not payloads:
             pass
-        elif executor == "dask":
-            _run_dask(payloads, engine, workers, scheduler, tally)
+        elif execution.executor == "dask":
+            _run_dask(payloads, execution, tally)
         elif workers == 1 or len(todo) == 1:  # a pool would only add start-up time
             _run_in_process(payloads, engine, tally)
         else:
@@ -522,8 +574,8 @@ def run_sweep(
         tally.close()
         store.write_manifest([])
     n = tally.counts
-    return (
-        f"{label}: {len(by_id)} runs ({n['done']} done, {n['diverged']} diverged, "
-        f"{n['failed']} failed, {len(by_id) - len(todo)} skipped as already done) in "
-        f"{time.perf_counter() - start:.1f} s -> {Path(out)}"
+    return SweepSummary(
+        label=label, total=len(by_id), done=n["done"], diverged=n["diverged"],
+        skipped=len(by_id) - len(todo), seconds=time.perf_counter() - start, store=Path(out),
+        failures=tuple(tally.failures),
     )

@@ -1,8 +1,9 @@
 """The reference trainer: plain PyTorch, one sample per update, mirroring ``docs/model.md``.
 
-Everything a run needs is first materialised as arrays in a :class:`Prepared` (orders, reset
-flags, initial weights, the evaluation stream), so that this readable loop and the fast engine
-(``smoothlearn.engine``) consume exactly the same inputs and can be tested equal. The LSTM
+Everything a run needs is first materialised as arrays in a
+:class:`~smoothlearn.contract.Prepared` (orders, reset flags, initial weights, the evaluation
+stream; built by :func:`smoothlearn.runs.prepare`), so that this readable loop and the fast
+engine (``smoothlearn.engine``) consume exactly the same inputs and can be tested equal. The LSTM
 (BPTT) and mini-batch baselines live only here.
 """
 
@@ -11,18 +12,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.nn import LeakyNet, LSTMClassifier, unit_groups
 
 __all__ = [
-    "TrainSettings",
-    "Prepared",
-    "Curves",
     "train_reference",
     "train_minibatch",
     "train_lstm",
@@ -32,56 +31,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int], None] | None
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Settings shared by every network of one ensemble (see ``docs/model.md``)."""
-
-    output: str = "softmax"
-    loss: str = "mse"
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    rmsprop_alpha: float = 0.99
-    rmsprop_momentum: float = 0.0
-    rmsprop_eps: float = 1e-8
-    leak_grad: str = "exact"
-
-
-@dataclass
-class Prepared:
-    """One run, fully materialised as arrays (the engines' common input)."""
-
-    X: np.ndarray
-    targets: np.ndarray
-    labels: np.ndarray
-    order: np.ndarray
-    resets: np.ndarray
-    params: dict[str, np.ndarray]
-    leak: np.ndarray
-    eval_steps: np.ndarray
-    X_eval: np.ndarray
-    targets_eval: np.ndarray
-    labels_eval: np.ndarray
-    eval_resets: np.ndarray | None
-    settings: TrainSettings
-    task: str = "classify"
-
-    @property
-    def steps(self) -> int:
-        return int(self.order.shape[0])
-
-
-@dataclass
-class Curves:
-    """Evaluation results of one run; ``steps`` stops early if the run diverged."""
-
-    steps: np.ndarray
-    test_mse: np.ndarray
-    test_ce: np.ndarray
-    test_acc: np.ndarray
-    diverged: bool = False
-    final_params: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Recorder:

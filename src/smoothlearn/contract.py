@@ -1,0 +1,67 @@
+"""The run contract: what every trainer consumes and returns, as plain numpy data.
+
+:func:`smoothlearn.runs.prepare` turns a :class:`~smoothlearn.experiments.RunConfig` into a
+:class:`Prepared`; the reference trainer (:mod:`smoothlearn.train`) and the fast engine
+(:mod:`smoothlearn.engine`) both take it and return :class:`Curves`, so they can be tested equal.
+
+Layering (imports only go down): ``contract`` (numpy) <- ``train``, ``engine`` <- ``runs``.
+This module imports nothing of the project, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["TrainSettings", "Prepared", "Curves"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Settings shared by every network of one ensemble (see ``docs/model.md``)."""
+
+    output: str = "softmax"
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    rmsprop_alpha: float = 0.99
+    rmsprop_momentum: float = 0.0
+    rmsprop_eps: float = 1e-8
+    leak_grad: str = "exact"
+
+
+@dataclass
+class Prepared:
+    """One run, fully materialised as arrays (the engines' common input)."""
+
+    X: np.ndarray
+    targets: np.ndarray
+    labels: np.ndarray
+    order: np.ndarray
+    resets: np.ndarray
+    params: dict[str, np.ndarray]
+    leak: np.ndarray
+    eval_steps: np.ndarray
+    X_eval: np.ndarray
+    targets_eval: np.ndarray
+    labels_eval: np.ndarray
+    eval_resets: np.ndarray | None
+    settings: TrainSettings
+    task: str = "classify"
+
+    @property
+    def steps(self) -> int:
+        return int(self.order.shape[0])
+
+
+@dataclass
+class Curves:
+    """Evaluation results of one run; ``steps`` stops early if the run diverged."""
+
+    steps: np.ndarray
+    test_mse: np.ndarray
+    test_ce: np.ndarray
+    test_acc: np.ndarray
+    diverged: bool = False
+    final_params: dict[str, np.ndarray] = field(default_factory=dict)

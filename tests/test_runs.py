@@ -1,0 +1,90 @@
+"""From configs to runs: ``prepare`` materialises the run contract, ``run_many`` trains it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smoothlearn import data, streams
+from smoothlearn.experiments import MODELS, ConfigError, make_config
+from smoothlearn.runs import dataset_for, prepare, run_many
+
+SMALL = {"dataset": "synthetic-categories", "eval_every": 300}
+
+
+def test_prepare_materialises_a_run():
+    config = make_config(**SMALL, model="leaky-reset", condition="repeat-3", seed=4)
+    prep = prepare(config)
+    labels = prep.labels[prep.order]
+    assert prep.steps == 1200 and streams.mean_run_length(labels) == pytest.approx(3, rel=0.05)
+    assert np.array_equal(prep.resets[:, 0], streams.boundaries(labels))
+    assert prep.eval_steps.tolist() == [0, 300, 600, 900, 1200]
+    assert prep.eval_resets is None and prep.leak.tolist() == [0.5] * 8
+    assert np.array_equal(prep.targets.argmax(1), prep.labels)
+
+
+def test_same_seed_same_init_and_within_category_order_across_models():
+    a = prepare(make_config(**SMALL, model="feedforward", condition="random", seed=2))
+    b = prepare(make_config(**SMALL, model="leaky-reset", condition="repeat-5", seed=2))
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    for c in range(4):
+        assert np.array_equal(a.order[a.labels[a.order] == c], b.order[b.labels[b.order] == c])
+
+
+def test_test_modes_build_evaluation_streams():
+    base = {**SMALL, "model": "leaky-reset", "condition": "repeat-5"}
+    same = prepare(make_config(**base, test_mode="same"))
+    assert streams.mean_run_length(same.labels_eval) == pytest.approx(5, rel=0.05)
+    assert np.array_equal(same.eval_resets[:, 0], streams.boundaries(same.labels_eval))
+    one = prepare(make_config(**base, test_mode="repeat-1"))
+    assert streams.same_label_fraction(one.labels_eval) == 0
+    local = prepare(make_config(**base, test_mode="same", test_reset="input-change"))
+    assert not np.array_equal(local.eval_resets, same.eval_resets)
+
+
+def test_steps_eval_items_and_balance():
+    prep = prepare(make_config(**SMALL, steps=250, eval_items=40))
+    assert prep.steps == 250 and prep.eval_steps[-1] == 250 and prep.X_eval.shape[0] == 40
+    unbalanced = make_config(**SMALL, class_balance="balanced", dataset_params={
+        "n_train_per_category": 30})
+    assert prepare(unbalanced).steps == 120
+
+
+def test_ordered_streams_require_given():
+    with pytest.raises(ConfigError, match="given"):
+        prepare(make_config(dataset="synthetic-no-shared", condition="repeat-3"))
+    prep = prepare(make_config(dataset="synthetic-no-shared", condition="given"))
+    assert np.array_equal(prep.order, np.arange(prep.steps))
+
+
+def test_every_model_preset_prepares():
+    for model in MODELS:
+        dataset = "multiscale" if model.startswith("ae-") else "synthetic-categories"
+        condition = "given" if model.startswith("ae-") else "random"
+        prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20))
+        assert prep.steps == 20
+
+
+def test_explicit_eval_steps_replace_eval_every():
+    prep = prepare(make_config(**SMALL, eval_steps=[100, 500, 5000]))
+    assert prep.eval_steps.tolist() == [0, 100, 500, 1200]
+
+
+@pytest.mark.parametrize("name", sorted(data.SYNTHETIC_DATASETS))
+def test_prepared_shapes_follow_the_dataset_registry(name):
+    info = data.dataset_info(name)
+    condition = "given" if info.ordered else "random"
+    config = make_config(dataset=name, condition=condition, steps=10)
+    prep = prepare(config)
+    assert prep.X.shape[1] == info.input_size and prep.task == info.task
+    assert dataset_for(config).ordered == info.ordered
+    if info.task == "classify":
+        assert prep.targets.shape[1] == info.n_classes
+
+
+def test_run_many_gives_one_curve_per_config_on_both_engines():
+    configs = [make_config(**{**SMALL, "eval_every": 30}, steps=60, seed=s) for s in range(2)]
+    fast, ref = run_many(configs, engine="fast"), run_many(configs, engine="reference")
+    assert [c.steps.tolist() for c in fast] == [[0, 30, 60]] * 2
+    for a, b in zip(fast, ref, strict=True):
+        np.testing.assert_allclose(a.test_mse, b.test_mse, rtol=1e-5, atol=1e-6)
