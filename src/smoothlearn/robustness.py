@@ -335,9 +335,14 @@ VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB
                   "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
                   "no data": "#FFFFFF"}
 STAGES = ("early", "mid", "end")
-STAGE_TITLES = {"early": "Early in training (5k steps; quick: 1k)",
-                "mid": "Mid-training (20k steps; quick: 4k)",
-                "end": "End: last evaluation before any class runs out (54k; quick: 8k)"}
+STAGE_TITLES = {
+    "early": "Early in training ({} steps; quick: {})".format(
+        *(f"{stages['stages'][0]:,}" for stages in (FULL, QUICK))),
+    "mid": "Mid-training ({} steps; quick: {})".format(
+        *(f"{stages['stages'][1]:,}" for stages in (FULL, QUICK))),
+    "end": "End: last evaluation before any class runs out (at most {}; quick: {})".format(
+        *(f"{stages['stages'][2]:,}" for stages in (FULL, QUICK))),
+}
 
 
 def matrix_figure(table: pd.DataFrame):
