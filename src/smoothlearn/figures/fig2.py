@@ -155,5 +155,4 @@ UNIT = FigureUnit(
     claims=claims(),
     quick=MNIST_QUICK,
     claim_order=0,
-    notes="Leaky + reset is tested both with memory off and streamed with label resets.",
 )

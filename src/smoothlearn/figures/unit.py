@@ -88,7 +88,6 @@ class FigureUnit:
     analysis_claims: AnalysisClaims | None = None
     quick: QuickSettings = QuickSettings()
     experiment: str | Path = ""
-    notes: str = ""
     claim_order: float = float("inf")
 
     @property
