@@ -80,7 +80,7 @@ def _experiment_toml(source: str | Path) -> str:
 def _plan_one(name: str, quick: bool,
               skip_models: Sequence[str]) -> tuple[ExperimentInfo, list[RunConfig]]:
     unit = figures.find(name)
-    source = unit.toml if unit else name
+    source = unit.toml_source if unit else name
     info = ExperimentInfo(name=name, toml=_experiment_toml(source))
     try:
         exp = load_experiment(source)

@@ -91,7 +91,8 @@ class FigureUnit:
     claim_order: float = float("inf")
 
     @property
-    def toml(self) -> str | Path:
+    def toml_source(self) -> str | Path:
+        """What ``experiments.load_experiment`` loads: ``experiment``, else the built-in id."""
         return self.experiment or self.id
 
     @property
