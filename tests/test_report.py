@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smoothlearn import claims, report
+from smoothlearn import claims, figures
 from smoothlearn.experiments import curves_frame, load_experiment
-from smoothlearn.reproduce import config_table
+from smoothlearn.report import plots, style
+from smoothlearn.report.draw import draw_figures
+from smoothlearn.report.html import write_report
+from smoothlearn.reproduce import ExperimentInfo, config_table
 from smoothlearn.runs import run_many
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,10 +43,11 @@ def tiny_run(names: list[str]):
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     frame, inputs = tiny_run(SYNTHETIC)
-    records = claims.evaluate_claims(frame)
-    figures = report.draw_figures(frame, out / "figures", inputs)
-    infos = [report.ExperimentInfo(name=n, toml=f"name = '{n}'", status="ok") for n in SYNTHETIC]
-    report.write_report(out, records, figures, infos, {"quick": True, "seconds": 1.0})
+    every_claim = [c for unit in figures.claim_units() for c in unit.claims]
+    records = claims.evaluate_claims(frame, every_claim)
+    drawn = draw_figures(frame, out / "figures", inputs)
+    infos = [ExperimentInfo(name=n, toml=f"name = '{n}'", status="ok") for n in SYNTHETIC]
+    write_report(out, records, drawn, infos, {"quick": True, "seconds": 1.0})
     return out
 
 
@@ -64,7 +68,7 @@ def test_report_is_self_contained(built):
     assert 'id="claims-table"' in text and 'id="fig-figA4"' in text
     assert 'href="#fig-figA4"' in text  # claims link to their figure
     assert "Settings the paper left open" in text and "numpy" in text
-    assert "not drawn: no results for experiment &#x27;fig2&#x27;" in text
+    assert "not drawn: no results for experiment &#39;fig2&#39;" in text
 
 
 def test_markdown_twin_links_pngs(built):
@@ -76,21 +80,21 @@ def test_markdown_twin_links_pngs(built):
 def test_curves_average_seeds_with_sem():
     frame = pd.DataFrame({"model": "m", "seed": [0, 1, 0, 1], "step": [0, 0, 10, 10],
                           "test_mse": [1.0, 3.0, 2.0, 2.0]})
-    out = report.seed_curves(frame, ["model"], "test_mse")
+    out = plots.seed_curves(frame, ["model"], "test_mse")
     assert out["mean"].tolist() == [2.0, 2.0]
     assert out["sem"].tolist() == pytest.approx([1.0, 0.0])
 
 
 def test_moving_average_only_below_100_steps():
-    assert report.moving_average_points(20) == 5
-    assert report.moving_average_points(100) == 1
-    assert report.moving_average_points(1000) == 1
+    assert plots.moving_average_points(20) == 5
+    assert plots.moving_average_points(100) == 1
+    assert plots.moving_average_points(1000) == 1
 
 
 def test_condition_colours_are_fixed():
-    assert report.condition_color("repeat-1") == report.CONDITION_COLORS["repeat-1"]
-    assert len(set(report.CONDITION_COLORS.values())) == len(report.CONDITION_COLORS)
-    assert report.condition_color("sticky-0.5") == report.condition_color("sticky-0.5")
+    assert style.condition_color("repeat-1") == style.CONDITION_COLORS["repeat-1"]
+    assert len(set(style.CONDITION_COLORS.values())) == len(style.CONDITION_COLORS)
+    assert style.condition_color("sticky-0.5") == style.condition_color("sticky-0.5")
 
 
 # ----------------------------------------------------------------------------- every figure
@@ -135,7 +139,7 @@ FAKES = {
                   test_mode=["same"]) + grid(condition=["repeat-1", "repeat-5", "repeat-10"]),
     "figA10": grid(model=["lstm", "leaky-reset"], condition=["repeat-5"],
                    test_mode=["same", "repeat-1"]) + grid(condition=["repeat-5"]),
-    "figA12": grid(model=report.AE_MODELS, condition=["given"], dataset=["multiscale"],
+    "figA12": grid(model=style.AE_MODELS, condition=["given"], dataset=["multiscale"],
                    lr=[0.003]),
 }
 
@@ -143,7 +147,7 @@ FAKES = {
 def test_every_curve_figure_draws(tmp_path):
     frame = pd.concat([fake(exp, arms) for exp, arms in FAKES.items()], ignore_index=True)
     frame["lr"] = frame["lr"].fillna(0.01)
-    figures = report.draw_figures(frame, tmp_path)
+    figures = draw_figures(frame, tmp_path)
     drawn = {f.id for f in figures if f.png is not None}
     assert set(FAKES) <= drawn, [(f.id, f.note) for f in figures if f.experiment in FAKES]
     fig2 = next(f for f in figures if f.id == "fig2")
@@ -154,7 +158,7 @@ def test_every_curve_figure_draws(tmp_path):
 def test_a_broken_figure_becomes_a_note(tmp_path):
     frame = fake("figA1", grid(condition=["random", "repeat-1"]))  # no "task" to split on
     frame = frame.drop(columns=["test_mse"])
-    (fig,) = [f for f in report.draw_figures(frame, tmp_path) if f.id == "figA1"]
+    (fig,) = [f for f in draw_figures(frame, tmp_path) if f.id == "figA1"]
     assert fig.png is None and fig.note.startswith("figure failed")
 
 

@@ -8,8 +8,10 @@ import socket
 
 import pytest
 
+from smoothlearn import figures
 from smoothlearn import reproduce as rp
 from smoothlearn.experiments import builtin_names, load_experiment
+from smoothlearn.figures.unit import LSTM_QUICK, MNIST_QUICK, SYNTHETIC_QUICK
 from smoothlearn.results import strict_json
 from smoothlearn.sweep import Execution, run_sweep
 
@@ -32,26 +34,36 @@ def no_mnist(tmp_path, monkeypatch):
     monkeypatch.setenv("SMOOTHLEARN_MIRRORS", f"http://127.0.0.1:{closed_port()}/{{name}}")
 
 
+def _quick(name: str):
+    return figures.get(name).quick.apply(load_experiment(name).seeds)
+
+
 def test_quick_settings_shrink_mnist_lstm_and_seeds():
-    seeds, over, per_model = rp.quick_settings(load_experiment("fig2"))
-    assert seeds == rp.QUICK_REAL_SEEDS and over["steps"] == rp.QUICK_REAL["steps"]
+    seeds, over, per_model = _quick("fig2")
+    assert seeds == MNIST_QUICK.seeds and over["steps"] == MNIST_QUICK.overrides["steps"]
     assert per_model == {}
-    _, over, per_model = rp.quick_settings(load_experiment("figA9"))
+    _, over, per_model = _quick("figA9")
     assert per_model["lstm"]["hidden"] < 392 and per_model["lstm"]["steps"] < over["steps"]
-    _, over, _ = rp.quick_settings(load_experiment("figA6"))
+    _, over, _ = _quick("figA6")
     assert over["eval_every"] % 16 == 0  # mini-batch runs are evaluated at batch boundaries
-    seeds, over, _ = rp.quick_settings(load_experiment("figA1"))
-    assert seeds == rp.QUICK_SYNTHETIC_SEEDS and over == {}
+    seeds, over, _ = _quick("figA1")
+    assert seeds == SYNTHETIC_QUICK.seeds and over == {}
 
 
 def test_quick_plan_covers_every_builtin_experiment():
     plans = rp.plan_experiments(quick=True)
-    assert [info.name for info, _ in plans] == builtin_names()
+    assert sorted(info.name for info, _ in plans) == builtin_names()
     for info, configs in plans:
         assert info.status != "failed", info.message
         assert configs and info.toml.startswith("name")
         lstm = [c for c in configs if c.model == "lstm"]
-        assert all(c.resolved_hidden == rp.QUICK_LSTM["hidden"] for c in lstm)
+        assert all(c.resolved_hidden == LSTM_QUICK.per_model["lstm"]["hidden"] for c in lstm)
+
+
+def test_full_plan_keeps_the_toml_settings():
+    (info, configs), = rp.plan_experiments(quick=False, names=["figA1"])
+    assert info.seeds == load_experiment("figA1").seeds and info.overrides == {}
+    assert len(configs) == info.runs
 
 
 def test_quick_without_mnist_prints_one_line_and_writes_the_report(tmp_path, no_mnist,
@@ -74,7 +86,7 @@ def test_quick_without_mnist_prints_one_line_and_writes_the_report(tmp_path, no_
     assert fig2 and all(r["verdict"] == "no data" for r in fig2)
     assert all("MNIST unavailable" in r["note"] for r in fig2)
     a7 = [r for r in data["records"] if r["claim"] == "A7-classify-no-leaky-benefit"]
-    assert a7 and all(r["n"] == rp.QUICK_SYNTHETIC_SEEDS for r in a7)
+    assert a7 and all(r["n"] == SYNTHETIC_QUICK.seeds for r in a7)
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"figA1.png", "figA4.png", "figA7.png", "fig3d.png", "fig3e.png"} <= figures
 

@@ -9,7 +9,7 @@ measure can be checked by hand (``tests/test_analysis.py``) before it is trusted
   (10,000 resamples of the 50 seeds) and paired confidence intervals for the claims;
 * :func:`per_feature_error` (A.13), :func:`a14_relation` (A.14), :func:`unit_dynamics` (A.15);
 * :func:`reset_rate` — how often the A.11 local reset fires against each row's true switch
-  rate (``reproduction-pitfalls.md`` point 5);
+  rate (``docs/autoencoders.md``, A.11);
 * :func:`autoencoder_analysis`, :func:`analyse_runs`, :func:`fig3e_table`,
   :func:`autoencoder_claims` — the same measures on trained runs, *and at initialisation*,
   as tidy tables for the report and claims code.
@@ -265,7 +265,7 @@ def reset_rate(
     A reset should mark a switch of the row's latent state. With inputs near 0 the rule
     ``|I_t - I_t-1| > |(I_t + I_t-1)/2|`` also fires *inside* runs of the 0 state (two small
     noisy values easily differ by more than their mean), so the medium and slow units reset
-    more often than their rows switch (pitfalls point 5). One row per input row: ``fire``
+    more often than their rows switch (docs/autoencoders.md). One row per input row: ``fire``
     (rate over transitions), ``switch`` (true rate), ``hit`` (fires | switch), ``false_alarm``
     (fires | no switch), and the false alarms split by the state held (``fire_in_0``,
     ``fire_in_1``).
@@ -338,7 +338,7 @@ def autoencoder_analysis(
     (``runs.prepare``: its ``test_mode`` memory and its reset policy), so the error here
     equals the curve's last point. The same measures on ``prep.params`` (the untrained
     weights) sit beside the trained ones under ``*_init`` keys: with per-row resets, part of
-    the selectivity exists before any learning (pitfalls point 5), and only the change is
+    the selectivity exists before any learning (docs/autoencoders.md), and only the change is
     owed to training.
     """
     from smoothlearn.runs import prepare

@@ -12,8 +12,8 @@ fixed seed) and the share of seeds that point the claimed way. The verdict is
 * ``inconclusive``: otherwise, or with fewer than ``min_seeds`` pairs.
 
 **Where to measure.** The paper measures at the end of epoch 1. On MNIST the repeat-N orders end
-with ~480 items of one class once the other classes run out (``docs/streams``: exhausted
-categories are skipped), which decides any end-of-epoch comparison by itself. The default
+with ~480 items of one class once the other classes run out (exhausted categories are skipped,
+``smoothlearn.streams``), which decides any end-of-epoch comparison by itself. The default
 ``step_policy="pre-exhaustion"`` therefore measures at the last evaluation step at or before the
 first class runs out in any compared run (:func:`smoothlearn.streams.first_exhaustion_step`),
 unless the runs used ``class_balance="balanced"`` or the classes are equally large. Every record
@@ -37,7 +37,6 @@ import pandas as pd
 __all__ = [
     "Comparison",
     "Claim",
-    "CLAIMS",
     "bootstrap_ci",
     "signflip_p",
     "paired_comparison",
@@ -100,126 +99,6 @@ def chain(key: str, best_to_worst: Sequence[Any], **fixed: Any) -> tuple[Compari
 
 def beats(better: Mapping[str, Any], worse: Mapping[str, Any], label: str) -> Comparison:
     return Comparison(dict(better), dict(worse), label)
-
-
-# ----------------------------------------------------------------------------- the paper
-FF_ORDER = ["repeat-1", "random", "repeat-3", "repeat-5"]
-SMOOTH = ["repeat-3", "repeat-5", "repeat-10"]
-LEVELS = ["random", "repeat-1", "repeat-3", "repeat-5", "repeat-10"]
-
-
-def _reset_vs_levels(test_mode: str) -> tuple[Comparison, ...]:
-    lr = {"model": "leaky-reset", "test_mode": test_mode}
-    out = []
-    for n in SMOOTH:
-        for ref in ("random", "repeat-1"):
-            out.append(beats({**lr, "condition": n}, {**lr, "condition": ref}, f"{n} < {ref}"))
-    return tuple(out)
-
-
-def _paper_claims() -> tuple[Claim, ...]:
-    ff = {"model": "feedforward", "test_mode": "off"}
-    lr_same = {"model": "leaky-reset", "test_mode": "same"}
-    lr_off = {"model": "leaky-reset", "test_mode": "off"}
-    lstm_same = {"model": "lstm", "test_mode": "same"}
-    mb = {"model": "minibatch-feedforward"}
-    claims = [
-        Claim("ff-order", "Feedforward nets: smoothness slows learning and minimum smoothness is "
-              "best; test error repeat-1 < random < repeat-3 < repeat-5.", "fig2",
-              chain("condition", FF_ORDER, **ff), source="§4.2, Fig 2A"),
-        Claim("leaky-more-repeats", "Leaky memory: more repeats help (test error falls with "
-              "smoothness).", "fig2",
-              chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"],
-                    model="leaky"), source="§5.1.2, Fig 2B"),
-        Claim("reset-beats-random-1rep", "Leaky memory + reset: every N-repeat order (N ≥ 3) "
-              "beats random and repeat-1; tested streamed in the training order with label "
-              "resets (reads test labels).", "fig2", _reset_vs_levels("same"),
-              source="§5.1.2, Fig 2C"),
-        Claim("reset-beats-random-1rep-memory-off", "As above, but tested with memory off "
-              "(each test item alone; no test labels read).", "fig2", _reset_vs_levels("off"),
-              source="§5.1.2, Fig 2C (honest protocol)"),
-        Claim("reset-beats-ff", "Leaky memory + reset beats the feedforward net at every "
-              "smoothness level (streamed test, label resets: reads test labels).", "fig2",
-              tuple(beats({**lr_same, "condition": c}, {**ff, "condition": c}, f"{c}")
-                    for c in LEVELS), source="§5.1.3, Fig 2A vs 2C"),
-        Claim("reset-smooth-beats-ff-memory-off", "Leaky memory + reset trained on smooth data "
-              "and tested with memory off beats feedforward nets (trained on the same order, "
-              "and trained in random order).", "fig2",
-              tuple(beats({**lr_off, "condition": n}, {**ff, "condition": ref},
-                          f"LR {n} < FF {ref}")
-                    for n in SMOOTH for ref in (n, "random")), source="§5.1.3"),
-        Claim("ce-ff-order", "Cross-entropy loss gives the same feedforward ordering: repeat-1 "
-              "< random < repeat-3 < repeat-5 (test CE).", "figA3",
-              chain("condition", FF_ORDER, **ff), metric="test_ce", source="A.3"),
-        Claim("A1-classify-order", "Synthetic classification (16-8-4): repeat-1 < random < "
-              "repeat-3 < repeat-5.", "figA1",
-              chain("condition", FF_ORDER, task="classify"), source="A.1 left"),
-        Claim("A1-reconstruct-order", "Synthetic reconstruction (16-4-16): repeat-1 < random < "
-              "repeat-3 < repeat-5.", "figA1",
-              chain("condition", FF_ORDER, task="reconstruct"), source="A.1 right"),
-        Claim("A4-leaky-more-repeats", "Synthetic data, leaky memory: higher smoothness gives "
-              "lower error.", "figA4",
-              chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"],
-                    model="leaky"), source="A.4 left"),
-        Claim("A4-reset-beats-1rep", "Synthetic data, leaky memory + reset: every smoothness "
-              "level beats repeat-1 (memory off, and streamed with label resets).", "figA4",
-              tuple(beats({"model": "leaky-reset", "test_mode": tm, "condition": n},
-                          {"model": "leaky-reset", "test_mode": tm, "condition": "repeat-1"},
-                          f"{n} < repeat-1 ({tm})")
-                    for tm in ("off", "same") for n in SMOOTH), source="A.4 right"),
-        Claim("minibatch-early", "Mini-batches of 16, early in training: repeat-1 learns "
-              "fastest.", "figA6",
-              tuple(beats({**mb, "condition": "repeat-1"}, {**mb, "condition": c},
-                          f"repeat-1 < {c}")
-                    for c in ("random", "repeat-5", "repeat-10", "repeat-16", "repeat-24")),
-              stage="early", source="A.6 left"),
-        Claim("minibatch-late", "Mini-batches of 16, late in training: repeat-16 (= batch "
-              "size) beats repeat-10 and repeat-24.", "figA6",
-              (beats({**mb, "condition": "repeat-16"}, {**mb, "condition": "repeat-10"},
-                     "repeat-16 < repeat-10"),
-               beats({**mb, "condition": "repeat-16"}, {**mb, "condition": "repeat-24"},
-                     "repeat-16 < repeat-24")), source="A.6 right"),
-        Claim("A7-classify-no-leaky-benefit", "A.7 stream (no shared features): leaky memory, "
-              "with or without reset, is worse than no memory (classification).", "figA7",
-              tuple(beats({"model": "feedforward"}, {"model": m, "reset": r}, f"FF < {m} {r}")
-                    for m, r in (("leaky", "never"), ("leaky-reset", "label"),
-                                 ("leaky", "every-2"), ("leaky", "every-3"))),
-              where={"task": "classify"}, source="A.7 right"),
-        Claim("A7-reconstruct-no-leaky-benefit", "A.7 stream: leaky memory, with or without "
-              "reset, is worse than no memory (reconstruction).", "figA7",
-              tuple(beats({"model": "feedforward", "reset": "never"},
-                          {"model": "leaky", "reset": r}, f"FF < leaky {r}")
-                    for r in ("never", "every-2", "every-3")),
-              where={"task": "reconstruct"}, source="A.7 left"),
-        Claim("lstm-smoothness-helps", "LSTM (BPTT): smoother training data gives lower error "
-              "(tested streamed in its training order).", "figA8",
-              chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"],
-                    **lstm_same), source="A.8"),
-        Claim("lstm-best-in-training-order", "Tested in their training order, the LSTM is best "
-              "and leaky + reset second, ahead of the feedforward net.", "figA9",
-              tuple(c for n in ("repeat-5", "repeat-10") for c in (
-                  beats({**lstm_same, "condition": n}, {**lr_same, "condition": n},
-                        f"LSTM < LR ({n})"),
-                  beats({**lr_same, "condition": n}, {**ff, "condition": n},
-                        f"LR < FF ({n})"))), source="A.9"),
-        Claim("reset-generalises-to-1rep", "Trained on repeat-5 and tested as repeat-1, leaky + "
-              "reset beats the LSTM (which is better when tested as trained).", "figA10",
-              (beats({"model": "leaky-reset", "test_mode": "repeat-1"},
-                     {"model": "lstm", "test_mode": "repeat-1"}, "LR < LSTM (repeat-1 test)"),
-               beats({"model": "lstm", "test_mode": "same"},
-                     {"model": "leaky-reset", "test_mode": "same"},
-                     "LSTM < LR (same-order test)")), source="A.10"),
-        Claim("ae-reset-helps", "Autoencoders: adding input-change resets to leaky memory lowers "
-              "reconstruction error (the efficient models are memory+reset and no memory).",
-              "fig3",
-              (beats({"model": "ae-leaky-reset"}, {"model": "ae-leaky"}, "leaky+reset < leaky"),
-               beats({"model": "ae-multiscale-reset"}, {"model": "ae-multiscale"},
-                     "multiscale+reset < multiscale")), source="§5.2.2, Fig 3D"),
-    ]
-    return tuple(claims)
-
-
-CLAIMS: tuple[Claim, ...] = _paper_claims()
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -579,22 +458,23 @@ def _empty(note: str) -> dict[str, Any]:
 
 def evaluate_claims(
     frame: pd.DataFrame,
+    claims: Iterable[Claim],
     step_policy: str | int = "pre-exhaustion",
-    claims: Iterable[Claim] | None = None,
     match_experiment: bool = True,
     labels_fn: LabelsFn | None = None,
     n_boot: int = 10_000,
     seed: int = 0,
     min_seeds: int = 3,
 ) -> list[dict[str, Any]]:
-    """Check every claim on ``frame``: one record per comparison, failures included.
+    """Check ``claims`` (e.g. a figure unit's, :mod:`smoothlearn.figures`) on ``frame``: one
+    record per comparison, failures included.
 
     With ``match_experiment=False`` the experiment column is ignored, so a robustness sweep
     can pass its own subset (e.g. fig2 rerun with RMSprop under another name).
     """
     frame = normalise_frame(frame)
     records = []
-    for claim in CLAIMS if claims is None else claims:
+    for claim in claims:
         sub = frame
         if match_experiment:
             sub = sub[sub["experiment"] == claim.experiment]

@@ -168,7 +168,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from smoothlearn.report import publish
+    from smoothlearn.report.publish import publish
 
     written = publish(Path(args.out), Path(args.docs), Path(args.readme) if args.readme else None)
     print(f"wrote {len(written)} files: " + ", ".join(str(p) for p in written[-3:]))

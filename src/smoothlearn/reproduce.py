@@ -3,8 +3,9 @@
 Each built-in experiment runs resumably through :func:`smoothlearn.sweep.run_sweep` into one
 shared store, ``OUT/store/``, at the paper's settings (the TOML defaults: MNIST nets 5 seeds,
 synthetic 100, autoencoders 50). Quick mode (``ReproduceOptions(quick=True)``) runs fewer
-seeds and steps (:func:`quick_settings`) so that the whole reproduction takes under two minutes
-on two cores and still draws every figure.
+seeds and steps (each figure
+unit's ``quick`` settings, :mod:`smoothlearn.figures`) so that the whole reproduction takes
+under two minutes on two cores and still draws every figure.
 
 Nothing here stops halfway: when MNIST cannot be had, one line says so and the synthetic
 experiments go on; an experiment that fails is reported as failed in the report; a figure or
@@ -19,44 +20,51 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from smoothlearn import analysis, figures
 from smoothlearn import claims as claims_mod
-from smoothlearn import report
 from smoothlearn.data import dataset_info
 from smoothlearn.experiments import (
     MODELS,
-    Experiment,
     RunConfig,
-    builtin_names,
     curves_frame,
     load_experiment,
     make_config,
 )
+from smoothlearn.figures.unit import FigureUnit, QuickSettings
+from smoothlearn.report.draw import FigureResult, draw_figures
+from smoothlearn.report.html import write_report
 from smoothlearn.runs import run_many
 from smoothlearn.sweep import Execution, run_sweep
 
-__all__ = ["reproduce", "ReproduceOptions", "Reproduction", "quick_settings", "plan_experiments",
+__all__ = ["reproduce", "ReproduceOptions", "Reproduction", "plan_experiments", "ExperimentInfo",
            "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "reproduce"
 STORE = "store"
 
-# Quick mode: enough to draw every figure and exercise every claim, in < 2 min on 2 cores.
-QUICK_REAL = {"steps": 6000, "eval_every": 200, "eval_items": 1000}
-QUICK_REAL_SEEDS = 3
-#: Mini-batch runs are evaluated at batch boundaries: keep their schedule a multiple of 16.
-QUICK_MINIBATCH_EVAL = 320
-#: The LSTM (reference trainer, BPTT: ~1k steps/s) is shrunk and stopped early; its
-#: evaluation grid stays a subset of the other models', so comparisons remain paired.
-QUICK_LSTM = {"hidden": 32, "steps": 1000}
-QUICK_SYNTHETIC_SEEDS = 20
-QUICK_AUTOENCODER_SEEDS = 10
+
+@dataclass
+class ExperimentInfo:
+    """One experiment as planned and run: its TOML, the overrides used, and how it went."""
+
+    name: str
+    figure: str = ""
+    title: str = ""
+    toml: str = ""
+    seeds: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: int = 0
+    status: str = "pending"  # ok, failed, skipped
+    message: str = ""
+    seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------- options
@@ -64,7 +72,7 @@ QUICK_AUTOENCODER_SEEDS = 10
 class ReproduceOptions:
     """What to reproduce, checked when built (how to train: :class:`~smoothlearn.sweep.Execution`).
 
-    ``experiments``: built-in names (None: all); ``skip_models``: models whose runs are left
+    ``experiments``: figure-unit ids (None: all); ``skip_models``: models whose runs are left
     out, e.g. the multi-hour LSTM; ``robustness``: add the robustness sweep (None: in full runs
     that include fig2, not in quick ones).
     """
@@ -79,10 +87,11 @@ class ReproduceOptions:
     def __post_init__(self) -> None:
         from smoothlearn.experiments import ConfigError
 
-        unknown = sorted(set(self.experiments or ()) - set(builtin_names()))
+        known = [unit.id for unit in figures.registry()]
+        unknown = sorted(set(self.experiments or ()) - set(known))
         if unknown:
             raise ConfigError(f"--only: unknown experiment(s) {', '.join(unknown)}; choose "
-                              f"from {', '.join(builtin_names())}")
+                              f"from {', '.join(known)}")
         unknown = sorted(set(self.skip_models) - set(MODELS))
         if unknown:
             raise ConfigError(f"--skip-models: unknown model(s) {', '.join(unknown)}; choose "
@@ -99,73 +108,48 @@ class Reproduction:
 
 
 # ----------------------------------------------------------------------------- planning
-def _datasets(exp: Experiment) -> set[str]:
-    found = {str(exp.base.get("dataset", "synthetic-categories"))}
-    for grid in exp.grids:
-        found.update(str(d) for d in grid.get("dataset", []))
-    return found
-
-
-def _models(exp: Experiment) -> set[str]:
-    found = {str(exp.base.get("model", "feedforward"))}
-    for grid in exp.grids:
-        found.update(str(m) for m in grid.get("model", []))
-    return found
-
-
-def uses_real_data(exp: Experiment) -> bool:
-    return any(dataset_info(d).real for d in _datasets(exp))
-
-
-def quick_settings(exp: Experiment) -> tuple[int, dict[str, Any], dict[str, dict[str, Any]]]:
-    """Seeds, overrides and per-model overrides of an experiment in quick mode.
-
-    MNIST experiments are cut to a few thousand steps on a 1,000-item test subset, and their
-    LSTMs (reference trainer only) are shrunk and cut further. Synthetic sets are small enough
-    to keep whole epochs; they only get fewer seeds.
-    """
-    if uses_real_data(exp):
-        overrides = dict(QUICK_REAL)
-        if any(m.startswith("minibatch") for m in _models(exp)):
-            overrides["eval_every"] = QUICK_MINIBATCH_EVAL
-        per_model = {"lstm": dict(QUICK_LSTM)} if "lstm" in _models(exp) else {}
-        return QUICK_REAL_SEEDS, overrides, per_model
-    if any(dataset_info(d).task == "reconstruct" for d in _datasets(exp)):
-        return min(exp.seeds, QUICK_AUTOENCODER_SEEDS), {}, {}
-    return min(exp.seeds, QUICK_SYNTHETIC_SEEDS), {}, {}
-
-
-def _experiment_toml(name: str) -> str:
+def _experiment_toml(source: str | Path) -> str:
+    """The TOML text of a built-in experiment (by name) or of a file (by path)."""
     from importlib import resources
 
-    resource = resources.files("smoothlearn") / "configs" / f"{name}.toml"
+    path = Path(source)
+    if path.suffix == ".toml":
+        return path.read_text() if path.is_file() else ""
+    resource = resources.files("smoothlearn") / "configs" / f"{source}.toml"
     return resource.read_text() if resource.is_file() else ""
+
+
+def _plan_one(name: str, quick: bool,
+              skip_models: Sequence[str]) -> tuple[ExperimentInfo, list[RunConfig]]:
+    unit = figures.find(name)
+    source = unit.toml_source if unit else name
+    info = ExperimentInfo(name=name, toml=_experiment_toml(source))
+    try:
+        exp = load_experiment(source)
+        info.figure, info.title = exp.figure, exp.title
+        settings = unit.quick if unit and quick else QuickSettings()
+        seeds, overrides, per_model = settings.apply(exp.seeds)
+        info.seeds, info.overrides, info.model_overrides = seeds, overrides, per_model
+        configs = exp.runs(seeds=seeds, overrides=overrides)
+        configs = [_per_model(c, per_model) for c in configs if c.model not in skip_models]
+        info.runs = len(configs)
+        if not configs:
+            info.status, info.message = "skipped", f"--skip-models {' '.join(skip_models)}"
+        return info, configs
+    except Exception as err:
+        info.status, info.message = "failed", f"could not expand: {err}"
+        return info, []
 
 
 def plan_experiments(
     quick: bool, names: Sequence[str] | None = None, skip_models: Sequence[str] = ()
-) -> list[tuple[report.ExperimentInfo, list[RunConfig]]]:
-    """The experiments to run, with their configs (an experiment that fails to expand is
-    planned as failed, not raised). ``skip_models`` drops those models' runs, e.g. the
+) -> list[tuple[ExperimentInfo, list[RunConfig]]]:
+    """The experiments to run (every registered figure unit, or ``names``), with their configs
+    and, with ``quick``, each unit's quick settings. An experiment that fails to expand is
+    planned as failed, not raised. ``skip_models`` drops those models' runs, e.g. the
     multi-hour LSTM baseline on a first full run."""
-    plans = []
-    for name in names or builtin_names():
-        info = report.ExperimentInfo(name=name, toml=_experiment_toml(name))
-        try:
-            exp = load_experiment(name)
-            info.figure, info.title = exp.figure, exp.title
-            seeds, overrides, per_model = quick_settings(exp) if quick else (exp.seeds, {}, {})
-            info.seeds, info.overrides, info.model_overrides = seeds, overrides, per_model
-            configs = exp.runs(seeds=seeds, overrides=overrides)
-            configs = [_per_model(c, per_model) for c in configs if c.model not in skip_models]
-            info.runs = len(configs)
-            if not configs:
-                info.status, info.message = "skipped", f"--skip-models {' '.join(skip_models)}"
-            plans.append((info, configs))
-        except Exception as err:
-            info.status, info.message = "failed", f"could not expand: {err}"
-            plans.append((info, []))
-    return plans
+    names = names or [unit.id for unit in figures.registry()]
+    return [_plan_one(name, quick, skip_models) for name in names]
 
 
 def _per_model(config: RunConfig, per_model: dict[str, dict[str, Any]]) -> RunConfig:
@@ -215,7 +199,7 @@ def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
     return frame.merge(table[missing], on="run_id", how="left")
 
 
-def _run_experiment(info: report.ExperimentInfo, configs: list[RunConfig], out: Path,
+def _run_experiment(info: ExperimentInfo, configs: list[RunConfig], out: Path,
                     execution: Execution) -> pd.DataFrame | None:
     """Train what the shared store lacks of this experiment, then load its runs."""
     start = time.perf_counter()
@@ -238,8 +222,8 @@ def _say(text: str, quiet: bool) -> None:
 
 
 def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
-    """Run every built-in experiment (or ``options.experiments``), then write figures,
-    claims.json and the report into ``options.out``."""
+    """Run every registered figure unit's experiment (or ``options.experiments``), then write
+    figures, claims.json and the report into ``options.out``."""
     started = time.perf_counter()
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,9 +273,9 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
 
 
 def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str | None,
-                notes: list[str]) -> report.FigureResult:
+                notes: list[str]) -> FigureResult:
     """The robustness sweep (``smoothlearn.robustness``) as one more figure of the report."""
-    result = report.FigureResult("robustness", "robustness",
+    result = FigureResult("robustness", "robustness",
                                  "Robustness: which claims hold under which unstated choice")
     if mnist_problem:
         result.note = "not drawn: the robustness sweep needs MNIST"
@@ -308,10 +292,10 @@ def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str
         return result
     import shutil
 
-    figures = out / "figures"  # beside the other figures, where report.md links them
-    figures.mkdir(parents=True, exist_ok=True)
-    result.png = Path(shutil.copy2(res["png"], figures / res["png"].name))
-    result.svg = Path(shutil.copy2(res["svg"], figures / res["svg"].name))
+    fig_dir = out / "figures"  # beside the other figures, where report.md links them
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    result.png = Path(shutil.copy2(res["png"], fig_dir / res["png"].name))
+    result.svg = Path(shutil.copy2(res["svg"], fig_dir / res["svg"].name))
     result.caption = (" ".join(line.replace("**", "") for line in res["summary"])
                       + f" Details, every comparison and the autoencoder checks: "
                       f"{res['markdown'].relative_to(out)}.")
@@ -320,11 +304,11 @@ def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str
 
 def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: str,
                    step_policy: str | int, notes: list[str], started: float,
-                   extra: Sequence[report.FigureResult] = ()) -> Path:
+                   extra: Sequence[FigureResult] = ()) -> Path:
     infos = [info for info, _ in plans]
     inputs = analyse(plans, engine, notes)
     records = _claims(frame, step_policy, notes, infos, inputs)
-    figures = report.draw_figures(frame, out / "figures", inputs) + list(extra)
+    figures = draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
@@ -339,14 +323,18 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
-    return report.write_report(out, records, figures, infos, meta)
+    return write_report(out, records, figures, infos, meta)
 
 
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
-            infos: Sequence[report.ExperimentInfo],
+            infos: Sequence[ExperimentInfo],
             inputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    records = claims_mod.evaluate_claims(frame, step_policy=step_policy)
-    records += _autoencoder_claims(inputs, frame, notes)
+    """Every registered unit's claims (those without runs read "no data"), in claim order."""
+    records = []
+    for unit in figures.claim_units():
+        records += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
+        if unit.id in inputs:
+            records += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}
     for rec in records:
         if rec["verdict"] == "no data" and rec["experiment"] in why:
@@ -354,28 +342,18 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
     return records
 
 
-def uses_autoencoders(configs: Sequence[RunConfig]) -> bool:
-    """Autoencoder experiments train on a reconstruction stream (the registry's task)."""
-    return any(dataset_info(c.dataset).task == "reconstruct" for c in configs)
-
-
 def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
-    """Hidden-unit analysis of the autoencoder experiments (``smoothlearn.analysis``).
+    """Hidden-unit analysis (``smoothlearn.analysis``) of the units that need it.
 
     The store keeps curves, not weights, so the (tiny, deterministic) autoencoders are trained
     again in-process to get their final weights; runs shared by several experiments (fig3,
     A.13-A.15 use the same run ids) are trained once.
     """
-    try:
-        from smoothlearn import analysis
-    except ImportError:
-        notes.append("Hidden-unit figures and selectivity claims need smoothlearn.analysis "
-                     "(not available).")
-        return {}
     cache: dict[str, Any] = {}
     out: dict[str, dict[str, Any]] = {}
     for info, configs in plans:
-        if info.status != "ok" or not uses_autoencoders(configs):
+        unit = figures.find(info.name)
+        if info.status != "ok" or unit is None or not unit.analysed:
             continue
         try:
             todo = list({c.run_id(): c for c in configs if c.run_id() not in cache}.values())
@@ -391,32 +369,17 @@ def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-#: Which experiment's analysis table carries which autoencoder claims (fig3's runs are
-#: shared by A.13 and A.14; each claim is checked once).
-_AE_CLAIMS = {"fig3": "selectivity", "figA12": "selectivity", "figA13": "features",
-              "figA14": "a14"}
-
-
-def _autoencoder_claims(inputs: dict[str, dict[str, Any]], frame: pd.DataFrame,
-                        notes: list[str]) -> list[dict[str, Any]]:
-    """Timescale selectivity (``analysis.autoencoder_claims``), A.13 and A.14 claims."""
-    records: list[dict[str, Any]] = []
-    for exp, kind in _AE_CLAIMS.items():
-        if exp not in inputs:
-            continue
-        table = inputs[exp]["table"]
-        try:
-            if kind == "selectivity":
-                from smoothlearn.analysis import autoencoder_claims
-
-                curves = frame[frame["experiment"] == exp]
-                records += autoencoder_claims(table, curves_frame=curves)
-            elif kind == "features":
-                records += claims_mod.feature_error_claims(table)
-            else:
-                records += claims_mod.a14_claims(table)
-        except Exception as err:
-            notes.append(f"{exp}: autoencoder claims failed: {type(err).__name__}: {err}")
+def _analysis_claims(unit: FigureUnit, table: pd.DataFrame, frame: pd.DataFrame,
+                     notes: list[str]) -> list[dict[str, Any]]:
+    """A unit's claims on its analysis table (e.g. timescale selectivity, A.13, A.14), with
+    the fields a curve claim's record has."""
+    if unit.analysis_claims is None:
+        return []
+    try:
+        records = unit.analysis_claims(table, frame[frame["experiment"] == unit.id])
+    except Exception as err:
+        notes.append(f"{unit.id}: autoencoder claims failed: {type(err).__name__}: {err}")
+        return []
     defaults = {"step": None, "step_rule": "end of training (final weights)", "stage": "end",
                 "note": "", "dataset": None, "test_mode": None, "n": 0, "share": float("nan"),
                 "mean_diff": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
@@ -430,3 +393,4 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+

@@ -41,8 +41,9 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import claims as claims_mod
-from smoothlearn.claims import Claim, beats, chain
+from smoothlearn.claims import Claim
 from smoothlearn.experiments import RunConfig, make_config
+from smoothlearn.figures import fig2
 from smoothlearn.sweep import Execution, SweepSummary, run_sweep
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "holm", "judge",
@@ -162,33 +163,13 @@ def _settings_for(cell: Cell, arm: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cell_claims(cell: Cell) -> tuple[Claim, ...]:
-    """The Fig 2 claims as they read in this cell (its memory test protocol, its loss)."""
-    metric = "test_ce" if cell.settings.get("loss") == "ce" else "test_mse"
-    ff = {"model": "feedforward", "test_mode": "off"}
-    leaky = {"model": "leaky", "test_mode": cell.test_mode}
-    reset = {"model": "leaky-reset", "test_mode": cell.test_mode}
-    reset_off = {"model": "leaky-reset", "test_mode": "off"}
-    smooth = ("repeat-3", "repeat-5", "repeat-10")
-
-    def claim(claim_id: str, text: str, comparisons) -> Claim:
-        return Claim(claim_id, text, "robustness", tuple(comparisons), metric=metric)
-
-    return (
-        claim("ff-order", "Feedforward: repeat-1 < random < repeat-3 < repeat-5",
-              chain("condition", ["repeat-1", "random", "repeat-3", "repeat-5"], **ff)),
-        claim("leaky-more-repeats", "Leaky: more repeats help",
-              chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"], **leaky)),
-        claim("reset-beats-random-1rep", "Leaky+reset: every N-repeat beats random and repeat-1",
-              (beats({**reset, "condition": n}, {**reset, "condition": ref}, f"{n} < {ref}")
-               for n in smooth for ref in ("random", "repeat-1"))),
-        claim("reset-beats-ff", "Leaky+reset beats feedforward at every level",
-              (beats({**reset, "condition": c}, {**ff, "condition": c}, c)
-               for c in CONDITIONS)),
-        claim("reset-smooth-beats-ff-memory-off",
-              "Leaky+reset trained smooth, tested memory off, beats feedforward",
-              (beats({**reset_off, "condition": n}, {**ff, "condition": ref},
-                     f"LR {n} < FF {ref}") for n in smooth for ref in (n, "random"))),
-    )
+    """The Fig 2 claims as they read in this cell (its memory test protocol, its loss), built
+    by the Fig 2 unit's own claim builders, so ids and comparisons are declared once."""
+    reading = fig2.Reading(leaky={"model": "leaky", "test_mode": cell.test_mode},
+                           reset={"model": "leaky-reset", "test_mode": cell.test_mode},
+                           metric="test_ce" if cell.settings.get("loss") == "ce" else "test_mse",
+                           experiment="robustness")
+    return tuple(build(reading) for build in fig2.ROBUSTNESS_CLAIMS)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -355,9 +336,14 @@ VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB
                   "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
                   "no data": "#FFFFFF"}
 STAGES = ("early", "mid", "end")
-STAGE_TITLES = {"early": "Early in training (5k steps; quick: 1k)",
-                "mid": "Mid-training (20k steps; quick: 4k)",
-                "end": "End: last evaluation before any class runs out (54k; quick: 8k)"}
+STAGE_TITLES = {
+    "early": "Early in training ({} steps; quick: {})".format(
+        *(f"{stages['stages'][0]:,}" for stages in (FULL, QUICK))),
+    "mid": "Mid-training ({} steps; quick: {})".format(
+        *(f"{stages['stages'][1]:,}" for stages in (FULL, QUICK))),
+    "end": "End: last evaluation before any class runs out (at most {}; quick: {})".format(
+        *(f"{stages['stages'][2]:,}" for stages in (FULL, QUICK))),
+}
 
 
 def matrix_figure(table: pd.DataFrame):
@@ -365,7 +351,7 @@ def matrix_figure(table: pd.DataFrame):
     import matplotlib
     from matplotlib.patches import Patch, Rectangle
 
-    from smoothlearn.report import RC, _new_figure
+    from smoothlearn.report.style import RC, new_figure
 
     claims = list(dict.fromkeys(table["claim"]))
     cells = [c.name for c in CELLS if c.name in set(table["cell"])]
@@ -375,7 +361,7 @@ def matrix_figure(table: pd.DataFrame):
     def label(cell: str) -> str:
         return cell + (" ⚠" if reads[cell] else "") + (" ✗" if cell in stalled else "")
     with matplotlib.rc_context({**RC, "axes.grid": False}):
-        fig = _new_figure(0.78 * len(cells) + 3.2, 1.75 * len(STAGES) * len(claims) / 5 + 2.6)
+        fig = new_figure(0.78 * len(cells) + 3.2, 1.75 * len(STAGES) * len(claims) / 5 + 2.6)
         axes = np.atleast_1d(fig.subplots(len(STAGES), 1, sharex=True))
         for ax, stage in zip(axes, STAGES, strict=True):
             part = table[table["stage"] == stage].set_index(["claim", "cell"])
@@ -568,7 +554,7 @@ def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
     import os
 
     from smoothlearn import results
-    from smoothlearn.report import save_figure
+    from smoothlearn.report.draw import save_figure
 
     quick, seeds, steps, cells = options.quick, options.seeds, options.steps, options.cells
     dataset, engine = options.dataset, execution.engine

@@ -1,0 +1,158 @@
+"""Figure 2: smoothness slows feedforward learning; leaky memory (+ reset) turns it into a
+benefit (MNIST). Its claims are built by functions of a :class:`Reading`, so the robustness
+sweep re-checks the same claims (same ids) under other test protocols and losses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from smoothlearn.claims import Claim, beats, chain, select_runs
+from smoothlearn.figures.unit import MNIST_QUICK, Drawing, FigureUnit
+from smoothlearn.report import plots, prose
+from smoothlearn.report.style import (
+    condition_color,
+    condition_legend,
+    new_figure,
+    panel_title,
+    style_axes,
+)
+
+#: The paper's feedforward ordering: minimum smoothness is best, more smoothness slows.
+FF_ORDER = ["repeat-1", "random", "repeat-3", "repeat-5"]
+SMOOTH = ["repeat-3", "repeat-5", "repeat-10"]
+LEVELS = ["random", "repeat-1", "repeat-3", "repeat-5", "repeat-10"]
+FEEDFORWARD = {"model": "feedforward", "test_mode": "off"}
+RESET_MEMORY_OFF = {"model": "leaky-reset", "test_mode": "off"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the Fig 2 claims are read: the arms of the memory nets (their test protocol), the
+    metric, and the experiment whose runs are compared."""
+
+    leaky: Mapping[str, Any] = field(default_factory=lambda: {"model": "leaky"})
+    reset: Mapping[str, Any] = field(
+        default_factory=lambda: {"model": "leaky-reset", "test_mode": "same"})
+    metric: str = "test_mse"
+    experiment: str = "fig2"
+
+
+PAPER = Reading()
+
+
+def _claim(reading: Reading, claim_id: str, text: str, comparisons, source: str) -> Claim:
+    return Claim(claim_id, text, reading.experiment, tuple(comparisons), metric=reading.metric,
+                 source=source)
+
+
+def ff_order(r: Reading) -> Claim:
+    return _claim(r, "ff-order", "Feedforward nets: smoothness slows learning and minimum "
+                  "smoothness is best; test error repeat-1 < random < repeat-3 < repeat-5.",
+                  chain("condition", FF_ORDER, **FEEDFORWARD), "§4.2, Fig 2A")
+
+
+def leaky_more_repeats(r: Reading) -> Claim:
+    return _claim(r, "leaky-more-repeats", "Leaky memory: more repeats help (test error falls "
+                  "with smoothness).",
+                  chain("condition", ["repeat-10", "repeat-5", "repeat-3", "repeat-1"],
+                        **r.leaky), "§5.1.2, Fig 2B")
+
+
+def _reset_vs_levels(reset: Mapping[str, Any]):
+    return (beats({**reset, "condition": n}, {**reset, "condition": ref}, f"{n} < {ref}")
+            for n in SMOOTH for ref in ("random", "repeat-1"))
+
+
+def reset_beats_random_1rep(r: Reading) -> Claim:
+    return _claim(r, "reset-beats-random-1rep", "Leaky memory + reset: every N-repeat order "
+                  "(N ≥ 3) beats random and repeat-1; tested streamed in the training order "
+                  "with label resets (reads test labels).", _reset_vs_levels(r.reset),
+                  "§5.1.2, Fig 2C")
+
+
+def reset_beats_random_1rep_memory_off(r: Reading) -> Claim:
+    return _claim(r, "reset-beats-random-1rep-memory-off", "As above, but tested with memory "
+                  "off (each test item alone; no test labels read).",
+                  _reset_vs_levels(RESET_MEMORY_OFF), "§5.1.2, Fig 2C (honest protocol)")
+
+
+def reset_beats_ff(r: Reading) -> Claim:
+    return _claim(r, "reset-beats-ff", "Leaky memory + reset beats the feedforward net at every "
+                  "smoothness level (streamed test, label resets: reads test labels).",
+                  (beats({**r.reset, "condition": c}, {**FEEDFORWARD, "condition": c}, f"{c}")
+                   for c in LEVELS), "§5.1.3, Fig 2A vs 2C")
+
+
+def reset_smooth_beats_ff_memory_off(r: Reading) -> Claim:
+    return _claim(r, "reset-smooth-beats-ff-memory-off", "Leaky memory + reset trained on "
+                  "smooth data and tested with memory off beats feedforward nets (trained on "
+                  "the same order, and trained in random order).",
+                  (beats({**RESET_MEMORY_OFF, "condition": n}, {**FEEDFORWARD, "condition": ref},
+                         f"LR {n} < FF {ref}") for n in SMOOTH for ref in (n, "random")),
+                  "§5.1.3")
+
+
+#: The claims a robustness cell re-checks: the memory-off variant of the reset claim is a
+#: cell of its own there ("test: memory off").
+ROBUSTNESS_CLAIMS = (ff_order, leaky_more_repeats, reset_beats_random_1rep, reset_beats_ff,
+                     reset_smooth_beats_ff_memory_off)
+
+
+def claims(reading: Reading = PAPER) -> tuple[Claim, ...]:
+    return (ff_order(reading), leaky_more_repeats(reading), reset_beats_random_1rep(reading),
+            reset_beats_random_1rep_memory_off(reading), reset_beats_ff(reading),
+            reset_smooth_beats_ff_memory_off(reading))
+
+
+def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
+    panels = [
+        ("A", "Feedforward", {"model": "feedforward"}),
+        ("B", "Leaky memory", {"model": "leaky"}),
+        ("C", "Leaky + reset (memory off)", {"model": "leaky-reset", "test_mode": "off"}),
+        ("C′", "Leaky + reset (streamed)", {"model": "leaky-reset", "test_mode": "same"}),
+    ]
+    panels = [p for p in panels if not select_runs(frame, p[2]).empty]
+    fig = new_figure(3.1 * len(panels) + 1.6, 6.2)
+    axes = fig.subplots(2, len(panels), sharey="row", squeeze=False)
+    reference = select_runs(frame, {"model": "feedforward", "condition": "random"})
+    conds: list[str] = []
+    for col, (letter, title, where) in enumerate(panels):
+        sub = select_runs(frame, where)
+        for row, metric in enumerate(("test_mse", "test_acc")):
+            ax = axes[row, col]
+            conds = plots.curves_by(ax, sub, "condition", metric, ctx, condition_color) or conds
+            if col > 0 and not reference.empty:
+                ref = plots.seed_curves(reference, ["model"], metric, ctx.window)
+                ax.plot(ref["step"], ref["mean"], "--", color="#999999", lw=1.1)
+            style_axes(ax, metric if col == 0 else None, xlabel=row == 1)
+            plots.exhaustion_marker(ax, ctx)
+            if row == 0:
+                panel_title(ax, letter, title)
+    ref_handle = [Line2D([], [], color="#999999", ls="--", lw=1.1,
+                         label="feedforward, random\n(reference)")]
+    condition_legend(fig, conds, ref_handle + plots.exhaustion_handle(ctx, frame))
+    caption = ("Figure 2. Test error (MSE, top) and accuracy (bottom) during one epoch of "
+               f"per-sample training on MNIST{prose.in_brackets(prose.net_text(frame))}, per "
+               "training order. A: feedforward; B: leaky memory (α = 0.5); C: leaky memory with "
+               "resets at category boundaries, tested with memory off; C′: the same nets tested "
+               "streamed in their training order with label resets on the test stream (this "
+               "protocol reads test labels). The dashed grey line repeats A's random curve. "
+               + prose.caption_curves(ctx, frame))
+    return fig, caption
+
+
+UNIT = FigureUnit(
+    id="fig2",
+    paper_ref="Fig 2",
+    drawings=(Drawing("fig2", "Figure 2: smoothness and leaky memory (MNIST)", draw,
+                      smoothed=True, exhaustion=True),),
+    claims=claims(),
+    quick=MNIST_QUICK,
+    claim_order=0,
+)

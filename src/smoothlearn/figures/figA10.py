@@ -1,0 +1,54 @@
+"""Figure A.10: trained on repeat-5 and tested as repeat-1, leaky + reset generalises better
+than the LSTM (which wins when tested as trained)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
+from smoothlearn.report import plots, prose
+from smoothlearn.report.style import model_color, model_legend, new_figure, panel_title, style_axes
+
+_MODE_STYLE = {"same": "-", "off": "-", "repeat-1": "--", "random": ":"}
+
+
+def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
+    fig = new_figure(8.8, 3.6)
+    axes = fig.subplots(1, 2)
+    models = [m for m in ("lstm", "leaky-reset", "feedforward") if m in set(frame["model"])]
+    for ax, metric in zip(axes, ("test_mse", "test_acc"), strict=True):
+        plots.curves_by(ax, frame, "model", metric, ctx, model_color,
+                        style_of=lambda r: _MODE_STYLE.get(str(r["test_mode"]), "-"),
+                        extra_keys=["test_mode"])
+        style_axes(ax, metric)
+    panel_title(axes[0], "", "Test error")
+    panel_title(axes[1], "", "Test accuracy")
+    extra = [Line2D([], [], color="#4D4D4D", ls="-", label="tested as trained (repeat-5)"),
+             Line2D([], [], color="#4D4D4D", ls="--", label="tested as repeat-1")]
+    model_legend(fig, models, extra)
+    caption = ("Figure A.10. Generalisation to a different temporal structure: models trained "
+               "on repeat-5 MNIST, tested streamed as repeat-5 (solid) or as repeat-1 (dashed); "
+               "feedforward (memory off) as reference." + prose.hidden_note(frame) + " "
+               + prose.caption_curves(ctx, frame))
+    return fig, caption
+
+
+UNIT = FigureUnit(
+    id="figA10",
+    paper_ref="A.10",
+    drawings=(Drawing("figA10", "Figure A.10: generalisation to another order", draw),),
+    claims=(Claim("reset-generalises-to-1rep", "Trained on repeat-5 and tested as repeat-1, "
+                  "leaky + reset beats the LSTM (which is better when tested as trained).",
+                  "figA10",
+                  (beats({"model": "leaky-reset", "test_mode": "repeat-1"},
+                         {"model": "lstm", "test_mode": "repeat-1"},
+                         "LR < LSTM (repeat-1 test)"),
+                   beats({"model": "lstm", "test_mode": "same"},
+                         {"model": "leaky-reset", "test_mode": "same"},
+                         "LSTM < LR (same-order test)")), source="A.10"),),
+    quick=LSTM_QUICK,
+    claim_order=8,
+)

@@ -1,0 +1,119 @@
+"""Draw every registered figure (:mod:`smoothlearn.figures`) that has results; a figure that
+cannot be drawn says why in its place instead of sinking the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+
+from smoothlearn import claims as claims_mod
+from smoothlearn import figures
+from smoothlearn.figures.unit import Drawing, FigureUnit
+from smoothlearn.report import plots
+from smoothlearn.report.style import RC
+
+
+@dataclass
+class FigureResult:
+    """One figure of the report: files (or why there are none) and its caption."""
+
+    id: str
+    experiment: str
+    title: str
+    caption: str = ""
+    png: Path | None = None
+    svg: Path | None = None
+    note: str = ""
+
+
+def save_figure(fig: Figure, fig_dir: Path, fig_id: str) -> tuple[Path, Path]:
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    png, svg = fig_dir / f"{fig_id}.png", fig_dir / f"{fig_id}.svg"
+    fig.savefig(png, dpi=130, facecolor="white")
+    fig.savefig(svg, facecolor="white")
+    return png, svg
+
+
+def first_exhaustion(frame: pd.DataFrame) -> int | None:
+    """The step where the first class runs out in any repeat-N order of the frame's runs."""
+    try:
+        norm = claims_mod.normalise_frame(frame)
+        norm = norm[norm["class_balance"] == "none"]
+        first = norm.iloc[0]
+        labels = claims_mod.training_labels(str(first["dataset"]), int(first["data_seed"]))
+        if labels is None:
+            return None
+        pairs = norm[["condition", "order_seed"]].drop_duplicates()
+        pairs = pairs[pairs["condition"].str.startswith("repeat-")]
+        steps = [claims_mod.exhaustion_step(labels, str(first["dataset"]),
+                                             int(first["data_seed"]), str(r.condition),
+                                             int(r.order_seed)) for r in pairs.itertuples()]
+        return min(steps) if steps else None
+    except Exception:  # the marker is a courtesy; never fail a figure for it
+        return None
+
+
+def _context(frame: pd.DataFrame, drawing: Drawing) -> plots.Context:
+    every = plots.eval_every(frame)
+    window = plots.moving_average_points(every) if drawing.smoothed else 0
+    ctx = plots.Context(window=window, every=every)
+    if drawing.exhaustion:
+        ctx.exhaustion = first_exhaustion(frame)
+    return ctx
+
+
+def _fallback_unit(experiment: str) -> FigureUnit:
+    """Results of an experiment without a registered unit still get a figure."""
+    return FigureUnit(experiment, "", (Drawing(experiment, f"{experiment}: test error per "
+                                               "model", plots.model_curves),))
+
+
+def _draw_one(drawing: Drawing, unit: FigureUnit, frame: pd.DataFrame,
+              inputs: Mapping[str, Mapping[str, Any]], fig_dir: Path) -> FigureResult:
+    result = FigureResult(drawing.id, unit.id, drawing.title)
+    if frame.empty:
+        result.note = f"not drawn: no results for experiment {unit.id!r}"
+        return result
+    if drawing.source == "analysis" and "table" not in inputs.get(unit.id, {}):
+        result.note = "not drawn: no hidden-unit analysis for this experiment"
+        return result
+    try:
+        with matplotlib.rc_context(RC):
+            if drawing.source == "analysis":
+                fig, result.caption = drawing.draw(inputs[unit.id])
+            else:
+                fig, result.caption = drawing.draw(frame, _context(frame, drawing))
+            result.png, result.svg = save_figure(fig, fig_dir, drawing.id)
+    except Exception as err:  # one broken figure must not sink the report
+        result.note = f"figure failed: {type(err).__name__}: {err}"
+    return result
+
+
+def draw_figures(
+    frame: pd.DataFrame,
+    fig_dir: Path,
+    analysis_inputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[FigureResult]:
+    """Every registered figure (results or not: those without say why), in the paper's order,
+    then one per unregistered experiment in ``frame``.
+
+    ``analysis_inputs`` maps an autoencoder experiment to ``{"configs", "curves", "table"}``:
+    its run configs, their :class:`~smoothlearn.contract.Curves` (with final weights) and the
+    ``smoothlearn.analysis.analyse_runs`` table, for the hidden-unit figures (3E, A.12-A.15).
+    """
+    frame = claims_mod.normalise_frame(frame) if len(frame) else frame
+    present = list(dict.fromkeys(frame["experiment"])) if len(frame) else []
+    units = list(figures.registry())
+    known = {u.id for u in units}
+    units += [_fallback_unit(exp) for exp in sorted(set(present) - known)]
+    out = []
+    for unit in units:
+        sub = frame[frame["experiment"] == unit.id] if unit.id in present else frame.iloc[0:0]
+        out += [_draw_one(d, unit, sub, analysis_inputs or {}, fig_dir) for d in unit.drawings]
+    return out

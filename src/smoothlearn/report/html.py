@@ -1,0 +1,113 @@
+"""``report.html``: claims, figures, configs and environment in one self-contained page,
+rendered from the jinja2 template ``templates/report.html.j2`` (autoescaped); images are
+inlined as base64 PNGs and the stylesheet as a ``<style>`` block, so it opens with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from smoothlearn import claims as claims_mod
+from smoothlearn.report import markdown, prose
+from smoothlearn.report.draw import FigureResult
+
+if TYPE_CHECKING:
+    from smoothlearn.reproduce import ExperimentInfo
+
+_VERDICT_CLASS = {"reproduced": "ok", "not reproduced": "bad", "inconclusive": "meh",
+                  "partly reproduced": "part", "no data": "none"}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("smoothlearn.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.globals["verdict_class"] = lambda v: _VERDICT_CLASS.get(v, "none")
+    return env
+
+
+def _css() -> str:
+    return (Path(__file__).parent / "templates" / "report.css").read_text()
+
+
+def _png_data(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
+    """One line per claim saying where it was measured (the step rarely differs inside one)."""
+    steps = {r.get("step") for r in recs if r.get("step_rule")}
+    if len(steps) == 1:
+        rule = next(r["step_rule"] for r in recs if r.get("step_rule"))
+        (step,) = steps
+        return f"Measured at step {prose.fmt(step)}: {rule}." if step is not None else f"{rule}."
+    return "Measurement steps differ between comparisons (see the step column's tooltips)."
+
+
+def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One comparison as the table shows it (formatted numbers, protocol in words)."""
+    return {"comparison": rec["comparison"], "note": rec.get("note") or "",
+            "dataset": prose.fmt(rec.get("dataset")), "metric": str(rec["metric"]),
+            "step_rule": rec.get("step_rule") or "", "step": prose.fmt(rec.get("step")),
+            "protocol": prose.protocol_text(rec),
+            "reads": "yes" if rec.get("reads_test_labels") else "no", "n": rec.get("n", 0),
+            "mean_diff": prose.fmt(rec.get("mean_diff")), "ci": prose.ci(rec),
+            "share": prose.fmt(rec.get("share"), 2), "verdict": rec["verdict"]}
+
+
+def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for claim in claims_mod.summarise(records):
+        recs = [r for r in records if r["claim"] == claim["claim"]]
+        counts = ", ".join(f"{n} {v}" for v, n in claim["counts"].items())
+        out.append({**claim, "counts": counts, "step_sentence": _step_sentence(recs),
+                    "rows": [_row(r) for r in recs]})
+    return out
+
+
+def _figure(fig: FigureResult) -> dict[str, Any]:
+    drawn = fig.png is not None and fig.png.exists()
+    return {"id": fig.id, "title": fig.title, "caption": fig.caption, "note": fig.note,
+            "image": _png_data(fig.png) if drawn else "",
+            "svg": fig.svg.name if drawn and fig.svg else ""}
+
+
+def _experiment(exp: ExperimentInfo) -> dict[str, Any]:
+    over = json.dumps({"seeds": exp.seeds, "overrides": exp.overrides,
+                       "per-model overrides": exp.model_overrides}, indent=2, default=str)
+    return {**vars(exp), "overrides_json": over}
+
+
+def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult],
+           experiments: Sequence[ExperimentInfo], meta: Mapping[str, Any]) -> str:
+    """The page as text."""
+    anchors: dict[str, str] = {}
+    for fig in figures:
+        anchors.setdefault(fig.experiment, f"fig-{fig.id}")
+    mode = "quick (fewer seeds and steps: indicative only)" if meta.get("quick") else "paper"
+    return _environment().get_template("report.html.j2").render(
+        css=_css(), meta=meta, mode=mode, anchors=anchors, claims=_claims(records),
+        figures=[_figure(f) for f in figures],
+        experiments=[_experiment(e) for e in experiments],
+        experiment_rows=[(e.name, e.figure, e.status, e.runs, f"{e.seconds:.1f}", e.message)
+                         for e in experiments],
+        open_settings=prose.OPEN_SETTINGS, versions=prose.package_versions().items())
+
+
+def write_report(out: Path, records: Sequence[Mapping[str, Any]],
+                 figures: Sequence[FigureResult], experiments: Sequence[ExperimentInfo],
+                 meta: Mapping[str, Any]) -> Path:
+    """Write ``report.html`` (self-contained) and ``report.md``; returns the HTML path."""
+    out = Path(out)
+    html_path = out / "report.html"
+    html_path.write_text(render(records, figures, experiments, meta), encoding="utf-8")
+    (out / "report.md").write_text(
+        markdown.markdown_report(records, figures, experiments, meta), encoding="utf-8")
+    return html_path

@@ -1,0 +1,66 @@
+"""``report.md``: the report for GitHub, with the same tables as the HTML page and the
+figures as relative PNG links (``figures/<id>.png``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from smoothlearn import claims as claims_mod
+from smoothlearn.report import prose
+
+if TYPE_CHECKING:
+    from smoothlearn.report.draw import FigureResult
+    from smoothlearn.reproduce import ExperimentInfo
+
+
+def md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_report(
+    records: Sequence[Mapping[str, Any]],
+    figures: Sequence[FigureResult],
+    experiments: Sequence[ExperimentInfo],
+    meta: Mapping[str, Any],
+) -> str:
+    """The report for GitHub: the same tables, figures as relative PNG links."""
+    mode = "quick (indicative only)" if meta.get("quick") else "paper"
+    lines = ["# Learning representations from temporally smooth data — reproduction report", "",
+             f"Mode: **{mode}**. Run time {meta.get('seconds', 0):.0f} s; finished "
+             f"{meta.get('finished', '')}; step policy `{meta.get('step_policy', '')}`.", ""]
+    lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
+    summary = claims_mod.summarise(records)
+    lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
+    lines += [f"| {c['claim']} | {md_escape(c['text'])} | {md_escape(c['source'])} "
+              f"| {c['verdict']} |" for c in summary]
+    lines += ["", "### Every comparison", "", "| claim | comparison | step | test protocol "
+              "| reads test labels | n | mean advantage | 95% CI | share | verdict |",
+              "|" + "---|" * 10]
+    verdicts = {c["claim"]: c["verdict"] for c in summary}
+    for rec in records:
+        lines.append("| " + " | ".join(md_escape(x) for x in (
+            f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
+            prose.fmt(rec.get("step")), prose.protocol_text(rec),
+            "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
+            prose.fmt(rec.get("mean_diff")), prose.ci(rec), prose.fmt(rec.get("share"), 2),
+            rec["verdict"])) + " |")
+    lines += ["", "## Figures", ""]
+    for fig in figures:
+        lines += [f"### {fig.title}", ""]
+        if fig.png is not None:
+            lines += [f"![{fig.title}](figures/{fig.png.name})", "", fig.caption, ""]
+        if fig.note:
+            lines += [f"*{fig.note}*", ""]
+    lines += ["## Experiments", "", "| experiment | figure | status | runs | seconds |",
+              "|---|---|---|---|---|"]
+    for e in experiments:
+        status = md_escape(e.status + (f": {e.message}" if e.message else ""))
+        lines.append(f"| {e.name} | {e.figure} | {status} | {e.runs} | {e.seconds:.1f} |")
+    lines += ["", "## Settings the paper left open", "", "| setting | the paper | chosen here |",
+              "|---|---|---|"]
+    lines += [f"| {md_escape(a)} | {md_escape(b)} | {md_escape(c)} |"
+              for a, b, c in prose.OPEN_SETTINGS]
+    lines += ["", "## Environment", "", "| package | version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in prose.package_versions().items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,146 @@
+"""The report's words: caption pieces read from the data, the settings the paper left open,
+number formatting, and the package versions of the environment."""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from smoothlearn.report.plots import Context
+
+
+def caption_curves(ctx: Context, frame: pd.DataFrame) -> str:
+    seeds = frame["seed"].nunique()
+    if ctx.window > 1:
+        smooth = (f"smoothed with the paper's 100-step moving average ({ctx.window} points, "
+                  f"evaluated every {ctx.every} steps)")
+    elif ctx.window == 1:
+        smooth = (f"evaluated every {ctx.every} steps, so the paper's 100-step moving average "
+                  "is not applied (it would span at most one point)")
+    else:
+        smooth = f"evaluated every {ctx.every} steps, no smoothing"
+    marker = ""
+    if ctx.exhaustion is not None and ctx.exhaustion < frame["step"].max():
+        marker = (f" The dotted line marks where the first class runs out in a repeat-N order "
+                  f"(step {ctx.exhaustion}); claims are measured before it.")
+    elif ctx.exhaustion is not None:
+        marker = (f" No class runs out within these curves (the first does at step "
+                  f"{ctx.exhaustion} of a full repeat-N epoch).")
+    return f"Mean over {seeds} seeds, band ±1 SEM; {smooth}.{marker}"
+
+
+def _unique(frame: pd.DataFrame, column: str) -> list[Any]:
+    if column not in frame.columns:
+        return []
+    return sorted(frame[column].dropna().unique().tolist())
+
+
+def net_text(frame: pd.DataFrame) -> str:
+    """Hidden size, optimiser and learning rate as the runs used them, e.g. "392 hidden units,
+    SGD lr 0.01" (read from the frame, so a changed config changes the caption too)."""
+    parts = []
+    hidden = [str(int(h)) for h in _unique(frame, "hidden")]
+    if hidden:
+        parts.append(f"{' or '.join(hidden)} hidden units")
+    rates = " or ".join(f"{lr:g}" for lr in _unique(frame, "lr"))
+    names = {"sgd": "SGD", "rmsprop": "RMSprop"}
+    optimizer = " or ".join(names.get(str(o), str(o)) for o in _unique(frame, "optimizer"))
+    if rates:
+        parts.append(f"{optimizer} lr {rates}".strip())
+    return ", ".join(parts)
+
+
+def in_brackets(text: str) -> str:
+    return f" ({text})" if text else ""
+
+
+def hidden_note(frame: pd.DataFrame) -> str:
+    if "hidden" in frame.columns:
+        sizes = frame.loc[frame["model"] == "lstm", "hidden"].dropna().unique()
+        if len(sizes) and any(int(s) != 392 for s in sizes):
+            return f" LSTM hidden size here: {', '.join(str(int(s)) for s in sizes)} (quick)."
+    return ""
+
+
+#: Settings the paper leaves open, and what this reproduction chose (docs/model.md, data).
+OPEN_SETTINGS: list[tuple[str, str, str]] = [
+    ("Bias initialisation", "Xavier initialisation only", "Xavier-uniform weights (W1 then W2 "
+     "from one seeded generator); biases zero"),
+    ("Gradient through the leak", "“did not account for the fact that the neurons were leaky”",
+     "H(n−1) detached; the current term keeps its (1−α) factor (leak_grad=\"exact\"); "
+     "\"ignore\" drops it"),
+    ("RMSprop β1, β2 = 0.9, 0.99", "two betas for a one-beta optimiser", "alpha = 0.99; "
+     "momentum 0 by default (rmsprop_momentum offers 0.9); eps 1e-8; all runs here use SGD"),
+    ("MSE definition", "MSE loss", "mean over the output units (torch.nn.MSELoss)"),
+    ("Exhausted categories", "unequal class sizes not discussed", "an exhausted class is "
+     "skipped and the others keep cycling; claims are measured before the first class runs "
+     "out (or class_balance=\"balanced\" cuts every class to the smallest)"),
+    ("Test protocol of memory nets", "not stated", "test_mode: \"off\" (each item alone; "
+     "default) or streamed (\"same\", \"repeat-1\", \"random\") with the run's resets on the "
+     "test stream; label resets there read test labels, and every record says so"),
+    ("Evaluation schedule", "curves vs training step", "the whole test set (or eval_items of "
+     "it) at step 0, every eval_every steps and at the end"),
+    ("Moving average", "100 iterations", "a trailing 100-step window, only where points are "
+     "closer than 100 steps"),
+    ("Mini-batches", "batches of 16", "16 consecutive items of the order per update; step "
+     "counts items"),
+    ("LSTM training", "LSTM with BPTT, same data and lr", "392 hidden units, per-sample "
+     "updates, truncated BPTT over the last 10 items, MSE on softmax output"),
+    ("A.11 reset aggregation", "element-wise inequality", "compared as L1 norms over each "
+     "input group (reset_aggregate=\"sum\"); \"any\"/\"all\" available"),
+    ("Synthetic A.2 data", "4 categories × 300 items of 16 features, low overlap",
+     "disjoint 4-feature templates; exemplar = (template + U(0, 1)) / 2; test 100 per class"),
+    ("Multi-timescale stream", "rows switch every 1, 3, 5 items; binary state + noise",
+     "state flips at each multiple of the period; element = (state + U(0, 0.25)) / 1.25, both "
+     "elements of a row equal; 3000 training and 500 test items"),
+    ("Second multi-timescale set (A.12)", "“a different synthesized dataset”",
+     "periods (1, 4, 8) and noise 0.4"),
+    ("A.7 stream", "consecutive items share no features", "2 disjoint 2-feature "
+     "sub-templates per class, alternating inside blocks of 4; U(0.5, 1) on the support"),
+]
+
+
+def package_versions() -> dict[str, str]:
+    names = ["smoothlearn", "numpy", "torch", "numba", "pandas", "matplotlib", "pydantic",
+             "pyarrow"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def ci(rec: Mapping[str, Any]) -> str:
+    lo, hi = rec.get("ci_low"), rec.get("ci_high")
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "—"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+def protocol_text(rec: Mapping[str, Any]) -> str:
+    prot = rec.get("test_protocol")
+    if not prot:
+        return "—"
+    if isinstance(prot, str):
+        return prot
+    if prot["better"] == prot["worse"]:
+        return prot["better"]
+    return f"{prot['better']} vs {prot['worse']}"

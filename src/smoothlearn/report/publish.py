@@ -1,0 +1,94 @@
+"""``smoothlearn publish``: copy a finished reproduction's claims, headline figures and
+robustness notes into ``docs/`` and the README's results block, so the numbers in the
+repository are the tool's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from smoothlearn.report.markdown import md_escape
+
+README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
+README_END = "<!-- results:end -->"
+#: The README shows the first of these figures that the run drew (docs/ gets all of them).
+PUBLISHED_FIGURES = ("fig2", "fig3e", "robustness")
+
+
+def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
+    """Copy a finished reproduction's claims table and headline figures into ``docs`` (and
+    the README's results block), so the numbers in the repository are the tool's own.
+
+    Writes ``docs/reproduction.md`` (the report's Markdown, figure links rewritten),
+    ``docs/figures/*.png`` and, when the run had one, ``docs/claims.md`` from the robustness
+    sweep. Returns the files written.
+    """
+    out, docs = Path(out), Path(docs)
+    data = json.loads((out / "claims.json").read_text())
+    written = []
+    figures = docs / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    pngs = sorted((out / "figures").glob("*.png"))
+    pngs += [p for p in [out / "robustness" / "robustness.png"] if p.is_file()]
+    for png in pngs:
+        written.append(Path(shutil.copy2(png, figures / png.name)))
+    text = (out / "report.md").read_text()
+    head, _, rest = text.partition("\n")
+    text = (f"{head}\n\n> Copied from `{out / 'report.md'}` by `smoothlearn publish {out}`; "
+            f"the self-contained HTML version is `{out / 'report.html'}`.\n{rest}")
+    (docs / "reproduction.md").write_text(text)
+    written.append(docs / "reproduction.md")
+    robust = out / "robustness" / "claims.md"
+    if robust.is_file():
+        claims_md = robust.read_text().replace("](robustness.png)", "](figures/robustness.png)")
+        head, _, rest = claims_md.partition("\n")
+        claims_md = (f"{head}\n\n> Copied from `{robust}` by `smoothlearn publish {out}`. To "
+                     f"regenerate: `smoothlearn reproduce --out {out}` (or only the sweep: "
+                     f"`smoothlearn robustness --out {out / 'robustness'}`), then "
+                     f"`smoothlearn publish {out}`.\n{rest}")
+        (docs / "claims.md").write_text(claims_md)
+        written.append(docs / "claims.md")
+    if readme is not None:
+        readme = Path(readme)
+        block = _readme_block(data, docs, readme.parent)
+        current = readme.read_text()
+        if README_START in current and README_END in current:
+            head, rest = current.split(README_START, 1)
+            current = head + block + rest.split(README_END, 1)[1]
+        else:
+            current = current.rstrip("\n") + "\n\n" + block + "\n"
+        readme.write_text(current)
+        written.append(readme)
+    return written
+
+
+def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
+    rel = Path(os.path.relpath(docs.resolve(), root.resolve())).as_posix()
+    mode = "quick" if data.get("quick") else "paper settings"
+    lines = [README_START, "", f"## What reproduces ({mode})", "",
+             f"From `smoothlearn reproduce` ({mode}); every comparison, figure and config is in "
+             f"[{rel}/reproduction.md]({rel}/reproduction.md), and which claims depend on which "
+             f"unstated choice in [{rel}/claims.md]({rel}/claims.md).", ""]
+    left_out = [f"{e['name']} ({e['status']}: {e.get('message', '')})"
+                for e in data.get("experiments", []) if e.get("status") != "ok"]
+    if left_out:
+        lines += ["Not run in this reproduction, so their claims read *no data*: "
+                  + "; ".join(left_out) + ".", ""]
+    lines += [f"> {md_escape(note)}" for note in data.get("notes", [])
+              if "skipped" in note or "unavailable" in note]
+    if lines[-1].startswith(">"):
+        lines.append("")
+    for fig in PUBLISHED_FIGURES:
+        if (docs / "figures" / f"{fig}.png").is_file():
+            lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]
+            break
+    lines += ["| claim | paper | verdict |", "|---|---|---|"]
+    for row in data.get("summary", []):
+        lines.append(f"| {md_escape(row['text'])} | {md_escape(row.get('source', ''))} | "
+                     f"**{row['verdict']}** |")
+    lines += ["", README_END]
+    return "\n".join(lines)
