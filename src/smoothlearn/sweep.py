@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smoothlearn.experiments import RunConfig
-    from smoothlearn.results import Store
+    from smoothlearn.results import Problem, Store
 
 __all__ = ["run_sweep", "run_batch", "plan_batches", "ensemble_key", "RunResult"]
 
@@ -428,7 +428,7 @@ class _Tally:
             self.bar.write(f"run {result.run_id} ({config.model}, {config.condition}, seed "
                            f"{config.seed}) failed: {result.message}", file=sys.stderr)
         elif shown == SHOW_FAILURES + 1:
-            self.bar.write("more runs failed; see smoothlearn.results.runs(DIR)",
+            self.bar.write("more runs failed; see smoothlearn.results.status_table(DIR)",
                            file=sys.stderr)
 
     def close(self) -> None:
@@ -501,15 +501,17 @@ def run_sweep(
     store.write_manifest(
         {"run_id": i, "config": c.model_dump(mode="json")} for i, c in by_id.items()
     )
-    finished = store.finished_ids()
-    todo = [c for i, c in by_id.items() if i not in finished]
-    payloads = [
-        [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
-        for batch in plan_batches(todo, engine, max_batch)
-    ]
+    finished, unusable = store.scan()
+    _warn_unreadable([u for u in unusable if u.run_id in by_id], quiet)
+    mine, elsewhere = store.claim(i for i in by_id if i not in finished)
+    todo = [by_id[i] for i in mine]
     label = _label(list(by_id.values()))
     tally = _Tally(store, by_id, len(todo), label, quiet)
     try:
+        payloads = [
+            [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
+            for batch in plan_batches(todo, engine, max_batch)
+        ]
         if not payloads:
             pass
         elif executor == "dask":
@@ -520,10 +522,20 @@ def run_sweep(
             _run_pool(payloads, engine, workers, tally)
     finally:
         tally.close()
+        store.release_claims()
         store.write_manifest([])
     n = tally.counts
+    others = f", {len(elsewhere)} left to another process" if elsewhere else ""
     return (
         f"{label}: {len(by_id)} runs ({n['done']} done, {n['diverged']} diverged, "
-        f"{n['failed']} failed, {len(by_id) - len(todo)} skipped as already done) in "
-        f"{time.perf_counter() - start:.1f} s -> {Path(out)}"
+        f"{n['failed']} failed, {len(by_id) - len(todo) - len(elsewhere)} skipped as already "
+        f"done{others}) in {time.perf_counter() - start:.1f} s -> {Path(out)}"
     )
+
+
+def _warn_unreadable(found: list[Problem], quiet: bool) -> None:
+    """Say which runs of the store cannot be used: they are computed again, not lost."""
+    if found and not quiet:
+        shown = "; ".join(str(p) for p in found[:SHOW_FAILURES])
+        print(f"{len(found)} stored run(s) cannot be used and are computed again: {shown}",
+              file=sys.stderr)
