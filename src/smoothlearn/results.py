@@ -488,7 +488,7 @@ def _status_table(root: Path, plan: Mapping[str, Mapping[str, Any]],
     survey = survey or _survey(root)
     running = _running(root)
     rows = []
-    for run_id in sorted(set(plan) | set(survey.records) | set(survey.problems)):
+    for run_id in sorted(set(plan) | set(survey.records) | set(survey.problems) | running):
         record = survey.records.get(run_id)
         problem = survey.problems.get(run_id)
         if problem is not None:
