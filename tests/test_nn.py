@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,3 +342,15 @@ def test_lstm_classifier_shapes():
     model = LSTMClassifier(4, 6, 3)
     logits, state = model(torch.rand(2, 5, 4))
     assert logits.shape == (2, 5, 3) and state[0].shape == (1, 2, 6)
+
+
+def test_the_pytorch_guide_runs_and_learns(capsys):
+    """docs/pytorch.md: its code blocks, run in order, train a net that beats chance."""
+    guide = Path(__file__).parents[1] / "docs" / "pytorch.md"
+    code = "\n".join(re.findall(r"```python\n(.*?)```", guide.read_text(), re.S))
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the guide's code must run without warnings
+        exec(compile(code, str(guide), "exec"), namespace)
+    assert namespace["accuracy"] > 0.6  # chance is 0.25
+    assert "test accuracy" in capsys.readouterr().out

@@ -3,10 +3,12 @@
 The main entry points are importable from here::
 
     import smoothlearn
-    X = smoothlearn.load("mnist")                      # a dataset (smoothlearn.data.load)
-    idx = smoothlearn.order(labels, "repeat-3", 0)      # a stream order (smoothlearn.streams)
-    layer = smoothlearn.LeakyMemory(784, 392, leak=0.5) # the paper's layer (smoothlearn.nn)
-    frame = smoothlearn.results.load("runs/fig2")       # a sweep's results
+    X, y = smoothlearn.load("mnist")                     # a dataset (smoothlearn.data.load)
+    idx = smoothlearn.order(y, "repeat-3", seed=0)        # a stream order (smoothlearn.streams)
+    layer = smoothlearn.LeakyMemory(784, 392, leak=0.5)   # the paper's layer (smoothlearn.nn)
+    frame = smoothlearn.results.load("runs/fig2")         # a sweep's results
+
+``docs/pytorch.md`` shows them in a training loop of your own.
 
 They are loaded on first use (PEP 562), so ``import smoothlearn`` stays cheap: torch and
 pandas are imported only when something that needs them is touched.
