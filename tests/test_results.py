@@ -336,10 +336,11 @@ def test_claims_are_let_go_as_records_are_written(tmp_path):
     config = _configs()[0]
     mine, elsewhere = store.claim([config.run_id()])
     assert mine == [config.run_id()] and elsewhere == []
-    assert (tmp_path / "claims" / f"{config.run_id()}.claim").read_text().strip() == store.owner
+    claim = tmp_path / "claims" / f"{config.run_id()}.claim"
+    assert claim.read_text().strip() == store.claims.owner
     assert results.status_table(tmp_path)["status"].tolist() == ["running"]
     store.write_run({"run_id": config.run_id(), "status": "failed", "message": "x",
                      "config": config.model_dump(mode="json")}, None)
     assert not (tmp_path / "claims" / f"{config.run_id()}.claim").exists()
-    store.release_claims()
+    store.claims.release_all()
     assert not list((tmp_path / "claims").glob("*.owner"))

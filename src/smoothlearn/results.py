@@ -28,7 +28,6 @@ import json
 import math
 import os
 import re
-import secrets
 import socket
 import time
 import warnings
@@ -40,7 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock, Timeout
+
+from smoothlearn import runclaims
 
 __all__ = [
     "Store",
@@ -67,8 +67,6 @@ CLAIMS = "claims"
 #: ``running`` (claimed by a live sweep process right now) and ``missing`` (not recorded).
 FINISHED = ("done", "diverged")
 STATUSES = (*FINISHED, "failed", "corrupt", "running", "missing")
-#: Seconds to wait for the store-wide lock (held only while claiming or writing the manifest).
-LOCK_TIMEOUT = 120
 _HOST = socket.gethostname().replace(".", "-") or "host"
 #: Temporary files older than this are leftovers of a killed writer and are removed.
 STALE_TMP_SECONDS = 600
@@ -182,62 +180,24 @@ def clean_curve(
     return frame.iloc[: int(np.argmax(bad))].reset_index(drop=True), True
 
 
-def _owner_alive(claims: Path, owner: str, mine: str) -> bool:
-    """Whether the sweep process ``owner`` still runs: it holds its owner lock for life, and
-    the operating system drops that lock when the process dies (even by ``kill -9``)."""
-    if owner == mine:
-        return True
-    lock_path = claims / f"{owner}.owner"
-    if not lock_path.is_file():
-        return False
-    lock = FileLock(lock_path)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
-
-
-def _running(root: Path) -> set[str]:
-    """Runs claimed by a live sweep process (read only: nothing is cleaned up here)."""
-    folder = root / CLAIMS
-    alive: dict[str, bool] = {}
-    out = set()
-    for path in folder.glob("*.claim") if folder.is_dir() else []:
-        with contextlib.suppress(OSError):
-            owner = path.read_text().strip()
-            if owner not in alive:
-                alive[owner] = _owner_alive(folder, owner, "")
-            if alive[owner]:
-                out.add(path.stem)
-    return out
-
-
 class Store:
     """Writer of one sweep directory; all writes are atomic (see the module docstring).
 
     Several sweep processes may share a store: each :meth:`claim`-s the runs it will compute
-    (a claim file per run, naming the process) and the others skip them. A process proves it
-    is alive by holding a lock on its own owner file for as long as it runs, so a claim left by
-    a process that died is recognised and taken over; one lock file per process, not per run,
-    keeps a sweep of many thousand runs within the open-file limit.
+    and the others skip them (:mod:`smoothlearn.runclaims`).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.root = Path(directory)
         self.runs_dir = self.root / RUNS
         self.curves_dir = self.root / CURVES
-        self.claims_dir = self.root / CLAIMS
-        self.owner = f"{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
-        self._owner_lock: FileLock | None = None
-        self._claimed: set[str] = set()
+        self.claims = runclaims.Claims(self.root / CLAIMS)
 
     def open(self) -> Store:
         """Create the folders and remove temporary files that a killed writer left behind."""
         if self.root.exists() and not self.root.is_dir():
             raise FileExistsError(f"{self.root}: exists and is not a directory")
-        for folder in (self.root, self.runs_dir, self.curves_dir, self.claims_dir):
+        for folder in (self.root, self.runs_dir, self.curves_dir, self.claims.folder):
             folder.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - STALE_TMP_SECONDS
         for folder in (self.root, self.runs_dir, self.curves_dir):
@@ -253,14 +213,6 @@ class Store:
     def curve_path(self, run_id: str) -> Path:
         return self.curves_dir / f"{run_id}.parquet"
 
-    def _claim_path(self, run_id: str) -> Path:
-        return self.claims_dir / f"{run_id}.claim"
-
-    def _locked(self) -> FileLock:
-        """The store-wide lock: claims and the manifest change under it, one process at a time."""
-        self.claims_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.claims_dir / ".store.lock", timeout=LOCK_TIMEOUT)
-
     def scan(self) -> tuple[set[str], list[Problem]]:
         """Runs that are done or diverged with a readable curve (never computed again), and
         the runs whose files cannot be used (computed again; see :func:`problems`)."""
@@ -268,40 +220,12 @@ class Store:
         return survey.finished, sorted(survey.problems.values(), key=lambda p: p.run_id)
 
     def claim(self, run_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Claim the given runs for this process: ``(claimed, claimed by another live process)``.
+        """Claim unfinished runs for this process: ``(claimed, held by another live process)``.
 
-        A run that finished meanwhile (another process wrote it and let go) is in neither
-        list. Claims of dead processes are taken over. Call :meth:`release_claims` when done;
-        :meth:`write_run` releases each run's claim once its record is on disk.
+        :meth:`write_run` lets go of a run's claim once its record is on disk; call
+        ``claims.release_all()`` when the sweep ends.
         """
-        if self._owner_lock is None:
-            self._owner_lock = FileLock(self.claims_dir / f"{self.owner}.owner")
-            self._owner_lock.acquire(timeout=0)
-        mine, elsewhere = [], []
-        alive: dict[str, bool] = {}
-        with self._locked():
-            for run_id in run_ids:
-                owner = self._claim_owner(run_id)
-                if owner is not None:
-                    if owner not in alive:
-                        alive[owner] = _owner_alive(self.claims_dir, owner, self.owner)
-                    if alive[owner] and owner != self.owner:
-                        elsewhere.append(run_id)
-                        continue
-                if self._is_finished(run_id):
-                    continue
-                path = self._claim_path(run_id)
-                atomic_write(path, lambda tmp: tmp.write_text(self.owner + "\n"))
-                self._claimed.add(run_id)
-                mine.append(run_id)
-            self._forget_dead(alive)
-        return mine, elsewhere
-
-    def _claim_owner(self, run_id: str) -> str | None:
-        try:
-            return self._claim_path(run_id).read_text().strip() or None
-        except OSError:
-            return None
+        return self.claims.take(run_ids, self._is_finished)
 
     def _is_finished(self, run_id: str) -> bool:
         try:
@@ -312,26 +236,6 @@ class Store:
         except ValueError:
             return False
         return True
-
-    def _forget_dead(self, alive: Mapping[str, bool]) -> None:
-        for owner, live in alive.items():
-            if not live:
-                (self.claims_dir / f"{owner}.owner").unlink(missing_ok=True)
-
-    def release(self, run_id: str) -> None:
-        """Let go of this process's claim on a run (its record is written, or it is given up)."""
-        if run_id in self._claimed:
-            self._claim_path(run_id).unlink(missing_ok=True)
-            self._claimed.discard(run_id)
-
-    def release_claims(self) -> None:
-        """Let go of every claim of this process, and of its owner lock."""
-        for run_id in list(self._claimed):
-            self.release(run_id)
-        if self._owner_lock is not None:
-            self._owner_lock.release()
-            (self.claims_dir / f"{self.owner}.owner").unlink(missing_ok=True)
-            self._owner_lock = None
 
     def write_run(self, record: Mapping[str, Any], curve: pd.DataFrame | None) -> None:
         """Curve first, record last: a record saying 'done' implies its curve is complete.
@@ -345,11 +249,11 @@ class Store:
         else:
             self.curve_path(run_id).unlink(missing_ok=True)
         _write_json(self.record_path(run_id), {"format": FORMAT, "finished": _now(), **record})
-        self.release(run_id)
+        self.claims.release(run_id)
 
     def write_manifest(self, planned: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         """Merge ``planned`` runs ({run_id, config}) into the manifest with current statuses."""
-        with self._locked():
+        with self.claims.store_lock():
             plan = {r["run_id"]: dict(r) for r in _manifest_runs(self.root)}
             for entry in planned:
                 plan[entry["run_id"]] = {"run_id": entry["run_id"], "config": entry["config"]}
@@ -486,7 +390,7 @@ def _status_table(root: Path, plan: Mapping[str, Mapping[str, Any]],
                   survey: _Survey | None = None) -> list[dict[str, Any]]:
     """One row per planned or recorded run: run_id, status, message, config."""
     survey = survey or _survey(root)
-    running = _running(root)
+    running = runclaims.running(root / CLAIMS)
     rows = []
     for run_id in sorted(set(plan) | set(survey.records) | set(survey.problems) | running):
         record = survey.records.get(run_id)

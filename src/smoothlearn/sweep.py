@@ -522,7 +522,7 @@ def run_sweep(
             _run_pool(payloads, engine, workers, tally)
     finally:
         tally.close()
-        store.release_claims()
+        store.claims.release_all()
         store.write_manifest([])
     n = tally.counts
     others = f", {len(elsewhere)} left to another process" if elsewhere else ""
