@@ -224,6 +224,18 @@ def test_the_issue_example_follows_the_batch_size():
     assert torch.equal(clone(one), model(one))
 
 
+def test_one_reset_flag_applies_to_every_item():
+    layer = _layer(0.5)
+    x = torch.rand(2, 3)
+    h = layer(x, layer(torch.rand(2, 3)), reset=torch.tensor(True))
+    assert torch.allclose(h, torch.relu(layer.linear(x)))
+
+
+def test_a_sequence_given_to_the_cell_is_rejected():
+    with pytest.raises(ValueError, match=r"use \.sequence"):
+        _layer(0.5)(torch.rand(2, 5, 3))
+
+
 def test_a_memory_from_another_batch_size_is_rejected():
     layer = _layer(0.5)
     h = layer(torch.rand(2, 3))

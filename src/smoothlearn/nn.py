@@ -194,15 +194,16 @@ class LeakyMemory(nn.Module):
     def _step_leak(self, reset: torch.Tensor | None, act: torch.Tensor) -> torch.Tensor:
         """The leak of this step: 0 where ``reset`` is set, per item or per item and group.
 
-        ``reset`` has the input's batch shape (one flag per item) or that shape plus a group
-        axis ``G`` (unit ``j`` listens to group ``floor(j * G / units)``, as :func:`unit_groups`).
+        ``reset`` is one flag for all items, or has the input's batch shape (one flag per item)
+        or that shape plus a group axis ``G``: unit ``j`` listens to group
+        ``floor(j * G / units)``, as in :func:`unit_groups`.
         """
         if reset is None:
             return self.leak
         flags = torch.as_tensor(reset, device=act.device).to(torch.bool)
         batch, units = act.shape[:-1], act.shape[-1]
         grouped = flags.dim() == act.dim() and flags.shape[:-1] == batch
-        if flags.shape == batch:
+        if flags.dim() == 0 or flags.shape == batch:  # one flag for all items, or per item
             flags = flags.unsqueeze(-1)
         elif grouped and 1 <= flags.shape[-1] <= units:
             groups = flags.shape[-1]
@@ -224,6 +225,11 @@ class LeakyMemory(nn.Module):
         ``h`` is ``H(n-1)`` (``None``: zeros, a fresh sequence); ``reset`` (a bool tensor, see
         :meth:`_step_leak`) sets the leak to 0 now.
         """
+        if x.dim() > 2:
+            raise ValueError(
+                f"LeakyMemory takes one step [B, d] or [d], got shape {tuple(x.shape)}; "
+                "use .sequence(x) for a sequence [T, B, d] (or [B, T, d] with batch_first)"
+            )
         act = torch.relu(self.linear(x))
         leak = self._step_leak(reset, act)
         if h is None:
