@@ -187,6 +187,11 @@ def test_cli_results_prints_the_summary_and_exports_csv(store, tmp_path, capsys)
     assert err.count("\n") == 1 and "no such results directory" in err
 
 
+def _sweep(configs: list, out: Path, quiet: bool = True) -> str:
+    """One in-process reference sweep; its summary line (the new tests' only sweep call)."""
+    return str(sweep.run_sweep(configs, out, engine="reference", workers=1, quiet=quiet))
+
+
 def _problem_ids(caught) -> set[str]:
     found = [w.message for w in caught if issubclass(w.category, results.StoreWarning)]
     assert len(found) == 1, "one warning line per load"
@@ -220,7 +225,7 @@ def test_unreadable_files_are_reported_and_recomputed(store, copy, damage):
     assert row["status"] == "corrupt" and victim in row["message"]
     assert results.status(copy)["corrupt"] == 1
     assert [p.run_id for p in results.problems(copy)] == [victim]
-    line = sweep.run_sweep(_configs(), copy, engine="reference", workers=1, quiet=True)
+    line = _sweep(_configs(), copy)
     assert "(1 done, 0 diverged, 0 failed, 8 skipped" in line
     pd.testing.assert_frame_equal(results.load(copy), before, check_exact=True)
     assert results.status(copy)["corrupt"] == 0
@@ -229,14 +234,14 @@ def test_unreadable_files_are_reported_and_recomputed(store, copy, damage):
 def test_the_sweep_prints_the_runs_it_cannot_read(copy, capsys):
     victim = _configs()[0].run_id()
     (copy / "curves" / f"{victim}.parquet").write_bytes(b"PAR1")
-    sweep.run_sweep(_configs(), copy, engine="reference", workers=1, quiet=False)
+    _sweep(_configs(), copy, quiet=False)
     err = capsys.readouterr().err
     assert "1 stored run(s) cannot be used and are computed again" in err and victim in err
 
 
 def test_a_store_whose_runs_all_failed_is_not_an_empty_success(tmp_path):
     bad = [make_config(**SMALL, seed=s, dataset_params={"n_features": -1}) for s in range(2)]
-    line = sweep.run_sweep(bad, tmp_path, engine="reference", workers=1, quiet=True)
+    line = _sweep(bad, tmp_path)
     assert "2 failed" in line
     with pytest.raises(results.NoFinishedRuns, match=r"none of its 2 runs finished \(2 failed\)"):
         results.load(tmp_path)
@@ -317,7 +322,7 @@ def test_runs_claimed_by_a_live_process_are_skipped_and_a_dead_ones_recovered(tm
         assert holder.stdout.readline().strip() == "2"
         held = {c.run_id() for c in _configs()[:2]}
         configs = _configs()[:4]
-        line = sweep.run_sweep(configs, out, engine="reference", workers=1, quiet=True)
+        line = _sweep(configs, out)
         assert "(2 done" in line and "2 left to another process" in line
         assert {r for r, s in results.status_table(out)[["run_id", "status"]].values
                 if s == "running"} == held
@@ -325,7 +330,7 @@ def test_runs_claimed_by_a_live_process_are_skipped_and_a_dead_ones_recovered(tm
         holder.kill()  # dies holding its claims, as after kill -9
         holder.wait()
     assert results.status(out)["running"] == 0 and results.status(out)["missing"] == 2
-    line = sweep.run_sweep(configs, out, engine="reference", workers=1, quiet=True)
+    line = _sweep(configs, out)
     assert "(2 done, 0 diverged, 0 failed, 2 skipped" in line and "another" not in line
     assert results.status(out)["done"] == 4
     assert not list((out / "claims").glob("*.claim"))
