@@ -62,6 +62,13 @@ def test_run_id_depends_on_settings_not_label():
         ({"loss": "ce", "output": "sigmoid"}, "loss='ce'"),
         ({"leak": 1.5}, "leak"),
         ({"leak": [0.1, 0.2]}, "one per hidden unit"),
+        ({"leak": float("nan")}, "leak: nan is not a finite number"),
+        ({"leak": [0.1, float("nan")]}, "leak: nan is not a finite number"),
+        ({"lr": float("inf")}, "lr: inf is not a finite number"),
+        ({"rmsprop_eps": float("nan")}, "rmsprop_eps: nan is not a finite number"),
+        ({"lr": True}, "lr: True is a bool"),
+        ({"leak": False}, "leak: False is a bool"),
+        ({"epochs": True}, "epochs: True is a bool"),
     ],
 )
 def test_bad_configs_give_one_line_naming_the_key(settings, match):

@@ -144,7 +144,8 @@ def test_claims_json_is_strict_json():
     json.dumps(cleaned, allow_nan=False)
 
 
-def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch):
+def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch, mnist_available):
+    """Needs MNIST: reproduce leaves the robustness sweep out (with a note) without it."""
     from smoothlearn import robustness
 
     real = robustness.run

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +96,9 @@ def test_summary_keeps_only_settings_that_vary_within_groups(store):
 
 
 def test_status_and_runs_tables(store):
-    assert results.status(store) == {"done": 8, "diverged": 1, "failed": 0, "missing": 0,
-                                     "total": 9}
-    table = results.runs(store)
+    assert results.status(store) == {"done": 8, "diverged": 1, "failed": 0, "corrupt": 0,
+                                     "running": 0, "missing": 0, "total": 9}
+    table = results.status_table(store)
     assert len(table) == 9 and set(table["status"]) == {"done", "diverged"}
     manifest = json.loads((store / "manifest.json").read_text())
     assert manifest["counts"]["total"] == 9 and len(manifest["runs"]) == 9
@@ -109,7 +112,10 @@ def test_missing_curves_and_unrecorded_runs_count_as_missing_and_are_recomputed(
     (copy / "curves" / f"{lost}.parquet").unlink()  # record says done, but no curve
     (copy / "runs" / f"{unrecorded}.json").unlink()  # killed between curve and record
     assert results.status(copy)["missing"] == 2
-    assert set(results.load(copy)["run_id"]) == set(before["run_id"]) - {lost, unrecorded}
+    with pytest.warns(results.StoreWarning, match="curve is missing") as caught:
+        frame = results.load(copy)
+    assert _problem_ids(caught) == {lost}  # the unrecorded run left no file to report
+    assert set(frame["run_id"]) == set(before["run_id"]) - {lost, unrecorded}
     summary = sweep.run_sweep(configs, copy, REF1)
     assert (summary.done, summary.failed, summary.skipped) == (2, 0, 7)
     pd.testing.assert_frame_equal(results.load(copy), before, check_exact=True)
@@ -181,3 +187,169 @@ def test_cli_results_prints_the_summary_and_exports_csv(store, tmp_path, capsys)
     assert cli.main(["results", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such results directory" in err
+
+
+def _sweep(configs: list, out: Path, quiet: bool = True) -> str:
+    """One in-process reference sweep; its summary line (the new tests' only sweep call)."""
+    return str(sweep.run_sweep(configs, out, sweep.Execution(engine="reference", workers=1,
+                                                             quiet=quiet)))
+
+
+def _problem_ids(caught) -> set[str]:
+    found = [w.message for w in caught if issubclass(w.category, results.StoreWarning)]
+    assert len(found) == 1, "one warning line per load"
+    return {p.run_id for p in found[0].problems}
+
+
+@pytest.mark.parametrize("damage", ["record-garbage", "record-empty", "record-foreign",
+                                    "curve-truncated", "curve-empty-file", "curve-not-a-curve"])
+def test_unreadable_files_are_reported_and_recomputed(store, copy, damage):
+    before = results.load(store)
+    victim = _configs()[2].run_id()
+    record, curve = copy / "runs" / f"{victim}.json", copy / "curves" / f"{victim}.parquet"
+    if damage == "record-garbage":
+        record.write_text('{"run_id": "' + victim + '", "status": "do')
+    elif damage == "record-empty":
+        record.write_bytes(b"")
+    elif damage == "record-foreign":
+        record.write_text(json.dumps({"run_id": "someone-else", "status": "done"}))
+    elif damage == "curve-truncated":
+        curve.write_bytes(curve.read_bytes()[:40])
+    elif damage == "curve-empty-file":
+        curve.write_bytes(b"")
+    else:
+        pd.DataFrame({"x": [1]}).to_parquet(curve)
+    with pytest.warns(results.StoreWarning) as caught:
+        frame = results.load(copy)
+    assert _problem_ids(caught) == {victim}
+    assert victim in str(caught[0].message) and "cannot be used" in str(caught[0].message)
+    assert set(frame["run_id"]) == set(before["run_id"]) - {victim}
+    row = results.status_table(copy).set_index("run_id").loc[victim]
+    assert row["status"] == "corrupt" and victim in row["message"]
+    assert results.status(copy)["corrupt"] == 1
+    assert [p.run_id for p in results.problems(copy)] == [victim]
+    line = _sweep(_configs(), copy)
+    assert "(1 done, 0 diverged, 0 failed, 8 skipped" in line
+    pd.testing.assert_frame_equal(results.load(copy), before, check_exact=True)
+    assert results.status(copy)["corrupt"] == 0
+
+
+def test_the_sweep_prints_the_runs_it_cannot_read(copy, capsys):
+    victim = _configs()[0].run_id()
+    (copy / "curves" / f"{victim}.parquet").write_bytes(b"PAR1")
+    _sweep(_configs(), copy, quiet=False)
+    err = capsys.readouterr().err
+    assert "1 stored run(s) cannot be used and are computed again" in err and victim in err
+
+
+def test_a_store_whose_runs_all_failed_is_not_an_empty_success(tmp_path):
+    bad = [make_config(**SMALL, seed=s, dataset_params={"n_features": -1}) for s in range(2)]
+    line = _sweep(bad, tmp_path)
+    assert "2 failed" in line
+    with pytest.raises(results.NoFinishedRuns, match=r"none of its 2 runs finished \(2 failed\)"):
+        results.load(tmp_path)
+    table = results.status_table(tmp_path)
+    assert set(table["status"]) == {"failed"} and table["message"].str.len().min() > 0
+    assert results.load(tmp_path, run_ids=[c.run_id() for c in bad]).empty  # asked-for subset
+
+
+def test_summary_sorts_numbers_in_names_and_reports_test_ce(store):
+    frame = results.load(store)
+    frame = frame[(frame["model"] == "feedforward") & ~frame["diverged"]]
+    renamed = frame.assign(condition=frame["condition"].map(
+        {"random": "repeat-10", "repeat-3": "repeat-3"}))
+    table = results.summary(renamed)
+    assert table["condition"].tolist() == ["repeat-3", "repeat-10"]
+    last = renamed.sort_values("step").groupby("run_id").tail(1)
+    ten = last[last["condition"] == "repeat-10"]
+    assert table["test_ce_mean"].iloc[1] == pytest.approx(ten["test_ce"].mean())
+    assert {"test_ce_mean", "test_ce_sem"} <= set(table.columns)
+
+
+# ----------------------------------------------------------------------------- two processes
+_CHILD_SETUP = """
+import sys, time
+from pathlib import Path
+from smoothlearn import results, sweep
+from smoothlearn.experiments import make_config
+SMALL = {small!r}
+configs = [make_config(**SMALL, model=m, condition=c, seed=s)
+           for m in ("feedforward", "leaky-reset") for c in ("random", "repeat-3")
+           for s in range({seeds})]
+out = Path({out!r})
+"""
+
+_SWEEP_AFTER_GO = """
+go = out.parent / "go"
+while not go.exists():
+    time.sleep(0.01)
+print(sweep.run_sweep(configs, out, sweep.Execution(engine="reference", workers=1, quiet=True)),
+      flush=True)
+"""
+
+_CLAIM_AND_WAIT = """
+store = results.Store(out).open()
+mine, _ = store.claim(c.run_id() for c in configs[:{held}])
+print(len(mine), flush=True)
+sys.stdin.readline()  # hold the claims until the parent says, or until killed
+"""
+
+
+def _child(code: str, out: Path, seeds: int, **fields) -> subprocess.Popen:
+    script = _CHILD_SETUP.format(small=SMALL, seeds=seeds, out=str(out)) + code.format(**fields)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE, text=True, env=env)
+
+
+def _done(line: str) -> int:
+    return int(re.search(r"\((\d+) done", line).group(1))
+
+
+def test_two_sweeps_on_one_store_compute_each_run_exactly_once(tmp_path):
+    out = tmp_path / "store"
+    children = [_child(_SWEEP_AFTER_GO, out, seeds=3) for _ in range(2)]
+    (tmp_path / "go").touch()
+    lines = [child.communicate(timeout=600)[0].strip().splitlines()[-1] for child in children]
+    assert all(child.returncode == 0 for child in children), lines
+    assert sum(_done(line) for line in lines) == 12, lines  # no run computed twice
+    assert results.status(out)["done"] == 12 and results.status(out)["total"] == 12
+    assert len(list((out / "runs").glob("*.json"))) == 12
+    assert not list((out / "claims").glob("*.claim"))  # every claim let go
+    assert not list((out / "claims").glob("*.owner"))
+
+
+def test_runs_claimed_by_a_live_process_are_skipped_and_a_dead_ones_recovered(tmp_path):
+    out = tmp_path / "store"
+    holder = _child(_CLAIM_AND_WAIT, out, seeds=2, held=2)
+    try:
+        assert holder.stdout.readline().strip() == "2"
+        held = {c.run_id() for c in _configs()[:2]}
+        configs = _configs()[:4]
+        line = _sweep(configs, out)
+        assert "(2 done" in line and "2 left to another process" in line
+        assert {r for r, s in results.status_table(out)[["run_id", "status"]].values
+                if s == "running"} == held
+    finally:
+        holder.kill()  # dies holding its claims, as after kill -9
+        holder.wait()
+    assert results.status(out)["running"] == 0 and results.status(out)["missing"] == 2
+    line = _sweep(configs, out)
+    assert "(2 done, 0 diverged, 0 failed, 2 skipped" in line and "another" not in line
+    assert results.status(out)["done"] == 4
+    assert not list((out / "claims").glob("*.claim"))
+
+
+def test_claims_are_let_go_as_records_are_written(tmp_path):
+    store = results.Store(tmp_path).open()
+    config = _configs()[0]
+    mine, elsewhere = store.claim([config.run_id()])
+    assert mine == [config.run_id()] and elsewhere == []
+    claim = tmp_path / "claims" / f"{config.run_id()}.claim"
+    assert claim.read_text().strip() == store.claims.owner
+    assert results.status_table(tmp_path)["status"].tolist() == ["running"]
+    store.write_run({"run_id": config.run_id(), "status": "failed", "message": "x",
+                     "config": config.model_dump(mode="json")}, None)
+    assert not (tmp_path / "claims" / f"{config.run_id()}.claim").exists()
+    store.claims.release_all()
+    assert not list((tmp_path / "claims").glob("*.owner"))

@@ -232,8 +232,8 @@ def test_kill_minus_9_then_rerun_gives_the_uninterrupted_numbers(
     done, missing = counts["done"], counts["missing"]
     assert (f"tiny: 12 runs ({missing} done, 0 diverged, 0 failed, {done} skipped as already "
             "done)") in capsys.readouterr().out
-    assert results.status(out) == {"done": 12, "diverged": 0, "failed": 0, "missing": 0,
-                                   "total": 12}
+    assert results.status(out) == {"done": 12, "diverged": 0, "failed": 0, "corrupt": 0,
+                                   "running": 0, "missing": 0, "total": 12}
     pd.testing.assert_frame_equal(_frame(out), baseline, check_exact=True)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
@@ -295,7 +295,7 @@ def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp
         sweep.FailedRun(configs[1].run_id(), "RuntimeError: boom second line"),)
     assert "(3 done, 0 diverged, 1 failed, 0 skipped as already done) in " in summary.line()
     assert "failed: RuntimeError: boom second line" in capsys.readouterr().err
-    table = results.runs(tmp_path).set_index("seed")
+    table = results.status_table(tmp_path).set_index("seed")
     assert table.loc[1, "status"] == "failed"
     assert table.loc[1, "message"] == "RuntimeError: boom second line"
     assert set(results.load(tmp_path)["seed"]) == {0, 2, 3}

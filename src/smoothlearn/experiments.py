@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from collections.abc import Iterable
 from importlib import resources
@@ -113,6 +114,18 @@ class RunConfig(BaseModel):
     class_balance: Literal["none", "balanced"] = "none"
     batch_size: int | None = Field(None, ge=1)
     bptt: int = Field(10, ge=1)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_finite_numbers(cls, value: Any) -> Any:
+        """No bool where a number goes (``lr=true`` is not 1.0) and no NaN or infinity: both
+        would otherwise pass pydantic's checks and fail, or mislead, much later."""
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                raise ValueError(f"{item!r} is a bool; give a number")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{item!r} is not a finite number")
+        return value
 
     @field_validator("model")
     @classmethod

@@ -5,8 +5,9 @@ Read this next to the paper's Eq. (1) and ``docs/model.md``:
     H(n) = leak * H(n-1) + (1 - leak) * ReLU(W I(n) + b)
 
 with ``H(n-1)`` detached (no gradient flows back in time) and ``leak`` set to 0 for a unit on
-a step where its memory resets. The reset rules live in :func:`reset_flags`, which both the
-layer (one step at a time) and the fast engine (a whole sequence at once) call.
+a step where its memory resets. Nothing here keeps hidden state: :class:`LeakyMemory` takes and
+returns the memory like ``nn.RNNCell``, and the reset rules (:func:`reset_flags`) are pure
+functions of the inputs and labels, used by the reference trainer and the fast engine alike.
 """
 
 from __future__ import annotations
@@ -87,21 +88,28 @@ def reset_flags(
     groups: int = 1,
     aggregate: str = "sum",
 ) -> np.ndarray:
-    """Reset flags ``[T, G]`` for a sequence of inputs ``[T, d_in]`` (and labels ``[T]``).
+    """Reset flags ``[T, ..., G]`` for inputs ``[T, ..., d_in]`` and labels ``[T, ...]``.
 
-    Step 0 always resets: there is no previous item, and the memory starts empty.
-    Only ``input-change`` uses more than one group; the others flag all groups alike.
+    A pure function of the inputs (and labels): time is the first axis, any axes between
+    (e.g. a batch of independent streams, ``[T, B, d_in]``) are carried along. Step 0 always
+    resets: there is no previous item, and the memory starts empty. Only ``input-change`` uses
+    more than one group; the others flag all groups alike. The result is the ``reset``
+    argument of :meth:`LeakyMemory.sequence` (after ``torch.from_numpy``).
     """
     kind, period = parse_reset(policy)
     steps = inputs.shape[0]
     n_groups = groups if kind == "input-change" else 1
-    flags = np.zeros((steps, n_groups), dtype=bool)
+    flags = np.zeros((*inputs.shape[:-1], n_groups), dtype=bool)
     if kind == "label":
         if labels is None:
             raise ValueError("reset='label' needs labels (it resets at category boundaries)")
-        flags[1:, 0] = labels[1:] != labels[:-1]
+        labels = np.asarray(labels)
+        if labels.shape != inputs.shape[:-1]:
+            raise ValueError(f"labels have shape {labels.shape}; the inputs need "
+                             f"{inputs.shape[:-1]}")
+        flags[1:, ..., 0] = labels[1:] != labels[:-1]
     elif kind == "every":
-        flags[::period, 0] = True
+        flags[::period, ..., 0] = True
     elif kind == "input-change" and steps > 1:
         flags[1:] = input_change(inputs[:-1], inputs[1:], groups, aggregate)
     if steps:
@@ -129,8 +137,31 @@ def init_params(d_in: int, d_hidden: int, d_out: int, init_seed: int) -> dict[st
     }
 
 
+def _leak_tensor(leak: float | list[float] | np.ndarray, units: int) -> torch.Tensor:
+    """``leak`` as one float32 value per unit; a clear error for anything else."""
+    if isinstance(leak, bool):
+        raise TypeError(f"leak={leak!r}: give a number in [0, 1), not a bool")
+    try:
+        values = np.asarray(leak, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"leak={leak!r}: give a number or one number per unit") from None
+    if values.ndim > 1 or (values.ndim == 1 and values.size not in (1, units)):
+        raise ValueError(
+            f"leak has shape {values.shape}; give one number or one per unit ({units} values)"
+        )
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values >= 1):
+        raise ValueError(f"leak={leak!r} must be finite and lie in [0, 1)")
+    return torch.tensor(np.broadcast_to(values.reshape(-1), (units,)).copy())
+
+
 class LeakyMemory(nn.Module):
     """A ReLU layer whose units keep a leaky memory of their past activity (paper Eq. 1).
+
+    Used like ``nn.RNNCell``: the module holds only parameters; the memory is passed in and
+    returned, ``h = cell(x, h, reset=r)`` (``h=None`` starts from zeros), so batch size,
+    ``copy.deepcopy``, ``state_dict`` and ``.eval()`` behave as for any stateless layer.
+    :meth:`sequence` runs a whole ``[T, B, d]`` sequence (``batch_first=True``: ``[B, T, d]``)
+    like ``nn.RNN`` and returns ``(outputs, h_last)``.
 
     ``leak`` is a scalar or one value per unit (multi-scale memory). ``leak_grad`` says what the
     gradient sees: ``"exact"`` keeps the (1 - leak) factor of the current term, ``"ignore"``
@@ -145,46 +176,101 @@ class LeakyMemory(nn.Module):
         leak: float | list[float] | np.ndarray = 0.5,
         leak_grad: str = "exact",
         detach: bool = True,
+        batch_first: bool = False,
     ) -> None:
         super().__init__()
         if leak_grad not in ("exact", "ignore"):
             raise ValueError(f"leak_grad={leak_grad!r}; use 'exact' or 'ignore'")
-        leak_t = torch.tensor(np.broadcast_to(np.asarray(leak, np.float32), (out_features,)).copy())
-        if torch.any(leak_t < 0) or torch.any(leak_t >= 1):
-            raise ValueError(f"leak={leak!r} must lie in [0, 1)")
         self.linear = nn.Linear(in_features, out_features)
-        self.register_buffer("leak", leak_t.clone())
+        self.register_buffer("leak", _leak_tensor(leak, out_features))
         self.leak_grad = leak_grad
         self.detach = detach
-        self.state: torch.Tensor | None = None
+        self.batch_first = batch_first
 
-    def reset_state(self) -> None:
-        """Forget the memory entirely (the next step starts from H = 0)."""
-        self.state = None
+    def extra_repr(self) -> str:
+        return (f"{self.linear.in_features}, {self.linear.out_features}, "
+                f"leak_grad={self.leak_grad!r}, detach={self.detach}")
 
-    def forward(self, x: torch.Tensor, reset: torch.Tensor | bool | None = None) -> torch.Tensor:
-        """One time step. ``reset`` (bool, or per-unit bool tensor) sets the leak to 0 now."""
+    def _step_leak(self, reset: torch.Tensor | None, act: torch.Tensor) -> torch.Tensor:
+        """The leak of this step: 0 where ``reset`` is set, per item or per item and group.
+
+        ``reset`` is one flag for all items, or has the input's batch shape (one flag per item)
+        or that shape plus a group axis ``G``: unit ``j`` listens to group
+        ``floor(j * G / units)``, as in :func:`unit_groups`.
+        """
+        if reset is None:
+            return self.leak
+        flags = torch.as_tensor(reset, device=act.device).to(torch.bool)
+        batch, units = act.shape[:-1], act.shape[-1]
+        grouped = flags.dim() == act.dim() and flags.shape[:-1] == batch
+        if flags.dim() == 0 or flags.shape == batch:  # one flag for all items, or per item
+            flags = flags.unsqueeze(-1)
+        elif grouped and 1 <= flags.shape[-1] <= units:
+            groups = flags.shape[-1]
+            index = torch.div(torch.arange(units, device=act.device) * groups, units,
+                              rounding_mode="floor")
+            flags = flags.index_select(-1, index)
+        else:
+            raise ValueError(
+                f"reset has shape {tuple(flags.shape)}; the input needs {tuple(batch)} (one flag "
+                f"per item) or {tuple(batch)} + (groups,) with 1 <= groups <= {units}"
+            )
+        return torch.where(flags, 0.0, self.leak)
+
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor | None = None, reset: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One time step: the new memory ``H(n)`` for input ``x`` (``[B, d]`` or ``[d]``).
+
+        ``h`` is ``H(n-1)`` (``None``: zeros, a fresh sequence); ``reset`` (a bool tensor, see
+        :meth:`_step_leak`) sets the leak to 0 now.
+        """
+        if x.dim() > 2:
+            raise ValueError(
+                f"LeakyMemory takes one step [B, d] or [d], got shape {tuple(x.shape)}; "
+                "use .sequence(x) for a sequence [T, B, d] (or [B, T, d] with batch_first)"
+            )
         act = torch.relu(self.linear(x))
-        leak = self.leak
-        if reset is not None:
-            leak = torch.where(torch.as_tensor(reset, device=leak.device), 0.0, leak)
-        previous = self.state if self.state is not None else torch.zeros_like(act)
-        if self.detach:
-            previous = previous.detach()
+        leak = self._step_leak(reset, act)
+        if h is None:
+            previous = torch.zeros_like(act)
+        else:
+            if h.shape != act.shape:
+                raise ValueError(
+                    f"h has shape {tuple(h.shape)} but this input needs {tuple(act.shape)}; "
+                    "pass h=None to start a new sequence (e.g. after the batch size changed)"
+                )
+            previous = h.detach() if self.detach else h
         if self.leak_grad == "exact":
             current = (1 - leak) * act
         else:  # value (1 - leak) * act, but the gradient of act alone
             current = act + (-leak * act).detach()
-        state = leak * previous + current
-        self.state = state
-        return state
+        return leak * previous + current
+
+    def sequence(
+        self, x: torch.Tensor, h: torch.Tensor | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the recursion over time: ``x`` is ``[T, B, d]`` (``[B, T, d]`` if batch_first,
+        ``[T, d]`` unbatched); ``reset`` is ``[T, B]`` or ``[T, B, G]`` (time axis placed
+        as in ``x``). Returns every step's memory (shaped like ``x`` with ``units`` features)
+        and the last one, ready to be passed back in for the next chunk."""
+        time_axis = 1 if self.batch_first and x.dim() == 3 else 0
+        outputs = []
+        for t in range(x.shape[time_axis]):
+            flags = None if reset is None else reset.select(time_axis, t)
+            h = self.forward(x.select(time_axis, t), h, flags)
+            outputs.append(h)
+        if h is None:
+            raise ValueError("sequence: x has no time steps")
+        return torch.stack(outputs, time_axis), h
 
 
 class LeakyNet(nn.Module):
     """Input → leaky-memory hidden layer → output; feedforward when every leak is 0.
 
     Used for the paper's classifiers (784-392-10, 16-8-4) and autoencoders (6-3-6, 16-4-16).
-    Returns the output *logits*; the output nonlinearity belongs to the loss/evaluation.
+    Returns the output *logits* and the hidden memory, ``logits, h = net(x, h, reset)``, the
+    same convention as :class:`LeakyMemory`; the output nonlinearity belongs to the loss.
     """
 
     def __init__(
@@ -217,8 +303,12 @@ class LeakyNet(nn.Module):
             "b2": self.out.bias.detach().numpy().copy(),
         }
 
-    def forward(self, x: torch.Tensor, reset: torch.Tensor | bool | None = None) -> torch.Tensor:
-        return self.out(self.hidden(x, reset))
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor | None = None, reset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: ``(logits, h)``; see :meth:`LeakyMemory.forward`."""
+        h = self.hidden(x, h, reset)
+        return self.out(h), h
 
 
 class LSTMClassifier(nn.Module):

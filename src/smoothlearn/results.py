@@ -5,6 +5,7 @@ Layout of ``DIR`` (see ``docs/sweeps.md``)::
     manifest.json            the planned runs (config + run_id) and a status snapshot
     runs/<run_id>.json       one record per finished run: status, message, config  (truth)
     curves/<run_id>.parquet  the run's evaluation curve (done and diverged runs only)
+    claims/<run_id>.claim    the sweep process computing the run right now (see Store.claim)
 
 Every file is written to a temporary name in its own folder, flushed, then ``os.replace``-d,
 so a reader sees the old file or the new one, never half of one. A curve is written before
@@ -12,7 +13,11 @@ its record, and a run counts as finished only when its record says so *and* its 
 so a crash between the two just means the run is computed again. ``manifest.json`` is only a
 snapshot: :func:`status` and :func:`load` always reread ``runs/``.
 
-Reading is here (:func:`load`, :func:`summary`, :func:`status`, :func:`runs`); the sweep
+Nothing is dropped silently: a record or curve that cannot be read is a :class:`Problem`,
+listed by :func:`problems` and :func:`status_table` (status ``corrupt``), warned about by
+:func:`load` (:class:`StoreWarning`), and computed again by the next sweep.
+
+Reading is here (:func:`load`, :func:`summary`, :func:`status`, :func:`status_table`); the sweep
 (:mod:`smoothlearn.sweep`) writes through :class:`Store`.
 """
 
@@ -22,23 +27,34 @@ import contextlib
 import json
 import math
 import os
+import re
 import socket
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from smoothlearn import runclaims
 
 __all__ = [
     "Store",
+    "Problem",
+    "StoreWarning",
+    "NoFinishedRuns",
     "config_columns",
     "load",
+    "problems",
     "summary",
     "status",
-    "runs",
+    "status_table",
     "FRAME_COLUMNS",
     "STATUSES",
 ]
@@ -47,9 +63,12 @@ FORMAT = "smoothlearn-sweep/1"
 MANIFEST = "manifest.json"
 RUNS = "runs"
 CURVES = "curves"
-#: A finished run is one of these; ``failed`` runs are computed again on the next sweep.
+CLAIMS = "claims"
+#: A finished run is one of these; every other run is computed again on the next sweep:
+#: ``failed`` (its error recorded), ``corrupt`` (its record or curve cannot be read),
+#: ``running`` (claimed by a live sweep process right now) and ``missing`` (not recorded).
 FINISHED = ("done", "diverged")
-STATUSES = (*FINISHED, "failed", "missing")
+STATUSES = (*FINISHED, "failed", "corrupt", "running", "missing")
 _HOST = socket.gethostname().replace(".", "-") or "host"
 #: Temporary files older than this are leftovers of a killed writer and are removed.
 STALE_TMP_SECONDS = 600
@@ -164,18 +183,23 @@ def clean_curve(
 
 
 class Store:
-    """Writer of one sweep directory; all writes are atomic (see the module docstring)."""
+    """Writer of one sweep directory; all writes are atomic (see the module docstring).
+
+    Several sweep processes may share a store: each :meth:`claim`-s the runs it will compute
+    and the others skip them (:mod:`smoothlearn.runclaims`).
+    """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.root = Path(directory)
         self.runs_dir = self.root / RUNS
         self.curves_dir = self.root / CURVES
+        self.claims = runclaims.Claims(self.root / CLAIMS)
 
     def open(self) -> Store:
         """Create the folders and remove temporary files that a killed writer left behind."""
         if self.root.exists() and not self.root.is_dir():
             raise FileExistsError(f"{self.root}: exists and is not a directory")
-        for folder in (self.root, self.runs_dir, self.curves_dir):
+        for folder in (self.root, self.runs_dir, self.curves_dir, self.claims.folder):
             folder.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - STALE_TMP_SECONDS
         for folder in (self.root, self.runs_dir, self.curves_dir):
@@ -191,12 +215,33 @@ class Store:
     def curve_path(self, run_id: str) -> Path:
         return self.curves_dir / f"{run_id}.parquet"
 
-    def finished_ids(self) -> set[str]:
-        """Runs that are done or diverged with their curve on disk: never computed again."""
-        return {r["run_id"] for r in read_records(self.root) if _is_finished(self.root, r)}
+    def scan(self) -> tuple[set[str], list[Problem]]:
+        """Runs that are done or diverged with a readable curve (never computed again), and
+        the runs whose files cannot be used (computed again; see :func:`problems`)."""
+        survey = _survey(self.root)
+        return survey.finished, sorted(survey.problems.values(), key=lambda p: p.run_id)
+
+    def claim(self, run_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Claim unfinished runs for this process: ``(claimed, held by another live process)``.
+
+        :meth:`write_run` lets go of a run's claim once its record is on disk; call
+        ``claims.release_all()`` when the sweep ends.
+        """
+        return self.claims.take(run_ids, self._is_finished)
+
+    def _is_finished(self, run_id: str) -> bool:
+        try:
+            record = _read_record(self.record_path(run_id))
+            if record["status"] not in FINISHED:
+                return False
+            _read_curve(self.curve_path(run_id), record["status"])
+        except ValueError:
+            return False
+        return True
 
     def write_run(self, record: Mapping[str, Any], curve: pd.DataFrame | None) -> None:
-        """Curve first, record last: a record saying 'done' implies its curve is complete."""
+        """Curve first, record last: a record saying 'done' implies its curve is complete.
+        The run's claim (if this process holds one) goes once the record is on disk."""
         run_id = str(record["run_id"])
         if record["status"] in FINISHED:
             if curve is None:
@@ -206,26 +251,53 @@ class Store:
         else:
             self.curve_path(run_id).unlink(missing_ok=True)
         _write_json(self.record_path(run_id), {"format": FORMAT, "finished": _now(), **record})
+        self.claims.release(run_id)
 
     def write_manifest(self, planned: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         """Merge ``planned`` runs ({run_id, config}) into the manifest with current statuses."""
-        plan = {r["run_id"]: dict(r) for r in _manifest_runs(self.root)}
-        for entry in planned:
-            plan[entry["run_id"]] = {"run_id": entry["run_id"], "config": entry["config"]}
-        table = _status_table(self.root, plan)
-        by_id = {row["run_id"]: row for row in table}
-        entries = []
-        for run_id, entry in plan.items():
-            row = by_id[run_id]
-            entries.append({**entry, "status": row["status"], "message": row["message"]})
-        counts = _count(table)
-        _write_json(self.root / MANIFEST, {
-            "format": FORMAT, "updated": _now(), "counts": counts, "runs": entries,
-        })
+        with self.claims.store_lock():
+            plan = {r["run_id"]: dict(r) for r in _manifest_runs(self.root)}
+            for entry in planned:
+                plan[entry["run_id"]] = {"run_id": entry["run_id"], "config": entry["config"]}
+            table = _status_table(self.root, plan)
+            by_id = {row["run_id"]: row for row in table}
+            entries = []
+            for run_id, entry in plan.items():
+                row = by_id[run_id]
+                entries.append({**entry, "status": row["status"], "message": row["message"]})
+            counts = _count(table)
+            _write_json(self.root / MANIFEST, {
+                "format": FORMAT, "updated": _now(), "counts": counts, "runs": entries,
+            })
         return counts
 
 
 # ----------------------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class Problem:
+    """A run whose record or curve cannot be used; left out of tables and recomputed."""
+
+    run_id: str
+    path: Path
+    status: str  # "corrupt" (unreadable file) or "missing" (a finished record lost its curve)
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}"
+
+
+class StoreWarning(UserWarning):
+    """Some runs of a store were left out of a table; ``problems`` says which and why."""
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class NoFinishedRuns(ValueError):
+    """A store holds runs but none of them finished: not an empty success."""
+
+
 def _check_dir(directory: str | os.PathLike[str]) -> Path:
     root = Path(directory)
     if not root.is_dir():
@@ -235,18 +307,77 @@ def _check_dir(directory: str | os.PathLike[str]) -> Path:
     return root
 
 
-def read_records(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every run record, sorted by run_id; unreadable ones (never written by us) skipped."""
-    folder = Path(directory) / RUNS
-    out = []
+def _error_text(err: BaseException) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """One run record; raises ValueError (with the reason) if it is not one of ours."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(_error_text(err)) from None
+    if not isinstance(record, dict) or record.get("run_id") != path.stem:
+        raise ValueError("not a run record (its run_id does not match the file name)")
+    if record.get("status") not in (*FINISHED, "failed"):
+        raise ValueError(f"unknown status {record.get('status')!r}")
+    return record
+
+
+def _read_curve(path: Path, status: str) -> pa.Table:
+    """A finished run's curve, read whole (pyarrow: ten times faster than pandas, and every
+    sweep checks every curve); raises ValueError (with the reason) if it cannot be used."""
+    try:
+        with pq.ParquetFile(path) as handle:
+            curve = handle.read()
+    except Exception as err:  # pyarrow raises its own types for truncated or foreign files
+        raise ValueError(_error_text(err)) from None
+    if curve.column_names != CURVE_COLUMNS:
+        raise ValueError(f"not a curve (columns {curve.column_names})")
+    if curve.num_rows == 0 and status == "done":  # only a run diverged at once has no points
+        raise ValueError("the curve of a done run has no rows")
+    return curve
+
+
+@dataclass
+class _Survey:
+    """What the store's files say: readable records, usable curves, and every problem."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    curves: dict[str, pa.Table] = field(default_factory=dict)
+    problems: dict[str, Problem] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> set[str]:
+        return set(self.curves)
+
+
+def _survey(root: Path, wanted: Collection[str] | None = None) -> _Survey:
+    """Read every record (of ``wanted`` runs) and every finished run's curve, once."""
+    survey = _Survey()
+    folder = root / RUNS
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
+        run_id = path.stem
+        if wanted is not None and run_id not in wanted:
             continue
-        if isinstance(record, dict) and record.get("run_id") == path.stem:
-            out.append(record)
-    return out
+        try:
+            record = _read_record(path)
+        except ValueError as err:
+            survey.problems[run_id] = Problem(run_id, path, "corrupt", str(err))
+            continue
+        survey.records[run_id] = record
+        if record["status"] not in FINISHED:
+            continue
+        curve_path = root / CURVES / f"{run_id}.parquet"
+        if not curve_path.is_file():
+            survey.problems[run_id] = Problem(run_id, curve_path, "missing",
+                                              f"the {record['status']} run's curve is missing")
+            continue
+        try:
+            survey.curves[run_id] = _read_curve(curve_path, record["status"])
+        except ValueError as err:
+            survey.problems[run_id] = Problem(run_id, curve_path, "corrupt", str(err))
+    return survey
 
 
 def _manifest_runs(root: Path) -> list[dict[str, Any]]:
@@ -259,23 +390,23 @@ def _manifest_runs(root: Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{path}: unreadable manifest ({err})") from None
 
 
-def _is_finished(root: Path, record: Mapping[str, Any]) -> bool:
-    return record.get("status") in FINISHED and (
-        root / CURVES / f"{record['run_id']}.parquet"
-    ).is_file()
-
-
-def _status_table(root: Path, plan: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _status_table(root: Path, plan: Mapping[str, Mapping[str, Any]],
+                  survey: _Survey | None = None) -> list[dict[str, Any]]:
     """One row per planned or recorded run: run_id, status, message, config."""
-    records = {r["run_id"]: r for r in read_records(root)}
+    survey = survey or _survey(root)
+    running = runclaims.running(root / CLAIMS)
     rows = []
-    for run_id in sorted(set(plan) | set(records)):
-        record = records.get(run_id)
-        if record is None or (record.get("status") in FINISHED
-                              and not _is_finished(root, record)):
+    for run_id in sorted(set(plan) | set(survey.records) | set(survey.problems) | running):
+        record = survey.records.get(run_id)
+        problem = survey.problems.get(run_id)
+        if problem is not None:
+            state, message = problem.status, str(problem)
+        elif record is None:
             state, message = "missing", ""
         else:
             state, message = str(record["status"]), str(record.get("message", ""))
+        if state in ("missing", "corrupt", "failed") and run_id in running:
+            state = "running"
         config = (record or {}).get("config") or plan.get(run_id, {}).get("config", {})
         rows.append({"run_id": run_id, "status": state, "message": message, "config": config})
     return rows
@@ -289,9 +420,10 @@ def _count(table: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def runs(directory: str | os.PathLike[str]) -> pd.DataFrame:
+def status_table(directory: str | os.PathLike[str]) -> pd.DataFrame:
     """One row per run of the store (planned or recorded): run_id, experiment, dataset, model,
-    condition, test_mode, seed, status, message. Failed runs' messages are here."""
+    condition, test_mode, seed, status (one of :data:`STATUSES`) and message (a failed run's
+    error, or the unreadable file and why)."""
     root = _check_dir(directory)
     plan = {r["run_id"]: r for r in _manifest_runs(root)}
     rows = []
@@ -309,10 +441,18 @@ def runs(directory: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def status(directory: str | os.PathLike[str]) -> dict[str, int]:
-    """Counts of done, diverged, failed and missing (planned, not finished) runs, and total."""
+    """Counts of runs per status (:data:`STATUSES`) and their total."""
     root = _check_dir(directory)
     plan = {r["run_id"]: r for r in _manifest_runs(root)}
     return _count(_status_table(root, plan))
+
+
+def problems(directory: str | os.PathLike[str],
+             run_ids: Collection[str] | None = None) -> list[Problem]:
+    """Every run (of ``run_ids``) whose record or curve cannot be used, with the reason."""
+    wanted = None if run_ids is None else set(run_ids)
+    return sorted(_survey(_check_dir(directory), wanted).problems.values(),
+                  key=lambda p: p.run_id)
 
 
 def config_columns(config: Any) -> dict[str, Any]:
@@ -343,6 +483,14 @@ def empty_frame() -> pd.DataFrame:
     return frame
 
 
+def _warn_problems(root: Path, found: list[Problem]) -> None:
+    shown = "; ".join(str(p) for p in found[:3]) + ("; ..." if len(found) > 3 else "")
+    warnings.warn(StoreWarning(
+        f"{root}: {len(found)} run(s) left out, their files cannot be used (the next sweep "
+        f"computes them again; results.status_table lists them): {shown}", found,
+    ), stacklevel=3)
+
+
 def load(directory: str | os.PathLike[str],
          run_ids: Collection[str] | None = None) -> pd.DataFrame:
     """The tidy table of a store: one row per finished run and evaluation step.
@@ -352,26 +500,38 @@ def load(directory: str | os.PathLike[str],
 
     Columns: :data:`FRAME_COLUMNS` (labels, curve, ``diverged``, resolved settings; ``leak``
     and ``dataset_params`` as JSON text). Sorted by run_id, then step. Failed and missing
-    runs have no rows (see :func:`runs` and :func:`status`).
+    runs have no rows (see :func:`status_table`); runs whose files cannot be read have none
+    either, and a :class:`StoreWarning` lists them. A whole store (no ``run_ids``) that holds
+    runs of which none finished raises :class:`NoFinishedRuns` rather than look empty.
     """
     root = _check_dir(directory)
+    survey = _survey(root, None if run_ids is None else set(run_ids))
+    if survey.problems:
+        _warn_problems(root, sorted(survey.problems.values(), key=lambda p: p.run_id))
     frames = []
-    wanted = None if run_ids is None else set(run_ids)
-    for record in read_records(root):
-        if wanted is not None and record["run_id"] not in wanted:
+    for run_id, curve in sorted(survey.curves.items()):
+        if curve.num_rows == 0:
             continue
-        if not _is_finished(root, record):
-            continue
-        curve = pd.read_parquet(root / CURVES / f"{record['run_id']}.parquet")
-        if curve.empty:
-            continue
-        values = {"run_id": record["run_id"], **_record_columns(record)}
+        record = survey.records[run_id]
+        values = {"run_id": run_id, **_record_columns(record)}
         values["diverged"] = record["status"] == "diverged"
-        frames.append(curve.assign(**values))
+        frames.append(curve.to_pandas().assign(**values))
     if not frames:
+        if run_ids is None:
+            _check_some_finished(root, survey)
         return empty_frame()
     frame = pd.concat(frames, ignore_index=True)[FRAME_COLUMNS]
     return frame.astype({c: t for c, t in _DTYPES.items() if c in frame.columns})
+
+
+def _check_some_finished(root: Path, survey: _Survey) -> None:
+    if survey.finished:
+        return
+    counts = _count(_status_table(root, {r["run_id"]: r for r in _manifest_runs(root)}, survey))
+    if counts["total"]:
+        listed = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        raise NoFinishedRuns(f"{root}: none of its {counts['total']} runs finished ({listed}); "
+                             "results.status_table lists them with their errors")
 
 
 # ----------------------------------------------------------------------------- summary
@@ -391,30 +551,44 @@ def _group_keys(frame: pd.DataFrame) -> list[str]:
     return keys + [c for c in candidates if spread[c] > 1]
 
 
+def _natural(value: Any) -> tuple:
+    """Sort key reading digit runs in names as numbers: ``repeat-3`` before ``repeat-10``;
+    numbers sort by value, missing values last."""
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return (2,) if math.isnan(value) else (0, float(value))
+    if value is None:
+        return (2,)
+    parts = re.split(r"(\d+)", str(value))
+    return (1, tuple(int(p) if i % 2 else p for i, p in enumerate(parts)))
+
+
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (experiment, dataset, model, condition, test_mode): seeds, diverged runs, final
-    step, and mean and SEM over seeds of each run's final test_mse and test_acc.
+    step, and mean and SEM over seeds of each run's final test_mse, test_ce and test_acc.
 
     A run's final value is its last evaluation; diverged runs count in ``n_diverged`` but not
-    in the means (their last numbers are from before they blew up).
+    in the means (their last numbers are from before they blew up). Rows are sorted with
+    numbers inside names read as numbers (``repeat-3`` before ``repeat-10``).
     """
     keys = _group_keys(frame)
-    columns = [*keys, "n_seeds", "n_diverged", "final_step", "test_mse_mean", "test_mse_sem",
-               "test_acc_mean", "test_acc_sem"]
+    metrics = ["test_mse", "test_ce", "test_acc"]
+    columns = [*keys, "n_seeds", "n_diverged", "final_step",
+               *[f"{m}_{s}" for m in metrics for s in ("mean", "sem")]]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     last = frame.sort_values(["run_id", "step"]).groupby("run_id", sort=False).tail(1)
     rows = []
-    for key, group in last.groupby(keys, dropna=False, sort=True):
+    for key, group in last.groupby(keys, dropna=False, sort=False):
         ok = group[~group["diverged"].astype(bool)]
-        rows.append({
+        row = {
             **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
             "n_seeds": int(group["seed"].nunique()),
             "n_diverged": int(group["diverged"].astype(bool).sum()),
             "final_step": int(group["step"].max()),
-            "test_mse_mean": float(ok["test_mse"].mean()) if len(ok) else math.nan,
-            "test_mse_sem": _sem(ok["test_mse"]),
-            "test_acc_mean": float(ok["test_acc"].mean()) if len(ok) else math.nan,
-            "test_acc_sem": _sem(ok["test_acc"]),
-        })
+        }
+        for metric in metrics:
+            row[f"{metric}_mean"] = float(ok[metric].mean()) if len(ok) else math.nan
+            row[f"{metric}_sem"] = _sem(ok[metric])
+        rows.append(row)
+    rows.sort(key=lambda row: tuple(_natural(row[k]) for k in keys))
     return pd.DataFrame(rows, columns=columns)

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smoothlearn.experiments import RunConfig
-    from smoothlearn.results import Store
+    from smoothlearn.results import Problem, Store
 
 __all__ = ["Execution", "SweepSummary", "FailedRun", "run_sweep", "run_batch", "plan_batches",
            "ensemble_key", "RunResult"]
@@ -468,7 +468,7 @@ class _Tally:
             self.bar.write(f"run {result.run_id} ({config.model}, {config.condition}, seed "
                            f"{config.seed}) failed: {result.message}", file=sys.stderr)
         elif shown == SHOW_FAILURES + 1:
-            self.bar.write("more runs failed; see smoothlearn.results.runs(DIR)",
+            self.bar.write("more runs failed; see smoothlearn.results.status_table(DIR)",
                            file=sys.stderr)
 
     def close(self) -> None:
@@ -500,7 +500,8 @@ class SweepSummary:
     """What one :func:`run_sweep` did: counts by outcome, time and where the store is.
 
     ``total`` counts distinct runs; ``skipped`` of them were already in the store (done or
-    diverged) and ``done + diverged + failed`` were trained now.
+    diverged), ``elsewhere`` were being computed by another process on the same store, and
+    ``done + diverged + failed`` were trained now.
     """
 
     label: str
@@ -511,6 +512,7 @@ class SweepSummary:
     seconds: float
     store: Path
     failures: tuple[FailedRun, ...] = ()
+    elsewhere: int = 0
 
     @property
     def failed(self) -> int:
@@ -520,7 +522,8 @@ class SweepSummary:
         """The one human line the CLI prints."""
         return (
             f"{self.label}: {self.total} runs ({self.done} done, {self.diverged} diverged, "
-            f"{self.failed} failed, {self.skipped} skipped as already done) in "
+            f"{self.failed} failed, {self.skipped} skipped as already done"
+            f"{f', {self.elsewhere} left to another process' if self.elsewhere else ''}) in "
             f"{self.seconds:.1f} s -> {self.store}"
         )
 
@@ -553,15 +556,17 @@ def run_sweep(
     store.write_manifest(
         {"run_id": i, "config": c.model_dump(mode="json")} for i, c in by_id.items()
     )
-    finished = store.finished_ids()
-    todo = [c for i, c in by_id.items() if i not in finished]
-    payloads = [
-        [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
-        for batch in plan_batches(todo, engine, max_batch)
-    ]
+    finished, unusable = store.scan()
+    _warn_unreadable([u for u in unusable if u.run_id in by_id], execution.quiet)
+    mine, elsewhere = store.claim(i for i in by_id if i not in finished)
+    todo = [by_id[i] for i in mine]
     label = _label(list(by_id.values()))
     tally = _Tally(store, by_id, len(todo), label, execution.quiet)
     try:
+        payloads = [
+            [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
+            for batch in plan_batches(todo, engine, max_batch)
+        ]
         if not payloads:
             pass
         elif execution.executor == "dask":
@@ -572,10 +577,19 @@ def run_sweep(
             _run_pool(payloads, engine, workers, tally)
     finally:
         tally.close()
+        store.claims.release_all()
         store.write_manifest([])
     n = tally.counts
     return SweepSummary(
         label=label, total=len(by_id), done=n["done"], diverged=n["diverged"],
-        skipped=len(by_id) - len(todo), seconds=time.perf_counter() - start, store=Path(out),
-        failures=tuple(tally.failures),
+        skipped=len(by_id) - len(todo) - len(elsewhere), seconds=time.perf_counter() - start,
+        store=Path(out), failures=tuple(tally.failures), elsewhere=len(elsewhere),
     )
+
+
+def _warn_unreadable(found: list[Problem], quiet: bool) -> None:
+    """Say which runs of the store cannot be used: they are computed again, not lost."""
+    if found and not quiet:
+        shown = "; ".join(str(p) for p in found[:SHOW_FAILURES])
+        print(f"{len(found)} stored run(s) cannot be used and are computed again: {shown}",
+              file=sys.stderr)

@@ -137,18 +137,17 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
         prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak, s.leak_grad
     ).load_params(prep.params)
     opt = make_optimizer(net.parameters(), s)
-    unit_group = unit_groups(prep.leak.size, prep.resets.shape[1])
     X, targets = _tensor(prep.X), _tensor(prep.targets)
-    resets = torch.from_numpy(prep.resets[:, unit_group])
+    resets = torch.from_numpy(prep.resets)  # [steps, groups]: the layer maps groups to units
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
-    net.hidden.reset_state()
+    h = None
     for step in range(prep.steps + 1):
         if step in eval_at:
             record.add(step, _evaluate_prepared(prep, net.params()))
         if step == prep.steps:
             break
         item = int(prep.order[step])
-        logits = net(X[item], resets[step])
+        logits, h = net(X[item], h, resets[step])
         loss = _step_loss(logits, targets[item], int(prep.labels[item]), s)
         if not torch.isfinite(loss):
             return record.curves(True, net.params())
@@ -184,8 +183,7 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
         if start >= prep.steps:
             break
         idx = torch.from_numpy(prep.order[start : start + batch_size])
-        net.hidden.reset_state()
-        logits = net(X[idx], True)
+        logits, _ = net(X[idx])  # a fresh memory (h = 0) per batch; leak is 0 anyway
         if s.loss == "ce":
             loss = F.cross_entropy(logits, labels[idx])
         else:
