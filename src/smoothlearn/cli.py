@@ -1,12 +1,20 @@
-"""The ``smoothlearn`` command line. Every bad input ends in one clear line, never a traceback."""
+"""The ``smoothlearn`` command line.
+
+Every user mistake (a bad value, path, file or combination, missing data) ends in one line on
+stderr that names the culprit and the fix, exit status 2, no traceback; internal errors keep
+theirs. Everything a command needs is checked before its first run starts, so a mistake
+never costs a sweep.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -55,6 +63,70 @@ def _execution(args: argparse.Namespace) -> Execution:
                      scheduler=args.scheduler, quiet=args.quiet)
 
 
+# ---------------------------------------------------------------- user mistakes
+class UsageError(Exception):
+    """A user mistake the CLI finds itself: one line on stderr, exit status 2."""
+
+
+def _one_line(err: BaseException) -> str:
+    """A (possibly multi-line) library message as one line: what went wrong, then the fix."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    return lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+
+
+def _output_dir(path: Path, flag: str) -> Path:
+    """Create ``path`` (with parents) or say in one line why it cannot hold results."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path}: exists and is not a directory; choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot create or write there "
+                         f"({err.strerror or err}); choose another folder") from None
+    return path
+
+
+def _output_file(path: Path, flag: str) -> Path:
+    """``path`` must be a file we can create: its folder exists and it is not a folder."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name, e.g. {path}/out.csv")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag} {path}: folder {path.parent} does not exist; create it first")
+    return path
+
+
+def _use_data_dir(args: argparse.Namespace) -> None:
+    """``--data-dir`` is the library's own setting (SMOOTHLEARN_DATA) for this invocation, so
+    that worker processes see it too."""
+    if getattr(args, "data_dir", None):
+        folder = Path(args.data_dir)
+        if not folder.is_dir():
+            raise UsageError(f"--data-dir {folder}: no such directory; give the folder that "
+                             "holds mnist/ and fashion-mnist/")
+        os.environ["SMOOTHLEARN_DATA"] = str(folder.resolve())
+
+
+def _check_data(datasets: Iterable[str]) -> None:
+    """Every real dataset a plan needs is loadable, checked once before any run starts."""
+    from smoothlearn import data
+
+    for name in sorted(set(datasets)):
+        if data.dataset_info(name).real:
+            data.load_dataset(name)
+
+
+def _execution(args: argparse.Namespace) -> Execution:
+    """The execution flags shared by run, reproduce and robustness, checked once."""
+    from smoothlearn.sweep import Execution
+
+    return Execution(engine=args.engine, executor=args.executor, workers=args.workers,
+                     scheduler=args.scheduler, quiet=args.quiet)
+
+
 # ---------------------------------------------------------------- commands
 def cmd_streams(args: argparse.Namespace) -> int:
     """Show what each smoothness condition does to one label set."""
@@ -62,6 +134,7 @@ def cmd_streams(args: argparse.Namespace) -> int:
     from smoothlearn.experiments import make_config
     from smoothlearn.runs import dataset_for
 
+    conditions = [str(streams.parse_condition(c)) for c in args.conditions]  # before printing
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])
     else:
@@ -73,7 +146,7 @@ def cmd_streams(args: argparse.Namespace) -> int:
               "  first labels")
     print(header)
     print("-" * len(header))
-    for condition in args.conditions:
+    for condition in conditions:
         seq = labels[streams.order(labels, condition, args.seed)]
         m = streams.smoothness(seq)
         out_at = streams.first_exhaustion_step(labels, condition, args.seed)
@@ -105,8 +178,26 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_line(configs: Sequence[Any], out: Path) -> str:
+    """What ``run`` would train: counts by dataset and model, and what the store has."""
+    from collections import Counter
+
+    from smoothlearn import results
+
+    done = 0
+    if (out / results.MANIFEST).is_file() or (out / results.RUNS).is_dir():
+        finished = set(results.status_table(out).query("status in @results.FINISHED")["run_id"])
+        done = sum(c.run_id() in finished for c in configs)
+    datasets = ", ".join(f"{n} {d}" for d, n in sorted(Counter(c.dataset for c in configs)
+                                                      .items()))
+    models = ", ".join(f"{n} {m}" for m, n in sorted(Counter(c.model for c in configs).items()))
+    return (f"{len(configs)} runs ({datasets}; {models}); {done} already done in {out}; "
+            "nothing trained (--dry-run)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from smoothlearn.experiments import load_experiment
+    from smoothlearn.sweep import run_sweep
 
     exp = load_experiment(args.experiment)
     overrides = _overrides(args.set)
@@ -115,23 +206,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.steps:
         overrides["steps"] = args.steps
     configs = exp.runs(seeds=args.seeds, overrides=overrides)
+    execution = _execution(args)
     out = Path(args.out or Path("runs") / exp.name)
-    from smoothlearn.sweep import run_sweep
-
-    summary = run_sweep(configs, out, _execution(args))
+    if args.dry_run:
+        print(_plan_line(configs, out))
+        return 0
+    _output_dir(out, "--out")
+    _check_data(c.dataset for c in configs)
+    summary = run_sweep(configs, out, execution)
     print(summary.line())
     return 1 if summary.failed else 0
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    """Summary table (or CSV, or per-run status); unreadable files are named, exit 2."""
+    import warnings
+
     from smoothlearn import results
 
-    frame = results.load(args.directory)
+    if args.status:
+        table = results.status_table(args.directory)
+        print(table.to_string(index=False, max_colwidth=80))
+        return 0
+    if args.csv:
+        _output_file(Path(args.csv), "--csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", results.StoreWarning)
+        frame = results.load(args.directory)
     if args.csv:
         frame.to_csv(args.csv, index=False)
         print(f"wrote {len(frame)} rows to {args.csv}")
-        return 0
-    print(results.summary(frame).to_string())
+    else:
+        print(results.summary(frame).to_string())
+    problems = [w.message for w in caught if isinstance(w.message, results.StoreWarning)]
+    if problems:
+        raise UsageError(f"{_one_line(problems[0])} (see `smoothlearn results "
+                         f"{args.directory} --status`)")
     return 0
 
 
@@ -144,7 +254,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         experiments=tuple(args.only) if args.only else None,
         skip_models=tuple(args.skip_models or ()), robustness=args.robustness,
     )
-    done = reproduce(options, _execution(args))
+    execution = _execution(args)
+    _output_dir(options.out, "--out")
+    done = reproduce(options, execution)
     print(f"report: {done.report}")
     if done.failed:
         print(f"failed experiments: {', '.join(done.failed)}")
@@ -159,7 +271,10 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         out=Path(args.out or DEFAULT_OUT), quick=args.quick, seeds=args.seeds,
         cells=tuple(args.cells) if args.cells else None,
     )
-    res = run(options, _execution(args))
+    execution = _execution(args)
+    _output_dir(options.out, "--out")
+    _check_data(["mnist"])
+    res = run(options, execution)
     print(res["sweep"].line())
     for line in res["summary"]:
         print(line.replace("**", ""))
@@ -167,10 +282,26 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_checkout(folder: Path) -> bool:
+    """The project's own checkout: publish writes its docs/ and README.md by default."""
+    project = folder / "pyproject.toml"
+    return project.is_file() and 'name = "smoothlearn"' in project.read_text()
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from smoothlearn.report.publish import publish
 
-    written = publish(Path(args.out), Path(args.docs), Path(args.readme) if args.readme else None)
+    out = Path(args.out)
+    if not (out / "claims.json").is_file():
+        raise UsageError(f"{out}: no claims.json here; give the folder of a finished "
+                         "`smoothlearn reproduce --out DIR`")
+    if (args.docs is None or args.readme is None) and not _is_checkout(Path.cwd()):
+        raise UsageError("publish writes into docs/ and README.md of the smoothlearn checkout: "
+                         "run it from the checkout, or give both --docs DIR and --readme FILE "
+                         "('' to skip the README)")
+    docs = _output_dir(Path(args.docs or "docs"), "--docs")
+    readme = "README.md" if args.readme is None else args.readme
+    written = publish(out, docs, Path(readme) if readme else None)
     print(f"wrote {len(written)} files: " + ", ".join(str(p) for p in written[-3:]))
     return 0
 
@@ -178,51 +309,87 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import main as bench_main
 
+    if args.out:
+        _output_dir(Path(args.out), "--out")
     argv = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
     return bench_main(argv)
 
-
 # ---------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line naming the culprit (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_execution_args(p: argparse.ArgumentParser) -> None:
     """Where and how runs are trained: shared by run, reproduce and robustness."""
-    p.add_argument("--engine", choices=["fast", "reference"], default="fast")
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
+    p.add_argument("--engine", choices=["fast", "reference"], default="fast",
+                   help="fast: the compiled engine (default); reference: the readable "
+                        "PyTorch trainer, slow, for checking")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local: a process pool on this machine (default); dask: a Dask "
+                        "cluster (local, or --scheduler)")
     p.add_argument("--workers", type=_positive, default=None,
                    help="worker processes (default: cores)")
     p.add_argument("--scheduler", default=None,
-                   help="tcp://HOST:PORT of an existing Dask cluster")
+                   help="tcp://HOST:PORT of an existing Dask cluster (implies --executor dask)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_data_dir(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from smoothlearn.data import REAL_DATASETS
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder holding mnist/ and fashion-mnist/ (default: $SMOOTHLEARN_DATA, "
+                        "then the user cache, then the mirrors)")
 
-    parser = argparse.ArgumentParser(
-        prog="smoothlearn",
-        description="Learning from temporally smooth data streams (reproduction toolkit).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
 
+def _nonnegative(text: str) -> int:
+    """argparse type for counts that may be zero (e.g. --show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _version() -> str:
+    from smoothlearn import __version__
+
+    return f"smoothlearn {__version__}"
+
+
+def _streams_parser(sub: Any) -> None:
     p = sub.add_parser("streams", help="print orders and smoothness metrics of each condition")
-    p.add_argument("--dataset", default="toy", help="toy, mnist, synthetic-categories, ...")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--show", type=int, default=40, help="how many labels of each order to print")
+    p.add_argument("--dataset", default="toy",
+                   help="toy (26 labels), mnist, fashion-mnist, synthetic-categories, ...")
+    p.add_argument("--seed", type=_nonnegative, default=0, help="order seed (default 0)")
+    p.add_argument("--show", type=_nonnegative, default=40,
+                   help="how many labels of each order to print (default 40)")
     p.add_argument("--conditions", nargs="+",
-                   default=["random", "repeat-1", "repeat-3", "repeat-5", "sticky-0.8"])
+                   default=["random", "repeat-1", "repeat-3", "repeat-5", "sticky-0.8"],
+                   help="random, repeat-N (N items of a category in a row) or sticky-P (stay "
+                        "with probability P)")
+    _add_data_dir(p)
     p.set_defaults(func=cmd_streams)
 
+
+def _data_parser(sub: Any) -> None:
+    from smoothlearn.data import REAL_DATASETS
+
     p = sub.add_parser("data", help="fetch datasets or show where they are")
-    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="{fetch,info}")
     f = dsub.add_parser("fetch", help="download and verify a dataset into the cache")
-    f.add_argument("name", choices=REAL_DATASETS)
-    f.add_argument("--data-dir", default=None)
+    f.add_argument("name", choices=REAL_DATASETS, help="the dataset to fetch")
+    _add_data_dir(f)
     i = dsub.add_parser("info", help="where each dataset is found, and whether it verifies")
-    i.add_argument("--data-dir", default=None)
+    _add_data_dir(i)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("list", help="list the built-in experiments")
-    p.set_defaults(func=cmd_list)
 
+def _run_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run a built-in experiment or a TOML file, resumably")
     p.add_argument("experiment", help="built-in name (see 'smoothlearn list') or path/to/exp.toml")
     p.add_argument("--dataset", default=None, help="override the dataset")
@@ -232,14 +399,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output directory (default runs/EXPERIMENT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set lr=0.005 (repeatable)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check every setting and print the plan; train nothing")
     _add_execution_args(p)
     p.set_defaults(func=cmd_run)
 
+
+def _results_parser(sub: Any) -> None:
     p = sub.add_parser("results", help="summarise a results directory")
-    p.add_argument("directory")
+    p.add_argument("directory", help="a store written by run, reproduce or robustness")
     p.add_argument("--csv", default=None, help="export the tidy table to this CSV file")
+    p.add_argument("--status", action="store_true",
+                   help="list every run as done/diverged/failed/corrupt/missing with its error")
     p.set_defaults(func=cmd_results)
 
+
+def _reproduce_parser(sub: Any) -> None:
     p = sub.add_parser("reproduce", help="run every experiment of the paper; figures, claims "
                        "table and report.html")
     p.add_argument("--quick", action="store_true",
@@ -248,12 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="EXPERIMENT",
                    help="run only these built-in experiments")
     p.add_argument("--skip-models", nargs="+", default=None, metavar="MODEL",
-                   help="leave out these models' runs, e.g. lstm (hours at paper settings)")
+                   help="leave out these models' runs, e.g. lstm")
     p.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=None,
                    help="include the robustness sweep (default: in full runs, not in --quick)")
     _add_execution_args(p)
     p.set_defaults(func=cmd_reproduce)
 
+
+def _robustness_parser(sub: Any) -> None:
     p = sub.add_parser("robustness", help="which claims hold under which of the paper's "
                        "unstated choices (matrix, claims.md)")
     p.add_argument("--quick", action="store_true", help="8 seeds, 8k steps: minutes, indicative")
@@ -264,32 +441,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_execution_args(p)
     p.set_defaults(func=cmd_robustness)
 
+
+def _publish_parser(sub: Any) -> None:
     p = sub.add_parser("publish", help="copy a finished reproduction's claims table and "
                        "figures into docs/ and the README")
     p.add_argument("out", help="the reproduce output directory, e.g. runs/reproduce")
-    p.add_argument("--docs", default="docs")
-    p.add_argument("--readme", default="README.md", help="README to update ('' to skip)")
+    p.add_argument("--docs", default=None,
+                   help="docs folder to write (default: docs/ of the checkout you are in)")
+    p.add_argument("--readme", default=None,
+                   help="README to update (default: README.md of the checkout; '' to skip)")
     p.set_defaults(func=cmd_publish)
 
+
+def _bench_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark the fast engine against the naive loop")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--out", default=None)
+    p.add_argument("--quick", action="store_true", help="fewer steps and repeats (indicative)")
+    p.add_argument("--out", default=None, help="folder for bench.json/bench.md "
+                   "(default runs/bench)")
     p.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="smoothlearn",
+        description="Learning from temporally smooth data streams (reproduction toolkit).",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for add in (_streams_parser, _data_parser, _list_parser, _run_parser, _results_parser,
+                _reproduce_parser, _robustness_parser, _publish_parser, _bench_parser):
+        add(sub)
     return parser
 
 
+def _list_parser(sub: Any) -> None:
+    p = sub.add_parser("list", help="list the built-in experiments")
+    p.set_defaults(func=cmd_list)
+
+
+def _quiet_broken_pipe() -> int:
+    """``smoothlearn results DIR | head``: the reader left; stop quietly (Python's advice)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; known user errors become one line on stderr and exit status 2."""
+    """Entry point: user mistakes are one line on stderr and exit status 2; internal errors
+    keep their traceback."""
     from smoothlearn.data import DataError
     from smoothlearn.experiments import ConfigError
+    from smoothlearn.results import NoFinishedRuns
 
-    known = (ConfigError, DataError, FileNotFoundError)
     args = build_parser().parse_args(argv)
     try:
+        _use_data_dir(args)
         return int(args.func(args) or 0)
-    except known as err:
-        print(f"smoothlearn: error: {err}", file=sys.stderr)
+    except (UsageError, ConfigError, DataError, NoFinishedRuns, FileNotFoundError,
+            NotADirectoryError, IsADirectoryError) as err:
+        print(f"smoothlearn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         print("smoothlearn: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -71,10 +71,6 @@ def _reset_labels(config: RunConfig, labels: np.ndarray) -> np.ndarray | None:
 
 def _training_order(config: RunConfig, ds: data.Dataset, labels: np.ndarray) -> np.ndarray:
     resolved = config.resolved()
-    if ds.ordered and config.condition != "given":
-        raise ConfigError(
-            f"dataset {config.dataset!r} is an ordered stream; use condition='given'"
-        )
     if ds.ordered:
         idx = np.tile(np.arange(labels.shape[0]), config.epochs)
         return idx[: config.steps] if config.steps else idx
