@@ -101,3 +101,51 @@ def test_nothing_below_the_cli_reads_a_namespace():
                       and "Namespace" in (getattr(n, "attr", None) or getattr(n, "id", ""))
                       for n in ast.walk(tree))}
     assert readers - ARGPARSE_PENDING <= {"smoothlearn/cli.py"}
+
+
+def _parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_every_option_has_help():
+    missing = [f"{p.prog} {'/'.join(a.option_strings) or a.dest}"
+               for p in _parsers(cli.build_parser()) for a in p._actions
+               if a.help in (None, "") and a.dest not in ("help", "command", "data_command")]
+    assert not missing, f"options without help: {missing}"
+
+
+def test_version(capsys):
+    from smoothlearn import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"smoothlearn {__version__}"
+
+
+def test_data_dir_flag_is_the_library_setting(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SMOOTHLEARN_DATA", raising=False)
+    code = cli.main(["streams", "--dataset", "synthetic-categories", "--data-dir",
+                     str(tmp_path), "--show", "5"])
+    assert code == 0 and "synthetic-categories: 1200 items" in capsys.readouterr().out
+    import os
+
+    assert os.environ["SMOOTHLEARN_DATA"] == str(tmp_path.resolve())
+
+
+def test_dry_run_trains_nothing(tmp_path, capsys):
+    code = cli.main(["run", "figA7", "--dry-run", "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0 and "nothing trained" in out and not (tmp_path / "s").exists()
+
+
+def test_publish_refuses_to_write_outside_a_checkout(tmp_path, monkeypatch, capsys):
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "claims.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["publish", str(tmp_path / "rep")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--docs" in err and not (tmp_path / "docs").exists()

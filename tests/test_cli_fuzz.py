@@ -104,7 +104,7 @@ CASES: list[tuple[str, Setup, str]] = [
     ("run-out-unwritable", lambda t, s: ["run", "figA7", "--seeds", "1", "--steps", "5",
                                          "--out", "/proc/smoothlearn-out"],
      "/proc/smoothlearn-out"),
-    ("run-scheduler-without-dask-executor", lambda t, s: ["run", "figA7", "--scheduler",
+    ("run-unreachable-scheduler", lambda t, s: ["run", "figA7", "--scheduler",
                                                           "tcp://127.0.0.1:1"], "--scheduler"),
     # results
     ("results-missing-dir", lambda t, s: ["results", str(t / "no-such-store")], "no-such-store"),
@@ -140,6 +140,8 @@ CASES: list[tuple[str, Setup, str]] = [
     # bench
     ("bench-out-under-a-file", lambda t, s: ["bench", "--quick", "--out",
                                              str(_write(t / "bf", "x") / "sub")], "bf"),
+    # list
+    ("list-unknown-flag", lambda t, s: ["list", "--colour"], "--colour"),
     # no subcommand, unknown subcommand
     ("no-subcommand", lambda t, s: [], "command"),
     ("unknown-subcommand", lambda t, s: ["train"], "train"),

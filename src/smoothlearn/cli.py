@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -54,13 +55,6 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
 
-
-def _execution(args: argparse.Namespace) -> Execution:
-    """The execution flags shared by run, reproduce and robustness, checked once."""
-    from smoothlearn.sweep import Execution
-
-    return Execution(engine=args.engine, executor=args.executor, workers=args.workers,
-                     scheduler=args.scheduler, quiet=args.quiet)
 
 
 # ---------------------------------------------------------------- user mistakes
@@ -119,10 +113,24 @@ def _check_data(datasets: Iterable[str]) -> None:
             data.load_dataset(name)
 
 
+def _check_scheduler(address: str) -> None:
+    """A Dask scheduler that nobody answers at is found in 2 s, before any progress bar."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--scheduler {address}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError as err:
+        raise UsageError(f"--scheduler {address}: no Dask scheduler answers there "
+                         f"({err.strerror or err}); start one or leave --scheduler out") from None
+
+
 def _execution(args: argparse.Namespace) -> Execution:
     """The execution flags shared by run, reproduce and robustness, checked once."""
     from smoothlearn.sweep import Execution
 
+    if args.scheduler:
+        _check_scheduler(args.scheduler)
     return Execution(engine=args.engine, executor=args.executor, workers=args.workers,
                      scheduler=args.scheduler, quiet=args.quiet)
 
@@ -134,7 +142,10 @@ def cmd_streams(args: argparse.Namespace) -> int:
     from smoothlearn.experiments import make_config
     from smoothlearn.runs import dataset_for
 
-    conditions = [str(streams.parse_condition(c)) for c in args.conditions]  # before printing
+    try:  # every condition is checked before anything is printed
+        conditions = [str(streams.parse_condition(c)) for c in args.conditions]
+    except ValueError as err:
+        raise UsageError(f"--conditions: {err}") from None
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])
     else:
