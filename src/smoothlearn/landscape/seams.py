@@ -1,0 +1,99 @@
+"""Every call the landscape makes into the rest of smoothlearn, in one place.
+
+The package is being reorganised (issue 11: a ``stats`` module, a typed sweep summary, an
+``Execution`` options object). Keeping these calls in a few small functions means re-pointing
+the landscape after that change touches this file only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from smoothlearn.experiments import RunConfig
+
+
+def make_run(**settings: Any) -> RunConfig:
+    """One checked run configuration (its ``run_id`` hashes the settings)."""
+    from smoothlearn.experiments import make_config
+
+    return make_config(**settings)
+
+
+@lru_cache(maxsize=8)
+def training_labels(dataset: str) -> np.ndarray:
+    """The training labels of a dataset (default parameters, data seed 0)."""
+    from smoothlearn.experiments import dataset_for
+
+    return dataset_for(make_run(dataset=dataset)).y_train
+
+
+@lru_cache(maxsize=8)
+def test_size(dataset: str) -> int:
+    """Items in a dataset's test split (default parameters)."""
+    from smoothlearn.experiments import dataset_for
+
+    return int(dataset_for(make_run(dataset=dataset)).X_test.shape[0])
+
+
+@lru_cache(maxsize=512)
+def exhaustion_step(dataset: str, condition: str, seed: int) -> int:
+    """Steps of epoch 1 before the first class runs out, for this order."""
+    from smoothlearn.streams import first_exhaustion_step
+
+    return first_exhaustion_step(training_labels(dataset), condition, seed)
+
+
+@lru_cache(maxsize=256)
+def mean_run_length(dataset: str, condition: str, seed: int = 0) -> float:
+    """Mean run length of one label per training order: the smoothness axis in numbers."""
+    from smoothlearn.streams import order, smoothness
+
+    labels = training_labels(dataset)
+    return smoothness(labels[order(labels, condition, seed)])["mean_run_length"]
+
+
+def finished_ids(store: Path) -> set[str]:
+    """Run ids the store already holds (done or diverged): never trained again."""
+    from smoothlearn.results import Store
+
+    if not store.is_dir():
+        return set()
+    return Store(store).finished_ids()
+
+
+def sweep(configs: Sequence[RunConfig], store: Path, *, engine: str, executor: str,
+          workers: int | None, scheduler: str | None, quiet: bool) -> str:
+    """Train what the store lacks; returns the sweep's one-line summary (for the record)."""
+    from smoothlearn.sweep import run_sweep
+
+    return run_sweep(list(configs), store, engine=engine, executor=executor, workers=workers,
+                     scheduler=scheduler, quiet=quiet)
+
+
+def load_curves(store: Path, run_ids: Collection[str]) -> pd.DataFrame:
+    """The tidy curves of these runs: run_id, step, test_mse, test_acc, diverged, ..."""
+    from smoothlearn import results
+
+    return results.load(store, run_ids=run_ids)
+
+
+def signflip_p(differences: np.ndarray) -> float:
+    """Two-sided paired sign-flip p-value; exact (all 2^n sign patterns) up to n = 16."""
+    from smoothlearn.claims import signflip_p as exact_test
+
+    return exact_test(differences)
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values; NaN stays NaN and is not counted."""
+    from smoothlearn.robustness import holm as holm_adjust
+
+    return holm_adjust(pvalues)
