@@ -11,6 +11,7 @@ their panel; each cell prints its difference in thousandths of MSE.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,9 @@ def _draw_panel(ax, panel: pd.DataFrame, leaks: list[float], conds: list[str],
             value = math.nan if index is None else float(values.iloc[index])
             colour = cmap(norm(value)) if math.isfinite(value) else MISSING
             ax.add_patch(Rectangle((j, i), 1, 1, color=colour, ec="white", lw=0.8))
+            if leak == 0 and cond == "random":
+                ax.text(j + 0.5, i + 0.5, "ref", ha="center", va="center", fontsize=6,
+                        color="#666666")
             if not math.isfinite(value):
                 continue
             dark = abs(norm(value) - 0.5) > 0.33
@@ -121,18 +125,23 @@ def heatmap_figure(cells: pd.DataFrame, dataset: str, protocol: str, checkpoint:
                           labels if i == len(resets) - 1 else [], rotation=90)
             if j == 0:
                 ax.set_ylabel("leak", fontsize=8)
+            if i == len(resets) - 1:
+                ax.set_xlabel("training order (rep N: runs of N items of one category)",
+                              fontsize=7)
     mappable = _scalar_mappable(norm)
     bar = fig.colorbar(mappable, ax=axes, shrink=0.8, pad=0.02)
     bar.set_label("test MSE difference (net − feedforward)\nblue: the net has lower error",
                   fontsize=7)
     bar.ax.tick_params(labelsize=7)
     step = int(part["step"].iloc[0]) if len(part) else 0
-    fig.suptitle(
-        f"{DATASET_NAMES.get(dataset, dataset)}, {PROTOCOL_NAMES[protocol]}, {checkpoint} "
-        f"checkpoint ({step:,} steps){' — indicative (quick mode)' if indicative else ''}\n"
-        "colour: test MSE vs the feedforward net on the same order (row 0: feedforward vs "
-        "random order); numbers in 10⁻³; outlined: Holm-significant in its panel",
-        fontsize=8.5)
+    title = (f"{DATASET_NAMES.get(dataset, dataset)}, {PROTOCOL_NAMES[protocol]}, {checkpoint} "
+             f"checkpoint ({step:,} steps){' — indicative (quick mode)' if indicative else ''}")
+    caption = ("Colour: test MSE of the net with memory minus that of the feedforward net "
+               "trained on the same order, in 10⁻³. Row 0 (FF): the feedforward net on this "
+               "order minus random order. Outlined: Holm p < 0.05 within its panel.")
+    width = int(fig.get_figwidth() * 15)
+    fig.suptitle(textwrap.fill(title, width) + "\n" + textwrap.fill(caption, int(width * 1.1)),
+                 fontsize=8)
     return fig
 
 
