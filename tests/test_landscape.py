@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from smoothlearn import landscape
-from smoothlearn.landscape import analysis, grid, markdown
+from smoothlearn.landscape import analysis, figures, grid, markdown
 from smoothlearn.landscape.grid import Arm, Block, Checkpoints, Grid, Plan
 from smoothlearn.streams import first_exhaustion_step
 
@@ -169,6 +169,25 @@ def test_findings_state_the_numbers():
     assert "leak 0.5, repeat-5" in text
     assert f"{np.mean(DIFF_A):+.4f}" in text
     assert "0 of 2 cells have significantly lower test error" in text
+
+
+# ----------------------------------------------------------------------------- figures
+def test_heatmap_scale_is_symmetric_around_zero_and_covers_every_cell():
+    cells = analysis.cell_table(*_hand_plan())
+    fig = figures.heatmap_figure(cells, SYNTH, "memory-off", "end")
+    colourbar = fig.axes[-1]
+    low, high = sorted(colourbar.get_ylim())
+    largest = abs(np.mean(np.subtract(FF_SAME, FF_RANDOM)))  # the feedforward row's cell
+    assert largest > abs(np.mean(DIFF_A))
+    assert (low, high) == pytest.approx((-largest, largest))
+
+
+def test_smoothness_columns_run_from_random_to_the_longest_runs():
+    cells = pd.DataFrame({"smoothness": ["repeat-5", "sticky-0.9", "random", "repeat-1"],
+                          "mean_run_length": [5.0, 9.87, 1.1, 1.0]})
+    assert figures.columns(cells) == ["random", "repeat-1", "repeat-5", "sticky-0.9"]
+    assert figures.smoothness_name("sticky-0.9", 9.87) == "sticky 0.9\n(run 9.9)"
+    assert figures.smoothness_name("repeat-5", 5.0) == "rep 5"
 
 
 # ----------------------------------------------------------------------------- end to end
