@@ -177,8 +177,9 @@ def _write(result: LandscapeResult, the_plan: Plan, options: LandscapeOptions,
     result.seconds = time.perf_counter() - started
     command = "smoothlearn landscape" + {"quick": " --quick", "full": " --full"}.get(
         options.mode, "")
-    meta = markdown.Meta(mode=options.mode + (", custom axes" if options.grid else ""),
-                         command=command, indicative=indicative, seeds=the_plan.grid.seeds,
+    mode = f"{options.mode} mode" + (" with custom axes" if options.grid else "")
+    meta = markdown.Meta(mode=mode, command=command, indicative=indicative,
+                         seeds=the_plan.grid.seeds,
                          planned=result.planned, trained=result.trained,
                          failed=result.failed, seconds=result.seconds,
                          cores=len(os.sched_getaffinity(0)), checkpoints=the_plan.checkpoints,

@@ -112,22 +112,28 @@ def heatmap_figure(cells: pd.DataFrame, dataset: str, protocol: str, checkpoint:
                           0.3 * len(leaks) * len(resets) + 2.0),
                  layout="constrained", dpi=110)
     axes = np.atleast_2d(fig.subplots(len(resets), len(rates), squeeze=False))
-    for i, reset in enumerate(resets):
-        for j, (optimizer, lr) in enumerate(rates):
-            ax = axes[i, j]
-            panel = part[(part["reset"] == reset) & (part["optimizer"] == optimizer)
-                         & (part["lr"] == lr)]
-            _draw_panel(ax, panel, leaks, conds, norm)
-            ax.set_title(f"{RESET_NAMES[reset]} · {rate_name(optimizer, lr)}", fontsize=8)
-            ax.set_yticks(np.arange(len(leaks)) + 0.5,
-                          ["0 (FF)" if x == 0 else f"{x:g}" for x in leaks] if j == 0 else [])
-            ax.set_xticks(np.arange(len(conds)) + 0.5,
-                          labels if i == len(resets) - 1 else [], rotation=90)
-            if j == 0:
-                ax.set_ylabel("leak", fontsize=8)
-            if i == len(resets) - 1:
-                ax.set_xlabel("training order (rep N: runs of N items of one category)",
-                              fontsize=7)
+    panels = {(i, j): part[(part["reset"] == reset) & (part["optimizer"] == optimizer)
+                           & (part["lr"] == lr)]
+              for i, reset in enumerate(resets) for j, (optimizer, lr) in enumerate(rates)}
+    drawn = [key for key, panel in panels.items() if not panel.empty]
+    for (i, j), panel in panels.items():
+        ax, name = axes[i, j], f"{RESET_NAMES[resets[i]]} · {rate_name(*rates[j])}"
+        if panel.empty:  # a thinned grid leaves some reset x rate panels out
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{name}:\nnot in this grid", ha="center", va="center",
+                    fontsize=7, color="#888888", transform=ax.transAxes)
+            continue
+        _draw_panel(ax, panel, leaks, conds, norm)
+        ax.set_title(name, fontsize=8)
+        left = j == min(c for r, c in drawn if r == i)
+        bottom = i == max(r for r, c in drawn if c == j)
+        ax.set_yticks(np.arange(len(leaks)) + 0.5,
+                      ["0 (FF)" if x == 0 else f"{x:g}" for x in leaks] if left else [])
+        ax.set_xticks(np.arange(len(conds)) + 0.5, labels if bottom else [], rotation=90)
+        if left:
+            ax.set_ylabel("leak", fontsize=8)
+        if bottom:
+            ax.set_xlabel("training order", fontsize=7)
     mappable = _scalar_mappable(norm)
     bar = fig.colorbar(mappable, ax=axes, shrink=0.8, pad=0.02)
     bar.set_label("test MSE difference (net − feedforward)\nblue: the net has lower error",
@@ -138,7 +144,8 @@ def heatmap_figure(cells: pd.DataFrame, dataset: str, protocol: str, checkpoint:
              f"checkpoint ({step:,} steps){' — indicative (quick mode)' if indicative else ''}")
     caption = ("Colour: test MSE of the net with memory minus that of the feedforward net "
                "trained on the same order, in 10⁻³. Row 0 (FF): the feedforward net on this "
-               "order minus random order. Outlined: Holm p < 0.05 within its panel.")
+               "order minus random order. Outlined: Holm p < 0.05 within its panel. Rep N: runs "
+               "of N items of one category.")
     width = int(fig.get_figwidth() * 15)
     fig.suptitle(textwrap.fill(title, width) + "\n" + textwrap.fill(caption, int(width * 1.1)),
                  fontsize=8)
