@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from smoothlearn import landscape
-from smoothlearn.landscape import analysis, figures, grid, markdown
+from smoothlearn.landscape import analysis, figures, grid, markdown, seams
 from smoothlearn.landscape.grid import Arm, Block, Checkpoints, Grid, Plan
 from smoothlearn.streams import first_exhaustion_step
 
@@ -171,6 +171,19 @@ def test_findings_state_the_numbers():
     assert "0 of 2 cells have significantly lower test error" in text
 
 
+def test_lr_is_compared_on_the_reset_rules_every_rate_has():
+    rows = [{"dataset": SYNTH, "checkpoint": "end", "protocol": "memory-off", "leak": 0.5,
+             "smoothness": "repeat-5", "optimizer": "sgd", "lr": lr, "reset": reset,
+             "diff_same": -0.01, "ff_mse_same": 0.2, "significant_same": True}
+            for lr, reset in [(0.01, "never"), (0.01, "label"), (0.01, "input-change"),
+                              (0.003, "input-change")]]
+    by_lr, by_reset = markdown.moves_with(pd.DataFrame(rows), SYNTH)
+    assert "(on input-change reset)" in by_lr
+    assert "lr 0.003: 1 better / 0 worse of 1" in by_lr
+    assert "lr 0.01: 1 better / 0 worse of 1" in by_lr  # not 3: other resets left out
+    assert "(on SGD lr 0.01)" in by_reset and "label reset: 1 better" in by_reset
+
+
 # ----------------------------------------------------------------------------- figures
 def test_heatmap_scale_is_symmetric_around_zero_and_covers_every_cell():
     cells = analysis.cell_table(*_hand_plan())
@@ -188,6 +201,7 @@ def test_smoothness_columns_run_from_random_to_the_longest_runs():
     assert figures.columns(cells) == ["random", "repeat-1", "repeat-5", "sticky-0.9"]
     assert figures.smoothness_name("sticky-0.9", 9.87) == "sticky 0.9\n(run 9.9)"
     assert figures.smoothness_name("repeat-5", 5.0) == "rep 5"
+    assert 3 < seams.mean_run_length(SYNTH, "sticky-0.8") < 6  # geometric runs, mean 1/(1-P)
 
 
 # ----------------------------------------------------------------------------- end to end
