@@ -146,7 +146,8 @@ def cell_table(plan: Plan, curves: pd.DataFrame) -> pd.DataFrame:
     cells = pd.DataFrame(records)
     if cells.empty:
         return pd.DataFrame(columns=COLUMNS)
-    cells["mean_run_length"] = [seams.mean_run_length(d, s)
+    params = plan.grid.dataset_params
+    cells["mean_run_length"] = [seams.mean_run_length(d, s, params)
                                 for d, s in zip(cells["dataset"], cells["smoothness"],
                                                 strict=True)]
     return _adjust(cells)[COLUMNS]

@@ -69,14 +69,16 @@ class Checkpoints:
     end: int | None = None
     round_to: int = 1_000
 
-    def steps(self, dataset: str, conditions: Iterable[str], seeds: int) -> dict[str, int]:
+    def steps(self, dataset: str, conditions: Iterable[str], seeds: int,
+              params: seams.Params = ()) -> dict[str, int]:
         """Checkpoint name -> step for one dataset; early/mid past the end are dropped."""
-        end = self.end or self._pre_exhaustion(dataset, conditions, seeds)
+        end = self.end or self._pre_exhaustion(dataset, conditions, seeds, params)
         points = {"early": self.early, "mid": self.mid}
         return {**{k: v for k, v in points.items() if 0 < v < end}, "end": end}
 
-    def _pre_exhaustion(self, dataset: str, conditions: Iterable[str], seeds: int) -> int:
-        first = min(seams.exhaustion_step(dataset, c, s)
+    def _pre_exhaustion(self, dataset: str, conditions: Iterable[str], seeds: int,
+                        params: seams.Params) -> int:
+        first = min(seams.exhaustion_step(dataset, c, s, params)
                     for c in set(conditions) for s in range(seeds))
         return max(first // self.round_to * self.round_to, 1)
 
@@ -109,7 +111,7 @@ class Grid:
     seeds: int = 12
     checkpoints: Checkpoints = field(default_factory=Checkpoints)
     eval_items: int | None = None  # None: the whole test set
-    dataset_params: tuple[tuple[str, Any], ...] = ()  # for synthetic datasets in tests
+    dataset_params: seams.Params = ()  # e.g. a synthetic dataset's size
 
     def with_overrides(self, datasets: Sequence[str] | None = None,
                        seeds: int | None = None) -> Grid:
@@ -160,7 +162,8 @@ class Plan:
 def plan(grid: Grid, experiment: str = "landscape") -> Plan:
     """Expand a grid into its runs (duplicates across blocks kept once)."""
     conditions = grid.conditions()
-    checkpoints = {d: grid.checkpoints.steps(d, conditions, grid.seeds) for d in grid.datasets}
+    checkpoints = {d: grid.checkpoints.steps(d, conditions, grid.seeds, grid.dataset_params)
+                   for d in grid.datasets}
     arms: dict[str, tuple[Arm, Any]] = {}
     for dataset in grid.datasets:
         points = checkpoints[dataset]
@@ -237,7 +240,7 @@ def cost(plan_: Plan, skip: set[str] | None = None) -> Cost:
             continue
         points = plan_.checkpoints[arm.dataset]
         run_steps = points["end"]
-        test_items = seams.test_size(arm.dataset)
+        test_items = seams.test_size(arm.dataset, plan_.grid.dataset_params)
         run_items = (len(points) + 1) * min(plan_.grid.eval_items or test_items, test_items)
         runs, steps, items = runs + 1, steps + run_steps, items + run_items
         seconds += (run_steps / STEPS_PER_CORE_SECOND[config.optimizer]

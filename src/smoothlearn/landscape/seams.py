@@ -27,36 +27,43 @@ def make_run(**settings: Any) -> RunConfig:
     return make_config(**settings)
 
 
-@lru_cache(maxsize=8)
-def training_labels(dataset: str) -> np.ndarray:
-    """The training labels of a dataset (default parameters, data seed 0)."""
-    from smoothlearn.experiments import dataset_for
-
-    return dataset_for(make_run(dataset=dataset)).y_train
+#: Dataset parameters as hashable pairs (cached look-ups below take them as keys).
+Params = tuple[tuple[str, Any], ...]
 
 
 @lru_cache(maxsize=8)
-def test_size(dataset: str) -> int:
-    """Items in a dataset's test split (default parameters)."""
+def _dataset(dataset: str, params: Params = ()):
     from smoothlearn.experiments import dataset_for
 
-    return int(dataset_for(make_run(dataset=dataset)).X_test.shape[0])
+    return dataset_for(make_run(dataset=dataset, dataset_params=dict(params)))
+
+
+def training_labels(dataset: str, params: Params = ()) -> np.ndarray:
+    """The training labels of a dataset (data seed 0)."""
+    return _dataset(dataset, params).y_train
+
+
+def test_size(dataset: str, params: Params = ()) -> int:
+    """Items in a dataset's test split."""
+    return int(_dataset(dataset, params).X_test.shape[0])
 
 
 @lru_cache(maxsize=512)
-def exhaustion_step(dataset: str, condition: str, seed: int) -> int:
+def exhaustion_step(dataset: str, condition: str, seed: int, params: Params = ()) -> int:
     """Steps of epoch 1 before the first class runs out, for this order."""
     from smoothlearn.streams import first_exhaustion_step
 
-    return first_exhaustion_step(training_labels(dataset), condition, seed)
+    return first_exhaustion_step(training_labels(dataset, params), condition, seed)
 
 
 @lru_cache(maxsize=256)
-def mean_run_length(dataset: str, condition: str, seed: int = 0) -> float:
-    """Mean run length of one label per training order: the smoothness axis in numbers."""
+def mean_run_length(dataset: str, condition: str, params: Params = ()) -> float:
+    """Mean run length of one label in a training order (order seed 0): the smoothness axis
+    in numbers."""
     from smoothlearn.streams import order, smoothness
 
-    labels = training_labels(dataset)
+    seed = 0
+    labels = training_labels(dataset, params)
     return smoothness(labels[order(labels, condition, seed)])["mean_run_length"]
 
 
