@@ -183,7 +183,10 @@ def _write(result: LandscapeResult, the_plan: Plan, options: LandscapeOptions,
                          planned=result.planned, trained=result.trained,
                          failed=result.failed, seconds=result.seconds,
                          cores=len(os.sched_getaffinity(0)), checkpoints=the_plan.checkpoints,
-                         figures=[p.name for p in pngs], sweep=result.sweep)
+                         figures=[p.name for p in pngs], sweep=result.sweep,
+                         worker_seconds=seams.training_seconds(options.store_dir,
+                                                               the_plan.run_ids),
+                         projected_seconds=cost(the_plan).core_seconds)
     text, result.findings = markdown.render(result.table, meta)
     files["markdown"].write_text(text)
     return files

@@ -92,6 +92,16 @@ def load_curves(store: Path, run_ids: Collection[str]) -> pd.DataFrame:
     return results.load(store, run_ids=run_ids)
 
 
+def training_seconds(store: Path, run_ids: Collection[str]) -> float:
+    """Worker seconds the store's records say these runs took (each run's share of its
+    batch's wall time): the measured cost, whenever the runs were trained."""
+    from smoothlearn.results import read_records
+
+    wanted = set(run_ids)
+    return float(sum(r.get("seconds", 0.0) for r in read_records(store)
+                     if r["run_id"] in wanted))
+
+
 def signflip_p(differences: np.ndarray) -> float:
     """Two-sided paired sign-flip p-value; exact (all 2^n sign patterns) up to n = 16."""
     from smoothlearn.claims import signflip_p as exact_test
