@@ -89,6 +89,9 @@ def test_modes_are_as_documented():
     assert {a.protocol for a in quick.arms} == {None, "memory-off"}
     assert {a.seed for a in quick.arms} == set(range(5))
     assert quick.checkpoints["mnist"] == {"early": 1000, "mid": 3000, "end": 6000}
+    sticky = landscape.plan_for(landscape.LandscapeOptions(mode="quick",
+                                                           smoothness=landscape.STICKY))
+    assert {a.condition for a in sticky.arms} == set(landscape.STICKY)
     with pytest.raises(ValueError, match="mode"):
         landscape.plan_for(landscape.LandscapeOptions(mode="huge"))  # type: ignore[arg-type]
 

@@ -89,12 +89,14 @@ MODES: dict[str, Grid] = {
 @dataclass(frozen=True)
 class LandscapeOptions:
     """What to map and how to run it. ``grid`` replaces the mode's axes entirely;
-    ``datasets``/``seeds`` override the mode's. Execution settings go to the sweep."""
+    ``datasets``/``seeds``/``smoothness`` override the mode's. Execution settings go to the
+    sweep."""
 
     mode: Mode = "default"
     out: Path = DEFAULT_OUT
     datasets: tuple[str, ...] | None = None
     seeds: int | None = None
+    smoothness: tuple[str, ...] | None = None  # e.g. STICKY: the continuous axis
     grid: Grid | None = None
     store: Path | None = None  # default: out / "store"; point at a shared store to reuse runs
     engine: str = "fast"
@@ -129,8 +131,8 @@ def plan_for(options: LandscapeOptions) -> Plan:
     """The runs of these options (nothing is trained)."""
     if options.mode not in MODES:
         raise ValueError(f"mode={options.mode!r}; allowed: {', '.join(MODES)}")
-    grid = (options.grid or MODES[options.mode]).with_overrides(options.datasets,
-                                                                options.seeds)
+    grid = (options.grid or MODES[options.mode]).with_overrides(
+        options.datasets, options.seeds, options.smoothness)
     return plan(grid)
 
 

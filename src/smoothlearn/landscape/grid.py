@@ -113,12 +113,16 @@ class Grid:
     eval_items: int | None = None  # None: the whole test set
     dataset_params: seams.Params = ()  # e.g. a synthetic dataset's size
 
-    def with_overrides(self, datasets: Sequence[str] | None = None,
-                       seeds: int | None = None) -> Grid:
-        """The same grid on other datasets or with another seed count."""
+    def with_overrides(self, datasets: Sequence[str] | None = None, seeds: int | None = None,
+                       smoothness: Sequence[str] | None = None) -> Grid:
+        """The same grid on other datasets, with another seed count, or along another
+        smoothness axis in every block (e.g. :data:`STICKY`)."""
         if seeds is not None and seeds < 1:
             raise ValueError(f"seeds={seeds}: need at least 1")
-        return replace(self, datasets=tuple(datasets or self.datasets),
+        blocks = self.blocks
+        if smoothness:
+            blocks = tuple(replace(b, smoothness=tuple(smoothness)) for b in blocks)
+        return replace(self, blocks=blocks, datasets=tuple(datasets or self.datasets),
                        seeds=seeds or self.seeds)
 
     def conditions(self) -> set[str]:
