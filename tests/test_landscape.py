@@ -82,7 +82,7 @@ def test_min_holm_p():
     assert grid.min_holm_p(5, 40) == 1.0
 
 
-def test_modes_are_as_documented():
+def test_modes_are_as_documented(mnist_available):
     quick = landscape.plan_for(landscape.LandscapeOptions(mode="quick"))
     assert {a.dataset for a in quick.arms} == {"mnist"}
     assert {(a.optimizer, a.lr) for a in quick.arms} == {("sgd", 0.01)}
@@ -236,8 +236,15 @@ def test_tiny_landscape_end_to_end_then_resumes_without_training(tmp_path):
 
 
 def test_plan_only_trains_nothing(tmp_path):
-    options = landscape.LandscapeOptions(mode="quick", out=tmp_path, plan_only=True,
-                                         quiet=True, datasets=(SYNTH,), seeds=1)
+    tiny = Grid(blocks=(Block(leaks=(0.0, 0.5), smoothness=("repeat-1",), resets=("never",),
+                              rates=(("sgd", 0.01),), protocols=("memory-off",)),),
+                datasets=(SYNTH,), seeds=1, checkpoints=Checkpoints(10, 20, 100))
+    options = landscape.LandscapeOptions(out=tmp_path, plan_only=True, quiet=True, grid=tiny)
     result = landscape.run(options)
-    assert result.trained == result.planned > 0 and result.table.empty
+    assert result.trained == result.planned == 3 and result.table.empty
     assert not (tmp_path / "store").exists()
+
+
+def test_an_end_checkpoint_past_one_epoch_is_refused():
+    with pytest.raises(ValueError, match="past one epoch"):
+        landscape.plan_for(landscape.LandscapeOptions(mode="quick", datasets=(SYNTH,)))

@@ -73,6 +73,10 @@ class Checkpoints:
               params: seams.Params = ()) -> dict[str, int]:
         """Checkpoint name -> step for one dataset; early/mid past the end are dropped."""
         end = self.end or self._pre_exhaustion(dataset, conditions, seeds, params)
+        items = seams.training_labels(dataset, params).size
+        if end > items:
+            raise ValueError(f"end checkpoint {end:,} is past one epoch of {dataset} "
+                             f"({items:,} training items)")
         points = {"early": self.early, "mid": self.mid}
         return {**{k: v for k, v in points.items() if 0 < v < end}, "end": end}
 
