@@ -164,6 +164,8 @@ def test_a_failed_run_drops_its_pair_only():
     a = cells.set_index("leak").loc[0.5]
     assert a["n_seeds"] == 3 and a["n_missing"] == 1 and a["n_pairs_same"] == 3
     assert a["diff_same"] == pytest.approx(np.mean(DIFF_A[:3]))
+    text = "\n".join(markdown.findings(cells))
+    assert "Missing values** at the end checkpoint in 1 of 3 cells" in text
 
 
 def test_findings_state_the_numbers():

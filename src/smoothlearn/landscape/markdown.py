@@ -222,6 +222,13 @@ def findings(table: pd.DataFrame) -> list[str]:
         if extra:
             lines.append(extra)
     lines.append(datasets_compared(table))
+    end = table[table["checkpoint"] == "end"]
+    missing = end[end["n_missing"] > 0]
+    if len(missing):
+        lines.append(f"**Missing values** at the end checkpoint in {len(missing)} of {len(end)} "
+                     "cells (runs that diverged before it, or failed); their pairs are left "
+                     "out of the comparisons (columns `n_missing`, `n_pairs_*`), which flatters "
+                     "a cell whose nets diverge.")
     return lines
 
 
