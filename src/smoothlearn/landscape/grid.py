@@ -21,9 +21,12 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smoothlearn.landscape import seams
+
+if TYPE_CHECKING:
+    from smoothlearn.experiments import RunConfig
 
 #: The issue's default axes.
 LEAKS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
@@ -159,7 +162,7 @@ class Plan:
 
     grid: Grid
     arms: tuple[Arm, ...]
-    configs: tuple[Any, ...]  # RunConfig, in arm order
+    configs: tuple[RunConfig, ...]  # in arm order
     checkpoints: dict[str, dict[str, int]]  # dataset -> checkpoint name -> step
 
     @property
