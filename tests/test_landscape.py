@@ -18,12 +18,6 @@ from smoothlearn.streams import first_exhaustion_step
 SYNTH = "synthetic-categories"
 
 
-def _labels() -> np.ndarray:
-    from smoothlearn.experiments import dataset_for, make_config
-
-    return dataset_for(make_config(dataset=SYNTH)).y_train
-
-
 # ----------------------------------------------------------------------------- the plan
 def test_plan_trains_feedforward_once_per_order_and_memory_nets_per_setting():
     block = Block(leaks=(0.0, 0.5), smoothness=("repeat-2",), resets=grid.RESETS,
@@ -54,7 +48,7 @@ def test_blocks_share_runs_and_end_checkpoint_is_before_any_class_runs_out():
     the_plan = grid.plan(Grid(blocks=(block, block), datasets=(SYNTH,), seeds=3,
                               checkpoints=checkpoints))
     assert len(the_plan.arms) == 3 * (2 + 2)  # the repeated block adds nothing
-    first = min(first_exhaustion_step(_labels(), c, s)
+    first = min(first_exhaustion_step(seams.training_labels(SYNTH), c, s)
                 for c in ("random", "repeat-5") for s in range(3))
     end = the_plan.checkpoints[SYNTH]["end"]
     assert end == first // 50 * 50 and end <= first
