@@ -233,9 +233,12 @@ class Cost:
     def hours(self) -> float:
         return self.core_seconds / self.cores / 3600
 
+    def duration(self) -> str:
+        return f"{self.hours:.1f} h" if self.hours >= 1 else f"{self.hours * 60:.0f} min"
+
     def describe(self) -> str:
         return (f"{self.runs:,} runs, {self.network_steps / 1e6:,.0f} M network-steps and "
-                f"{self.eval_items / 1e6:,.0f} M evaluated items: about {self.hours:.1f} h on "
+                f"{self.eval_items / 1e6:,.0f} M evaluated items: about {self.duration()} on "
                 f"{self.cores} cores of this machine (at {STEPS_PER_CORE_SECOND['sgd'] / 1e3:.0f}"
                 f" k SGD / {STEPS_PER_CORE_SECOND['rmsprop'] / 1e3:.0f} k RMSprop MNIST steps/s "
                 "per core, docs/performance.md)")
