@@ -132,6 +132,12 @@ CASES: list[tuple[str, Setup, str]] = [
     ("robustness-unknown-cell", lambda t, s: ["robustness", "--cells", "nonsense", "--out",
                                               str(t / "rb")], "nonsense"),
     ("robustness-zero-seeds", lambda t, s: ["robustness", "--seeds", "0"], "--seeds"),
+    # landscape
+    ("landscape-unknown-dataset", lambda t, s: ["landscape", "--quick", "--dataset", "cifar",
+                                                "--out", str(t / "l")], "cifar"),
+    ("landscape-quick-and-full", lambda t, s: ["landscape", "--quick", "--full"], "--full"),
+    ("landscape-out-is-a-file", lambda t, s: ["landscape", "--quick", "--out",
+                                              str(_write(t / "lf", "x"))], "lf"),
     # publish
     ("publish-not-a-reproduction", lambda t, s: ["publish", str(t), "--docs", str(t / "d"),
                                                  "--readme", ""], "claims.json"),

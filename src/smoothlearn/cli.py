@@ -317,6 +317,29 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_landscape(args: argparse.Namespace) -> int:
+    """Where smooth training helps: plan (and its projected cost), train, table, heatmaps."""
+    from smoothlearn.landscape import DEFAULT_OUT, STICKY, LandscapeOptions, run
+
+    options = LandscapeOptions(
+        mode="quick" if args.quick else "full" if args.full else "default",
+        out=Path(args.out or DEFAULT_OUT), seeds=args.seeds,
+        datasets=tuple(args.dataset) if args.dataset else None,
+        smoothness=STICKY if args.sticky else None,
+        store=Path(args.store) if args.store else None, plan_only=args.plan,
+        engine=args.engine, executor=args.executor, workers=args.workers,
+        scheduler=args.scheduler, quiet=args.quiet)
+    if not options.plan_only:
+        _output_dir(options.out, "--out")
+    result = run(options)
+    if not options.plan_only:
+        print(result.sweep)
+        for line in result.findings:
+            print("- " + line.replace("**", ""))
+        print(f"table: {result.files['csv']}\nlandscape: {result.files['markdown']}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import main as bench_main
 
@@ -472,6 +495,25 @@ def _bench_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def _landscape_parser(sub: Any) -> None:
+    p = sub.add_parser("landscape", help="where smooth training helps: leak x smoothness "
+                       "heatmaps per reset rule, rate and dataset (landscape.md)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="MNIST, lr 0.01, 5 seeds, 6k steps: minutes, indicative")
+    size.add_argument("--full", action="store_true",
+                      help="every axis (~24k runs, hours): meant for a Dask cluster")
+    p.add_argument("--out", default=None, help="output directory (default runs/landscape)")
+    p.add_argument("--dataset", nargs="+", default=None, help="e.g. mnist fashion-mnist")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds per cell (default 12)")
+    p.add_argument("--sticky", action="store_true",
+                   help="smoothness axis sticky-P (by mean run length), not repeat-N")
+    p.add_argument("--store", default=None, help="sweep store to reuse (default OUT/store)")
+    p.add_argument("--plan", action="store_true", help="print the projected cost and stop")
+    _add_execution_args(p)
+    p.set_defaults(func=cmd_landscape)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="smoothlearn",
@@ -480,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for add in (_streams_parser, _data_parser, _list_parser, _run_parser, _results_parser,
-                _reproduce_parser, _robustness_parser, _publish_parser, _bench_parser):
+                _reproduce_parser, _robustness_parser, _landscape_parser, _publish_parser,
+                _bench_parser):
         add(sub)
     return parser
 

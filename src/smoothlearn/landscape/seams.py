@@ -33,7 +33,7 @@ Params = tuple[tuple[str, Any], ...]
 
 @lru_cache(maxsize=8)
 def _dataset(dataset: str, params: Params = ()):
-    from smoothlearn.experiments import dataset_for
+    from smoothlearn.runs import dataset_for
 
     return dataset_for(make_run(dataset=dataset, dataset_params=dict(params)))
 
@@ -73,16 +73,17 @@ def finished_ids(store: Path) -> set[str]:
 
     if not store.is_dir():
         return set()
-    return Store(store).finished_ids()
+    return Store(store).scan()[0]
 
 
 def sweep(configs: Sequence[RunConfig], store: Path, *, engine: str, executor: str,
           workers: int | None, scheduler: str | None, quiet: bool) -> str:
     """Train what the store lacks; returns the sweep's one-line summary (for the record)."""
-    from smoothlearn.sweep import run_sweep
+    from smoothlearn.sweep import Execution, run_sweep
 
-    return run_sweep(list(configs), store, engine=engine, executor=executor, workers=workers,
-                     scheduler=scheduler, quiet=quiet)
+    execution = Execution(engine=engine, executor=executor, workers=workers,
+                          scheduler=scheduler, quiet=quiet)
+    return run_sweep(list(configs), store, execution).line()
 
 
 def load_curves(store: Path, run_ids: Collection[str]) -> pd.DataFrame:
@@ -95,11 +96,14 @@ def load_curves(store: Path, run_ids: Collection[str]) -> pd.DataFrame:
 def training_seconds(store: Path, run_ids: Collection[str]) -> float:
     """Worker seconds the store's records say these runs took (each run's share of its
     batch's wall time): the measured cost, whenever the runs were trained."""
-    from smoothlearn.results import read_records
+    import json
 
-    wanted = set(run_ids)
-    return float(sum(r.get("seconds", 0.0) for r in read_records(store)
-                     if r["run_id"] in wanted))
+    from smoothlearn.results import Store
+
+    writer = Store(store)
+    paths = (writer.record_path(i) for i in run_ids)
+    return float(sum(json.loads(p.read_text()).get("seconds", 0.0)
+                     for p in paths if p.is_file()))
 
 
 def signflip_p(differences: np.ndarray) -> float:
