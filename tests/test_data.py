@@ -14,6 +14,7 @@ import http.server
 import os
 import socket
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -357,7 +358,7 @@ def test_next_load_uses_cache_without_network(
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("network used although the cache holds the files")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     again = data.load("mnist", "test")
     np.testing.assert_array_equal(first[0], again[0])
     assert len(mirrors["good"][1]) == 4

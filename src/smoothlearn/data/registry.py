@@ -1,0 +1,132 @@
+"""The dataset registry and container: what a dataset *is*, stated once.
+
+Other modules ask :func:`dataset_info` (task, input size, class count, real or synthetic,
+ordered) instead of guessing from a name; a new dataset is one record here plus its loader or
+generator (:mod:`smoothlearn.data.files` or :mod:`smoothlearn.data.synthetic`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A dataset problem, explained in a message a user can act on without a traceback."""
+
+
+# ---------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the rest of the package may know about a dataset without loading it.
+
+    Other modules ask here (task, input size, real or synthetic) instead of guessing from the
+    name, so that adding a dataset means adding one record.
+    """
+
+    name: str
+    task: Literal["classify", "reconstruct"]
+    #: Features per item at the generator's defaults (28 x 28 = 784 for the image sets).
+    input_size: int
+    #: Categories of a classification set at the defaults; None for reconstruction streams.
+    n_classes: int | None
+    #: Official files checked by sha256 (True) or generated from a seed (False).
+    real: bool
+    #: The stream's order is the data itself (runs use ``condition="given"``).
+    ordered: bool = False
+
+    def input_size_for(self, params: Mapping[str, Any]) -> int:
+        """Features per item under a synthetic generator's keywords (``n_features``, or two
+        elements per row of a multiscale stream's ``periods``)."""
+        if "n_features" in params:
+            return int(params["n_features"])
+        if "periods" in params:
+            return 2 * len(params["periods"])
+        return self.input_size
+
+
+#: Every dataset, real ones first (the order of :data:`DATASETS`).
+DATASET_INFO: dict[str, DatasetInfo] = {info.name: info for info in (
+    DatasetInfo("mnist", "classify", 784, 10, real=True),
+    DatasetInfo("fashion-mnist", "classify", 784, 10, real=True),
+    DatasetInfo("synthetic-categories", "classify", 16, 4, real=False),
+    DatasetInfo("synthetic-no-shared", "classify", 16, 4, real=False, ordered=True),
+    DatasetInfo("multiscale", "reconstruct", 6, None, real=False, ordered=True),
+    DatasetInfo("multiscale-b", "reconstruct", 6, None, real=False, ordered=True),
+)}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registry record of ``name``; a :class:`DataError` naming the known ones if none."""
+    try:
+        return DATASET_INFO[name]
+    except KeyError:
+        raise DataError(
+            f"unknown dataset {name!r}; known: {', '.join(DATASET_INFO)}"
+        ) from None
+
+
+REAL_DATASETS: tuple[str, ...] = tuple(n for n, i in DATASET_INFO.items() if i.real)
+DATASETS: tuple[str, ...] = tuple(DATASET_INFO)
+
+
+def _check_name(name: str, allowed: Sequence[str]) -> None:
+    if name not in allowed:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(allowed)}")
+
+
+
+# ---------------------------------------------------------------- the Dataset container
+Task = Literal["classify", "reconstruct"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A fixed training set and test set, with what a run needs to know about them.
+
+    Arrays are read-only (they may be shared with an in-process cache); copy to modify.
+    ``ordered`` marks a training set whose order is part of the data (a stream that must be
+    presented as given, never reordered). ``params`` records the generator's parameters,
+    defaults included, so a result can say exactly which data it came from.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: Task = "classify"
+    latent_train: np.ndarray | None = None
+    latent_test: np.ndarray | None = None
+    ordered: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classify", "reconstruct"):
+            raise DataError(f"{self.name}: task must be 'classify' or 'reconstruct'")
+        for split in ("train", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            if X.dtype != np.float32 or X.ndim != 2:
+                raise DataError(f"{self.name}: X_{split} must be 2-d float32")
+            if y.dtype != np.int64 or y.shape[0] != X.shape[0]:
+                raise DataError(f"{self.name}: y_{split} must be int64 with one row per item")
+        for array in (self.X_train, self.y_train, self.X_test, self.y_test,
+                      self.latent_train, self.latent_test):
+            if array is not None:
+                array.flags.writeable = False
+
+    @property
+    def n_classes(self) -> int:
+        """Number of categories (labels are 0..n-1); 0 for reconstruction datasets."""
+        if self.task != "classify":
+            return 0
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def n_features(self) -> int:
+        """Length of one input item."""
+        return int(self.X_train.shape[1])
+
