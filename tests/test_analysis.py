@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,38 +87,6 @@ def test_selectivity_rejects_bad_matching():
         A.selectivity(np.eye(3), matching=[0, 1, 3])
 
 
-# ---------------------------------------------------------------- bootstrap
-def test_bootstrap_is_reproducible_and_seeded():
-    values = np.random.default_rng(7).normal(size=50)
-    assert A.bootstrap(values, seed=3) == A.bootstrap(values, seed=3)
-    assert A.bootstrap(values, seed=3) != A.bootstrap(values, seed=4)
-    assert A.bootstrap_ci(values, seed=3) == A.bootstrap_ci(values, seed=3)
-
-
-def test_bootstrap_sd_matches_the_standard_error():
-    values = np.random.default_rng(8).normal(2.0, 3.0, size=50)
-    mean, sd = A.bootstrap(values)
-    se = values.std() / np.sqrt(values.size)  # the bootstrap's plug-in (ddof 0) SE
-    assert mean == pytest.approx(values.mean(), abs=0.05 * se)
-    assert sd == pytest.approx(se, rel=0.05)
-    ci = A.bootstrap_ci(values)
-    assert ci["lo"] < mean < ci["hi"]
-    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 * se, rel=0.1)
-    # a smaller resample size widens the spread by sqrt(n / size)
-    assert A.bootstrap(values, size=25)[1] == pytest.approx(se * np.sqrt(2), rel=0.05)
-
-
-def test_bootstrap_columns_resample_rows_together_and_drop_nan():
-    values = np.random.default_rng(9).normal(size=(50, 1))
-    both = np.c_[values, 2 * values]
-    mean, sd = A.bootstrap_columns(both)
-    np.testing.assert_allclose(mean[1], 2 * mean[0])
-    np.testing.assert_allclose(sd[1], 2 * sd[0])
-    assert (mean[0], sd[0]) == pytest.approx(A.bootstrap(values[:, 0]))
-    with_nan = np.r_[values[:, 0], np.nan]
-    assert A.bootstrap(with_nan) == A.bootstrap(values[:, 0])
-
-
 # ---------------------------------------------------------------- errors and dynamics
 def test_per_feature_error_by_hand():
     target = np.array([[0, 0, 1, 1, 0, 1], [1, 1, 0, 0, 1, 0]], float)
@@ -141,3 +111,48 @@ def test_unit_dynamics_keeps_the_memory_from_the_stream_start():
     np.testing.assert_array_equal(out["hidden"], full[10:15])
     np.testing.assert_array_equal(out["step"], np.arange(10, 15))
     assert out["latent"].shape == (5, 3) and out["recon"].shape == (5, 6)
+
+
+# ---------------------------------------------------------------- claims
+def _run_table(err_fast, err_slow, models=("ae-feedforward", "ae-leaky-reset")):
+    import pandas as pd
+
+    rows = []
+    for seed, (fast, slow) in enumerate(zip(err_fast, err_slow, strict=True)):
+        for model in models:
+            rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
+                         "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
+                         "test_mode": "same", "model": model, "seed": seed,
+                         "err_fast": fast, "err_slow": slow})
+    return pd.DataFrame(rows)
+
+
+def test_feature_error_claims_on_an_analysis_table():
+    table = _run_table(0.2 + 0.001 * np.arange(8), np.full(8, 0.1))
+    (res,) = A.feature_error_claims(table)
+    assert res.verdict == "reproduced" and res.n == 8 and res.model == "ae-leaky-reset"
+    assert res.mean_diff == pytest.approx(0.1035)
+    assert res.id == "ae-slow-row-learned-better: ae-leaky-reset"
+    record = res.to_record()
+    assert record["lr"] == 0.01 and record["step"] is None and "p" not in record
+    assert record["step_rule"] == "end of training (final weights)"
+
+
+def test_a14_claim_reads_the_correlation_across_seeds():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    r2 = rng.uniform(0, 1, 12)  # slow units' r^2 with the fast feature, one value per seed
+    rows = []
+    for seed in range(12):
+        for unit in range(3):
+            rows.append({"run_id": f"r{seed}", "experiment": "figA14", "dataset": "multiscale",
+                         "lr": 0.01, "optimizer": "sgd", "test_mode": "same",
+                         "model": "ae-leaky-reset", "seed": seed, "unit": unit, "feature": 0,
+                         "corr": np.sqrt(r2[seed]) if unit else 0.1,
+                         "err_fast": 0.1 + 0.05 * r2[seed]})  # error grows with r^2
+    (res,) = A.a14_claims(pd.DataFrame(rows))
+    assert res.mean_diff == pytest.approx(1.0) and res.ci_low > 0.99
+    assert res.verdict == "reproduced" and math.isnan(res.share)
+    record = res.to_record()
+    assert "mean_better" not in record and record["note"].startswith("least-squares slope")

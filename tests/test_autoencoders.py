@@ -127,7 +127,8 @@ def test_smoke_fig3_tables_and_claims(small_fig3):
     assert len(table) == 5 * 4 and set(table["unit"]) == {0, 1, 2, "mean"}
     assert (table["n"] == 3).all() and (table["sd"] >= 0).all()
 
-    claims = A.autoencoder_claims(frame, curves_frame(configs, curves), n_boot=200)
+    claims = [c.to_record() for c in A.autoencoder_claims(frame, curves_frame(configs, curves),
+                                                          n_boot=200)]
     assert len(claims) == 2 * 3
     assert {c["claim"] for c in claims} == {"ae-selectivity", "ae-selectivity-positive",
                                             "ae-ff-lower-error"}

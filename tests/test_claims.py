@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from smoothlearn import claims
-from smoothlearn.claims import Claim, beats, bootstrap_ci, chain, evaluate_claims
+from smoothlearn.claims import (
+    Claim,
+    ComparisonResult,
+    Effect,
+    beats,
+    chain,
+    evaluate_claims,
+)
 
 
 def curves(arms: dict[str, dict], values, steps=(0, 100, 200), seeds=10, **extra) -> pd.DataFrame:
@@ -35,8 +42,8 @@ CLAIM = Claim("a-beats-b", "repeat-1 beats random", "exp",
 
 
 def one(frame: pd.DataFrame, claim: Claim = CLAIM, **kw) -> dict:
-    (record,) = evaluate_claims(frame, claims=[claim], **kw)
-    return record
+    (result,) = evaluate_claims(frame, claims=[claim], **kw)
+    return result.to_record()
 
 
 def test_clearly_better_is_reproduced():
@@ -76,35 +83,6 @@ def test_too_few_seeds_give_no_verdict():
     assert rec["n"] == 2 and rec["verdict"] == "inconclusive" and "fewer than 3" in rec["note"]
 
 
-def test_bootstrap_ci_is_reproducible():
-    values = np.random.default_rng(1).normal(1.0, 1.0, 100)
-    first = bootstrap_ci(values, n_boot=10_000, seed=0)
-    assert bootstrap_ci(values, n_boot=10_000, seed=0) == first
-    assert bootstrap_ci(values, n_boot=10_000, seed=1) != first
-    low, high = first
-    sem = values.std(ddof=1) / 10
-    assert low < values.mean() < high
-    assert high - low == pytest.approx(2 * 1.96 * sem, rel=0.1)
-
-
-def test_signflip_p_is_exact_for_few_seeds():
-    assert claims.signflip_p(np.ones(10)) == pytest.approx(2 / 1024)
-    assert claims.signflip_p(-np.ones(10)) == pytest.approx(2 / 1024)
-    assert claims.signflip_p(np.array([1.0, -1.0])) == 1.0
-    noise = np.random.default_rng(0).normal(0, 1, 12)
-    assert claims.signflip_p(noise) > 0.05
-    assert claims.signflip_p(noise + 3) < 0.001
-    assert math.isnan(claims.signflip_p(np.array([])))
-    assert claims.signflip_p(np.full(5, 1e-13)) == pytest.approx(2 / 32)  # tiny but one-sided
-
-
-def test_signflip_p_monte_carlo_beyond_16_seeds_is_never_zero():
-    p = claims.signflip_p(np.ones(20), n_perm=2000)
-    assert p == pytest.approx(1 / 2001)
-    noise = np.random.default_rng(1).normal(0, 1, 30)
-    assert claims.signflip_p(noise, n_perm=2000) > 0.05
-
-
 def test_chain_makes_adjacent_comparisons():
     comps = chain("condition", ["repeat-1", "random", "repeat-3"], model="feedforward")
     assert [c.label for c in comps] == ["repeat-1 < random", "random < repeat-3"]
@@ -113,9 +91,10 @@ def test_chain_makes_adjacent_comparisons():
 
 def test_missing_experiment_is_reported_not_hidden():
     frame = curves(TWO, lambda a, s, t: 0.5)
-    records = evaluate_claims(frame)  # the paper's claims: none of their experiments is here
-    assert len(records) == sum(len(c.comparisons) for c in claims.CLAIMS)
-    assert {r["verdict"] for r in records} == {"no data"}
+    results = evaluate_claims(frame)  # the paper's claims: none of their experiments is here
+    assert len(results) == sum(len(c.comparisons) for c in claims.CLAIMS)
+    assert {r.verdict for r in results} == {"no data"}
+    assert all(math.isnan(r.p) and r.note.startswith("no runs match") for r in results)
 
 
 def test_match_experiment_false_uses_any_subset():
@@ -206,11 +185,14 @@ def test_summary_verdicts():
     assert claims.claim_verdict(["reproduced", "inconclusive"]) == "partly reproduced"
     assert claims.claim_verdict(["reproduced", "not reproduced"]) == "not reproduced"
     assert claims.claim_verdict(["no data"]) == "no data"
-    records = [{"claim": "x", "text": "", "experiment": "e", "verdict": v}
-               for v in ("reproduced", "inconclusive")]
-    (row,) = claims.summarise(records)
-    assert row["verdict"] == "partly reproduced" and row["counts"] == {
-        "reproduced": 1, "inconclusive": 1}
+    results = [ComparisonResult(claim="x", text="t", comparison=c, experiment="e", better="a",
+                                worse="b", metric="m", verdict=v)
+               for c, v in (("1", "reproduced"), ("2", "inconclusive"), ("3", "no data"))]
+    (row,) = claims.summarise(results)
+    assert row.verdict == "partly reproduced"
+    assert row.to_record() == {"claim": "x", "text": "t", "experiment": "e", "source": "",
+                               "verdict": "partly reproduced", "counts": {
+                                   "reproduced": 1, "inconclusive": 1, "no data": 1}}
 
 
 def test_paper_claims_name_known_models_and_conditions():
@@ -224,14 +206,29 @@ def test_paper_claims_name_known_models_and_conditions():
                 assert arm.get("model", "feedforward") in MODELS
 
 
-def test_feature_error_claims_on_an_analysis_table():
-    rows = []
-    for seed in range(8):
-        for model in ("ae-feedforward", "ae-leaky-reset"):
-            rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
-                         "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
-                         "test_mode": "same", "model": model, "seed": seed,
-                         "err_fast": 0.2 + 0.001 * seed, "err_slow": 0.1})
-    (rec,) = claims.feature_error_claims(pd.DataFrame(rows))
-    assert rec["verdict"] == "reproduced" and rec["n"] == 8
-    assert rec["mean_diff"] == pytest.approx(0.1035)
+# ----------------------------------------------------------------------------- records
+def test_curve_record_has_todays_keys_and_round_trips():
+    frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s)
+    (result,) = evaluate_claims(frame, claims=[CLAIM])
+    record = result.to_record()
+    assert list(record) == [
+        "id", "claim", "text", "comparison", "experiment", "source", "stage", "step_policy",
+        "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
+        "test_protocol", "reads_test_labels", "n", "mean_better", "mean_worse", "mean_diff",
+        "ci_low", "ci_high", "share", "p", "verdict", "note"]
+    assert record["id"] == "a-beats-b: repeat-1 < random"
+    assert ComparisonResult.from_record(record) == result
+
+
+def test_optional_fields_are_left_out_and_effects_flattened():
+    result = ComparisonResult(claim="c", text="t", comparison="x", experiment="e", better="a",
+                              worse="b", metric="m", lr=0.01, mean_better=None,
+                              mean_worse=None, init=Effect(0.1, 0.0, 0.2), id="c: a")
+    record = result.to_record()
+    for absent in ("p", "step_policy", "optimizer", "model", "mean_better", "relative_diff",
+                   "gain_mean_diff"):
+        assert absent not in record
+    assert record["lr"] == 0.01 and record["id"] == "c: a" and record["step"] is None
+    assert (record["init_mean_diff"], record["init_ci_low"], record["init_ci_high"]) == (
+        0.1, 0.0, 0.2)
+    assert ComparisonResult.from_record(record) == result

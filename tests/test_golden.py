@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 GOLDEN = Path(__file__).parent / "golden"
 #: Synthetic classification, reconstruction, A.7 and the autoencoder family: no MNIST needed.

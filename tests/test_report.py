@@ -39,7 +39,7 @@ def tiny_run(names: list[str]):
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     frame, inputs = tiny_run(SYNTHETIC)
-    records = claims.evaluate_claims(frame)
+    records = [r.to_record() for r in claims.evaluate_claims(frame)]
     figures = report.draw_figures(frame, out / "figures", inputs)
     infos = [report.ExperimentInfo(name=n, toml=f"name = '{n}'", status="ok") for n in SYNTHETIC]
     report.write_report(out, records, figures, infos, {"quick": True, "seconds": 1.0})

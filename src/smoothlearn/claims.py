@@ -12,14 +12,16 @@ fixed seed) and the share of seeds that point the claimed way. The verdict is
 * ``inconclusive``: otherwise, or with fewer than ``min_seeds`` pairs.
 
 **Where to measure.** The paper measures at the end of epoch 1. On MNIST the repeat-N orders end
-with ~480 items of one class once the other classes run out (``docs/streams``: exhausted
+with ~480 items of one class once the other classes run out (:mod:`smoothlearn.streams`: exhausted
 categories are skipped), which decides any end-of-epoch comparison by itself. The default
 ``step_policy="pre-exhaustion"`` therefore measures at the last evaluation step at or before the
 first class runs out in any compared run (:func:`smoothlearn.streams.first_exhaustion_step`),
 unless the runs used ``class_balance="balanced"`` or the classes are equally large. Every record
 says which step was used and why.
 
-Everything here works on any frame with the columns of ``smoothlearn.results.load`` (or
+Each comparison is a :class:`ComparisonResult` (serialised once, by its ``to_record``), each
+claim a :class:`ClaimResult`; the statistics come from :mod:`smoothlearn.stats`. Everything here
+works on any frame with the columns of ``smoothlearn.results.load`` (or
 ``experiments.curves_frame``), so robustness sweeps can call :func:`evaluate_claims` on subsets.
 """
 
@@ -27,19 +29,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smoothlearn import stats
+
 __all__ = [
     "Comparison",
     "Claim",
     "CLAIMS",
-    "bootstrap_ci",
-    "signflip_p",
+    "Effect",
+    "Paired",
+    "ComparisonResult",
+    "ClaimResult",
+    "paired",
     "paired_comparison",
     "choose_step",
     "evaluate_claims",
@@ -48,8 +55,6 @@ __all__ = [
     "select_runs",
     "training_labels",
     "exhaustion_step",
-    "feature_error_claims",
-    "a14_claims",
     "VERDICTS",
 ]
 
@@ -222,57 +227,37 @@ def _paper_claims() -> tuple[Claim, ...]:
 CLAIMS: tuple[Claim, ...] = _paper_claims()
 
 
-# ----------------------------------------------------------------------------- statistics
-def bootstrap_ci(
-    values: np.ndarray, n_boot: int = 10_000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the mean; one vectorised draw, reproducible by ``seed``."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, values.size, size=(n_boot, values.size))
-    means = values[idx].mean(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(low), float(high)
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Effect:
+    """A paired difference over seeds (positive = as claimed) and its 95% bootstrap CI."""
+
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
 
 
-def signflip_p(values: np.ndarray, n_perm: int = 20_000, seed: int = 0) -> float:
-    """Two-sided paired sign-flip permutation p-value of "mean difference = 0".
+@dataclass(frozen=True)
+class Paired:
+    """The statistics of one paired comparison: seeds used, mean difference (positive = as
+    claimed), its percentile-bootstrap 95% CI, the share of seeds pointing the claimed way,
+    and the CI's verdict."""
 
-    Exact (all 2^n sign patterns) up to n = 16 seeds, Monte Carlo beyond. Unlike a bootstrap
-    p-value it is not optimistic with few seeds: 10 seeds all one way give p = 2/1024, so
-    a Holm correction over a few comparisons can still find an effect and over hundreds cannot.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return math.nan
-    exact = n <= 16
-    if exact:
-        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-    else:
-        signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, n))
-    observed = abs(values.mean())
-    # relative tolerance: sign patterns equal to the observed one up to rounding count
-    hits = int(np.sum(np.abs(signs @ values) / n >= observed * (1.0 - 1e-9)))
-    if exact:
-        return hits / signs.shape[0]
-    return (1 + hits) / (1 + n_perm)  # Monte Carlo: never 0
+    n: int = 0
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    share: float = math.nan
+    verdict: str = "no data"
 
-
-def bootstrap_sd(values: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> float:
-    """SD of bootstrap means: the paper's error bars in A.1, A.4 and 3E."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return math.nan
-    idx = np.random.default_rng(seed).integers(0, values.size, size=(n_boot, values.size))
-    return float(values[idx].mean(axis=1).std())
+    @property
+    def effect(self) -> Effect:
+        return Effect(self.mean_diff, self.ci_low, self.ci_high)
 
 
 def verdict(low: float, high: float, n: int, min_seeds: int) -> str:
+    """The CI's verdict: reproduced if it excludes 0 on the claimed side, not reproduced if on
+    the other side, else (or with fewer than ``min_seeds`` seeds) inconclusive."""
     if n == 0:
         return "no data"
     if n < min_seeds or not (math.isfinite(low) and math.isfinite(high)):
@@ -282,6 +267,116 @@ def verdict(low: float, high: float, n: int, min_seeds: int) -> str:
     if high < 0:
         return "not reproduced"
     return "inconclusive"
+
+
+def paired(diff: np.ndarray, n_boot: int = stats.N_BOOT, seed: int = 0,
+           min_seeds: int = 3) -> Paired:
+    """:class:`Paired` statistics of per-seed differences; non-finite seeds are dropped."""
+    d = np.asarray(diff, np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return Paired()
+    boot = stats.bootstrap(d, n_boot=n_boot, seed=seed)
+    return Paired(int(d.size), float(d.mean()), boot.low, boot.high, float(np.mean(d > 0)),
+                  verdict(boot.low, boot.high, int(d.size), min_seeds))
+
+
+_EFFECT_KEYS = ("mean_diff", "ci_low", "ci_high")
+#: Record fields that only some kinds of comparison have; left out of the record when None.
+_OPTIONAL = ("step_policy", "lr", "optimizer", "model", "mean_better", "mean_worse", "p",
+             "relative_diff")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonResult:
+    """One checked comparison of one claim: a row of ``claims.json`` and of the report.
+
+    Built by :func:`evaluate_claims` (curve claims) and the autoencoder claim builders in
+    :mod:`smoothlearn.analysis`; :meth:`to_record` is its only serialisation. Fields a kind of
+    comparison does not have (``p`` and ``step_policy`` of curve claims; the autoencoders'
+    ``lr``/``optimizer``/``model``, ``relative_diff``, ``init``/``gain``) are None and left
+    out of the record.
+    """
+
+    claim: str
+    text: str
+    comparison: str
+    experiment: str
+    #: Default ``"<claim>: <comparison>"``; the per-model autoencoder claims name the model.
+    id: str = ""
+    source: str = ""
+    stage: str = "end"
+    step_policy: str | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    model: str | None = None
+    better: str
+    worse: str
+    metric: str
+    dataset: str | None = None
+    step: int | None = None
+    step_rule: str = ""
+    test_mode: Mapping[str, str] | str | None = None
+    test_protocol: Mapping[str, str] | str | None = None
+    reads_test_labels: bool | None = None
+    n: int = 0
+    mean_better: float | None = None
+    mean_worse: float | None = None
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    share: float = math.nan
+    p: float | None = None
+    verdict: str = "no data"
+    note: str = ""
+    relative_diff: float | None = None
+    #: The same difference at initialisation, and the paired change owed to training.
+    init: Effect | None = None
+    gain: Effect | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.claim}: {self.comparison}")
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ComparisonResult:
+        """The result a :meth:`to_record` record came from (other keys, e.g. a robustness
+        cell's, are ignored): for code that reads ``claims.json`` or records back."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in record.items() if k in names}
+        for name in ("init", "gain"):
+            if f"{name}_mean_diff" in record:
+                kwargs[name] = Effect(*(record[f"{name}_{k}"] for k in _EFFECT_KEYS))
+        return cls(**kwargs)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON record: every field, optional ones only when set, effects flattened
+        (``init_mean_diff``, ``gain_ci_low``, ...)."""
+        out: dict[str, Any] = {"id": self.id}
+        for f in fields(self):
+            if f.name == "id":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Effect):
+                out.update({f"{f.name}_{k}": v for k, v in asdict(value).items()})
+            elif value is not None or f.name not in _OPTIONAL + ("init", "gain"):
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One claim's verdict from its comparisons, and how many went which way."""
+
+    claim: str
+    text: str
+    experiment: str
+    source: str
+    verdict: str
+    counts: Mapping[str, int]
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self) | {"counts": dict(self.counts)}
 
 
 # ----------------------------------------------------------------------------- frames
@@ -513,29 +608,29 @@ def paired_comparison(
     step_policy: str | int = "pre-exhaustion",
     stage: str = "end",
     labels_fn: LabelsFn | None = None,
-    n_boot: int = 10_000,
+    n_boot: int = stats.N_BOOT,
     seed: int = 0,
     min_seeds: int = 3,
 ) -> dict[str, Any]:
-    """One paired comparison on a (normalised) frame: the numbers of one claim record.
+    """One paired comparison on a (normalised) frame: the measured fields of a
+    :class:`ComparisonResult` (its keyword arguments beyond the claim's identity).
 
     ``mean_diff`` is the advantage of ``better`` over ``worse`` (positive = as claimed): the
     error of ``worse`` minus that of ``better``, or the reverse for accuracy.
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
-    record: dict[str, Any] = {"better": _describe(better), "worse": _describe(worse),
-                              "metric": metric}
+    arms = {"better": _describe(better), "worse": _describe(worse), "metric": metric}
     if a.empty or b.empty:
         missing = "better" if a.empty else "worse"
-        return {**record, **_empty(f"no runs match the {missing} arm")}
+        return {**arms, **_no_data(f"no runs match the {missing} arm")}
     choice = choose_step(pd.concat([a, b]), step_policy, stage, labels_fn)
     va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
-    paired = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
-    paired = paired[np.isfinite(paired.to_numpy()).all(axis=1)]  # NaN and inf: diverged
+    both = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
+    both = both[np.isfinite(both.to_numpy()).all(axis=1)]  # NaN and inf: diverged
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
-    diff = sign * (paired["a"] - paired["b"]).to_numpy()
-    low, high = bootstrap_ci(diff, n_boot, seed)
-    n = int(diff.size)
+    diff = sign * (both["a"] - both["b"]).to_numpy()
+    result = paired(diff, n_boot, seed, min_seeds)
+    n = result.n
     prot_a, reads_a = _protocol(a)
     prot_b, reads_b = _protocol(b)
     dropped = len(set(va.index) | set(vb.index)) - n
@@ -545,7 +640,7 @@ def paired_comparison(
     if 0 < n < min_seeds:
         notes.append(f"only {n} seed(s): fewer than {min_seeds}, no verdict")
     return {
-        **record,
+        **arms,
         "dataset": str(a.iloc[0]["dataset"]),
         "step": int(choice.step),
         "step_rule": choice.rule,
@@ -553,25 +648,17 @@ def paired_comparison(
                       "worse": str(b.iloc[0]["test_mode"])},
         "test_protocol": {"better": prot_a, "worse": prot_b},
         "reads_test_labels": bool(reads_a or reads_b),
-        "n": n,
-        "mean_better": float(paired["a"].mean()) if n else math.nan,
-        "mean_worse": float(paired["b"].mean()) if n else math.nan,
-        "mean_diff": float(diff.mean()) if n else math.nan,
-        "ci_low": low,
-        "ci_high": high,
-        "share": float(np.mean(diff > 0)) if n else math.nan,
-        "p": signflip_p(diff),
-        "verdict": verdict(low, high, n, min_seeds),
+        "mean_better": float(both["a"].mean()) if n else math.nan,
+        "mean_worse": float(both["b"].mean()) if n else math.nan,
+        **asdict(result),
+        "p": stats.signflip_p(diff),
         "note": "; ".join(notes),
     }
 
 
-def _empty(note: str) -> dict[str, Any]:
-    return {"dataset": None, "step": None, "step_rule": "", "test_mode": None,
-            "test_protocol": None, "reads_test_labels": None, "n": 0, "mean_better": math.nan,
-            "mean_worse": math.nan, "mean_diff": math.nan, "ci_low": math.nan,
-            "ci_high": math.nan, "share": math.nan, "p": math.nan, "verdict": "no data",
-            "note": note}
+def _no_data(note: str) -> dict[str, Any]:
+    """The measured fields of a comparison that could not be made, and why."""
+    return {"mean_better": math.nan, "mean_worse": math.nan, "p": math.nan, "note": note}
 
 
 def evaluate_claims(
@@ -580,110 +667,35 @@ def evaluate_claims(
     claims: Iterable[Claim] | None = None,
     match_experiment: bool = True,
     labels_fn: LabelsFn | None = None,
-    n_boot: int = 10_000,
+    n_boot: int = stats.N_BOOT,
     seed: int = 0,
     min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """Check every claim on ``frame``: one record per comparison, failures included.
+) -> list[ComparisonResult]:
+    """Check every claim on ``frame``: one result per comparison, failures included.
 
     With ``match_experiment=False`` the experiment column is ignored, so a robustness sweep
     can pass its own subset (e.g. fig2 rerun with RMSprop under another name).
     """
     frame = normalise_frame(frame)
-    records = []
+    results = []
     for claim in CLAIMS if claims is None else claims:
         sub = frame
         if match_experiment:
             sub = sub[sub["experiment"] == claim.experiment]
         sub = select_runs(sub, claim.where) if claim.where else sub
         for comp in claim.comparisons:
-            base = {"id": f"{claim.id}: {comp.label}", "claim": claim.id, "text": claim.text,
-                    "comparison": comp.label, "experiment": claim.experiment,
-                    "source": claim.source, "stage": claim.stage, "step_policy": str(step_policy)}
             try:
-                result = paired_comparison(sub, comp.better, comp.worse, claim.metric,
-                                           step_policy, claim.stage, labels_fn, n_boot, seed,
-                                           min_seeds)
+                measured = paired_comparison(sub, comp.better, comp.worse, claim.metric,
+                                             step_policy, claim.stage, labels_fn, n_boot, seed,
+                                             min_seeds)
             except Exception as err:  # a broken check is reported, never dropped
-                result = {"better": _describe(comp.better), "worse": _describe(comp.worse),
-                          "metric": claim.metric, **_empty(f"check failed: {err}")}
-            records.append({**base, **result})
-    return records
-
-
-# ----------------------------------------------------------------------------- autoencoders
-AE_RESET_MODELS = ("ae-leaky-reset", "ae-multiscale-reset")
-_AE_SETTING = ["experiment", "dataset", "lr", "optimizer", "test_mode"]
-
-
-def _stats(diff: np.ndarray, n_boot: int, seed: int, min_seeds: int) -> dict[str, Any]:
-    diff = np.asarray(diff, np.float64)
-    diff = diff[np.isfinite(diff)]
-    low, high = bootstrap_ci(diff, n_boot, seed)
-    n = int(diff.size)
-    return {"n": n, "mean_diff": float(diff.mean()) if n else math.nan, "ci_low": low,
-            "ci_high": high, "share": float(np.mean(diff > 0)) if n else math.nan,
-            "verdict": verdict(low, high, n, min_seeds)}
-
-
-def feature_error_claims(
-    table: pd.DataFrame, models: Sequence[str] = AE_RESET_MODELS, n_boot: int = 10_000,
-    seed: int = 0, min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """A.13: in the memory+reset autoencoders the slow row is reconstructed better than the
-    fast row (per seed: fast-row error minus slow-row error > 0), from an
-    ``analysis.analyse_runs`` table."""
-    runs = table.drop_duplicates("run_id")
-    records = []
-    for key, part in runs.groupby([*_AE_SETTING, "model"], sort=False):
-        setting = dict(zip([*_AE_SETTING, "model"], key, strict=True))
-        if setting["model"] not in models:
-            continue
-        diff = (part["err_fast"] - part["err_slow"]).to_numpy()
-        records.append({
-            "id": f"ae-slow-row-learned-better: {setting['model']}",
-            "claim": "ae-slow-row-learned-better", "comparison": f"{setting['model']}: "
-            "slow-row error < fast-row error",
-            "text": "Memory+reset autoencoders reconstruct the slow-changing row better than the "
-                    "fast-changing one (A.13).", "source": "A.13", **setting,
-            "better": "slow row", "worse": "fast row", "metric": "per-row test MSE",
-            "step": None, "step_rule": "end of training (final weights)",
-            "test_protocol": f"held-out stream, test_mode={setting['test_mode']}",
-            "reads_test_labels": False, "mean_better": float(part["err_slow"].mean()),
-            "mean_worse": float(part["err_fast"].mean()), "note": "",
-            **_stats(diff, n_boot, seed, min_seeds)})
-    return records
-
-
-def a14_claims(
-    table: pd.DataFrame, models: Sequence[str] = AE_RESET_MODELS, n_boot: int = 10_000,
-    seed: int = 0, min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """A.14 (i): across seeds, the more the slow (medium/long-memory) units correlate with the
-    fast feature, the worse the fast row is reconstructed (Pearson r > 0, bootstrap CI)."""
-    from smoothlearn.analysis import a14_relation
-
-    rel = a14_relation(table, n_boot=n_boot, seed=seed)
-    rel = rel[rel["units"].str.startswith("slow") & rel["model"].isin(list(models))]
-    records = []
-    for row in rel.to_dict("records"):
-        n = int(row["n"])
-        records.append({
-            "id": f"ae-slow-units-hurt-fast-row: {row['model']}",
-            "claim": "ae-slow-units-hurt-fast-row",
-            "comparison": f"{row['model']}: r(slow units' r² with fast feature, fast-row error)"
-                          " > 0",
-            "text": "Across seeds, slow hidden units that track the fast feature go with a worse "
-                    "fast-row reconstruction (A.14).", "source": "A.14",
-            **{k: row[k] for k in _AE_SETTING}, "model": row["model"],
-            "better": "r", "worse": "0", "metric": "Pearson r across seeds", "step": None,
-            "step_rule": "end of training (final weights)",
-            "test_protocol": f"held-out stream, test_mode={row['test_mode']}",
-            "reads_test_labels": False, "n": n, "mean_diff": float(row["r"]),
-            "ci_low": float(row["r_lo"]), "ci_high": float(row["r_hi"]), "share": math.nan,
-            "verdict": verdict(float(row["r_lo"]), float(row["r_hi"]), n, min_seeds),
-            "note": f"least-squares slope {row['slope']:.3g}"})
-    return records
+                measured = {"better": _describe(comp.better), "worse": _describe(comp.worse),
+                            "metric": claim.metric, **_no_data(f"check failed: {err}")}
+            results.append(ComparisonResult(
+                claim=claim.id, text=claim.text, comparison=comp.label,
+                experiment=claim.experiment, source=claim.source, stage=claim.stage,
+                step_policy=str(step_policy), **measured))
+    return results
 
 
 def claim_verdict(verdicts: Sequence[str]) -> str:
@@ -700,16 +712,17 @@ def claim_verdict(verdicts: Sequence[str]) -> str:
     return "inconclusive"
 
 
-def summarise(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per claim: its verdict and how many comparisons went which way."""
-    out: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        row = out.setdefault(rec["claim"], {
-            "claim": rec["claim"], "text": rec["text"], "experiment": rec["experiment"],
-            "source": rec.get("source", ""), "verdicts": []})
-        row["verdicts"].append(rec["verdict"])
-    for row in out.values():
-        counts = {v: row["verdicts"].count(v) for v in VERDICTS if v in row["verdicts"]}
-        row["verdict"] = claim_verdict(row.pop("verdicts"))
-        row["counts"] = counts
-    return list(out.values())
+def summarise(results: Iterable[ComparisonResult]) -> list[ClaimResult]:
+    """One result per claim (in first-seen order): its verdict and how many comparisons went
+    which way."""
+    by_claim: dict[str, list[ComparisonResult]] = {}
+    for res in results:
+        by_claim.setdefault(res.claim, []).append(res)
+    out = []
+    for claim, members in by_claim.items():
+        verdicts = [m.verdict for m in members]
+        first = members[0]
+        out.append(ClaimResult(
+            claim, first.text, first.experiment, first.source, claim_verdict(verdicts),
+            {v: verdicts.count(v) for v in VERDICTS if v in verdicts}))
+    return out

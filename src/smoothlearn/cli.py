@@ -251,15 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; known user errors become one line on stderr and exit status 2."""
+    from smoothlearn.data import DataError
     from smoothlearn.experiments import ConfigError
 
-    known: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError)
-    try:
-        from smoothlearn.data import DataError
-
-        known = (*known, DataError)
-    except ImportError:  # pragma: no cover - data module always present in releases
-        pass
+    known: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, DataError)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

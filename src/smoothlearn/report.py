@@ -33,6 +33,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from smoothlearn import claims as claims_mod
+from smoothlearn import stats
 
 __all__ = [
     "CONDITION_COLORS",
@@ -299,7 +300,7 @@ def _bars(ax, groups: Sequence[tuple[str, np.ndarray]], colors: Sequence[str]) -
     """Bars of means with the paper's error bars (SD of 10,000 bootstrap means)."""
     x = np.arange(len(groups))
     means = [float(np.mean(v)) if len(v) else math.nan for _, v in groups]
-    errs = [claims_mod.bootstrap_sd(v) if len(v) else math.nan for _, v in groups]
+    errs = [stats.bootstrap_sd(v) if len(v) else math.nan for _, v in groups]
     ax.bar(x, means, yerr=errs, color=colors, capsize=3, width=0.7,
            error_kw={"elinewidth": 1, "ecolor": "#333333"})
     ax.set_xticks(x, [g for g, _ in groups], rotation=30, ha="right", fontsize=8.5)
@@ -432,7 +433,7 @@ def _dots(ax, x: float, values: np.ndarray, color: str, marker: str, filled: boo
     """Mean with the paper's error bar (SD of 10,000 bootstrap means) as a point range."""
     if not len(values):
         return
-    mean, err = float(np.mean(values)), claims_mod.bootstrap_sd(values)
+    mean, err = float(np.mean(values)), stats.bootstrap_sd(values)
     ax.errorbar([x], [mean], yerr=[err], fmt=marker, color=color, ms=7, capsize=3, lw=1.2,
                 mfc=color if filled else "white", mew=1.5)
 
@@ -1177,7 +1178,8 @@ def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _claims_html(records: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) -> str:
-    summary = claims_mod.summarise(records)
+    summary = [c.to_record() for c in claims_mod.summarise(
+        map(claims_mod.ComparisonResult.from_record, records))]
     head = ("<tr><th>Comparison</th><th>Dataset</th><th>Metric</th><th>Step</th>"
             "<th>Test protocol</th><th>Reads test labels</th><th>n</th>"
             "<th>Mean advantage</th><th>95% CI</th><th>Share</th><th>Verdict</th></tr>")
@@ -1316,7 +1318,8 @@ def markdown_report(
              f"Mode: **{mode}**. Run time {meta.get('seconds', 0):.0f} s; finished "
              f"{meta.get('finished', '')}; step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
-    summary = claims_mod.summarise(records)
+    summary = [c.to_record() for c in claims_mod.summarise(
+        map(claims_mod.ComparisonResult.from_record, records))]
     lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
     lines += [f"| {c['claim']} | {_md_escape(c['text'])} | {_md_escape(c['source'])} "
               f"| {c['verdict']} |" for c in summary]

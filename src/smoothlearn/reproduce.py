@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -301,7 +301,8 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                    extra: Sequence[report.FigureResult] = ()) -> Path:
     infos = [info for info, _ in plans]
     inputs = analyse(plans, engine, notes)
-    records = _claims(frame, step_policy, notes, infos, inputs)
+    results = _claims(frame, step_policy, notes, infos, inputs)
+    records = [r.to_record() for r in results]
     figures = report.draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
@@ -310,7 +311,8 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "step_policy": step_policy, "min_seeds": 3}
     payload = {"step_policy": str(step_policy), "quick": quick,
-               "summary": claims_mod.summarise(records), "records": records,
+               "summary": [c.to_record() for c in claims_mod.summarise(results)],
+               "records": records,
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos]}
     from smoothlearn.results import strict_json
@@ -322,14 +324,12 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
 
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             infos: Sequence[report.ExperimentInfo],
-            inputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    records = claims_mod.evaluate_claims(frame, step_policy=step_policy)
-    records += _autoencoder_claims(inputs, frame, notes)
+            inputs: dict[str, dict[str, Any]]) -> list[claims_mod.ComparisonResult]:
+    results = claims_mod.evaluate_claims(frame, step_policy=step_policy)
+    results += _autoencoder_claims(inputs, frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}
-    for rec in records:
-        if rec["verdict"] == "no data" and rec["experiment"] in why:
-            rec["note"] = why[rec["experiment"]]
-    return records
+    return [replace(r, note=why[r.experiment])
+            if r.verdict == "no data" and r.experiment in why else r for r in results]
 
 
 def uses_autoencoders(configs: Sequence[RunConfig]) -> bool:
@@ -343,12 +343,8 @@ def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
     again in-process to get their final weights; runs shared by several experiments (fig3,
     A.13-A.15 use the same run ids) are trained once.
     """
-    try:
-        from smoothlearn import analysis
-    except ImportError:
-        notes.append("Hidden-unit figures and selectivity claims need smoothlearn.analysis "
-                     "(not available).")
-        return {}
+    from smoothlearn import analysis
+
     cache: dict[str, Any] = {}
     out: dict[str, dict[str, Any]] = {}
     for info, configs in plans:
@@ -375,30 +371,26 @@ _AE_CLAIMS = {"fig3": "selectivity", "figA12": "selectivity", "figA13": "feature
 
 
 def _autoencoder_claims(inputs: dict[str, dict[str, Any]], frame: pd.DataFrame,
-                        notes: list[str]) -> list[dict[str, Any]]:
+                        notes: list[str]) -> list[claims_mod.ComparisonResult]:
     """Timescale selectivity (``analysis.autoencoder_claims``), A.13 and A.14 claims."""
-    records: list[dict[str, Any]] = []
+    from smoothlearn import analysis
+
+    results: list[claims_mod.ComparisonResult] = []
     for exp, kind in _AE_CLAIMS.items():
         if exp not in inputs:
             continue
         table = inputs[exp]["table"]
         try:
             if kind == "selectivity":
-                from smoothlearn.analysis import autoencoder_claims
-
                 curves = frame[frame["experiment"] == exp]
-                records += autoencoder_claims(table, curves_frame=curves)
+                results += analysis.autoencoder_claims(table, curves_frame=curves)
             elif kind == "features":
-                records += claims_mod.feature_error_claims(table)
+                results += analysis.feature_error_claims(table)
             else:
-                records += claims_mod.a14_claims(table)
+                results += analysis.a14_claims(table)
         except Exception as err:
             notes.append(f"{exp}: autoencoder claims failed: {type(err).__name__}: {err}")
-    defaults = {"step": None, "step_rule": "end of training (final weights)", "stage": "end",
-                "note": "", "dataset": None, "test_mode": None, "n": 0, "share": float("nan"),
-                "mean_diff": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                "reads_test_labels": False, "verdict": "no data"}
-    return [{**defaults, **rec} for rec in records]
+    return results
 
 
 def _json_default(value: Any) -> Any:

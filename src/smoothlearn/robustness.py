@@ -10,7 +10,7 @@ so every claim is a paired comparison over seeds (``smoothlearn.claims``) at thr
 early (5k steps), mid (20k) and end (the last evaluation before any class runs out, or the end
 of the balanced epoch).
 
-Each comparison gets an exact paired sign-flip p-value (``claims.signflip_p``), Holm-adjusted
+Each comparison gets an exact paired sign-flip p-value (``stats.signflip_p``), Holm-adjusted
 within its family (the comparisons of one claim in one cell at one stage: "does this claim hold
 here?"): ``holds`` (adjusted p < 0.05, in the claimed direction), ``reversed`` (against it),
 ``no detectable effect``. The unadjusted bootstrap CI and its verdict are kept beside it. With
@@ -41,10 +41,11 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import claims as claims_mod
+from smoothlearn import stats
 from smoothlearn.claims import Claim, beats, chain
 from smoothlearn.experiments import RunConfig, make_config
 
-__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "holm", "judge",
+__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
            "main_robustness", "DEFAULT_OUT"]
 
@@ -191,20 +192,6 @@ def cell_claims(cell: Cell) -> tuple[Claim, ...]:
 
 
 # ----------------------------------------------------------------------------- statistics
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    idx = np.flatnonzero(np.isfinite(p))
-    order = idx[np.argsort(p[idx], kind="stable")]
-    m = order.size
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
-
-
 def judge(mean_diff: float, p_adjusted: float, n: int) -> str:
     """Verdict of one comparison after the multiple-comparison correction."""
     if n == 0 or not math.isfinite(p_adjusted) or not math.isfinite(mean_diff):
@@ -258,17 +245,17 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
     for name, frame in frames.items():
         cell = by_name[name]
         for stage, policy in _stage_steps(quick, steps).items():
-            for rec in claims_mod.evaluate_claims(frame, step_policy=policy,
+            for res in claims_mod.evaluate_claims(frame, step_policy=policy,
                                                   claims=cell_claims(cell),
                                                   match_experiment=False, n_boot=n_boot):
-                records.append({**rec, "cell": name, "axis": cell.axis, "stage": stage,
+                records.append({**res.to_record(), "cell": name, "axis": cell.axis, "stage": stage,
                                 "literal": cell.literal, "cell_note": cell.note,
                                 "cell_reads_labels": cell.reads_test_labels})
     families: dict[tuple[str, str, str], list[int]] = {}
     for i, rec in enumerate(records):
         families.setdefault((rec["claim"], rec["cell"], rec["stage"]), []).append(i)
     for members in families.values():
-        adjusted = holm([records[i].get("p", math.nan) for i in members])
+        adjusted = stats.holm([records[i].get("p", math.nan) for i in members])
         for i, p_adj in zip(members, adjusted, strict=True):
             records[i]["p_holm"] = float(p_adj)
             records[i]["robust_verdict"] = judge(records[i]["mean_diff"], p_adj,
@@ -341,8 +328,8 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
         table = analysis.analyse_runs(configs, run_many(configs, engine=engine))
         fig3e = analysis.fig3e_table(table)
         selectivity.append(fig3e.assign(items=length))
-        for rec in analysis.autoencoder_claims(table):
-            ae_claims.append({**rec, "items": length})
+        for res in analysis.autoencoder_claims(table):
+            ae_claims.append({**res.to_record(), "items": length})
     ds = dataset_for(_ae_configs(1, mode["lengths"][0])[0])
     rate = analysis.reset_rate(ds.X_train, ds.latent_train)
     return {"selectivity": pd.concat(selectivity, ignore_index=True), "claims": ae_claims,
@@ -413,11 +400,6 @@ def matrix_figure(table: pd.DataFrame):
 
 
 # ----------------------------------------------------------------------------- text
-def _verdict_phrase(verdicts: pd.Series) -> str:
-    counts = verdicts.value_counts()
-    return ", ".join(f"{n} {v}" for v, n in counts.items())
-
-
 def summary_lines(table: pd.DataFrame) -> list[str]:
     """Plain-language findings: literal verdict per claim, and the cells that change it."""
     lines = []
