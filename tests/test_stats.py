@@ -63,11 +63,12 @@ def test_signflip_p_is_exact_for_few_seeds():
     assert math.isnan(stats.signflip_p(np.array([])))
     assert stats.signflip_p(np.full(5, 1e-13)) == pytest.approx(2 / 32)  # tiny but one-sided
     assert stats.signflip_p(np.zeros(6)) == 1.0
+    assert stats.signflip_p(np.array([0.1, 0.2, 0.3, -0.6])) == 1.0  # zero up to rounding
 
 
 def test_signflip_p_monte_carlo_beyond_the_exact_range_is_never_zero():
     p = stats.signflip_p(np.ones(20), n_perm=2000)
-    assert p == pytest.approx(1 / 2001)
+    assert p == pytest.approx(2 / 2001)  # twice the smaller one-sided (1 + 0) / (1 + 2000)
     noise = np.random.default_rng(1).normal(0, 1, 30)
     assert stats.signflip_p(noise, n_perm=2000) > 0.05
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from smoothlearn import stats
-from smoothlearn.claims import ComparisonResult, Effect, Paired, paired, verdict
+from smoothlearn.claims import ComparisonResult, Paired, paired, verdict
 from smoothlearn.nn import input_change
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
@@ -414,14 +414,6 @@ def fig3e_table(
     return pd.DataFrame(rows)
 
 
-def _paired(diff: np.ndarray, n_boot: int, seed: int, min_seeds: int) -> Paired:
-    """:func:`smoothlearn.claims.paired` with the bootstrap mean as ``mean_diff``."""
-    result = paired(diff, n_boot, seed, min_seeds)
-    if not result.n:
-        return result
-    return replace(result, mean_diff=stats.bootstrap(diff, n_boot=n_boot, seed=seed).mean)
-
-
 def autoencoder_claims(
     frame: pd.DataFrame,
     curves_frame: pd.DataFrame | None = None,
@@ -494,14 +486,14 @@ def _selectivity_claim(setting, model, wide, n_boot, seed, min_seeds) -> Compari
     sel, sel0 = wide["selectivity"], wide["selectivity_init"]
     diff = (sel[model] - sel[BASELINE]).to_numpy()
     diff0 = (sel0[model] - sel0[BASELINE]).to_numpy()
-    init = _paired(diff0, n_boot, seed, min_seeds)
-    gain = _paired(diff - diff0, n_boot, seed, min_seeds)
+    init = paired(diff0, n_boot, seed, min_seeds)
+    gain = paired(diff - diff0, n_boot, seed, min_seeds)
     return _result(
         "ae-selectivity", f"{model} > {BASELINE}",
         "Autoencoders with memory and reset un-mix the timescales: their timescale selectivity "
         "exceeds the feedforward AE's.", "§5.2.2, Fig 3E", setting, model, BASELINE,
         "selectivity (mean over units)", float(np.nanmean(sel[model])),
-        float(np.nanmean(sel[BASELINE])), _paired(diff, n_boot, seed, min_seeds),
+        float(np.nanmean(sel[BASELINE])), paired(diff, n_boot, seed, min_seeds),
         init=init.effect, gain=gain.effect,
         note=f"at initialisation the difference is already {init.mean_diff:+.3f} "
              f"[{init.ci_low:+.3f}, {init.ci_high:+.3f}]; training changes it by "
@@ -510,20 +502,20 @@ def _selectivity_claim(setting, model, wide, n_boot, seed, min_seeds) -> Compari
 
 def _positive_claim(setting, model, wide, n_boot, seed, min_seeds) -> ComparisonResult:
     sel, sel0 = wide["selectivity"][model], wide["selectivity_init"][model]
-    init = _paired(sel0.to_numpy(), n_boot, seed, min_seeds)
+    init = paired(sel0.to_numpy(), n_boot, seed, min_seeds)
     return _result(
         "ae-selectivity-positive", f"{model} > 0",
         "Autoencoders with memory and reset show positive timescale selectivity.",
         "§5.2.2, Fig 3E", setting, model, "0", "selectivity (mean over units)",
-        float(np.nanmean(sel)), 0.0, _paired(sel.to_numpy(), n_boot, seed, min_seeds),
-        init=Effect(init.mean_diff, init.ci_low, init.ci_high),
+        float(np.nanmean(sel)), 0.0, paired(sel.to_numpy(), n_boot, seed, min_seeds),
+        init=init.effect,
         note=f"at initialisation: {init.mean_diff:+.3f}")
 
 
 def _error_claim(setting, model, wide, n_boot, seed, min_seeds, step) -> ComparisonResult:
     mse = wide["test_mse"]
     base = float(np.nanmean(mse[BASELINE]))
-    measured = _paired((mse[model] - mse[BASELINE]).to_numpy(), n_boot, seed, min_seeds)
+    measured = paired((mse[model] - mse[BASELINE]).to_numpy(), n_boot, seed, min_seeds)
     rel = measured.mean_diff / base if base else np.nan
     return _result(
         "ae-ff-lower-error", f"{BASELINE} < {model}",
