@@ -134,7 +134,7 @@ def test_feature_error_claims_on_an_analysis_table():
     assert res.mean_diff == pytest.approx(0.1035)
     assert res.id == "ae-slow-row-learned-better: ae-leaky-reset"
     record = res.to_record()
-    assert record["lr"] == 0.01 and record["step"] is None and "p" not in record
+    assert record["lr"] == 0.01 and record["step"] is None and record["seeds"] == list(range(8))
     assert record["step_rule"] == "end of training (final weights)"
 
 
@@ -153,6 +153,46 @@ def test_a14_claim_reads_the_correlation_across_seeds():
                          "err_fast": 0.1 + 0.05 * r2[seed]})  # error grows with r^2
     (res,) = A.a14_claims(pd.DataFrame(rows))
     assert res.mean_diff == pytest.approx(1.0) and res.ci_low > 0.99
-    assert res.verdict == "reproduced" and math.isnan(res.share)
+    assert res.p < 0.001 and res.verdict == "reproduced" and math.isnan(res.share)
     record = res.to_record()
     assert "mean_better" not in record and record["note"].startswith("least-squares slope")
+
+
+def _unit_table(sel, sel_init, mse, models=("ae-feedforward", "ae-leaky-reset")):
+    """An analyse_runs-like table: per model and seed, three units with given selectivity."""
+    import pandas as pd
+
+    rows = []
+    for m, model in enumerate(models):
+        for seed in range(len(sel[m])):
+            for unit in range(3):
+                rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
+                             "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
+                             "test_mode": "same", "model": model, "seed": seed, "unit": unit,
+                             "feature": 0, "feature_name": "fast", "corr": 0.0,
+                             "corr_init": 0.0, "matching": unit == 0,
+                             "selectivity": sel[m][seed], "selectivity_init": sel_init[m][seed],
+                             "test_mse": mse[m][seed], "test_mse_init": 0.25})
+    return pd.DataFrame(rows)
+
+
+def test_an_effect_present_at_initialisation_is_named():
+    from smoothlearn import claims
+
+    rng = np.random.default_rng(6)
+    base = rng.normal(0, 0.01, (2, 10))
+    sel_init = np.array([base[0], base[1] + 0.1])  # the reset model starts 0.1 ahead
+    sel = sel_init + rng.normal(0, 0.001, (2, 10))  # and training changes nothing
+    mse = np.array([np.full(10, 0.1), np.full(10, 0.1) + 0.01 + base[0]])
+    results = A.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
+    by_claim = {r.claim: r for r in results}
+    selective = by_claim["ae-selectivity"]
+    assert selective.verdict == "reproduced" and selective.init.p == pytest.approx(2 / 1024)
+    assert selective.init.mean_diff == pytest.approx(0.1, abs=0.01)
+    assert abs(selective.gain.mean_diff) < 0.002 and selective.gain.p > 0.05
+    reasons = {row.claim: row.reason for row in claims.summarise(results)}
+    assert "already present at initialisation" in reasons["ae-selectivity"]
+    assert "not from learning" in reasons["ae-selectivity"]
+    error = by_claim["ae-ff-lower-error"]
+    assert error.verdict == "reproduced" and error.init.mean_diff == 0.0
+    assert "initialisation" not in reasons["ae-ff-lower-error"]

@@ -57,17 +57,37 @@ def test_clearly_better_is_reproduced():
     assert rec["step"] == 200 and rec["reads_test_labels"] is False
 
 
-def test_reversed_is_not_reproduced():
+def test_reversed_effect_is_reversed():
     frame = curves(TWO, lambda a, s, t: (0.7 if a == "a" else 0.6) + 0.001 * s)
     rec = one(frame)
-    assert rec["verdict"] == "not reproduced" and rec["ci_high"] < 0 and rec["share"] == 0.0
+    assert rec["verdict"] == "reversed" and rec["ci_high"] < 0 and rec["share"] == 0.0
+    assert rec["p"] == pytest.approx(2 / 1024)
 
 
-def test_noise_is_inconclusive():
+def test_null_is_no_detectable_effect():
     frame = curves(TWO, lambda a, s, t: 0.6 + (0.01 if (s % 2) == (a == "a") else 0.0))
     rec = one(frame)
     assert rec["mean_diff"] == pytest.approx(0.0, abs=1e-12)
-    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "inconclusive"
+    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "no detectable effect"
+    assert rec["p"] == pytest.approx(1.0)
+    # differences of +-0.01 (sd 0.0105) over 10 seeds: (1.96 + 0.84) * sd / sqrt(10)
+    sd = np.array([0.01, -0.01] * 5).std(ddof=1)
+    assert rec["sd_diff"] == pytest.approx(sd)
+    assert rec["mde"] == pytest.approx((1.959964 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+
+
+def test_planted_effect_of_known_size():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 0.01, 12)  # paired differences: 0.02 + noise, sd about 0.01
+    frame = curves(TWO, lambda a, s, t: 0.6 - (0.02 + noise[s] if a == "a" else 0.0),
+                   seeds=12)
+    rec = one(frame)
+    diff = 0.02 + noise
+    assert rec["mean_diff"] == pytest.approx(diff.mean())
+    assert rec["effect_sd"] == pytest.approx(diff.mean() / diff.std(ddof=1))
+    assert rec["relative_diff"] == pytest.approx(diff.mean() / 0.6)
+    assert rec["p"] == pytest.approx(2 / 4096) and rec["p_holm"] == rec["p"]
+    assert rec["verdict"] == "reproduced" and rec["seeds"] == list(range(12))
 
 
 def test_accuracy_counts_higher_as_better():
@@ -77,10 +97,67 @@ def test_accuracy_counts_higher_as_better():
     assert rec["verdict"] == "reproduced" and rec["mean_diff"] == pytest.approx(0.1)
 
 
-def test_too_few_seeds_give_no_verdict():
-    frame = curves(TWO, lambda a, s, t: 0.5 if a == "a" else 0.6, seeds=2)
+def test_five_seeds_can_never_reproduce():
+    frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s, seeds=5)
+    (res,) = evaluate_claims(frame, claims=[CLAIM])
+    assert res.n == 5 and res.share == 1.0 and res.p == pytest.approx(2 / 32)
+    assert res.verdict == "no detectable effect" and math.isinf(res.mde)
+    (row,) = claims.summarise([res])
+    assert row.verdict == "no detectable effect"
+    assert "5 seeds cannot reach p < 0.05" in row.reason and "0.0625" in row.reason
+
+
+def test_holm_across_the_comparisons_of_one_claim():
+    arms = {"a": {"condition": "repeat-1"}, "b": {"condition": "random"},
+            "c": {"condition": "repeat-3"}}
+    level = {"a": 0.5, "b": 0.6, "c": 0.6}  # a beats b clearly; b and c tie up to noise
+    frame = curves(arms, lambda a, s, t: level[a] + (0.01 * (-1) ** s if a == "c" else 0))
+    claim = Claim("chain", "", "exp", chain("condition", ["repeat-1", "random", "repeat-3"]))
+    first, second = evaluate_claims(frame, claims=[claim])
+    assert first.p == pytest.approx(2 / 1024) and first.p_holm == pytest.approx(4 / 1024)
+    assert second.p == pytest.approx(1.0) and second.p_holm == pytest.approx(1.0)
+    assert (first.verdict, second.verdict) == ("reproduced", "no detectable effect")
+    # the detectable effect is quoted at Holm's first level, 0.05 / 2
+    sd = second.sd_diff
+    assert second.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+    (row,) = claims.summarise([first, second])
+    assert row.verdict == "partly reproduced"
+    assert row.reason.startswith("1 of 2 comparisons reproduced, 0 reversed")
+
+
+def test_identical_arms_are_not_testable():
+    frame = curves(TWO, lambda a, s, t: 0.5 + 0.01 * s)  # both arms: the same numbers
     rec = one(frame)
-    assert rec["n"] == 2 and rec["verdict"] == "inconclusive" and "fewer than 3" in rec["note"]
+    assert rec["verdict"] == "not testable" and rec["not_testable"] == claims.IDENTICAL
+    assert math.isnan(rec["p_holm"])
+    (row,) = claims.summarise([ComparisonResult.from_record(rec)])
+    assert row.verdict == "not testable" and "exactly 0" in row.reason
+
+
+def test_label_reset_at_repeat_1_is_the_feedforward_net():
+    arms = {"a": {"model": "leaky-reset", "reset": "label", "test_mode": "same"},
+            "b": {"model": "feedforward", "reset": "never", "test_mode": "off"}}
+    frame = curves(arms, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s,
+                   condition="repeat-1", task="classify")
+    claim = Claim("r1", "", "exp", (beats({"model": "leaky-reset"}, {"model": "feedforward"},
+                                          "repeat-1"),))
+    rec = one(frame, claim)
+    assert rec["verdict"] == "not testable" and "by construction" in rec["not_testable"]
+    other = one(frame.assign(condition="repeat-3"), claim)
+    assert other["verdict"] == "reproduced" and other["not_testable"] == ""
+
+
+def test_a_missing_arm_makes_the_claim_no_data():
+    frame = curves(TWO, lambda a, s, t: 0.5 if a == "a" else 0.6)
+    claim = Claim("m", "", "exp", (*CLAIM.comparisons,
+                                    beats({"condition": "repeat-1"}, {"condition": "repeat-9"},
+                                          "repeat-1 < repeat-9")))
+    present, missing = evaluate_claims(frame, claims=[claim])
+    assert present.verdict == "reproduced" and missing.verdict == "no data"
+    assert present.p_holm == present.p  # the missing arm is not in the Holm family
+    (row,) = claims.summarise([present, missing])
+    assert row.verdict == "no data"
+    assert row.reason == "no data for repeat-1 < repeat-9 (no runs match the worse arm)"
 
 
 def test_chain_makes_adjacent_comparisons():
@@ -181,18 +258,20 @@ def test_presets_resolve_reset_for_arms():
 
 
 def test_summary_verdicts():
-    assert claims.claim_verdict(["reproduced", "reproduced"]) == "reproduced"
-    assert claims.claim_verdict(["reproduced", "inconclusive"]) == "partly reproduced"
-    assert claims.claim_verdict(["reproduced", "not reproduced"]) == "not reproduced"
-    assert claims.claim_verdict(["no data"]) == "no data"
+    assert claims.aggregate(["reproduced", "reproduced"]) == "reproduced"
+    assert claims.aggregate(["reproduced", "no detectable effect"]) == "partly reproduced"
+    assert claims.aggregate(["reproduced", "reversed"]) == "mixed"
+    assert claims.aggregate(["reversed", "not testable"]) == "reversed"
+    assert claims.aggregate(["reproduced", "no data"]) == "no data"
     results = [ComparisonResult(claim="x", text="t", comparison=c, experiment="e", better="a",
-                                worse="b", metric="m", verdict=v)
-               for c, v in (("1", "reproduced"), ("2", "inconclusive"), ("3", "no data"))]
+                                worse="b", metric="m", n=10, p=p, verdict=v)
+               for c, v, p in (("1", "reproduced", 0.002), ("2", "reversed", 0.002))]
     (row,) = claims.summarise(results)
-    assert row.verdict == "partly reproduced"
-    assert row.to_record() == {"claim": "x", "text": "t", "experiment": "e", "source": "",
-                               "verdict": "partly reproduced", "counts": {
-                                   "reproduced": 1, "inconclusive": 1, "no data": 1}}
+    assert row.verdict == "mixed"
+    record = row.to_record()
+    assert record["counts"] == {"reproduced": 1, "reversed": 1}
+    assert set(record) == {"claim", "text", "experiment", "source", "verdict", "counts",
+                           "reason"}
 
 
 def test_paper_claims_name_known_models_and_conditions():
@@ -214,8 +293,9 @@ def test_curve_record_has_todays_keys_and_round_trips():
     assert list(record) == [
         "id", "claim", "text", "comparison", "experiment", "source", "stage", "step_policy",
         "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
-        "test_protocol", "reads_test_labels", "n", "mean_better", "mean_worse", "mean_diff",
-        "ci_low", "ci_high", "share", "p", "verdict", "note"]
+        "test_protocol", "reads_test_labels", "n", "seeds", "mean_better", "mean_worse",
+        "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
+        "p", "p_holm", "mde", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
 
@@ -223,12 +303,11 @@ def test_curve_record_has_todays_keys_and_round_trips():
 def test_optional_fields_are_left_out_and_effects_flattened():
     result = ComparisonResult(claim="c", text="t", comparison="x", experiment="e", better="a",
                               worse="b", metric="m", lr=0.01, mean_better=None,
-                              mean_worse=None, init=Effect(0.1, 0.0, 0.2), id="c: a")
+                              mean_worse=None, init=Effect(0.1, 0.0, 0.2, 0.01), id="c: a")
     record = result.to_record()
-    for absent in ("p", "step_policy", "optimizer", "model", "mean_better", "relative_diff",
-                   "gain_mean_diff"):
+    for absent in ("step_policy", "optimizer", "model", "mean_better", "gain_mean_diff"):
         assert absent not in record
     assert record["lr"] == 0.01 and record["id"] == "c: a" and record["step"] is None
-    assert (record["init_mean_diff"], record["init_ci_low"], record["init_ci_high"]) == (
-        0.1, 0.0, 0.2)
+    assert (record["init_mean_diff"], record["init_ci_low"], record["init_ci_high"],
+            record["init_p"]) == (0.1, 0.0, 0.2, 0.01)
     assert ComparisonResult.from_record(record) == result

@@ -80,3 +80,22 @@ def test_holm_matches_a_hand_computation():
     assert math.isnan(adjusted[3])
     assert stats.holm([0.5, 0.9]).tolist() == [1.0, 1.0]
     assert stats.holm([]).size == 0
+
+
+def test_min_detectable_effect_formula_and_floor():
+    # (z_0.975 + z_0.8) * sd / sqrt(n) = 2.8016 * 2 / 4
+    assert stats.min_detectable_effect(2.0, 16) == pytest.approx(2.8016 * 0.5, rel=1e-4)
+    assert stats.min_detectable_effect(2.0, 16, alpha=0.01) > stats.min_detectable_effect(2.0, 16)
+    assert stats.smallest_p(5) == 0.0625
+    assert math.isinf(stats.min_detectable_effect(2.0, 5))  # 2/32 >= 0.05: never detected
+    assert math.isfinite(stats.min_detectable_effect(2.0, 6))  # 2/64 < 0.05
+    assert math.isinf(stats.min_detectable_effect(2.0, 8, alpha=0.05 / 7))  # Holm over 7
+    assert math.isnan(stats.min_detectable_effect(math.nan, 10))
+
+
+def test_correlation_p_is_a_permutation_test():
+    x = np.arange(8.0)
+    assert stats.correlation_p(x, 2 * x + 1) == pytest.approx(2 / math.factorial(8))
+    noise = np.random.default_rng(5).normal(size=8)
+    assert stats.correlation_p(x, noise) > 0.05
+    assert math.isnan(stats.correlation_p(x, np.ones(8)))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smoothlearn import stats
-from smoothlearn.claims import ComparisonResult, Paired, paired, verdict
+from smoothlearn.claims import ComparisonResult, Paired, decide, paired, relative
 from smoothlearn.nn import input_change
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
@@ -419,7 +419,6 @@ def autoencoder_claims(
     curves_frame: pd.DataFrame | None = None,
     n_boot: int = stats.N_BOOT,
     seed: int = 0,
-    min_seeds: int = 3,
 ) -> list[ComparisonResult]:
     """The paper's Fig 3 claims, one result per comparison and setting (experiment, dataset,
     lr, optimizer, test_mode), like :func:`smoothlearn.claims.evaluate_claims`'s
@@ -439,6 +438,7 @@ def autoencoder_claims(
         selectivity=("selectivity", "mean"),
         selectivity_init=("selectivity_init", "mean"),
         test_mse=("test_mse", "first"),
+        test_mse_init=("test_mse_init", "first"),
     )
     step = None
     if curves_frame is not None and len(curves_frame):
@@ -450,17 +450,31 @@ def autoencoder_claims(
     for key, part in per_run.groupby(SETTING, sort=False):
         setting = dict(zip(SETTING, key, strict=True))
         wide = {c: part.pivot(index="seed", columns="model", values=c)
-                for c in ("selectivity", "selectivity_init", "test_mse")}
+                for c in ("selectivity", "selectivity_init", "test_mse", "test_mse_init")}
         for model in RESET_MODELS:
             if model not in wide["selectivity"]:
                 continue
-            args = (setting, model, wide, n_boot, seed, min_seeds)
+            args = (setting, model, wide, n_boot, seed)
             if BASELINE in wide["selectivity"]:
                 results.append(_selectivity_claim(*args))
             results.append(_positive_claim(*args))
             if BASELINE in wide["selectivity"]:
                 results.append(_error_claim(*args, step=step))
-    return results
+    return _decide_by_claim(results)
+
+
+def _decide_by_claim(results: list[ComparisonResult]) -> list[ComparisonResult]:
+    """Verdicts with Holm over each claim's comparisons in one setting (experiment, dataset,
+    lr, optimizer, test_mode), in the input order."""
+    families: dict[tuple, list[int]] = {}
+    for i, res in enumerate(results):
+        key = (res.claim, res.experiment, res.dataset, res.lr, res.optimizer, res.test_mode)
+        families.setdefault(key, []).append(i)
+    out = list(results)
+    for members in families.values():
+        for i, decided in zip(members, decide([results[i] for i in members]), strict=True):
+            out[i] = decided
+    return out
 
 
 _PROTOCOL = {"same": "held-out stream in its own order, each model's own resets (input-change "
@@ -475,6 +489,7 @@ def _result(claim: str, comparison: str, text: str, source: str, setting: dict[s
     """An autoencoder comparison: measured on final weights over the held-out stream, which
     these label-free protocols read no test labels of."""
     extra.setdefault("test_protocol", _PROTOCOL.get(setting["test_mode"], ""))
+    extra.setdefault("relative_diff", relative(measured.mean_diff, mean_worse or math.nan))
     return ComparisonResult(
         claim=claim, comparison=comparison, text=text, source=source, **setting,
         better=better, worse=worse, metric=metric, mean_better=mean_better,
@@ -482,52 +497,54 @@ def _result(claim: str, comparison: str, text: str, source: str, setting: dict[s
         **asdict(measured), **extra)
 
 
-def _selectivity_claim(setting, model, wide, n_boot, seed, min_seeds) -> ComparisonResult:
+def _selectivity_claim(setting, model, wide, n_boot, seed) -> ComparisonResult:
     sel, sel0 = wide["selectivity"], wide["selectivity_init"]
     diff = (sel[model] - sel[BASELINE]).to_numpy()
     diff0 = (sel0[model] - sel0[BASELINE]).to_numpy()
-    init = paired(diff0, n_boot, seed, min_seeds)
-    gain = paired(diff - diff0, n_boot, seed, min_seeds)
+    init = paired(diff0, n_boot=n_boot, seed=seed)
+    gain = paired(diff - diff0, n_boot=n_boot, seed=seed)
     return _result(
         "ae-selectivity", f"{model} > {BASELINE}",
         "Autoencoders with memory and reset un-mix the timescales: their timescale selectivity "
         "exceeds the feedforward AE's.", "§5.2.2, Fig 3E", setting, model, BASELINE,
         "selectivity (mean over units)", float(np.nanmean(sel[model])),
-        float(np.nanmean(sel[BASELINE])), paired(diff, n_boot, seed, min_seeds),
+        float(np.nanmean(sel[BASELINE])), paired(diff, sel.index, n_boot, seed),
         init=init.effect, gain=gain.effect,
         note=f"at initialisation the difference is already {init.mean_diff:+.3f} "
              f"[{init.ci_low:+.3f}, {init.ci_high:+.3f}]; training changes it by "
              f"{gain.mean_diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]")
 
 
-def _positive_claim(setting, model, wide, n_boot, seed, min_seeds) -> ComparisonResult:
+def _positive_claim(setting, model, wide, n_boot, seed) -> ComparisonResult:
     sel, sel0 = wide["selectivity"][model], wide["selectivity_init"][model]
-    init = paired(sel0.to_numpy(), n_boot, seed, min_seeds)
+    init = paired(sel0.to_numpy(), n_boot=n_boot, seed=seed)
     return _result(
         "ae-selectivity-positive", f"{model} > 0",
         "Autoencoders with memory and reset show positive timescale selectivity.",
         "§5.2.2, Fig 3E", setting, model, "0", "selectivity (mean over units)",
-        float(np.nanmean(sel)), 0.0, paired(sel.to_numpy(), n_boot, seed, min_seeds),
+        float(np.nanmean(sel)), 0.0, paired(sel.to_numpy(), sel.index, n_boot, seed),
         init=init.effect,
         note=f"at initialisation: {init.mean_diff:+.3f}")
 
 
-def _error_claim(setting, model, wide, n_boot, seed, min_seeds, step) -> ComparisonResult:
-    mse = wide["test_mse"]
-    base = float(np.nanmean(mse[BASELINE]))
-    measured = paired((mse[model] - mse[BASELINE]).to_numpy(), n_boot, seed, min_seeds)
-    rel = measured.mean_diff / base if base else np.nan
+def _error_claim(setting, model, wide, n_boot, seed, step) -> ComparisonResult:
+    mse, mse0 = wide["test_mse"], wide["test_mse_init"]
+    worse = float(np.nanmean(mse[model]))
+    measured = paired((mse[model] - mse[BASELINE]).to_numpy(), mse.index, n_boot, seed)
+    init = paired((mse0[model] - mse0[BASELINE]).to_numpy(), n_boot=n_boot, seed=seed)
+    rel = relative(measured.mean_diff, worse)
     return _result(
         "ae-ff-lower-error", f"{BASELINE} < {model}",
         "The no-memory (feedforward) AE has slightly lower final reconstruction error than the "
         "memory+reset AEs.", "§5.2.3, Fig 3D", setting, BASELINE, model, "test_mse",
-        base, float(np.nanmean(mse[model])), measured, step=step, relative_diff=rel,
-        note=f"relative difference {rel:+.1%} of the feedforward error")
+        float(np.nanmean(mse[BASELINE])), worse, measured, step=step, init=init.effect,
+        note=f"relative difference {rel:+.1%} of the memory+reset AE's error; at "
+             f"initialisation {init.mean_diff:+.3g}")
 
 
 def feature_error_claims(
     table: pd.DataFrame, models: Sequence[str] = RESET_MODELS, n_boot: int = stats.N_BOOT,
-    seed: int = 0, min_seeds: int = 3,
+    seed: int = 0,
 ) -> list[ComparisonResult]:
     """A.13: in the memory+reset autoencoders the slow row is reconstructed better than the
     fast row (per seed: fast-row error minus slow-row error > 0), from an
@@ -544,15 +561,15 @@ def feature_error_claims(
             "error", "Memory+reset autoencoders reconstruct the slow-changing row better than "
             "the fast-changing one (A.13).", "A.13", setting, "slow row", "fast row",
             "per-row test MSE", float(part["err_slow"].mean()), float(part["err_fast"].mean()),
-            paired(diff, n_boot, seed, min_seeds),
+            paired(diff, part["seed"].to_numpy(), n_boot, seed),
             id=f"ae-slow-row-learned-better: {setting['model']}",
             test_protocol=f"held-out stream, test_mode={setting['test_mode']}"))
-    return results
+    return _decide_by_claim(results)
 
 
 def a14_claims(
     table: pd.DataFrame, models: Sequence[str] = RESET_MODELS, n_boot: int = stats.N_BOOT,
-    seed: int = 0, min_seeds: int = 3,
+    seed: int = 0,
 ) -> list[ComparisonResult]:
     """A.14 (i): across seeds, the more the slow (medium/long-memory) units correlate with the
     fast feature, the worse the fast row is reconstructed (Pearson r > 0, bootstrap CI)."""
@@ -560,10 +577,9 @@ def a14_claims(
     rel = rel[rel["units"].str.startswith("slow") & rel["model"].isin(list(models))]
     results = []
     for row in rel.to_dict("records"):
-        n, low, high = int(row["n"]), float(row["r_lo"]), float(row["r_hi"])
         setting = {k: row[k] for k in [*SETTING, "model"]}
-        measured = Paired(n, float(row["r"]), low, high, math.nan,
-                          verdict(low, high, n, min_seeds))
+        measured = Paired(n=int(row["n"]), mean_diff=float(row["r"]), ci_low=float(row["r_lo"]),
+                          ci_high=float(row["r_hi"]), p=float(row["p"]))
         results.append(_result(
             "ae-slow-units-hurt-fast-row", f"{row['model']}: r(slow units' r² with fast "
             "feature, fast-row error) > 0", "Across seeds, slow hidden units that track the "
@@ -571,8 +587,8 @@ def a14_claims(
             "r", "0", "Pearson r across seeds", None, None, measured,
             id=f"ae-slow-units-hurt-fast-row: {row['model']}",
             test_protocol=f"held-out stream, test_mode={row['test_mode']}",
-            note=f"least-squares slope {row['slope']:.3g}"))
-    return results
+            note=f"least-squares slope {row['slope']:.3g}; p: permutation test of r"))
+    return _decide_by_claim(results)
 
 
 def a13_table(frame: pd.DataFrame, n_boot: int = stats.N_BOOT, seed: int = 0) -> pd.DataFrame:
@@ -628,7 +644,8 @@ def _relation(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> dict[str,
     r = float(pearson(x[:, None], y[:, None])[0, 0])
     boot = stats.bootstrap((x, y), _pearson_r, n_boot=n_boot, seed=seed)
     slope = float(np.polyfit(x, y, 1)[0]) if np.ptp(x) > 0 else float("nan")
-    return {"n": int(x.size), "r": r, "r_lo": boot.low, "r_hi": boot.high, "slope": slope}
+    return {"n": int(x.size), "r": r, "r_lo": boot.low, "r_hi": boot.high,
+            "p": stats.correlation_p(x, y, seed=seed), "slope": slope}
 
 
 def _pearson_r(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:

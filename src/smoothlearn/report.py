@@ -1111,8 +1111,9 @@ def _protocol_text(rec: Mapping[str, Any]) -> str:
     return f"{prot['better']} vs {prot['worse']}"
 
 
-_VERDICT_CLASS = {"reproduced": "ok", "not reproduced": "bad", "inconclusive": "meh",
-                  "partly reproduced": "part", "no data": "none"}
+_VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
+                  "no detectable effect": "meh", "partly reproduced": "part",
+                  "not testable": "none", "no data": "none"}
 
 
 def _badge(verdict: str) -> str:
@@ -1284,9 +1285,12 @@ finished {html.escape(str(meta.get("finished", "")))}; step policy
 <p class="small">Each row pairs runs by seed at one evaluation step. <i>Mean advantage</i> is
 how much the first-named arm beats the second (error of the worse minus error of the better;
 positive = as the paper claims); the CI is a percentile bootstrap (10,000 resamples, seed 0);
-<i>share</i> is the fraction of seeds in the claimed direction. Verdicts: reproduced (CI above
-0), not reproduced (CI below 0), inconclusive (otherwise, or fewer than
-{meta.get("min_seeds", 3)} seeds). Small seed counts make the percentile bootstrap optimistic.
+<i>share</i> is the fraction of seeds in the claimed direction. Verdicts come from an exact
+paired sign-flip test, Holm-adjusted over the comparisons of each claim: reproduced / reversed
+(adjusted p &lt; 0.05, for / against the claim), no detectable effect (otherwise; 5 seeds can
+never reach p &lt; 0.05), not testable (the arms are one network by construction), no data (an
+arm is missing: the whole claim is then no data). claims.json gives every p, the smallest
+detectable effect and each claim's reason.
 </p>
 {_claims_html(records, anchors)}
 <h2 id="figures">Figures</h2>{_figures_html(figures)}

@@ -309,7 +309,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
     meta = {"quick": quick, "seconds": time.perf_counter() - started, "notes": notes,
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "step_policy": step_policy, "min_seeds": 3}
+            "step_policy": step_policy}
     payload = {"step_policy": str(step_policy), "quick": quick,
                "summary": [c.to_record() for c in claims_mod.summarise(results)],
                "records": records,

@@ -10,7 +10,8 @@ all call it, so a CI or a p-value means the same thing in every table.
   paired samples (seeds resampled together), reproducible by ``seed``;
 * :func:`bootstrap_sd` — the paper's error bar, the SD of 10,000 bootstrap means;
 * :func:`signflip_p` — the paired sign-flip permutation test, exact for few seeds;
-* :func:`holm` — Holm's step-down adjustment over the comparisons of one family.
+* :func:`holm` — Holm's step-down adjustment over the comparisons of one family;
+* :func:`min_detectable_effect` — the smallest effect a test over n seeds finds at 80% power.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-__all__ = ["Bootstrap", "bootstrap", "bootstrap_sd", "signflip_p", "holm", "N_BOOT",
-           "EXACT_MAX_SEEDS"]
+__all__ = ["Bootstrap", "bootstrap", "bootstrap_sd", "signflip_p", "holm", "correlation_p",
+           "smallest_p", "min_detectable_effect", "N_BOOT", "EXACT_MAX_SEEDS", "ALPHA",
+           "POWER"]
 
 #: Resamples of every bootstrap (the paper's 10,000).
 N_BOOT = 10_000
 #: Up to this many seeds the sign-flip test enumerates all 2^n sign patterns.
 EXACT_MAX_SEEDS = 16
+#: Family-wise error rate of one claim's comparisons, and the power the detectable effect is
+#: quoted at.
+ALPHA = 0.05
+POWER = 0.8
 
 Statistic = Callable[..., np.ndarray]
 
@@ -139,3 +145,39 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out
+
+
+def correlation_p(x: np.ndarray, y: np.ndarray, n_perm: int = 20_000, seed: int = 0) -> float:
+    """Two-sided permutation p of Pearson r = 0 across seeds (``scipy.stats.pearsonr`` with a
+    permutation method: exact, all n! pairings, up to 8 seeds): the test of the A.14
+    relation."""
+    x, y = _finite_rows((x, y))
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    exact = math.factorial(x.size) <= 50_000
+    method = scipy_stats.PermutationMethod(n_resamples=np.inf if exact else n_perm,
+                                           rng=np.random.default_rng(seed))
+    return float(scipy_stats.pearsonr(x, y, method=method).pvalue)
+
+
+def smallest_p(n: int) -> float:
+    """The smallest two-sided sign-flip p that n seeds can give: all seeds one way, 2 / 2^n."""
+    return 2.0 / 2.0**n if n > 0 else math.nan
+
+
+def min_detectable_effect(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """Smallest mean paired difference the sign-flip test over ``n`` seeds detects with
+    probability ``power`` at level ``alpha``; inf when n seeds cannot reach p < alpha at all.
+
+    Two parts: the normal-approximation paired-t formula (z_{1-alpha/2} + z_power) * sd /
+    sqrt(n), with ``sd`` the SD of the paired differences (the sign-flip test's power
+    approaches the t-test's as n grows; with few seeds it is a lower bound), and the hard
+    floor that the exact test's smallest p is 2 / 2^n: with ``smallest_p(n) >= alpha`` (5
+    seeds at 0.05) no effect, however large, is ever detected.
+    """
+    if n < 2 or smallest_p(n) >= alpha:
+        return math.inf
+    if not math.isfinite(sd):
+        return math.nan
+    z = scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)
+    return float(z * sd / math.sqrt(n))
