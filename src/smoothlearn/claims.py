@@ -825,10 +825,10 @@ def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonR
             ups: int, downs: int) -> str:
     seeds = sorted({r.n for r in tested})
     n_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
-    parts = [f"{ups} of {len(tested)} comparisons reproduced, {downs} reversed (exact "
-             f"sign-flip test over {n_text} seeds, Holm within the claim, alpha "
+    parts = [f"{ups} of {len(tested)} comparisons reproduced, {downs} reversed (paired "
+             f"permutation test over {n_text} seeds, Holm within the claim, alpha "
              f"{stats.ALPHA:g})"]
-    quiet = [r for r in tested if r.verdict == "no detectable effect"]
+    quiet = [r for r in tested if r.verdict == "no detectable effect" and not math.isnan(r.mde)]
     if quiet:
         worst = max(quiet, key=lambda r: r.mde)
         level = stats.ALPHA / len(tested)
