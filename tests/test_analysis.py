@@ -177,7 +177,7 @@ def _unit_table(sel, sel_init, mse, models=("ae-feedforward", "ae-leaky-reset"))
 
 
 def test_an_effect_present_at_initialisation_is_named():
-    from smoothlearn import claims
+    from smoothlearn import verdicts
 
     rng = np.random.default_rng(6)
     base = rng.normal(0, 0.01, (2, 10))
@@ -190,7 +190,7 @@ def test_an_effect_present_at_initialisation_is_named():
     assert selective.verdict == "reproduced" and selective.init.p == pytest.approx(2 / 1024)
     assert selective.init.mean_diff == pytest.approx(0.1, abs=0.01)
     assert abs(selective.gain.mean_diff) < 0.002 and selective.gain.p > 0.05
-    reasons = {row.claim: row.reason for row in claims.summarise(results)}
+    reasons = {row.claim: row.reason for row in verdicts.summarise(results)}
     assert "already present at initialisation" in reasons["ae-selectivity"]
     assert "not from learning" in reasons["ae-selectivity"]
     error = by_claim["ae-ff-lower-error"]

@@ -8,15 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smoothlearn import claims
-from smoothlearn.claims import (
-    Claim,
-    ComparisonResult,
-    Effect,
-    beats,
-    chain,
-    evaluate_claims,
-)
+from smoothlearn import claims, verdicts
+from smoothlearn.claims import Claim, beats, chain, evaluate_claims
+from smoothlearn.verdicts import ComparisonResult
 
 
 def curves(arms: dict[str, dict], values, steps=(0, 100, 200), seeds=10, **extra) -> pd.DataFrame:
@@ -102,7 +96,7 @@ def test_five_seeds_can_never_reproduce():
     (res,) = evaluate_claims(frame, claims=[CLAIM])
     assert res.n == 5 and res.share == 1.0 and res.p == pytest.approx(2 / 32)
     assert res.verdict == "no detectable effect" and math.isinf(res.mde)
-    (row,) = claims.summarise([res])
+    (row,) = verdicts.summarise([res])
     assert row.verdict == "no detectable effect"
     assert "5 seeds cannot reach p < 0.05" in row.reason and "0.0625" in row.reason
 
@@ -120,7 +114,7 @@ def test_holm_across_the_comparisons_of_one_claim():
     # the detectable effect is quoted at Holm's first level, 0.05 / 2
     sd = second.sd_diff
     assert second.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
-    (row,) = claims.summarise([first, second])
+    (row,) = verdicts.summarise([first, second])
     assert row.verdict == "partly reproduced"
     assert row.reason.startswith("1 of 2 comparisons reproduced, 0 reversed")
 
@@ -128,9 +122,9 @@ def test_holm_across_the_comparisons_of_one_claim():
 def test_identical_arms_are_not_testable():
     frame = curves(TWO, lambda a, s, t: 0.5 + 0.01 * s)  # both arms: the same numbers
     rec = one(frame)
-    assert rec["verdict"] == "not testable" and rec["not_testable"] == claims.IDENTICAL
+    assert rec["verdict"] == "not testable" and rec["not_testable"] == verdicts.IDENTICAL
     assert math.isnan(rec["p_holm"])
-    (row,) = claims.summarise([ComparisonResult.from_record(rec)])
+    (row,) = verdicts.summarise([ComparisonResult.from_record(rec)])
     assert row.verdict == "not testable" and "exactly 0" in row.reason
 
 
@@ -155,7 +149,7 @@ def test_a_missing_arm_makes_the_claim_no_data():
     present, missing = evaluate_claims(frame, claims=[claim])
     assert present.verdict == "reproduced" and missing.verdict == "no data"
     assert present.p_holm == present.p  # the missing arm is not in the Holm family
-    (row,) = claims.summarise([present, missing])
+    (row,) = verdicts.summarise([present, missing])
     assert row.verdict == "no data"
     assert row.reason == "no data for repeat-1 < repeat-9 (no runs match the worse arm)"
 
@@ -257,23 +251,6 @@ def test_presets_resolve_reset_for_arms():
     assert one(frame, claim)["verdict"] == "reproduced"
 
 
-def test_summary_verdicts():
-    assert claims.aggregate(["reproduced", "reproduced"]) == "reproduced"
-    assert claims.aggregate(["reproduced", "no detectable effect"]) == "partly reproduced"
-    assert claims.aggregate(["reproduced", "reversed"]) == "mixed"
-    assert claims.aggregate(["reversed", "not testable"]) == "reversed"
-    assert claims.aggregate(["reproduced", "no data"]) == "no data"
-    results = [ComparisonResult(claim="x", text="t", comparison=c, experiment="e", better="a",
-                                worse="b", metric="m", n=10, p=p, verdict=v)
-               for c, v, p in (("1", "reproduced", 0.002), ("2", "reversed", 0.002))]
-    (row,) = claims.summarise(results)
-    assert row.verdict == "mixed"
-    record = row.to_record()
-    assert record["counts"] == {"reproduced": 1, "reversed": 1}
-    assert set(record) == {"claim", "text", "experiment", "source", "verdict", "counts",
-                           "reason"}
-
-
 def test_paper_claims_name_known_models_and_conditions():
     from smoothlearn.experiments import MODELS, builtin_names
 
@@ -297,17 +274,4 @@ def test_curve_record_has_todays_keys_and_round_trips():
         "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
         "p", "p_holm", "mde", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
-    assert ComparisonResult.from_record(record) == result
-
-
-def test_optional_fields_are_left_out_and_effects_flattened():
-    result = ComparisonResult(claim="c", text="t", comparison="x", experiment="e", better="a",
-                              worse="b", metric="m", lr=0.01, mean_better=None,
-                              mean_worse=None, init=Effect(0.1, 0.0, 0.2, 0.01), id="c: a")
-    record = result.to_record()
-    for absent in ("step_policy", "optimizer", "model", "mean_better", "gain_mean_diff"):
-        assert absent not in record
-    assert record["lr"] == 0.01 and record["id"] == "c: a" and record["step"] is None
-    assert (record["init_mean_diff"], record["init_ci_low"], record["init_ci_high"],
-            record["init_p"]) == (0.1, 0.0, 0.2, 0.01)
     assert ComparisonResult.from_record(record) == result

@@ -13,7 +13,7 @@ seeds, as in the paper):
 * :func:`autoencoder_analysis`, :func:`analyse_runs`, :func:`fig3e_table` — the same measures
   on trained runs, *and at initialisation*, as tidy tables for the report;
 * :func:`autoencoder_claims`, :func:`feature_error_claims`, :func:`a14_claims` — the Fig 3,
-  A.13 and A.14 claims as :class:`~smoothlearn.claims.ComparisonResult` s.
+  A.13 and A.14 claims as :class:`~smoothlearn.verdicts.ComparisonResult` s.
 
 The array measures need only numpy; the reset rule comes from :mod:`smoothlearn.nn` (which
 imports torch), and the trained-run functions import the trainer lazily.
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smoothlearn import stats
-from smoothlearn.claims import ComparisonResult, Paired, decide, paired, relative
 from smoothlearn.nn import input_change
+from smoothlearn.verdicts import ComparisonResult, Paired, decide, paired, relative
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
     import pandas as pd
@@ -422,7 +422,7 @@ def autoencoder_claims(
 ) -> list[ComparisonResult]:
     """The paper's Fig 3 claims, one result per comparison and setting (experiment, dataset,
     lr, optimizer, test_mode), like :func:`smoothlearn.claims.evaluate_claims`'s
-    (``mean_diff`` > 0 means as claimed), so ``claims.summarise`` applies.
+    (``mean_diff`` > 0 means as claimed), so ``verdicts.summarise`` applies.
 
     * ``ae-selectivity``: each memory+reset model's selectivity (each seed's mean over its
       units) exceeds the feedforward model's, paired over seeds (same init, same data).

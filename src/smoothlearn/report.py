@@ -34,6 +34,7 @@ from matplotlib.ticker import FuncFormatter
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import stats
+from smoothlearn.verdicts import ComparisonResult, summarise
 
 __all__ = [
     "CONDITION_COLORS",
@@ -1179,8 +1180,7 @@ def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _claims_html(records: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) -> str:
-    summary = [c.to_record() for c in claims_mod.summarise(
-        map(claims_mod.ComparisonResult.from_record, records))]
+    summary = [c.to_record() for c in summarise(map(ComparisonResult.from_record, records))]
     head = ("<tr><th>Comparison</th><th>Dataset</th><th>Metric</th><th>Step</th>"
             "<th>Test protocol</th><th>Reads test labels</th><th>n</th>"
             "<th>Mean advantage</th><th>95% CI</th><th>Share</th><th>Verdict</th></tr>")
@@ -1322,8 +1322,7 @@ def markdown_report(
              f"Mode: **{mode}**. Run time {meta.get('seconds', 0):.0f} s; finished "
              f"{meta.get('finished', '')}; step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
-    summary = [c.to_record() for c in claims_mod.summarise(
-        map(claims_mod.ComparisonResult.from_record, records))]
+    summary = [c.to_record() for c in summarise(map(ComparisonResult.from_record, records))]
     lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
     lines += [f"| {c['claim']} | {_md_escape(c['text'])} | {_md_escape(c['source'])} "
               f"| {c['verdict']} |" for c in summary]

@@ -39,6 +39,7 @@ from smoothlearn.experiments import (
     run_many,
 )
 from smoothlearn.sweep import failed_count, run_sweep
+from smoothlearn.verdicts import ComparisonResult, summarise
 
 __all__ = ["reproduce", "main_reproduce", "quick_settings", "plan_experiments", "DEFAULT_OUT"]
 
@@ -311,7 +312,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "step_policy": step_policy}
     payload = {"step_policy": str(step_policy), "quick": quick,
-               "summary": [c.to_record() for c in claims_mod.summarise(results)],
+               "summary": [c.to_record() for c in summarise(results)],
                "records": records,
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos]}
@@ -324,7 +325,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
 
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             infos: Sequence[report.ExperimentInfo],
-            inputs: dict[str, dict[str, Any]]) -> list[claims_mod.ComparisonResult]:
+            inputs: dict[str, dict[str, Any]]) -> list[ComparisonResult]:
     results = claims_mod.evaluate_claims(frame, step_policy=step_policy)
     results += _autoencoder_claims(inputs, frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}
@@ -371,11 +372,11 @@ _AE_CLAIMS = {"fig3": "selectivity", "figA12": "selectivity", "figA13": "feature
 
 
 def _autoencoder_claims(inputs: dict[str, dict[str, Any]], frame: pd.DataFrame,
-                        notes: list[str]) -> list[claims_mod.ComparisonResult]:
+                        notes: list[str]) -> list[ComparisonResult]:
     """Timescale selectivity (``analysis.autoencoder_claims``), A.13 and A.14 claims."""
     from smoothlearn import analysis
 
-    results: list[claims_mod.ComparisonResult] = []
+    results: list[ComparisonResult] = []
     for exp, kind in _AE_CLAIMS.items():
         if exp not in inputs:
             continue

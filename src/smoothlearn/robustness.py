@@ -10,7 +10,7 @@ so every claim is a paired comparison over seeds (``smoothlearn.claims``) at thr
 early (5k steps), mid (20k) and end (the last evaluation before any class runs out, or the end
 of the balanced epoch).
 
-Each comparison is decided as in the claims table (``claims.decide``): an exact paired
+Each comparison is decided as in the claims table (``verdicts.decide``): an exact paired
 sign-flip p-value, Holm-adjusted within its family (the comparisons of one claim in one cell at
 one stage: "does this claim hold here?"): ``holds`` (adjusted p < 0.05, in the claimed
 direction), ``reversed`` (against it), ``no detectable effect``, ``not testable`` (the arms are
@@ -44,6 +44,7 @@ import pandas as pd
 from smoothlearn import claims as claims_mod
 from smoothlearn.claims import Claim, beats, chain
 from smoothlearn.experiments import RunConfig, make_config
+from smoothlearn.verdicts import aggregate
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
@@ -197,14 +198,14 @@ _WORDS = {"reproduced": "holds", "partly reproduced": "partly holds"}
 
 
 def judge(verdict: str) -> str:
-    """A verdict of :func:`smoothlearn.claims.decide` in the sweep's words."""
+    """A verdict of :func:`smoothlearn.verdicts.decide` in the sweep's words."""
     return _WORDS.get(verdict, verdict)
 
 
 def claim_level(verdicts: Sequence[str]) -> str:
     """One verdict per claim and cell from its comparisons' verdicts (the claims' words), by
-    the rules of :func:`smoothlearn.claims.aggregate`, in the sweep's words."""
-    return judge(claims_mod.aggregate(list(verdicts)))
+    the rules of :func:`smoothlearn.verdicts.aggregate`, in the sweep's words."""
+    return judge(aggregate(list(verdicts)))
 
 
 def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
