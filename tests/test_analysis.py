@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,38 +87,6 @@ def test_selectivity_rejects_bad_matching():
         A.selectivity(np.eye(3), matching=[0, 1, 3])
 
 
-# ---------------------------------------------------------------- bootstrap
-def test_bootstrap_is_reproducible_and_seeded():
-    values = np.random.default_rng(7).normal(size=50)
-    assert A.bootstrap(values, seed=3) == A.bootstrap(values, seed=3)
-    assert A.bootstrap(values, seed=3) != A.bootstrap(values, seed=4)
-    assert A.bootstrap_ci(values, seed=3) == A.bootstrap_ci(values, seed=3)
-
-
-def test_bootstrap_sd_matches_the_standard_error():
-    values = np.random.default_rng(8).normal(2.0, 3.0, size=50)
-    mean, sd = A.bootstrap(values)
-    se = values.std() / np.sqrt(values.size)  # the bootstrap's plug-in (ddof 0) SE
-    assert mean == pytest.approx(values.mean(), abs=0.05 * se)
-    assert sd == pytest.approx(se, rel=0.05)
-    ci = A.bootstrap_ci(values)
-    assert ci["lo"] < mean < ci["hi"]
-    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 * se, rel=0.1)
-    # a smaller resample size widens the spread by sqrt(n / size)
-    assert A.bootstrap(values, size=25)[1] == pytest.approx(se * np.sqrt(2), rel=0.05)
-
-
-def test_bootstrap_columns_resample_rows_together_and_drop_nan():
-    values = np.random.default_rng(9).normal(size=(50, 1))
-    both = np.c_[values, 2 * values]
-    mean, sd = A.bootstrap_columns(both)
-    np.testing.assert_allclose(mean[1], 2 * mean[0])
-    np.testing.assert_allclose(sd[1], 2 * sd[0])
-    assert (mean[0], sd[0]) == pytest.approx(A.bootstrap(values[:, 0]))
-    with_nan = np.r_[values[:, 0], np.nan]
-    assert A.bootstrap(with_nan) == A.bootstrap(values[:, 0])
-
-
 # ---------------------------------------------------------------- errors and dynamics
 def test_per_feature_error_by_hand():
     target = np.array([[0, 0, 1, 1, 0, 1], [1, 1, 0, 0, 1, 0]], float)
@@ -141,3 +111,88 @@ def test_unit_dynamics_keeps_the_memory_from_the_stream_start():
     np.testing.assert_array_equal(out["hidden"], full[10:15])
     np.testing.assert_array_equal(out["step"], np.arange(10, 15))
     assert out["latent"].shape == (5, 3) and out["recon"].shape == (5, 6)
+
+
+# ---------------------------------------------------------------- claims
+def _run_table(err_fast, err_slow, models=("ae-feedforward", "ae-leaky-reset")):
+    import pandas as pd
+
+    rows = []
+    for seed, (fast, slow) in enumerate(zip(err_fast, err_slow, strict=True)):
+        for model in models:
+            rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
+                         "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
+                         "test_mode": "same", "model": model, "seed": seed,
+                         "err_fast": fast, "err_slow": slow})
+    return pd.DataFrame(rows)
+
+
+def test_feature_error_claims_on_an_analysis_table():
+    table = _run_table(0.2 + 0.001 * np.arange(8), np.full(8, 0.1))
+    (res,) = A.feature_error_claims(table)
+    assert res.verdict == "reproduced" and res.n == 8 and res.model == "ae-leaky-reset"
+    assert res.mean_diff == pytest.approx(0.1035)
+    assert res.id == "ae-slow-row-learned-better: ae-leaky-reset"
+    record = res.to_record()
+    assert record["lr"] == 0.01 and record["step"] is None and record["seeds"] == list(range(8))
+    assert record["step_rule"] == "end of training (final weights)"
+
+
+def test_a14_claim_reads_the_correlation_across_seeds():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    r2 = rng.uniform(0, 1, 12)  # slow units' r^2 with the fast feature, one value per seed
+    rows = []
+    for seed in range(12):
+        for unit in range(3):
+            rows.append({"run_id": f"r{seed}", "experiment": "figA14", "dataset": "multiscale",
+                         "lr": 0.01, "optimizer": "sgd", "test_mode": "same",
+                         "model": "ae-leaky-reset", "seed": seed, "unit": unit, "feature": 0,
+                         "corr": np.sqrt(r2[seed]) if unit else 0.1,
+                         "err_fast": 0.1 + 0.05 * r2[seed]})  # error grows with r^2
+    (res,) = A.a14_claims(pd.DataFrame(rows))
+    assert res.mean_diff == pytest.approx(1.0) and res.ci_low > 0.99
+    assert res.p < 0.001 and res.verdict == "reproduced" and math.isnan(res.share)
+    record = res.to_record()
+    assert "mean_better" not in record and record["note"].startswith("least-squares slope")
+
+
+def _unit_table(sel, sel_init, mse, models=("ae-feedforward", "ae-leaky-reset")):
+    """An analyse_runs-like table: per model and seed, three units with given selectivity."""
+    import pandas as pd
+
+    rows = []
+    for m, model in enumerate(models):
+        for seed in range(len(sel[m])):
+            for unit in range(3):
+                rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
+                             "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
+                             "test_mode": "same", "model": model, "seed": seed, "unit": unit,
+                             "feature": 0, "feature_name": "fast", "corr": 0.0,
+                             "corr_init": 0.0, "matching": unit == 0,
+                             "selectivity": sel[m][seed], "selectivity_init": sel_init[m][seed],
+                             "test_mse": mse[m][seed], "test_mse_init": 0.25})
+    return pd.DataFrame(rows)
+
+
+def test_an_effect_present_at_initialisation_is_named():
+    from smoothlearn import verdicts
+
+    rng = np.random.default_rng(6)
+    base = rng.normal(0, 0.01, (2, 10))
+    sel_init = np.array([base[0], base[1] + 0.1])  # the reset model starts 0.1 ahead
+    sel = sel_init + rng.normal(0, 0.001, (2, 10))  # and training changes nothing
+    mse = np.array([np.full(10, 0.1), np.full(10, 0.1) + 0.01 + base[0]])
+    results = A.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
+    by_claim = {r.claim: r for r in results}
+    selective = by_claim["ae-selectivity"]
+    assert selective.verdict == "reproduced" and selective.init.p == pytest.approx(2 / 1024)
+    assert selective.init.mean_diff == pytest.approx(0.1, abs=0.01)
+    assert abs(selective.gain.mean_diff) < 0.002 and selective.gain.p > 0.05
+    reasons = {row.claim: row.reason for row in verdicts.summarise(results)}
+    assert "already present at initialisation" in reasons["ae-selectivity"]
+    assert "not from learning" in reasons["ae-selectivity"]
+    error = by_claim["ae-ff-lower-error"]
+    assert error.verdict == "reproduced" and error.init.mean_diff == 0.0
+    assert "initialisation" not in reasons["ae-ff-lower-error"]

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smoothlearn import claims, figures
-from smoothlearn.claims import Claim, beats, bootstrap_ci, chain, evaluate_claims
+from smoothlearn import figures, verdicts
+from smoothlearn.claims import Claim, beats, chain, evaluate_claims
+from smoothlearn.verdicts import ComparisonResult
 
 
 def curves(arms: dict[str, dict], values, steps=(0, 100, 200), seeds=10, **extra) -> pd.DataFrame:
@@ -35,8 +36,8 @@ CLAIM = Claim("a-beats-b", "repeat-1 beats random", "exp",
 
 
 def one(frame: pd.DataFrame, claim: Claim = CLAIM, **kw) -> dict:
-    (record,) = evaluate_claims(frame, claims=[claim], **kw)
-    return record
+    (result,) = evaluate_claims(frame, claims=[claim], **kw)
+    return result.to_record()
 
 
 def test_clearly_better_is_reproduced():
@@ -50,17 +51,37 @@ def test_clearly_better_is_reproduced():
     assert rec["step"] == 200 and rec["reads_test_labels"] is False
 
 
-def test_reversed_is_not_reproduced():
+def test_reversed_effect_is_reversed():
     frame = curves(TWO, lambda a, s, t: (0.7 if a == "a" else 0.6) + 0.001 * s)
     rec = one(frame)
-    assert rec["verdict"] == "not reproduced" and rec["ci_high"] < 0 and rec["share"] == 0.0
+    assert rec["verdict"] == "reversed" and rec["ci_high"] < 0 and rec["share"] == 0.0
+    assert rec["p"] == pytest.approx(2 / 1024)
 
 
-def test_noise_is_inconclusive():
+def test_null_is_no_detectable_effect():
     frame = curves(TWO, lambda a, s, t: 0.6 + (0.01 if (s % 2) == (a == "a") else 0.0))
     rec = one(frame)
     assert rec["mean_diff"] == pytest.approx(0.0, abs=1e-12)
-    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "inconclusive"
+    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "no detectable effect"
+    assert rec["p"] == pytest.approx(1.0)
+    # differences of +-0.01 (sd 0.0105) over 10 seeds: (1.96 + 0.84) * sd / sqrt(10)
+    sd = np.array([0.01, -0.01] * 5).std(ddof=1)
+    assert rec["sd_diff"] == pytest.approx(sd)
+    assert rec["mde"] == pytest.approx((1.959964 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+
+
+def test_planted_effect_of_known_size():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 0.01, 12)  # paired differences: 0.02 + noise, sd about 0.01
+    frame = curves(TWO, lambda a, s, t: 0.6 - (0.02 + noise[s] if a == "a" else 0.0),
+                   seeds=12)
+    rec = one(frame)
+    diff = 0.02 + noise
+    assert rec["mean_diff"] == pytest.approx(diff.mean())
+    assert rec["effect_sd"] == pytest.approx(diff.mean() / diff.std(ddof=1))
+    assert rec["relative_diff"] == pytest.approx(diff.mean() / 0.6)
+    assert rec["p"] == pytest.approx(2 / 4096) and rec["p_holm"] == rec["p"]
+    assert rec["verdict"] == "reproduced" and rec["seeds"] == list(range(12))
 
 
 def test_accuracy_counts_higher_as_better():
@@ -70,39 +91,67 @@ def test_accuracy_counts_higher_as_better():
     assert rec["verdict"] == "reproduced" and rec["mean_diff"] == pytest.approx(0.1)
 
 
-def test_too_few_seeds_give_no_verdict():
-    frame = curves(TWO, lambda a, s, t: 0.5 if a == "a" else 0.6, seeds=2)
+def test_five_seeds_can_never_reproduce():
+    frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s, seeds=5)
+    (res,) = evaluate_claims(frame, claims=[CLAIM])
+    assert res.n == 5 and res.share == 1.0 and res.p == pytest.approx(2 / 32)
+    assert res.verdict == "no detectable effect" and math.isinf(res.mde)
+    (row,) = verdicts.summarise([res])
+    assert row.verdict == "no detectable effect"
+    assert "5 seeds cannot reach p < 0.05" in row.reason and "0.0625" in row.reason
+
+
+def test_holm_across_the_comparisons_of_one_claim():
+    arms = {"a": {"condition": "repeat-1"}, "b": {"condition": "random"},
+            "c": {"condition": "repeat-3"}}
+    level = {"a": 0.5, "b": 0.6, "c": 0.6}  # a beats b clearly; b and c tie up to noise
+    frame = curves(arms, lambda a, s, t: level[a] + (0.01 * (-1) ** s if a == "c" else 0))
+    claim = Claim("chain", "", "exp", chain("condition", ["repeat-1", "random", "repeat-3"]))
+    first, second = evaluate_claims(frame, claims=[claim])
+    assert first.p == pytest.approx(2 / 1024) and first.p_holm == pytest.approx(4 / 1024)
+    assert second.p == pytest.approx(1.0) and second.p_holm == pytest.approx(1.0)
+    assert (first.verdict, second.verdict) == ("reproduced", "no detectable effect")
+    # the detectable effect is quoted at Holm's first level, 0.05 / 2
+    sd = second.sd_diff
+    assert second.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+    (row,) = verdicts.summarise([first, second])
+    assert row.verdict == "partly reproduced"
+    assert row.reason.startswith("1 of 2 comparisons reproduced, 0 reversed")
+
+
+def test_identical_arms_are_not_testable():
+    frame = curves(TWO, lambda a, s, t: 0.5 + 0.01 * s)  # both arms: the same numbers
     rec = one(frame)
-    assert rec["n"] == 2 and rec["verdict"] == "inconclusive" and "fewer than 3" in rec["note"]
+    assert rec["verdict"] == "not testable" and rec["not_testable"] == verdicts.IDENTICAL
+    assert math.isnan(rec["p_holm"])
+    (row,) = verdicts.summarise([ComparisonResult.from_record(rec)])
+    assert row.verdict == "not testable" and "exactly 0" in row.reason
 
 
-def test_bootstrap_ci_is_reproducible():
-    values = np.random.default_rng(1).normal(1.0, 1.0, 100)
-    first = bootstrap_ci(values, n_boot=10_000, seed=0)
-    assert bootstrap_ci(values, n_boot=10_000, seed=0) == first
-    assert bootstrap_ci(values, n_boot=10_000, seed=1) != first
-    low, high = first
-    sem = values.std(ddof=1) / 10
-    assert low < values.mean() < high
-    assert high - low == pytest.approx(2 * 1.96 * sem, rel=0.1)
+def test_label_reset_at_repeat_1_is_the_feedforward_net():
+    arms = {"a": {"model": "leaky-reset", "reset": "label", "test_mode": "same"},
+            "b": {"model": "feedforward", "reset": "never", "test_mode": "off"}}
+    frame = curves(arms, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s,
+                   condition="repeat-1", task="classify")
+    claim = Claim("r1", "", "exp", (beats({"model": "leaky-reset"}, {"model": "feedforward"},
+                                          "repeat-1"),))
+    rec = one(frame, claim)
+    assert rec["verdict"] == "not testable" and "by construction" in rec["not_testable"]
+    other = one(frame.assign(condition="repeat-3"), claim)
+    assert other["verdict"] == "reproduced" and other["not_testable"] == ""
 
 
-def test_signflip_p_is_exact_for_few_seeds():
-    assert claims.signflip_p(np.ones(10)) == pytest.approx(2 / 1024)
-    assert claims.signflip_p(-np.ones(10)) == pytest.approx(2 / 1024)
-    assert claims.signflip_p(np.array([1.0, -1.0])) == 1.0
-    noise = np.random.default_rng(0).normal(0, 1, 12)
-    assert claims.signflip_p(noise) > 0.05
-    assert claims.signflip_p(noise + 3) < 0.001
-    assert math.isnan(claims.signflip_p(np.array([])))
-    assert claims.signflip_p(np.full(5, 1e-13)) == pytest.approx(2 / 32)  # tiny but one-sided
-
-
-def test_signflip_p_monte_carlo_beyond_16_seeds_is_never_zero():
-    p = claims.signflip_p(np.ones(20), n_perm=2000)
-    assert p == pytest.approx(1 / 2001)
-    noise = np.random.default_rng(1).normal(0, 1, 30)
-    assert claims.signflip_p(noise, n_perm=2000) > 0.05
+def test_a_missing_arm_makes_the_claim_no_data():
+    frame = curves(TWO, lambda a, s, t: 0.5 if a == "a" else 0.6)
+    claim = Claim("m", "", "exp", (*CLAIM.comparisons,
+                                    beats({"condition": "repeat-1"}, {"condition": "repeat-9"},
+                                          "repeat-1 < repeat-9")))
+    present, missing = evaluate_claims(frame, claims=[claim])
+    assert present.verdict == "reproduced" and missing.verdict == "no data"
+    assert present.p_holm == present.p  # the missing arm is not in the Holm family
+    (row,) = verdicts.summarise([present, missing])
+    assert row.verdict == "no data"
+    assert row.reason == "no data for repeat-1 < repeat-9 (no runs match the worse arm)"
 
 
 def test_chain_makes_adjacent_comparisons():
@@ -114,9 +163,10 @@ def test_chain_makes_adjacent_comparisons():
 def test_missing_experiment_is_reported_not_hidden():
     frame = curves(TWO, lambda a, s, t: 0.5)
     fig2 = figures.get("fig2").claims  # the paper's claims: their experiment is not here
-    records = evaluate_claims(frame, fig2)
-    assert len(records) == sum(len(c.comparisons) for c in fig2)
-    assert {r["verdict"] for r in records} == {"no data"}
+    results = evaluate_claims(frame, fig2)
+    assert len(results) == sum(len(c.comparisons) for c in fig2)
+    assert {r.verdict for r in results} == {"no data"}
+    assert all(math.isnan(r.p) and r.note.startswith("no runs match") for r in results)
 
 
 def test_match_experiment_false_uses_any_subset():
@@ -202,26 +252,16 @@ def test_presets_resolve_reset_for_arms():
     assert one(frame, claim)["verdict"] == "reproduced"
 
 
-def test_summary_verdicts():
-    assert claims.claim_verdict(["reproduced", "reproduced"]) == "reproduced"
-    assert claims.claim_verdict(["reproduced", "inconclusive"]) == "partly reproduced"
-    assert claims.claim_verdict(["reproduced", "not reproduced"]) == "not reproduced"
-    assert claims.claim_verdict(["no data"]) == "no data"
-    records = [{"claim": "x", "text": "", "experiment": "e", "verdict": v}
-               for v in ("reproduced", "inconclusive")]
-    (row,) = claims.summarise(records)
-    assert row["verdict"] == "partly reproduced" and row["counts"] == {
-        "reproduced": 1, "inconclusive": 1}
-
-
-def test_feature_error_claims_on_an_analysis_table():
-    rows = []
-    for seed in range(8):
-        for model in ("ae-feedforward", "ae-leaky-reset"):
-            rows.append({"run_id": f"{model}{seed}", "experiment": "fig3",
-                         "dataset": "multiscale", "lr": 0.01, "optimizer": "sgd",
-                         "test_mode": "same", "model": model, "seed": seed,
-                         "err_fast": 0.2 + 0.001 * seed, "err_slow": 0.1})
-    (rec,) = claims.feature_error_claims(pd.DataFrame(rows))
-    assert rec["verdict"] == "reproduced" and rec["n"] == 8
-    assert rec["mean_diff"] == pytest.approx(0.1035)
+# ----------------------------------------------------------------------------- records
+def test_curve_record_has_todays_keys_and_round_trips():
+    frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s)
+    (result,) = evaluate_claims(frame, claims=[CLAIM])
+    record = result.to_record()
+    assert list(record) == [
+        "id", "claim", "text", "comparison", "experiment", "source", "stage", "step_policy",
+        "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
+        "test_protocol", "reads_test_labels", "n", "seeds", "mean_better", "mean_worse",
+        "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
+        "p", "p_holm", "mde", "not_testable", "verdict", "note"]
+    assert record["id"] == "a-beats-b: repeat-1 < random"
+    assert ComparisonResult.from_record(record) == result

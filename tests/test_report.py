@@ -44,7 +44,7 @@ def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     frame, inputs = tiny_run(SYNTHETIC)
     every_claim = [c for unit in figures.claim_units() for c in unit.claims]
-    records = claims.evaluate_claims(frame, every_claim)
+    records = [r.to_record() for r in claims.evaluate_claims(frame, every_claim)]
     drawn = draw_figures(frame, out / "figures", inputs)
     infos = [ExperimentInfo(name=n, toml=f"name = '{n}'", status="ok") for n in SYNTHETIC]
     write_report(out, records, drawn, infos, {"quick": True, "seconds": 1.0})

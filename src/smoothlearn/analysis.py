@@ -1,18 +1,22 @@
 """Un-mixing measures for the multi-timescale autoencoders (paper 5.2, A.11–A.15).
 
 The paper asks whether hidden units with short and long memory *track* the fast and slow
-latent sources of the multiscale stream. Everything here is a small function on arrays, so a
-measure can be checked by hand (``tests/test_analysis.py``) before it is trusted on 250 runs:
+latent sources of the multiscale stream. The measures are small functions on arrays, so each
+can be checked by hand (``tests/test_analysis.py``) before it is trusted on 250 runs; error
+bars and confidence intervals come from :mod:`smoothlearn.stats` (10,000 resamples of the
+seeds, as in the paper):
 
 * :func:`pearson`, :func:`selectivity` — the Fig 3E "timescale-selectivity";
-* :func:`bootstrap`, :func:`bootstrap_columns`, :func:`bootstrap_ci` — the paper's error bars
-  (10,000 resamples of the 50 seeds) and paired confidence intervals for the claims;
 * :func:`per_feature_error` (A.13), :func:`a14_relation` (A.14), :func:`unit_dynamics` (A.15);
 * :func:`reset_rate` — how often the A.11 local reset fires against each row's true switch
-  rate (``docs/autoencoders.md``, A.11);
-* :func:`autoencoder_analysis`, :func:`analyse_runs`, :func:`fig3e_table`,
-  :func:`autoencoder_claims` — the same measures on trained runs, *and at initialisation*,
-  as tidy tables for the report and claims code.
+  rate (``docs/autoencoders.md``: it also fires inside runs of the 0 state);
+* :func:`autoencoder_analysis`, :func:`analyse_runs`, :func:`fig3e_table` — the same measures
+  on trained runs, *and at initialisation*, as tidy tables for the report;
+* :func:`autoencoder_claims`, :func:`feature_error_claims`, :func:`a14_claims` — the Fig 3,
+  A.13 and A.14 claims as :class:`~smoothlearn.verdicts.ComparisonResult` s.
+
+The array measures need only numpy; the reset rule comes from :mod:`smoothlearn.nn` (which
+imports torch), and the trained-run functions import the trainer lazily.
 
 Hidden units are named by position, as the paper compares "units in the corresponding
 position" across models: unit 0 is the no-memory unit of the multi-scale models (leak 0),
@@ -23,14 +27,18 @@ of the fast, medium and slow rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from smoothlearn import stats
 from smoothlearn.nn import input_change
+from smoothlearn.verdicts import ComparisonResult, Paired, decide, paired, relative
 
-if TYPE_CHECKING:  # pragma: no cover - imported lazily to keep this module numpy-only
+if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
     import pandas as pd
 
     from smoothlearn.contract import Curves, Prepared
@@ -41,9 +49,6 @@ __all__ = [
     "FEATURE_NAMES",
     "pearson",
     "selectivity",
-    "bootstrap",
-    "bootstrap_columns",
-    "bootstrap_ci",
     "per_feature_error",
     "reconstruction",
     "unit_dynamics",
@@ -55,6 +60,8 @@ __all__ = [
     "analyse_runs",
     "fig3e_table",
     "autoencoder_claims",
+    "feature_error_claims",
+    "a14_claims",
 ]
 
 #: Hidden units by position (paper 5.2.1 "Un-mixing measures" and Figure A.15).
@@ -136,61 +143,6 @@ def selectivity(
     return matched - others
 
 
-# ---------------------------------------------------------------- bootstrap
-def _resample_index(n: int, n_boot: int, size: int | None, seed: int) -> np.ndarray:
-    """All resamples at once, from one ``rng.integers`` call: fast and reproducible."""
-    if n < 1:
-        raise ValueError("bootstrap needs at least one finite value")
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, size or n))
-
-
-def bootstrap_columns(
-    values: np.ndarray, n_boot: int = 10_000, size: int | None = None, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap mean and SD of the mean for each column of ``values [n, c]``.
-
-    Rows are resampled together (the same resample for every column), so columns measured on
-    the same seed stay paired. Rows with a NaN (a diverged run) are dropped first.
-    """
-    v = np.asarray(values, np.float64)
-    if v.ndim != 2:
-        raise ValueError(f"need a 2-d array [n, c]; got shape {v.shape}")
-    v = v[np.isfinite(v).all(1)]
-    means = v[_resample_index(v.shape[0], n_boot, size, seed)].mean(1)  # [n_boot, c]
-    return means.mean(0), means.std(0, ddof=1)
-
-
-def bootstrap(
-    values: np.ndarray, n_boot: int = 10_000, size: int | None = None, seed: int = 0
-) -> tuple[float, float]:
-    """Mean and SD over ``n_boot`` bootstrap means of ``size`` (default n) values.
-
-    This is the paper's error bar: "mean and standard deviation across 10,000 bootstraps, with
-    50 values per bootstrap". For size = n the SD estimates the standard error of the mean,
-    sd(values) / sqrt(n). NaNs are dropped; a fixed ``seed`` makes the numbers reproducible.
-    """
-    mean, sd = bootstrap_columns(np.asarray(values, np.float64).reshape(-1, 1), n_boot, size,
-                                 seed)
-    return float(mean[0]), float(sd[0])
-
-
-def bootstrap_ci(
-    values: np.ndarray,
-    n_boot: int = 10_000,
-    size: int | None = None,
-    seed: int = 0,
-    level: float = 0.95,
-) -> dict[str, float]:
-    """Bootstrap mean, SD and percentile ``level`` CI of the mean (claims need an interval)."""
-    v = np.asarray(values, np.float64).ravel()
-    v = v[np.isfinite(v)]
-    means = v[_resample_index(v.size, n_boot, size, seed)].mean(1)
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(means, [tail, 100 - tail])
-    return {"mean": float(means.mean()), "sd": float(means.std(ddof=1)), "lo": float(lo),
-            "hi": float(hi), "n": int(v.size)}
-
-
 # ---------------------------------------------------------------- errors and dynamics
 def _row_edges(d: int, groups: int) -> np.ndarray:
     """Contiguous equal groups of columns: the same cut as the reset rule's input groups."""
@@ -265,7 +217,7 @@ def reset_rate(
     A reset should mark a switch of the row's latent state. With inputs near 0 the rule
     ``|I_t - I_t-1| > |(I_t + I_t-1)/2|`` also fires *inside* runs of the 0 state (two small
     noisy values easily differ by more than their mean), so the medium and slow units reset
-    more often than their rows switch (docs/autoencoders.md). One row per input row: ``fire``
+    more often than their rows switch (``docs/autoencoders.md``). One row per input row: ``fire``
     (rate over transitions), ``switch`` (true rate), ``hit`` (fires | switch), ``false_alarm``
     (fires | no switch), and the false alarms split by the state held (``fire_in_0``,
     ``fire_in_1``).
@@ -338,7 +290,7 @@ def autoencoder_analysis(
     (``runs.prepare``: its ``test_mode`` memory and its reset policy), so the error here
     equals the curve's last point. The same measures on ``prep.params`` (the untrained
     weights) sit beside the trained ones under ``*_init`` keys: with per-row resets, part of
-    the selectivity exists before any learning (docs/autoencoders.md), and only the change is
+    the selectivity exists before any learning (``docs/autoencoders.md``), and only the change is
     owed to training.
     """
     from smoothlearn.runs import prepare
@@ -431,7 +383,7 @@ def _unit_level(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fig3e_table(
-    frame: pd.DataFrame, n_boot: int = 10_000, seed: int = 0
+    frame: pd.DataFrame, n_boot: int = stats.N_BOOT, seed: int = 0
 ) -> pd.DataFrame:
     """Fig 3E: per model and unit, bootstrap mean ± SD over seeds of the selectivity.
 
@@ -449,48 +401,28 @@ def fig3e_table(
             *((u, wide[u], wide_init[u]) for u in wide.columns),
             ("mean", wide.mean(axis=1), wide_init.mean(axis=1)),
         ]:
-            mean, sd = bootstrap(trained.to_numpy(), n_boot, seed=seed)
-            mean0, sd0 = bootstrap(init.to_numpy(), n_boot, seed=seed)
+            now = stats.bootstrap(trained.to_numpy(), n_boot=n_boot, seed=seed)
+            before = stats.bootstrap(init.to_numpy(), n_boot=n_boot, seed=seed)
             rows.append({
                 **dict(zip([*SETTING, "model"], key, strict=True)),
                 "unit": label,
                 "unit_name": _name(UNIT_NAMES, label) if label != "mean" else "mean",
                 "n": int(np.isfinite(trained.to_numpy()).sum()),
-                "selectivity": mean, "sd": sd,
-                "selectivity_init": mean0, "sd_init": sd0,
+                "selectivity": now.mean, "sd": now.sd,
+                "selectivity_init": before.mean, "sd_init": before.sd,
             })
     return pd.DataFrame(rows)
-
-
-def _paired(
-    diff: np.ndarray, n_boot: int, seed: int, min_seeds: int
-) -> dict[str, Any]:
-    """Mean, 95% CI, share and verdict of a paired difference (positive = as claimed), in the
-    record format of :mod:`smoothlearn.claims`: reproduced if the CI excludes 0 on the claimed
-    side, not reproduced if it excludes 0 on the other side, else (or with < ``min_seeds``
-    seeds) inconclusive."""
-    d = np.asarray(diff, np.float64)
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return {"n": 0, "mean_diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                "share": np.nan, "verdict": "no data"}
-    ci = bootstrap_ci(d, n_boot, seed=seed)
-    verdict = ("inconclusive" if d.size < min_seeds else "reproduced" if ci["lo"] > 0
-               else "not reproduced" if ci["hi"] < 0 else "inconclusive")
-    return {"n": int(d.size), "mean_diff": ci["mean"], "ci_low": ci["lo"], "ci_high": ci["hi"],
-            "share": float(np.mean(d > 0)), "verdict": verdict}
 
 
 def autoencoder_claims(
     frame: pd.DataFrame,
     curves_frame: pd.DataFrame | None = None,
-    n_boot: int = 10_000,
+    n_boot: int = stats.N_BOOT,
     seed: int = 0,
-    min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """The paper's Fig 3 claims, one record per comparison and setting (experiment, dataset,
-    lr, optimizer, test_mode), in the record format of :func:`smoothlearn.claims.
-    evaluate_claims` (``mean_diff`` > 0 means as claimed), so ``claims.summarise`` applies.
+) -> list[ComparisonResult]:
+    """The paper's Fig 3 claims, one result per comparison and setting (experiment, dataset,
+    lr, optimizer, test_mode), like :func:`smoothlearn.claims.evaluate_claims`'s
+    (``mean_diff`` > 0 means as claimed), so ``verdicts.summarise`` applies.
 
     * ``ae-selectivity``: each memory+reset model's selectivity (each seed's mean over its
       units) exceeds the feedforward model's, paired over seeds (same init, same data).
@@ -506,97 +438,160 @@ def autoencoder_claims(
         selectivity=("selectivity", "mean"),
         selectivity_init=("selectivity_init", "mean"),
         test_mse=("test_mse", "first"),
+        test_mse_init=("test_mse_init", "first"),
     )
-    step = np.nan
+    step = None
     if curves_frame is not None and len(curves_frame):
         ordered = curves_frame.sort_values("step").groupby("run_id")
         per_run["test_mse"] = per_run["run_id"].map(ordered["test_mse"].last()).fillna(
             per_run["test_mse"])
         step = int(ordered["step"].last().max())
-    records = []
+    results = []
     for key, part in per_run.groupby(SETTING, sort=False):
         setting = dict(zip(SETTING, key, strict=True))
         wide = {c: part.pivot(index="seed", columns="model", values=c)
-                for c in ("selectivity", "selectivity_init", "test_mse")}
+                for c in ("selectivity", "selectivity_init", "test_mse", "test_mse_init")}
         for model in RESET_MODELS:
             if model not in wide["selectivity"]:
                 continue
-            args = (setting, model, wide, n_boot, seed, min_seeds)
+            args = (setting, model, wide, n_boot, seed)
             if BASELINE in wide["selectivity"]:
-                records.append(_selectivity_claim(*args))
-            records.append(_positive_claim(*args))
+                results.append(_selectivity_claim(*args))
+            results.append(_positive_claim(*args))
             if BASELINE in wide["selectivity"]:
-                records.append({**_error_claim(*args), "step": step})
-    return records
+                results.append(_error_claim(*args, step=step))
+    return _decide_by_claim(results)
 
 
-def _record(claim: str, comparison: str, text: str, source: str, setting, better: str,
-            worse: str, metric: str, mean_better: float, mean_worse: float) -> dict[str, Any]:
-    return {"id": f"{claim}: {comparison}", "claim": claim, "text": text,
-            "comparison": comparison, "source": source, **setting, "better": better,
-            "worse": worse, "metric": metric, "mean_better": mean_better,
-            "mean_worse": mean_worse, "test_protocol": _PROTOCOL.get(setting["test_mode"], ""),
-            "reads_test_labels": False}
+def _decide_by_claim(results: list[ComparisonResult]) -> list[ComparisonResult]:
+    """Verdicts with Holm over each claim's comparisons in one setting (experiment, dataset,
+    lr, optimizer, test_mode), in the input order."""
+    families: dict[tuple, list[int]] = {}
+    for i, res in enumerate(results):
+        key = (res.claim, res.experiment, res.dataset, res.lr, res.optimizer, res.test_mode)
+        families.setdefault(key, []).append(i)
+    out = list(results)
+    for members in families.values():
+        for i, decided in zip(members, decide([results[i] for i in members]), strict=True):
+            out[i] = decided
+    return out
 
 
 _PROTOCOL = {"same": "held-out stream in its own order, each model's own resets (input-change "
                      "rule for reset models: reads no labels)",
              "off": "memory off (each test item alone)"}
+FINAL_WEIGHTS = "end of training (final weights)"
 
 
-def _selectivity_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
+def _result(claim: str, comparison: str, text: str, source: str, setting: dict[str, Any],
+            better: str, worse: str, metric: str, mean_better: float | None,
+            mean_worse: float | None, measured: Paired, **extra: Any) -> ComparisonResult:
+    """An autoencoder comparison: measured on final weights over the held-out stream, which
+    these label-free protocols read no test labels of."""
+    extra.setdefault("test_protocol", _PROTOCOL.get(setting["test_mode"], ""))
+    extra.setdefault("relative_diff", relative(measured.mean_diff, mean_worse or math.nan))
+    return ComparisonResult(
+        claim=claim, comparison=comparison, text=text, source=source, **setting,
+        better=better, worse=worse, metric=metric, mean_better=mean_better,
+        mean_worse=mean_worse, step_rule=FINAL_WEIGHTS, reads_test_labels=False,
+        **asdict(measured), **extra)
+
+
+def _selectivity_claim(setting, model, wide, n_boot, seed) -> ComparisonResult:
     sel, sel0 = wide["selectivity"], wide["selectivity_init"]
     diff = (sel[model] - sel[BASELINE]).to_numpy()
     diff0 = (sel0[model] - sel0[BASELINE]).to_numpy()
-    init = _paired(diff0, n_boot, seed, min_seeds)
-    gain = _paired(diff - diff0, n_boot, seed, min_seeds)
-    out = _record(
+    init = paired(diff0, n_boot=n_boot, seed=seed)
+    gain = paired(diff - diff0, n_boot=n_boot, seed=seed)
+    return _result(
         "ae-selectivity", f"{model} > {BASELINE}",
         "Autoencoders with memory and reset un-mix the timescales: their timescale selectivity "
         "exceeds the feedforward AE's.", "§5.2.2, Fig 3E", setting, model, BASELINE,
         "selectivity (mean over units)", float(np.nanmean(sel[model])),
-        float(np.nanmean(sel[BASELINE])))
-    out.update(_paired(diff, n_boot, seed, min_seeds))
-    out.update(init_mean_diff=init["mean_diff"], init_ci_low=init["ci_low"],
-               init_ci_high=init["ci_high"], gain_mean_diff=gain["mean_diff"],
-               gain_ci_low=gain["ci_low"], gain_ci_high=gain["ci_high"])
-    out["note"] = (f"at initialisation the difference is already {init['mean_diff']:+.3f} "
-                   f"[{init['ci_low']:+.3f}, {init['ci_high']:+.3f}]; training changes it by "
-                   f"{gain['mean_diff']:+.3f} [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]")
-    return out
+        float(np.nanmean(sel[BASELINE])), paired(diff, sel.index, n_boot, seed),
+        init=init.effect, gain=gain.effect,
+        note=f"at initialisation the difference is already {init.mean_diff:+.3f} "
+             f"[{init.ci_low:+.3f}, {init.ci_high:+.3f}]; training changes it by "
+             f"{gain.mean_diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]")
 
 
-def _positive_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
+def _positive_claim(setting, model, wide, n_boot, seed) -> ComparisonResult:
     sel, sel0 = wide["selectivity"][model], wide["selectivity_init"][model]
-    out = _record(
+    init = paired(sel0.to_numpy(), n_boot=n_boot, seed=seed)
+    return _result(
         "ae-selectivity-positive", f"{model} > 0",
         "Autoencoders with memory and reset show positive timescale selectivity.",
         "§5.2.2, Fig 3E", setting, model, "0", "selectivity (mean over units)",
-        float(np.nanmean(sel)), 0.0)
-    out.update(_paired(sel.to_numpy(), n_boot, seed, min_seeds))
-    init = _paired(sel0.to_numpy(), n_boot, seed, min_seeds)
-    out.update(init_mean_diff=init["mean_diff"], init_ci_low=init["ci_low"],
-               init_ci_high=init["ci_high"])
-    out["note"] = f"at initialisation: {init['mean_diff']:+.3f}"
-    return out
+        float(np.nanmean(sel)), 0.0, paired(sel.to_numpy(), sel.index, n_boot, seed),
+        init=init.effect,
+        note=f"at initialisation: {init.mean_diff:+.3f}")
 
 
-def _error_claim(setting, model, wide, n_boot, seed, min_seeds) -> dict[str, Any]:
-    mse = wide["test_mse"]
-    base = float(np.nanmean(mse[BASELINE]))
-    out = _record(
+def _error_claim(setting, model, wide, n_boot, seed, step) -> ComparisonResult:
+    mse, mse0 = wide["test_mse"], wide["test_mse_init"]
+    worse = float(np.nanmean(mse[model]))
+    measured = paired((mse[model] - mse[BASELINE]).to_numpy(), mse.index, n_boot, seed)
+    init = paired((mse0[model] - mse0[BASELINE]).to_numpy(), n_boot=n_boot, seed=seed)
+    rel = relative(measured.mean_diff, worse)
+    return _result(
         "ae-ff-lower-error", f"{BASELINE} < {model}",
         "The no-memory (feedforward) AE has slightly lower final reconstruction error than the "
         "memory+reset AEs.", "§5.2.3, Fig 3D", setting, BASELINE, model, "test_mse",
-        base, float(np.nanmean(mse[model])))
-    out.update(_paired((mse[model] - mse[BASELINE]).to_numpy(), n_boot, seed, min_seeds))
-    rel = out["mean_diff"] / base if base else np.nan
-    out["relative_diff"] = rel
-    out["note"] = f"relative difference {rel:+.1%} of the feedforward error"
-    return out
+        float(np.nanmean(mse[BASELINE])), worse, measured, step=step, init=init.effect,
+        note=f"relative difference {rel:+.1%} of the memory+reset AE's error; at "
+             f"initialisation {init.mean_diff:+.3g}")
 
 
-def a13_table(frame: pd.DataFrame, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+def feature_error_claims(
+    table: pd.DataFrame, models: Sequence[str] = RESET_MODELS, n_boot: int = stats.N_BOOT,
+    seed: int = 0,
+) -> list[ComparisonResult]:
+    """A.13: in the memory+reset autoencoders the slow row is reconstructed better than the
+    fast row (per seed: fast-row error minus slow-row error > 0), from an
+    :func:`analyse_runs` table."""
+    runs = table.drop_duplicates("run_id")
+    results = []
+    for key, part in runs.groupby([*SETTING, "model"], sort=False):
+        setting = dict(zip([*SETTING, "model"], key, strict=True))
+        if setting["model"] not in models:
+            continue
+        diff = (part["err_fast"] - part["err_slow"]).to_numpy()
+        results.append(_result(
+            "ae-slow-row-learned-better", f"{setting['model']}: slow-row error < fast-row "
+            "error", "Memory+reset autoencoders reconstruct the slow-changing row better than "
+            "the fast-changing one (A.13).", "A.13", setting, "slow row", "fast row",
+            "per-row test MSE", float(part["err_slow"].mean()), float(part["err_fast"].mean()),
+            paired(diff, part["seed"].to_numpy(), n_boot, seed),
+            id=f"ae-slow-row-learned-better: {setting['model']}",
+            test_protocol=f"held-out stream, test_mode={setting['test_mode']}"))
+    return _decide_by_claim(results)
+
+
+def a14_claims(
+    table: pd.DataFrame, models: Sequence[str] = RESET_MODELS, n_boot: int = stats.N_BOOT,
+    seed: int = 0,
+) -> list[ComparisonResult]:
+    """A.14 (i): across seeds, the more the slow (medium/long-memory) units correlate with the
+    fast feature, the worse the fast row is reconstructed (Pearson r > 0, bootstrap CI)."""
+    rel = a14_relation(table, n_boot=n_boot, seed=seed)
+    rel = rel[rel["units"].str.startswith("slow") & rel["model"].isin(list(models))]
+    results = []
+    for row in rel.to_dict("records"):
+        setting = {k: row[k] for k in [*SETTING, "model"]}
+        measured = Paired(n=int(row["n"]), mean_diff=float(row["r"]), ci_low=float(row["r_lo"]),
+                          ci_high=float(row["r_hi"]), p=float(row["p"]))
+        results.append(_result(
+            "ae-slow-units-hurt-fast-row", f"{row['model']}: r(slow units' r² with fast "
+            "feature, fast-row error) > 0", "Across seeds, slow hidden units that track the "
+            "fast feature go with a worse fast-row reconstruction (A.14).", "A.14", setting,
+            "r", "0", "Pearson r across seeds", None, None, measured,
+            id=f"ae-slow-units-hurt-fast-row: {row['model']}",
+            test_protocol=f"held-out stream, test_mode={row['test_mode']}",
+            note=f"least-squares slope {row['slope']:.3g}; p: permutation test of r"))
+    return _decide_by_claim(results)
+
+
+def a13_table(frame: pd.DataFrame, n_boot: int = stats.N_BOOT, seed: int = 0) -> pd.DataFrame:
     """A.13: per model, the fast, medium and slow rows' test error (bootstrap mean ± SD over
     seeds), and the paired slow-minus-fast difference with its 95% CI (the paper predicts < 0
     for the memory+reset models: the slow row is learned faster)."""
@@ -607,16 +602,17 @@ def a13_table(frame: pd.DataFrame, n_boot: int = 10_000, seed: int = 0) -> pd.Da
     for key, part in runs.groupby(level=[*range(len(SETTING) + 1)], sort=False):
         row = dict(zip([*SETTING, "model"], key, strict=True))
         for name in FEATURE_NAMES:
-            mean, sd = bootstrap(part[f"err_{name}"].to_numpy(), n_boot, seed=seed)
-            row[f"err_{name}"], row[f"sd_{name}"] = mean, sd
-        ci = bootstrap_ci((part["err_slow"] - part["err_fast"]).to_numpy(), n_boot, seed=seed)
-        row.update(slow_minus_fast=ci["mean"], ci_low=ci["lo"], ci_high=ci["hi"], n=ci["n"])
+            err = stats.bootstrap(part[f"err_{name}"].to_numpy(), n_boot=n_boot, seed=seed)
+            row[f"err_{name}"], row[f"sd_{name}"] = err.mean, err.sd
+        diff = stats.bootstrap((part["err_slow"] - part["err_fast"]).to_numpy(), n_boot=n_boot,
+                               seed=seed)
+        row.update(slow_minus_fast=diff.mean, ci_low=diff.low, ci_high=diff.high, n=diff.n)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def a14_relation(
-    frame: pd.DataFrame, feature: int = 0, n_boot: int = 10_000, seed: int = 0
+    frame: pd.DataFrame, feature: int = 0, n_boot: int = stats.N_BOOT, seed: int = 0
 ) -> pd.DataFrame:
     """A.14: across seeds, does a slow unit that tracks the fast feature reconstruct it worse?
 
@@ -646,12 +642,15 @@ def _relation(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> dict[str,
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     r = float(pearson(x[:, None], y[:, None])[0, 0])
-    idx = _resample_index(x.size, n_boot, None, seed)
-    xb, yb = x[idx], y[idx]
-    xb = xb - xb.mean(1, keepdims=True)
-    yb = yb - yb.mean(1, keepdims=True)
-    den = np.sqrt((xb**2).sum(1) * (yb**2).sum(1))
-    rb = np.where(den > 0, (xb * yb).sum(1) / np.where(den > 0, den, 1), 0.0)
-    lo, hi = np.percentile(rb, [2.5, 97.5])
+    boot = stats.bootstrap((x, y), _pearson_r, n_boot=n_boot, seed=seed)
     slope = float(np.polyfit(x, y, 1)[0]) if np.ptp(x) > 0 else float("nan")
-    return {"n": int(x.size), "r": r, "r_lo": float(lo), "r_hi": float(hi), "slope": slope}
+    return {"n": int(x.size), "r": r, "r_lo": boot.low, "r_hi": boot.high,
+            "p": stats.correlation_p(x, y, seed=seed), "slope": slope}
+
+
+def _pearson_r(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson r along ``axis`` (vectorised for the bootstrap); 0 where x or y is constant."""
+    xc = x - x.mean(axis, keepdims=True)
+    yc = y - y.mean(axis, keepdims=True)
+    den = np.sqrt((xc**2).sum(axis) * (yc**2).sum(axis))
+    return np.where(den > 0, (xc * yc).sum(axis) / np.where(den > 0, den, 1), 0.0)

@@ -4,12 +4,10 @@ A claim such as "feedforward nets: repeat-1 < random < repeat-3 < repeat-5 in te
 :class:`Claim` holding one :class:`Comparison` per ``<``. A comparison names two *arms* (column
 filters on a results frame, e.g. ``{"model": "leaky-reset", "test_mode": "same"}``), pairs their
 runs by seed (same initial weights and category order), takes each pair's difference at one
-evaluation step, and summarises it by the mean, a percentile-bootstrap 95% CI (10,000 resamples,
-fixed seed) and the share of seeds that point the claimed way. The verdict is
-
-* ``reproduced``: the CI excludes 0 in the claimed direction,
-* ``not reproduced``: the CI excludes 0 in the opposite direction,
-* ``inconclusive``: otherwise, or with fewer than ``min_seeds`` pairs.
+evaluation step, and summarises and decides it with :mod:`smoothlearn.verdicts`: mean
+difference, bootstrap CI, exact sign-flip p, Holm across the comparisons of one claim, and the
+verdicts ``reproduced``, ``reversed``, ``no detectable effect``, ``not testable`` (e.g. leaky +
+label reset in a repeat-1 order *is* the feedforward net) and ``no data``.
 
 **Where to measure.** The paper measures at the end of epoch 1. On MNIST the repeat-N orders end
 with ~480 items of one class once the other classes run out (exhausted categories are skipped,
@@ -19,7 +17,8 @@ first class runs out in any compared run (:func:`smoothlearn.streams.first_exhau
 unless the runs used ``class_balance="balanced"`` or the classes are equally large. Every record
 says which step was used and why.
 
-Everything here works on any frame with the columns of ``smoothlearn.results.load`` (or
+Each comparison is a :class:`~smoothlearn.verdicts.ComparisonResult`. Everything here
+works on any frame with the columns of ``smoothlearn.results.load`` (or
 ``experiments.curves_frame``), so robustness sweeps can call :func:`evaluate_claims` on subsets.
 """
 
@@ -27,32 +26,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smoothlearn import stats
+from smoothlearn.verdicts import ComparisonResult, decide, paired, relative
+
 __all__ = [
     "Comparison",
     "Claim",
-    "bootstrap_ci",
-    "signflip_p",
     "paired_comparison",
     "choose_step",
     "evaluate_claims",
-    "summarise",
     "normalise_frame",
     "select_runs",
     "training_labels",
     "exhaustion_step",
-    "feature_error_claims",
-    "a14_claims",
-    "VERDICTS",
 ]
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "no data")
 #: "Early in training" (Figs A.3, A.6) is this fraction of the late measurement step.
 EARLY_FRACTION = 0.1
 #: Metrics where larger is better; every other metric is an error.
@@ -101,66 +96,6 @@ def beats(better: Mapping[str, Any], worse: Mapping[str, Any], label: str) -> Co
     return Comparison(dict(better), dict(worse), label)
 
 
-# ----------------------------------------------------------------------------- statistics
-def bootstrap_ci(
-    values: np.ndarray, n_boot: int = 10_000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the mean; one vectorised draw, reproducible by ``seed``."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, values.size, size=(n_boot, values.size))
-    means = values[idx].mean(axis=1)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
-def signflip_p(values: np.ndarray, n_perm: int = 20_000, seed: int = 0) -> float:
-    """Two-sided paired sign-flip permutation p-value of "mean difference = 0".
-
-    Exact (all 2^n sign patterns) up to n = 16 seeds, Monte Carlo beyond. Unlike a bootstrap
-    p-value it is not optimistic with few seeds: 10 seeds all one way give p = 2/1024, so
-    a Holm correction over a few comparisons can still find an effect and over hundreds cannot.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return math.nan
-    exact = n <= 16
-    if exact:
-        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-    else:
-        signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, n))
-    observed = abs(values.mean())
-    # relative tolerance: sign patterns equal to the observed one up to rounding count
-    hits = int(np.sum(np.abs(signs @ values) / n >= observed * (1.0 - 1e-9)))
-    if exact:
-        return hits / signs.shape[0]
-    return (1 + hits) / (1 + n_perm)  # Monte Carlo: never 0
-
-
-def bootstrap_sd(values: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> float:
-    """SD of bootstrap means: the paper's error bars in A.1, A.4 and 3E."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return math.nan
-    idx = np.random.default_rng(seed).integers(0, values.size, size=(n_boot, values.size))
-    return float(values[idx].mean(axis=1).std())
-
-
-def verdict(low: float, high: float, n: int, min_seeds: int) -> str:
-    if n == 0:
-        return "no data"
-    if n < min_seeds or not (math.isfinite(low) and math.isfinite(high)):
-        return "inconclusive"
-    if low > 0:
-        return "reproduced"
-    if high < 0:
-        return "not reproduced"
-    return "inconclusive"
 
 
 # ----------------------------------------------------------------------------- frames
@@ -221,12 +156,15 @@ def select_runs(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame
 @lru_cache(maxsize=16)
 def training_labels(dataset: str, data_seed: int) -> np.ndarray | None:
     """Training labels of a dataset, or None for ordered streams (no exhaustion there)."""
+    from smoothlearn.data import dataset_info
     from smoothlearn.experiments import make_config
     from smoothlearn.runs import dataset_for
 
+    if dataset_info(str(dataset)).ordered:
+        return None
     ds = dataset_for(make_config(dataset=dataset, condition="random", data_seed=data_seed,
                                  task=_task_of(dataset)))
-    if ds.ordered or ds.y_train.ndim != 1:
+    if ds.y_train.ndim != 1:
         return None
     return ds.y_train
 
@@ -395,39 +333,38 @@ def paired_comparison(
     step_policy: str | int = "pre-exhaustion",
     stage: str = "end",
     labels_fn: LabelsFn | None = None,
-    n_boot: int = 10_000,
+    n_boot: int = stats.N_BOOT,
     seed: int = 0,
-    min_seeds: int = 3,
 ) -> dict[str, Any]:
-    """One paired comparison on a (normalised) frame: the numbers of one claim record.
+    """One paired comparison on a (normalised) frame: the measured fields of a
+    :class:`ComparisonResult` (its keyword arguments beyond the claim's identity).
 
     ``mean_diff`` is the advantage of ``better`` over ``worse`` (positive = as claimed): the
     error of ``worse`` minus that of ``better``, or the reverse for accuracy.
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
-    record: dict[str, Any] = {"better": _describe(better), "worse": _describe(worse),
-                              "metric": metric}
+    arms = {"better": _describe(better), "worse": _describe(worse), "metric": metric}
     if a.empty or b.empty:
         missing = "better" if a.empty else "worse"
-        return {**record, **_empty(f"no runs match the {missing} arm")}
+        return {**arms, **_no_data(f"no runs match the {missing} arm")}
     choice = choose_step(pd.concat([a, b]), step_policy, stage, labels_fn)
     va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
-    paired = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
-    paired = paired[np.isfinite(paired.to_numpy()).all(axis=1)]  # NaN and inf: diverged
+    both = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
+    both = both[np.isfinite(both.to_numpy()).all(axis=1)]  # NaN and inf: diverged
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
-    diff = sign * (paired["a"] - paired["b"]).to_numpy()
-    low, high = bootstrap_ci(diff, n_boot, seed)
-    n = int(diff.size)
+    diff = sign * (both["a"] - both["b"]).to_numpy()
+    result = paired(diff, both.index.to_numpy(), n_boot, seed)
+    n = result.n
     prot_a, reads_a = _protocol(a)
     prot_b, reads_b = _protocol(b)
     dropped = len(set(va.index) | set(vb.index)) - n
     notes = []
     if dropped:
         notes.append(f"{dropped} seed(s) without a finite value in both arms (diverged)")
-    if 0 < n < min_seeds:
-        notes.append(f"only {n} seed(s): fewer than {min_seeds}, no verdict")
+    mean_worse = float(both["b"].mean()) if n else math.nan
+    same = _same_network(a.iloc[0], b.iloc[0])
     return {
-        **record,
+        **arms,
         "dataset": str(a.iloc[0]["dataset"]),
         "step": int(choice.step),
         "step_rule": choice.rule,
@@ -435,25 +372,39 @@ def paired_comparison(
                       "worse": str(b.iloc[0]["test_mode"])},
         "test_protocol": {"better": prot_a, "worse": prot_b},
         "reads_test_labels": bool(reads_a or reads_b),
-        "n": n,
-        "mean_better": float(paired["a"].mean()) if n else math.nan,
-        "mean_worse": float(paired["b"].mean()) if n else math.nan,
-        "mean_diff": float(diff.mean()) if n else math.nan,
-        "ci_low": low,
-        "ci_high": high,
-        "share": float(np.mean(diff > 0)) if n else math.nan,
-        "p": signflip_p(diff),
-        "verdict": verdict(low, high, n, min_seeds),
+        "mean_better": float(both["a"].mean()) if n else math.nan,
+        "mean_worse": mean_worse,
+        **asdict(result),
+        "relative_diff": relative(result.mean_diff, mean_worse),
+        **({"not_testable": same} if same else {}),
         "note": "; ".join(notes),
     }
 
 
-def _empty(note: str) -> dict[str, Any]:
-    return {"dataset": None, "step": None, "step_rule": "", "test_mode": None,
-            "test_protocol": None, "reads_test_labels": None, "n": 0, "mean_better": math.nan,
-            "mean_worse": math.nan, "mean_diff": math.nan, "ci_low": math.nan,
-            "ci_high": math.nan, "share": math.nan, "p": math.nan, "verdict": "no data",
-            "note": note}
+def _same_network(better: pd.Series, worse: pd.Series) -> str:
+    """Why two arms are the same network by construction ("" when they are not).
+
+    Leaky memory with label resets trained in a repeat-1 order resets at every step (each
+    item's class differs from the last), so it trains the feedforward net's weights; tested
+    with memory off, or streamed as repeat-1 with label resets, it is that net again. Any
+    difference comes only from the class-exhaustion tails (runs of one class at the end of
+    the training or test stream), not from memory.
+    """
+    rows = {str(better["model"]): better, str(worse["model"]): worse}
+    if set(rows) != {"leaky-reset", "feedforward"}:
+        return ""
+    reset = rows["leaky-reset"]
+    if not (str(reset["reset"]) == "label" and str(reset["task"]) == "classify"
+            and better["condition"] == worse["condition"] == "repeat-1"
+            and str(reset["test_mode"]) in ("off", "same", "repeat-1")):
+        return ""
+    return ("leaky + label reset in a repeat-1 order resets at every step: the feedforward "
+            "net by construction (differences come only from class-exhaustion tails)")
+
+
+def _no_data(note: str) -> dict[str, Any]:
+    """The measured fields of a comparison that could not be made, and why."""
+    return {"mean_better": math.nan, "mean_worse": math.nan, "note": note}
 
 
 def evaluate_claims(
@@ -462,137 +413,34 @@ def evaluate_claims(
     step_policy: str | int = "pre-exhaustion",
     match_experiment: bool = True,
     labels_fn: LabelsFn | None = None,
-    n_boot: int = 10_000,
+    n_boot: int = stats.N_BOOT,
     seed: int = 0,
-    min_seeds: int = 3,
-) -> list[dict[str, Any]]:
+) -> list[ComparisonResult]:
     """Check ``claims`` (e.g. a figure unit's, :mod:`smoothlearn.figures`) on ``frame``: one
-    record per comparison, failures included.
+    result per comparison, failures included, each decided with the exact test and Holm over
+    its claim's comparisons (:func:`decide`).
 
     With ``match_experiment=False`` the experiment column is ignored, so a robustness sweep
     can pass its own subset (e.g. fig2 rerun with RMSprop under another name).
     """
     frame = normalise_frame(frame)
-    records = []
+    results = []
     for claim in claims:
         sub = frame
         if match_experiment:
             sub = sub[sub["experiment"] == claim.experiment]
         sub = select_runs(sub, claim.where) if claim.where else sub
+        family = []
         for comp in claim.comparisons:
-            base = {"id": f"{claim.id}: {comp.label}", "claim": claim.id, "text": claim.text,
-                    "comparison": comp.label, "experiment": claim.experiment,
-                    "source": claim.source, "stage": claim.stage, "step_policy": str(step_policy)}
             try:
-                result = paired_comparison(sub, comp.better, comp.worse, claim.metric,
-                                           step_policy, claim.stage, labels_fn, n_boot, seed,
-                                           min_seeds)
+                measured = paired_comparison(sub, comp.better, comp.worse, claim.metric,
+                                             step_policy, claim.stage, labels_fn, n_boot, seed)
             except Exception as err:  # a broken check is reported, never dropped
-                result = {"better": _describe(comp.better), "worse": _describe(comp.worse),
-                          "metric": claim.metric, **_empty(f"check failed: {err}")}
-            records.append({**base, **result})
-    return records
-
-
-# ----------------------------------------------------------------------------- autoencoders
-AE_RESET_MODELS = ("ae-leaky-reset", "ae-multiscale-reset")
-_AE_SETTING = ["experiment", "dataset", "lr", "optimizer", "test_mode"]
-
-
-def _stats(diff: np.ndarray, n_boot: int, seed: int, min_seeds: int) -> dict[str, Any]:
-    diff = np.asarray(diff, np.float64)
-    diff = diff[np.isfinite(diff)]
-    low, high = bootstrap_ci(diff, n_boot, seed)
-    n = int(diff.size)
-    return {"n": n, "mean_diff": float(diff.mean()) if n else math.nan, "ci_low": low,
-            "ci_high": high, "share": float(np.mean(diff > 0)) if n else math.nan,
-            "verdict": verdict(low, high, n, min_seeds)}
-
-
-def feature_error_claims(
-    table: pd.DataFrame, models: Sequence[str] = AE_RESET_MODELS, n_boot: int = 10_000,
-    seed: int = 0, min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """A.13: in the memory+reset autoencoders the slow row is reconstructed better than the
-    fast row (per seed: fast-row error minus slow-row error > 0), from an
-    ``analysis.analyse_runs`` table."""
-    runs = table.drop_duplicates("run_id")
-    records = []
-    for key, part in runs.groupby([*_AE_SETTING, "model"], sort=False):
-        setting = dict(zip([*_AE_SETTING, "model"], key, strict=True))
-        if setting["model"] not in models:
-            continue
-        diff = (part["err_fast"] - part["err_slow"]).to_numpy()
-        records.append({
-            "id": f"ae-slow-row-learned-better: {setting['model']}",
-            "claim": "ae-slow-row-learned-better", "comparison": f"{setting['model']}: "
-            "slow-row error < fast-row error",
-            "text": "Memory+reset autoencoders reconstruct the slow-changing row better than the "
-                    "fast-changing one (A.13).", "source": "A.13", **setting,
-            "better": "slow row", "worse": "fast row", "metric": "per-row test MSE",
-            "step": None, "step_rule": "end of training (final weights)",
-            "test_protocol": f"held-out stream, test_mode={setting['test_mode']}",
-            "reads_test_labels": False, "mean_better": float(part["err_slow"].mean()),
-            "mean_worse": float(part["err_fast"].mean()), "note": "",
-            **_stats(diff, n_boot, seed, min_seeds)})
-    return records
-
-
-def a14_claims(
-    table: pd.DataFrame, models: Sequence[str] = AE_RESET_MODELS, n_boot: int = 10_000,
-    seed: int = 0, min_seeds: int = 3,
-) -> list[dict[str, Any]]:
-    """A.14 (i): across seeds, the more the slow (medium/long-memory) units correlate with the
-    fast feature, the worse the fast row is reconstructed (Pearson r > 0, bootstrap CI)."""
-    from smoothlearn.analysis import a14_relation
-
-    rel = a14_relation(table, n_boot=n_boot, seed=seed)
-    rel = rel[rel["units"].str.startswith("slow") & rel["model"].isin(list(models))]
-    records = []
-    for row in rel.to_dict("records"):
-        n = int(row["n"])
-        records.append({
-            "id": f"ae-slow-units-hurt-fast-row: {row['model']}",
-            "claim": "ae-slow-units-hurt-fast-row",
-            "comparison": f"{row['model']}: r(slow units' r² with fast feature, fast-row error)"
-                          " > 0",
-            "text": "Across seeds, slow hidden units that track the fast feature go with a worse "
-                    "fast-row reconstruction (A.14).", "source": "A.14",
-            **{k: row[k] for k in _AE_SETTING}, "model": row["model"],
-            "better": "r", "worse": "0", "metric": "Pearson r across seeds", "step": None,
-            "step_rule": "end of training (final weights)",
-            "test_protocol": f"held-out stream, test_mode={row['test_mode']}",
-            "reads_test_labels": False, "n": n, "mean_diff": float(row["r"]),
-            "ci_low": float(row["r_lo"]), "ci_high": float(row["r_hi"]), "share": math.nan,
-            "verdict": verdict(float(row["r_lo"]), float(row["r_hi"]), n, min_seeds),
-            "note": f"least-squares slope {row['slope']:.3g}"})
-    return records
-
-
-def claim_verdict(verdicts: Sequence[str]) -> str:
-    """One verdict for a claim from its comparisons' verdicts."""
-    present = [v for v in verdicts if v != "no data"]
-    if not present:
-        return "no data"
-    if "not reproduced" in present:
-        return "not reproduced"
-    if all(v == "reproduced" for v in present):
-        return "reproduced" if len(present) == len(verdicts) else "partly reproduced"
-    if "reproduced" in present:
-        return "partly reproduced"
-    return "inconclusive"
-
-
-def summarise(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per claim: its verdict and how many comparisons went which way."""
-    out: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        row = out.setdefault(rec["claim"], {
-            "claim": rec["claim"], "text": rec["text"], "experiment": rec["experiment"],
-            "source": rec.get("source", ""), "verdicts": []})
-        row["verdicts"].append(rec["verdict"])
-    for row in out.values():
-        counts = {v: row["verdicts"].count(v) for v in VERDICTS if v in row["verdicts"]}
-        row["verdict"] = claim_verdict(row.pop("verdicts"))
-        row["counts"] = counts
-    return list(out.values())
+                measured = {"better": _describe(comp.better), "worse": _describe(comp.worse),
+                            "metric": claim.metric, **_no_data(f"check failed: {err}")}
+            family.append(ComparisonResult(
+                claim=claim.id, text=claim.text, comparison=comp.label,
+                experiment=claim.experiment, source=claim.source, stage=claim.stage,
+                step_policy=str(step_policy), **measured))
+        results += decide(family)
+    return results

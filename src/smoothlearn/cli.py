@@ -138,7 +138,7 @@ def _execution(args: argparse.Namespace) -> Execution:
 # ---------------------------------------------------------------- commands
 def cmd_streams(args: argparse.Namespace) -> int:
     """Show what each smoothness condition does to one label set."""
-    from smoothlearn import streams
+    from smoothlearn import data, streams
     from smoothlearn.experiments import make_config
     from smoothlearn.runs import dataset_for
 
@@ -149,7 +149,9 @@ def cmd_streams(args: argparse.Namespace) -> int:
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])
     else:
-        labels = dataset_for(make_config(dataset=args.dataset, condition="random")).y_train
+        given = data.dataset_info(args.dataset).ordered  # its order is the data
+        labels = dataset_for(make_config(dataset=args.dataset,
+                                         condition="given" if given else "random")).y_train
     print(f"{args.dataset}: {labels.size} items, {np.unique(labels).size} categories, "
           f"category order (seed {args.seed}): "
           f"{streams.category_order(labels, args.seed).tolist()}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from smoothlearn.report.draw import FigureResult, draw_figures
 from smoothlearn.report.html import write_report
 from smoothlearn.runs import run_many
 from smoothlearn.sweep import Execution, run_sweep
+from smoothlearn.verdicts import ComparisonResult, summarise
 
 __all__ = ["reproduce", "ReproduceOptions", "Reproduction", "plan_experiments", "ExperimentInfo",
            "DEFAULT_OUT"]
@@ -307,39 +308,39 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                    extra: Sequence[FigureResult] = ()) -> Path:
     infos = [info for info, _ in plans]
     inputs = analyse(plans, engine, notes)
-    records = _claims(frame, step_policy, notes, infos, inputs)
-    figures = draw_figures(frame, out / "figures", inputs) + list(extra)
+    results = _claims(frame, step_policy, notes, infos, inputs)
+    records = [r.to_record() for r in results]
+    drawn = draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
     meta = {"quick": quick, "seconds": time.perf_counter() - started, "notes": notes,
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "step_policy": step_policy, "min_seeds": 3}
+            "step_policy": step_policy}
     payload = {"step_policy": str(step_policy), "quick": quick,
-               "summary": claims_mod.summarise(records), "records": records,
+               "summary": [c.to_record() for c in summarise(results)],
+               "records": records,
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos]}
     from smoothlearn.results import strict_json
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
-    return write_report(out, records, figures, infos, meta)
+    return write_report(out, records, drawn, infos, meta)
 
 
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             infos: Sequence[ExperimentInfo],
-            inputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+            inputs: dict[str, dict[str, Any]]) -> list[ComparisonResult]:
     """Every registered unit's claims (those without runs read "no data"), in claim order."""
-    records = []
+    results: list[ComparisonResult] = []
     for unit in figures.claim_units():
-        records += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
+        results += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
         if unit.id in inputs:
-            records += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)
+            results += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}
-    for rec in records:
-        if rec["verdict"] == "no data" and rec["experiment"] in why:
-            rec["note"] = why[rec["experiment"]]
-    return records
+    return [replace(r, note=why[r.experiment])
+            if r.verdict == "no data" and r.experiment in why else r for r in results]
 
 
 def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
@@ -370,21 +371,15 @@ def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _analysis_claims(unit: FigureUnit, table: pd.DataFrame, frame: pd.DataFrame,
-                     notes: list[str]) -> list[dict[str, Any]]:
-    """A unit's claims on its analysis table (e.g. timescale selectivity, A.13, A.14), with
-    the fields a curve claim's record has."""
+                     notes: list[str]) -> list[ComparisonResult]:
+    """A unit's claims on its analysis table (e.g. timescale selectivity, A.13, A.14)."""
     if unit.analysis_claims is None:
         return []
     try:
-        records = unit.analysis_claims(table, frame[frame["experiment"] == unit.id])
+        return list(unit.analysis_claims(table, frame[frame["experiment"] == unit.id]))
     except Exception as err:
         notes.append(f"{unit.id}: autoencoder claims failed: {type(err).__name__}: {err}")
         return []
-    defaults = {"step": None, "step_rule": "end of training (final weights)", "stage": "end",
-                "note": "", "dataset": None, "test_mode": None, "n": 0, "share": float("nan"),
-                "mean_diff": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                "reads_test_labels": False, "verdict": "no data"}
-    return [{**defaults, **rec} for rec in records]
 
 
 def _json_default(value: Any) -> Any:

@@ -10,10 +10,11 @@ so every claim is a paired comparison over seeds (``smoothlearn.claims``) at thr
 early (5k steps), mid (20k) and end (the last evaluation before any class runs out, or the end
 of the balanced epoch).
 
-Each comparison gets an exact paired sign-flip p-value (``claims.signflip_p``), Holm-adjusted
-within its family (the comparisons of one claim in one cell at one stage: "does this claim hold
-here?"): ``holds`` (adjusted p < 0.05, in the claimed direction), ``reversed`` (against it),
-``no detectable effect``. The unadjusted bootstrap CI and its verdict are kept beside it. With
+Each comparison is decided as in the claims table (``verdicts.decide``): an exact paired
+sign-flip p-value, Holm-adjusted within its family (the comparisons of one claim in one cell at
+one stage: "does this claim hold here?"): ``holds`` (adjusted p < 0.05, in the claimed
+direction), ``reversed`` (against it), ``no detectable effect``, ``not testable`` (the arms are
+one network by construction) or ``no data``. The unadjusted bootstrap CI is kept beside it. With
 ~10 seeds an exact test cannot survive a correction over the whole sweep (hundreds of
 comparisons); the number of families is printed beside the matrix instead, so a reader can
 discount isolated verdicts.
@@ -45,8 +46,9 @@ from smoothlearn.claims import Claim
 from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.figures import fig2
 from smoothlearn.sweep import Execution, SweepSummary, run_sweep
+from smoothlearn.verdicts import aggregate
 
-__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "holm", "judge",
+__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
            "RobustnessOptions", "DEFAULT_OUT"]
 
@@ -173,42 +175,19 @@ def cell_claims(cell: Cell) -> tuple[Claim, ...]:
 
 
 # ----------------------------------------------------------------------------- statistics
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    idx = np.flatnonzero(np.isfinite(p))
-    order = idx[np.argsort(p[idx], kind="stable")]
-    m = order.size
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
+#: The sweep's words for the claims' verdicts ("holds" reads better across a matrix of cells).
+_WORDS = {"reproduced": "holds", "partly reproduced": "partly holds"}
 
 
-def judge(mean_diff: float, p_adjusted: float, n: int) -> str:
-    """Verdict of one comparison after the multiple-comparison correction."""
-    if n == 0 or not math.isfinite(p_adjusted) or not math.isfinite(mean_diff):
-        return "no data"
-    if p_adjusted < ALPHA:
-        return "holds" if mean_diff > 0 else "reversed"
-    return "no detectable effect"
+def judge(verdict: str) -> str:
+    """A verdict of :func:`smoothlearn.verdicts.decide` in the sweep's words."""
+    return _WORDS.get(verdict, verdict)
 
 
 def claim_level(verdicts: Sequence[str]) -> str:
-    """One verdict per claim and cell from its comparisons' verdicts."""
-    present = [v for v in verdicts if v != "no data"]
-    if not present:
-        return "no data"
-    holds, reversed_ = present.count("holds"), present.count("reversed")
-    if holds and reversed_:
-        return "mixed"
-    if reversed_:
-        return "reversed"
-    if holds == len(present):
-        return "holds"
-    return "partly holds" if holds else "no detectable effect"
+    """One verdict per claim and cell from its comparisons' verdicts (the claims' words), by
+    the rules of :func:`smoothlearn.verdicts.aggregate`, in the sweep's words."""
+    return judge(aggregate(list(verdicts)))
 
 
 def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
@@ -234,31 +213,20 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
              cells: Sequence[Cell] = CELLS, n_boot: int = 10_000,
              steps: int | None = None) -> list[dict[str, Any]]:
     """Every claim of every cell at every stage; Holm within each family (claim, cell,
-    stage)."""
+    stage): one :func:`smoothlearn.claims.evaluate_claims` call decides one cell and stage."""
     records = []
     by_name = {c.name: c for c in cells}
     for name, frame in frames.items():
         cell = by_name[name]
         for stage, policy in _stage_steps(quick, steps).items():
-            for rec in claims_mod.evaluate_claims(frame, step_policy=policy,
+            for res in claims_mod.evaluate_claims(frame, step_policy=policy,
                                                   claims=cell_claims(cell),
                                                   match_experiment=False, n_boot=n_boot):
-                records.append({**rec, "cell": name, "axis": cell.axis, "stage": stage,
-                                "literal": cell.literal, "cell_note": cell.note,
-                                "cell_reads_labels": cell.reads_test_labels})
-    families: dict[tuple[str, str, str], list[int]] = {}
-    for i, rec in enumerate(records):
-        families.setdefault((rec["claim"], rec["cell"], rec["stage"]), []).append(i)
-    for members in families.values():
-        adjusted = holm([records[i].get("p", math.nan) for i in members])
-        for i, p_adj in zip(members, adjusted, strict=True):
-            records[i]["p_holm"] = float(p_adj)
-            records[i]["robust_verdict"] = judge(records[i]["mean_diff"], p_adj,
-                                                 records[i]["n"])
-    for rec in records:
-        worse = rec.get("mean_worse", math.nan)
-        rec["relative"] = (rec["mean_diff"] / worse if worse and math.isfinite(worse)
-                           else math.nan)
+                records.append({**res.to_record(), "cell": name, "axis": cell.axis,
+                                "stage": stage, "literal": cell.literal,
+                                "cell_note": cell.note,
+                                "cell_reads_labels": cell.reads_test_labels,
+                                "robust_verdict": judge(res.verdict)})
     return records
 
 
@@ -288,10 +256,11 @@ def claim_table(records: Sequence[Mapping[str, Any]],
         verdicts = part["robust_verdict"].tolist()
         rows.append({"claim": claim, "cell": cell, "stage": stage,
                      "axis": part["axis"].iloc[0], "literal": bool(part["literal"].iloc[0]),
-                     "verdict": claim_level(verdicts), "holds": verdicts.count("holds"),
+                     "verdict": claim_level(part["verdict"].tolist()),
+                     "holds": verdicts.count("holds"),
                      "reversed": verdicts.count("reversed"), "comparisons": len(verdicts),
-                     "median_relative": float(np.nanmedian(part["relative"]))
-                     if part["relative"].notna().any() else math.nan,
+                     "median_relative": float(np.nanmedian(part["relative_diff"]))
+                     if part["relative_diff"].notna().any() else math.nan,
                      "seeds": int(part["n"].max()),
                      "ff_accuracy": health.get(cell, math.nan)})
     table = pd.DataFrame(rows)
@@ -323,8 +292,8 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
         table = analysis.analyse_runs(configs, run_many(configs, engine=engine))
         fig3e = analysis.fig3e_table(table)
         selectivity.append(fig3e.assign(items=length))
-        for rec in analysis.autoencoder_claims(table):
-            ae_claims.append({**rec, "items": length})
+        for res in analysis.autoencoder_claims(table):
+            ae_claims.append({**res.to_record(), "items": length})
     ds = dataset_for(_ae_configs(1, mode["lengths"][0])[0])
     rate = analysis.reset_rate(ds.X_train, ds.latent_train)
     return {"selectivity": pd.concat(selectivity, ignore_index=True), "claims": ae_claims,
@@ -334,7 +303,7 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
 # ----------------------------------------------------------------------------- figure
 VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB02",
                   "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
-                  "no data": "#FFFFFF"}
+                  "not testable": "#9E9E9E", "no data": "#FFFFFF"}
 STAGES = ("early", "mid", "end")
 STAGE_TITLES = {
     "early": "Early in training ({} steps; quick: {})".format(
@@ -400,11 +369,6 @@ def matrix_figure(table: pd.DataFrame):
 
 
 # ----------------------------------------------------------------------------- text
-def _verdict_phrase(verdicts: pd.Series) -> str:
-    counts = verdicts.value_counts()
-    return ", ".join(f"{n} {v}" for v, n in counts.items())
-
-
 def summary_lines(table: pd.DataFrame) -> list[str]:
     """Plain-language findings: literal verdict per claim, and the cells that change it."""
     lines = []

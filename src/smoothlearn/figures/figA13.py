@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from smoothlearn import analysis, claims
+from smoothlearn import analysis
 from smoothlearn.figures.fig3 import SETTING
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 from smoothlearn.report import plots
@@ -44,7 +44,7 @@ def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
 
 
 def feature_claims(table: pd.DataFrame, _curves: pd.DataFrame) -> list[dict[str, Any]]:
-    return claims.feature_error_claims(table)
+    return analysis.feature_error_claims(table)
 
 
 UNIT = FigureUnit(

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smoothlearn import analysis, claims
+from smoothlearn import analysis
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 from smoothlearn.report.style import MODEL_LABELS, ae_order, model_color, new_figure, panel_title
 
@@ -49,7 +49,7 @@ def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
 
 
 def relation_claims(table: pd.DataFrame, _curves: pd.DataFrame) -> list[dict[str, Any]]:
-    return claims.a14_claims(table)
+    return analysis.a14_claims(table)
 
 
 UNIT = FigureUnit(

@@ -24,6 +24,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
+from smoothlearn import stats
 from smoothlearn.landscape import seams
 from smoothlearn.landscape.grid import Plan
 
@@ -97,7 +98,7 @@ def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     direction = np.sign(mean)
     return {
         "diff": mean,
-        "p": float(seams.signflip_p(diffs)),
+        "p": float(stats.signflip_p(diffs)),
         "effect_sd": mean / spread if spread and math.isfinite(spread) else math.nan,
         "share": float(np.mean(np.sign(diffs) == direction)) if direction else math.nan,
         "n_pairs": n,
@@ -130,7 +131,7 @@ def _adjust(cells: pd.DataFrame) -> pd.DataFrame:
     for ref in REFERENCES:
         adjusted = pd.Series(np.nan, index=cells.index)
         for _, family in cells.groupby([*PANEL, "checkpoint"], sort=False):
-            adjusted[family.index] = seams.holm(family[f"p_{ref}"].to_numpy())
+            adjusted[family.index] = stats.holm(family[f"p_{ref}"].to_numpy())
         cells[f"p_holm_{ref}"] = adjusted
         cells[f"significant_{ref}"] = adjusted < ALPHA
     return cells

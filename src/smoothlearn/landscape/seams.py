@@ -105,16 +105,3 @@ def training_seconds(store: Path, run_ids: Collection[str]) -> float:
     return float(sum(json.loads(p.read_text()).get("seconds", 0.0)
                      for p in paths if p.is_file()))
 
-
-def signflip_p(differences: np.ndarray) -> float:
-    """Two-sided paired sign-flip p-value; exact (all 2^n sign patterns) up to n = 16."""
-    from smoothlearn.claims import signflip_p as exact_test
-
-    return exact_test(differences)
-
-
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values; NaN stays NaN and is not counted."""
-    from smoothlearn.robustness import holm as holm_adjust
-
-    return holm_adjust(pvalues)

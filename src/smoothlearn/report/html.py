@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from smoothlearn import claims as claims_mod
 from smoothlearn.report import markdown, prose
 from smoothlearn.report.draw import FigureResult
 
 if TYPE_CHECKING:
     from smoothlearn.reproduce import ExperimentInfo
 
-_VERDICT_CLASS = {"reproduced": "ok", "not reproduced": "bad", "inconclusive": "meh",
-                  "partly reproduced": "part", "no data": "none"}
+_VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
+                  "no detectable effect": "meh", "partly reproduced": "part",
+                  "not testable": "none", "no data": "none"}
 
 
 @cache
@@ -64,7 +64,7 @@ def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for claim in claims_mod.summarise(records):
+    for claim in markdown.claim_summary(records):
         recs = [r for r in records if r["claim"] == claim["claim"]]
         counts = ", ".join(f"{n} {v}" for v, n in claim["counts"].items())
         out.append({**claim, "counts": counts, "step_sentence": _step_sentence(recs),

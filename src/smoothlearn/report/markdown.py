@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smoothlearn import claims as claims_mod
 from smoothlearn.report import prose
+from smoothlearn.verdicts import ComparisonResult, summarise
 
 if TYPE_CHECKING:
     from smoothlearn.report.draw import FigureResult
     from smoothlearn.reproduce import ExperimentInfo
+
+
+def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One verdict per claim (with its reason and counts) from the comparison records."""
+    return [c.to_record() for c in summarise(map(ComparisonResult.from_record, records))]
 
 
 def md_escape(text: Any) -> str:
@@ -30,7 +35,7 @@ def markdown_report(
              f"Mode: **{mode}**. Run time {meta.get('seconds', 0):.0f} s; finished "
              f"{meta.get('finished', '')}; step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
-    summary = claims_mod.summarise(records)
+    summary = claim_summary(records)
     lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
     lines += [f"| {c['claim']} | {md_escape(c['text'])} | {md_escape(c['source'])} "
               f"| {c['verdict']} |" for c in summary]

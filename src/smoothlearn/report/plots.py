@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn import claims as claims_mod
+from smoothlearn import stats
 from smoothlearn.report import prose
 from smoothlearn.report.style import (
     ae_order,
@@ -192,7 +193,7 @@ def bars(ax, groups: Sequence[tuple[str, np.ndarray]], colors: Sequence[str]) ->
     """Bars of means with the paper's error bars (SD of 10,000 bootstrap means)."""
     x = np.arange(len(groups))
     means = [float(np.mean(v)) if len(v) else math.nan for _, v in groups]
-    errs = [claims_mod.bootstrap_sd(v) if len(v) else math.nan for _, v in groups]
+    errs = [stats.bootstrap_sd(v) if len(v) else math.nan for _, v in groups]
     ax.bar(x, means, yerr=errs, color=colors, capsize=3, width=0.7,
            error_kw={"elinewidth": 1, "ecolor": "#333333"})
     ax.set_xticks(x, [g for g, _ in groups], rotation=30, ha="right", fontsize=8.5)
@@ -220,7 +221,7 @@ def dots(ax, x: float, values: np.ndarray, color: str, marker: str, filled: bool
     """Mean with the paper's error bar (SD of 10,000 bootstrap means) as a point range."""
     if not len(values):
         return
-    mean, err = float(np.mean(values)), claims_mod.bootstrap_sd(values)
+    mean, err = float(np.mean(values)), stats.bootstrap_sd(values)
     ax.errorbar([x], [mean], yerr=[err], fmt=marker, color=color, ms=7, capsize=3, lw=1.2,
                 mfc=color if filled else "white", mew=1.5)
 

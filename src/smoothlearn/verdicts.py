@@ -1,0 +1,334 @@
+"""Typed results of the claims and how they are decided: one place for every verdict.
+
+A comparison's evidence is a vector of per-seed paired differences (positive = as claimed).
+:func:`paired` summarises it (:class:`Paired`: seeds, mean, bootstrap CI, share, SD units,
+exact sign-flip p); a :class:`ComparisonResult` is one row of ``claims.json`` (serialised only
+by its ``to_record``); :func:`decide` gives the comparisons of one claim their verdicts, with
+Holm across them; :func:`summarise` gives each claim a :class:`ClaimResult` with a verdict and
+a reason. Curve claims (:mod:`smoothlearn.claims`), the autoencoder claims
+(:mod:`smoothlearn.analysis`) and the robustness sweep all go through here.
+
+Comparison verdicts:
+
+* ``reproduced`` / ``reversed``: Holm-adjusted p < 0.05, for / against the claim;
+* ``no detectable effect``: otherwise; ``mde`` is the smallest effect these seeds detect at
+  80% power (inf when n seeds cannot reach the level at all: 5 seeds never reach p < 0.05);
+* ``not testable``: the arms are one network by construction, or every paired difference is
+  exactly 0;
+* ``no data``: an arm has no runs. A claim with any ``no data`` comparison is ``no data``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from smoothlearn import stats
+
+__all__ = ["Effect", "Paired", "paired", "relative", "ComparisonResult", "ClaimResult",
+           "decide", "claim_verdict", "aggregate", "summarise", "VERDICTS", "IDENTICAL"]
+
+#: Verdicts of one comparison (:func:`decide`).
+VERDICTS = ("reproduced", "reversed", "no detectable effect", "not testable", "no data")
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Effect:
+    """A paired difference over seeds (positive = as claimed), its 95% bootstrap CI and its
+    exact sign-flip p: e.g. the same comparison at initialisation, or the gain from
+    training."""
+
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    p: float = math.nan
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The statistics of one paired comparison: the seeds used, the mean difference (positive
+    = as claimed), its percentile-bootstrap 95% CI, the share of seeds pointing the claimed
+    way, the SD of the differences and the mean in those units, the exact sign-flip p, and,
+    when every difference is exactly 0, why the arms are not testable."""
+
+    n: int = 0
+    seeds: tuple[int, ...] | None = None
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    share: float = math.nan
+    sd_diff: float = math.nan
+    effect_sd: float = math.nan
+    p: float = math.nan
+    not_testable: str = ""
+
+    @property
+    def effect(self) -> Effect:
+        return Effect(self.mean_diff, self.ci_low, self.ci_high, self.p)
+
+
+IDENTICAL = "paired differences all exactly 0: the arms compute the same network"
+
+
+def paired(diff: np.ndarray, seeds: Sequence[int] | None = None, n_boot: int = stats.N_BOOT,
+           seed: int = 0) -> Paired:
+    """:class:`Paired` statistics of per-seed differences; non-finite seeds are dropped."""
+    d = np.asarray(diff, np.float64)
+    keep = np.isfinite(d)
+    d = d[keep]
+    used = None if seeds is None else tuple(int(s) for s in np.asarray(seeds)[keep])
+    if d.size == 0:
+        return Paired(seeds=used)
+    boot = stats.bootstrap(d, n_boot=n_boot, seed=seed)
+    sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+    mean = float(d.mean())
+    effect_sd = mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
+    return Paired(int(d.size), used, mean, boot.low, boot.high, float(np.mean(d > 0)), sd,
+                  effect_sd if math.isfinite(sd) else math.nan, stats.signflip_p(d),
+                  IDENTICAL if not d.any() else "")
+
+
+_EFFECT_KEYS = ("mean_diff", "ci_low", "ci_high", "p")
+#: Record fields that only some kinds of comparison have; left out of the record when None.
+_OPTIONAL = ("step_policy", "lr", "optimizer", "model", "mean_better", "mean_worse")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonResult:
+    """One checked comparison of one claim: a row of ``claims.json`` and of the report.
+
+    Built by :func:`evaluate_claims` (curve claims) and the autoencoder claim builders in
+    :mod:`smoothlearn.analysis`; :meth:`to_record` is its only serialisation. Fields a kind of
+    comparison does not have (``step_policy`` of curve claims; the autoencoders'
+    ``lr``/``optimizer``/``model`` and ``init``/``gain``; A.14's arm means) are None and left
+    out of the record. ``verdict``, ``p_holm`` and ``mde`` are set by :func:`decide`, over
+    the comparisons of one claim.
+    """
+
+    claim: str
+    text: str
+    comparison: str
+    experiment: str
+    #: Default ``"<claim>: <comparison>"``; the per-model autoencoder claims name the model.
+    id: str = ""
+    source: str = ""
+    stage: str = "end"
+    step_policy: str | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    model: str | None = None
+    better: str
+    worse: str
+    metric: str
+    dataset: str | None = None
+    step: int | None = None
+    step_rule: str = ""
+    test_mode: Mapping[str, str] | str | None = None
+    test_protocol: Mapping[str, str] | str | None = None
+    reads_test_labels: bool | None = None
+    n: int = 0
+    seeds: tuple[int, ...] | None = None
+    mean_better: float | None = None
+    mean_worse: float | None = None
+    mean_diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    share: float = math.nan
+    #: mean_diff relative to the claimed-worse arm's mean (NaN where that is 0 or missing)
+    relative_diff: float = math.nan
+    #: SD of the paired differences over seeds, and mean_diff in units of it
+    sd_diff: float = math.nan
+    effect_sd: float = math.nan
+    p: float = math.nan
+    p_holm: float = math.nan
+    #: smallest mean_diff this many seeds detect at 80% power after Holm (inf: none)
+    mde: float = math.nan
+    not_testable: str = ""
+    verdict: str = "no data"
+    note: str = ""
+    #: The same difference at initialisation, and the paired change owed to training.
+    init: Effect | None = None
+    gain: Effect | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.claim}: {self.comparison}")
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ComparisonResult:
+        """The result a :meth:`to_record` record came from (other keys, e.g. a robustness
+        cell's, are ignored): for code that reads ``claims.json`` or records back."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in record.items() if k in names}
+        if record.get("seeds") is not None:
+            kwargs["seeds"] = tuple(record["seeds"])
+        for name in ("init", "gain"):
+            if f"{name}_mean_diff" in record:
+                kwargs[name] = Effect(*(record[f"{name}_{k}"] for k in _EFFECT_KEYS))
+        return cls(**kwargs)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON record: every field, optional ones only when set, effects flattened
+        (``init_mean_diff``, ``gain_ci_low``, ...)."""
+        out: dict[str, Any] = {"id": self.id}
+        for f in fields(self):
+            if f.name == "id":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Effect):
+                out.update({f"{f.name}_{k}": v for k, v in asdict(value).items()})
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
+            elif value is not None or f.name not in _OPTIONAL + ("init", "gain"):
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One claim's verdict from its comparisons, why, and how many went which way."""
+
+    claim: str
+    text: str
+    experiment: str
+    source: str
+    verdict: str
+    counts: Mapping[str, int]
+    reason: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self) | {"counts": dict(self.counts)}
+
+
+def relative(mean_diff: float, reference: float) -> float:
+    """``mean_diff`` as a fraction of the reference arm's mean (NaN where that is 0)."""
+    if not (math.isfinite(reference) and reference):
+        return math.nan
+    return mean_diff / abs(reference)
+
+
+# ----------------------------------------------------------------------------- verdicts
+def decide(family: Sequence[ComparisonResult]) -> list[ComparisonResult]:
+    """Verdicts for the comparisons of one claim: exact p Holm-adjusted within the claim.
+
+    * ``no data``: no seed with both arms;
+    * ``not testable``: the arms are the same network (by construction, or every paired
+      difference is exactly 0); left out of the Holm family;
+    * ``reproduced`` / ``reversed``: Holm-adjusted p < :data:`~smoothlearn.stats.ALPHA`,
+      in / against the claimed direction;
+    * ``no detectable effect``: otherwise; ``mde`` says what effect these seeds could have
+      found (80% power at the Holm level of the family's first step, alpha / m).
+    """
+    testable = [r.n > 0 and not r.not_testable for r in family]
+    adjusted = stats.holm([r.p if t else math.nan for r, t in zip(family, testable,
+                                                                  strict=True)])
+    level = stats.ALPHA / max(sum(testable), 1)
+    out = []
+    for res, ok, p_holm in zip(family, testable, adjusted, strict=True):
+        if res.n == 0:
+            verdict = "no data"
+        elif not ok:
+            verdict = "not testable"
+        elif p_holm < stats.ALPHA:
+            verdict = "reproduced" if res.mean_diff > 0 else "reversed"
+        else:
+            verdict = "no detectable effect"
+        mde = stats.min_detectable_effect(res.sd_diff, res.n, level) if ok else math.nan
+        out.append(replace(res, p_holm=float(p_holm), mde=mde, verdict=verdict))
+    return out
+
+
+def claim_verdict(family: Sequence[ComparisonResult]) -> tuple[str, str]:
+    """One verdict for a claim from its decided comparisons, and the reason in words.
+
+    Any comparison without data makes the claim ``no data`` (never a partial verdict); the
+    comparisons that are not testable are left out, and a claim with nothing else is ``not
+    testable``. Of the rest: all reproduced, ``reproduced``; some reproduced and none
+    reversed, ``partly reproduced``; reproduced and reversed, ``mixed``; reversed and none
+    reproduced, ``reversed``; else ``no detectable effect``.
+    """
+    missing = [r for r in family if r.verdict == "no data"]
+    if missing:
+        return "no data", "no data for " + "; ".join(
+            f"{r.comparison} ({r.note})" if r.note else r.comparison for r in missing)
+    tested = [r for r in family if r.verdict != "not testable"]
+    untestable = [r for r in family if r.verdict == "not testable"]
+    if not tested:
+        return "not testable", f"not testable: {untestable[0].not_testable}"
+    verdicts = [r.verdict for r in tested]
+    ups, downs = verdicts.count("reproduced"), verdicts.count("reversed")
+    return aggregate(verdicts), _reason(tested, untestable, ups, downs)
+
+
+def aggregate(verdicts: Sequence[str]) -> str:
+    """A claim's verdict from its comparisons' verdicts (the rules of :func:`claim_verdict`)."""
+    if not verdicts or "no data" in verdicts:
+        return "no data"
+    tested = [v for v in verdicts if v != "not testable"]
+    if not tested:
+        return "not testable"
+    ups, downs = tested.count("reproduced"), tested.count("reversed")
+    if ups == len(tested):
+        return "reproduced"
+    if ups and downs:
+        return "mixed"
+    if downs:
+        return "reversed"
+    return "partly reproduced" if ups else "no detectable effect"
+
+
+def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonResult],
+            ups: int, downs: int) -> str:
+    seeds = sorted({r.n for r in tested})
+    n_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    parts = [f"{ups} of {len(tested)} comparisons reproduced, {downs} reversed (paired "
+             f"permutation test over {n_text} seeds, Holm within the claim, alpha "
+             f"{stats.ALPHA:g})"]
+    quiet = [r for r in tested if r.verdict == "no detectable effect" and not math.isnan(r.mde)]
+    if quiet:
+        worst = max(quiet, key=lambda r: r.mde)
+        level = stats.ALPHA / len(tested)
+        if math.isinf(worst.mde):
+            parts.append(f"{worst.n} seeds cannot reach p < {level:.2g} (the smallest "
+                         f"possible p is {stats.smallest_p(worst.n):.3g}): underpowered")
+        else:
+            parts.append("smallest effect detectable at 80% power: "
+                         f"{min(r.mde for r in quiet):.3g}-{worst.mde:.3g} in {worst.metric}")
+    if untestable:
+        parts.append("not testable (" + untestable[0].not_testable + "): "
+                     + ", ".join(r.comparison for r in untestable))
+    built_in = [r for r in tested if r.init is not None and r.init.p < stats.ALPHA
+                and r.init.mean_diff > 0]
+    if built_in:
+        r = built_in[0]
+        gain = "" if r.gain is None else (
+            f"; training changes it by {r.gain.mean_diff:+.3g} "
+            f"[{r.gain.ci_low:+.3g}, {r.gain.ci_high:+.3g}], p = {r.gain.p:.3g}")
+        parts.append(f"the effect is already present at initialisation ({r.comparison}: "
+                     f"{r.init.mean_diff:+.3g}, p = {r.init.p:.3g}{gain}): it comes from "
+                     "the architecture, not from learning")
+    if any(r.reads_test_labels for r in tested):
+        parts.append("the test protocol reads test labels")
+    return "; ".join(parts) + "."
+
+
+def summarise(results: Iterable[ComparisonResult]) -> list[ClaimResult]:
+    """One result per claim (in first-seen order): its verdict, the reason, and how many
+    comparisons went which way."""
+    by_claim: dict[str, list[ComparisonResult]] = {}
+    for res in results:
+        by_claim.setdefault(res.claim, []).append(res)
+    out = []
+    for claim, members in by_claim.items():
+        verdicts = [m.verdict for m in members]
+        first = members[0]
+        verdict, reason = claim_verdict(members)
+        out.append(ClaimResult(
+            claim, first.text, first.experiment, first.source, verdict,
+            {v: verdicts.count(v) for v in VERDICTS if v in verdicts}, reason))
+    return out
