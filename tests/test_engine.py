@@ -13,8 +13,7 @@ import functools
 import numpy as np
 import pytest
 
-from smoothlearn import engine
-from smoothlearn.engine import choose_sparse, evaluate_many, train_many
+from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import Curves, Prepared, TrainSettings, evaluate, train_reference
 
@@ -221,7 +220,7 @@ def test_chunked_training_equals_one_chunk(monkeypatch: pytest.MonkeyPatch) -> N
     """Kernel calls are cut at MAX_CHUNK_STEPS; state (H, optimiser) must carry over."""
     run = make_run(leak=PER_UNIT, reset="label", optimizer="rmsprop", rmsprop_momentum=0.5,
                    lr=0.003, eval_every=STEPS)  # fmt: skip
-    monkeypatch.setattr(engine, "MAX_CHUNK_STEPS", 37)
+    monkeypatch.setattr(schedule, "MAX_CHUNK_STEPS", 37)
     for sparse in (False, True):
         (fast,) = train_many([run], sparse=sparse)
         assert_same(fast, train_reference(run))

@@ -111,7 +111,7 @@ def reset_flags(
 
 def unit_groups(d_hidden: int, groups: int) -> np.ndarray:
     """Reset group of each hidden unit: unit j listens to input group floor(j * G / d_hidden)."""
-    return (np.arange(d_hidden) * groups) // d_hidden
+    return (np.arange(d_hidden, dtype=np.int64) * groups) // d_hidden
 
 
 def init_params(d_in: int, d_hidden: int, d_out: int, init_seed: int) -> dict[str, np.ndarray]:
