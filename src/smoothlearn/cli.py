@@ -149,10 +149,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from smoothlearn.bench import main as bench_main
+    from smoothlearn.bench import DEFAULT_OUT, run_benchmarks
 
-    argv = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
-    return bench_main(argv)
+    res = run_benchmarks(args.quick, Path(args.out) if args.out else DEFAULT_OUT)
+    print(res.table)
+    print(f"wrote {res.json_path} and {res.markdown_path}")
+    return 0
 
 
 # ---------------------------------------------------------------- parser

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from smoothlearn.nn import LeakyNet, LSTMClassifier, unit_groups
+from smoothlearn.nn import LeakyNet, LSTMClassifier, leaky_update, unit_groups
 
 __all__ = [
     "TrainSettings",
@@ -137,19 +137,21 @@ def hidden_states(
     """Hidden activity ``[m, h]`` of a network run over items ``X`` in order.
 
     With ``resets=None`` memory is off (each item alone, H = ReLU(pre)); otherwise the leaky
-    recursion runs through the items from H = 0, resetting units per their group's flag.
+    recursion (:func:`~smoothlearn.nn.leaky_update`, the layer's own equation) runs through
+    the items from H = 0, resetting units per their group's flag.
     """
     act = np.maximum(X @ params["W1"].T + params["b1"], 0).astype(np.float32)
     if resets is None:
         return act
-    keep = np.where(resets[:, unit_groups(act.shape[1], resets.shape[1])], 0.0, leak)
-    keep = keep.astype(np.float32)
-    out = np.empty_like(act)
-    state = np.zeros(act.shape[1], np.float32)
+    flags = torch.from_numpy(resets[:, unit_groups(act.shape[1], resets.shape[1])])
+    leak_t = torch.from_numpy(np.asarray(leak, np.float32))
+    keep = torch.where(flags, 0.0, leak_t)
+    out = torch.from_numpy(act).clone()
+    state = torch.zeros(act.shape[1])
     for i in range(act.shape[0]):
-        state = keep[i] * state + (1 - keep[i]) * act[i]
+        state = leaky_update(state, out[i], keep[i])
         out[i] = state
-    return out
+    return out.numpy()
 
 
 def evaluate(
