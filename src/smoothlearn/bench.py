@@ -34,7 +34,7 @@ from torch.nn import functional as F
 from smoothlearn import data, streams
 from smoothlearn.engine import train_many
 from smoothlearn.engine.arrays import csr, ro
-from smoothlearn.engine.steps import forward_w1, sgd_w1
+from smoothlearn.engine.kernels import forward_w1, sgd_w1
 from smoothlearn.nn import LeakyNet, init_params, reset_flags, unit_groups
 from smoothlearn.train import Prepared, TrainSettings, make_optimizer
 

@@ -5,9 +5,10 @@ of its ~400 us per step on interpreter, autograd and optimizer overhead. The mat
 ``docs/model.md`` (float32 throughout); ``tests/test_engine.py`` holds it equal to the
 readable reference trainer. The package, from the bottom up:
 
-* :mod:`.steps`: the model's step, once (first layer dense/sparse, leaky memory with resets,
-  output and loss gradient, SGD and RMSprop updates), as numba functions;
-* :mod:`.kernels`: the compiled training and evaluation loops, composed of those steps;
+* :mod:`.kernels`: the model's step, once (first layer dense/sparse, leaky memory with resets,
+  output and loss gradient, SGD and RMSprop updates), as numba functions, and the compiled
+  training and evaluation loops that compose them (one file: numba's cache sees only edits
+  to the file that defines a cached kernel);
 * :mod:`.arrays`, :mod:`.runtime`: input layouts (CSR, read-only views) and numba threads;
 * :mod:`.evaluate`: evaluation points, item by item or with BLAS products;
 * :mod:`.schedule`, :mod:`.ensemble`: chunks between evaluation points, stacked runs, and

@@ -16,10 +16,9 @@ import numpy as np
 
 from smoothlearn.engine.arrays import cached, choose_sparse, csr, f32, ro, shared
 from smoothlearn.engine.evaluate import eval_groups, evaluate
-from smoothlearn.engine.kernels import train_chunk
+from smoothlearn.engine.kernels import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS, train_chunk
 from smoothlearn.engine.runtime import PARALLEL_LOCK, numba_threads
 from smoothlearn.engine.schedule import Schedule
-from smoothlearn.engine.steps import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS
 from smoothlearn.engine.torch_path import TorchEnsemble
 from smoothlearn.nn import unit_groups
 from smoothlearn.train import Curves, Prepared

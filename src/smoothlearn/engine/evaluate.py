@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smoothlearn.engine.arrays import density, f32, ro
-from smoothlearn.engine.kernels import eval_chunk, stream_memory
+from smoothlearn.engine.kernels import OUTPUTS, eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
-from smoothlearn.engine.steps import OUTPUTS
 from smoothlearn.nn import unit_groups
 from smoothlearn.train import Prepared
 
