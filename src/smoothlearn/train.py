@@ -122,11 +122,35 @@ def _step_loss(logits: torch.Tensor, target: torch.Tensor, label: int, s: TrainS
     return F.mse_loss(_output(logits, s.output), target)
 
 
+#: RMSprop's squared-gradient averages below this (float32's smallest normal number) are
+#: stored as 0: averages of rarely non-zero inputs otherwise decay into subnormals, on which
+#: many CPUs are ~50x slower. The engine applies the same floor (docs/model.md, Optimisers).
+RMSPROP_V_FLOOR = float(np.finfo(np.float32).tiny)
+
+
+class FlooredRMSprop(torch.optim.RMSprop):
+    """``torch.optim.RMSprop``, with each stored square average floored after its step.
+
+    The step itself uses the average as computed, so only values below
+    :data:`RMSPROP_V_FLOOR` (far below ``eps``) change, and only for later steps.
+    """
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                v = self.state.get(p, {}).get("square_avg")
+                if v is not None:
+                    v.masked_fill_(v < RMSPROP_V_FLOOR, 0.0)
+        return loss
+
+
 def make_optimizer(params, s: TrainSettings) -> torch.optim.Optimizer:
     """SGD, or RMSprop with the paper's betas mapped as documented in ``docs/model.md``."""
     if s.optimizer == "sgd":
         return torch.optim.SGD(params, lr=s.lr)
-    return torch.optim.RMSprop(
+    return FlooredRMSprop(
         params, lr=s.lr, alpha=s.rmsprop_alpha, eps=s.rmsprop_eps, momentum=s.rmsprop_momentum
     )
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from smoothlearn.train import RMSPROP_V_FLOOR
+
 # Reassociation and FMA contraction only: NaN/inf must survive, they signal divergence.
 # Kernels use error_model="numpy": a division by zero gives inf/NaN (which the divergence
 # check sees) instead of a Python exception, and the check would block vectorisation.
@@ -42,6 +44,8 @@ SGD, RMSPROP = 0, 1
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 F2 = np.float32(2.0)
+
+RMSPROP_FLOOR = np.float32(RMSPROP_V_FLOOR)
 
 _STEP = dict(cache=True, error_model="numpy", fastmath=FASTMATH)
 
@@ -223,9 +227,19 @@ def sgd(w, g, lr):
 
 
 @njit(inline="always", **_STEP)
+def rms_floor(v):
+    """The stored square average, flushed to 0 below float32's smallest normal number.
+
+    Averages of rarely non-zero inputs decay into subnormals, on which many CPUs are ~50x
+    slower; the reference trainer applies the same floor (``train.RMSPROP_FLOOR``).
+    """
+    return F0 if v < RMSPROP_FLOOR else v
+
+
+@njit(inline="always", **_STEP)
 def rms_decay(v, alpha):
     """RMSprop's square average where g = 0: exactly alpha v (the rest of the sum is 0)."""
-    return alpha * v
+    return rms_floor(alpha * v)
 
 
 @njit(inline="always", **_STEP)
@@ -237,7 +251,10 @@ def rms_coast(w, b, lr, mom):
 
 @njit(inline="always", **_STEP)
 def rms(w, g, v, b, lr, alpha, oma, mom, eps):
-    """One element of torch.optim.RMSprop (no centering); returns (w, v, buf)."""
+    """One element of torch.optim.RMSprop (no centering); returns (w, v, buf).
+
+    The update uses ``v`` as computed; the stored ``v`` is floored (:func:`rms_floor`).
+    """
     v = alpha * v + oma * (g * g)
     avg = np.sqrt(v) + eps
     if mom > 0:
@@ -245,7 +262,7 @@ def rms(w, g, v, b, lr, alpha, oma, mom, eps):
         w = w - lr * b
     else:
         w = w - lr * (g / avg)
-    return w, v, b
+    return w, rms_floor(v), b
 
 
 # ----------------------------------------------------------------------------- output layer

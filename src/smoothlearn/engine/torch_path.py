@@ -15,7 +15,7 @@ from smoothlearn.engine.arrays import shared
 from smoothlearn.engine.evaluate import metrics
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.nn import unit_groups
-from smoothlearn.train import Prepared
+from smoothlearn.train import RMSPROP_V_FLOOR, Prepared
 
 
 class TorchEnsemble(Schedule):
@@ -84,7 +84,7 @@ class TorchEnsemble(Schedule):
         v = torch.where(mask, s.rmsprop_alpha * self.v[i] + (1 - s.rmsprop_alpha) * grad * grad,
                         self.v[i])  # fmt: skip
         avg = v.sqrt() + s.rmsprop_eps
-        self.v[i] = v
+        self.v[i] = v.masked_fill(v < RMSPROP_V_FLOOR, 0.0)
         if s.rmsprop_momentum > 0:
             buf = torch.where(mask, s.rmsprop_momentum * self.buf[i] + grad / avg, self.buf[i])
             self.buf[i] = buf
