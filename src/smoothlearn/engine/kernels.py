@@ -38,8 +38,8 @@ LOSSES = {"mse": 0, "ce": 1}
 OPTIMIZERS = {"sgd": 0, "rmsprop": 1}
 LEAK_GRADS = {"exact": True, "ignore": False}
 SOFTMAX, SIGMOID = 0, 1
-MSE, CE = 0, 1
-SGD, RMSPROP = 0, 1
+CE = 1
+SGD = 0
 
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
@@ -298,7 +298,11 @@ def sigmoid(zq):
 
 @njit(**_STEP)
 def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
-    """Output y, loss and g = dLoss/dz for one step (docs/model.md, "Backward pass")."""
+    """Output y, loss and g = dLoss/dz for one step (docs/model.md, "Backward pass").
+
+    The softmax and sigmoid are written out here rather than through :func:`softmax_parts`
+    and :func:`sigmoid`: routed through them, the contracted float32 rounding changed.
+    """
     o = z.shape[0]
     zmax = z[0]
     for q in range(1, o):
