@@ -1,7 +1,9 @@
 """Engine benchmark; the code lives in :mod:`smoothlearn.bench` so ``smoothlearn bench`` works
 from an installed package. Usage: ``python benchmarks/bench_engine.py [--quick] [--out DIR]``."""
 
-from smoothlearn.bench import main
+import sys
+
+from smoothlearn.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["bench", *sys.argv[1:]]))

@@ -18,12 +18,19 @@ def test_every_subcommand_parses():
         assert callable(parser.parse_args(argv).func)
 
 
-def test_bench_module_is_importable_and_has_help(capsys):
+def test_bench_command_calls_the_typed_entry_point(monkeypatch, tmp_path, capsys):
     from smoothlearn import bench
 
-    with pytest.raises(SystemExit) as stop:
-        bench.main(["--help"])
-    assert stop.value.code == 0 and "--quick" in capsys.readouterr().out
+    calls = []
+
+    def fake(quick, out):
+        calls.append((quick, out))
+        return bench.BenchResult({}, "| table |", out / "a.json", out / "a.md")
+
+    monkeypatch.setattr(bench, "run_benchmarks", fake)
+    assert cli.main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    assert calls == [(True, tmp_path)]
+    assert "| table |" in capsys.readouterr().out
 
 
 def test_reproduce_rejects_an_unknown_experiment(tmp_path, capsys):

@@ -13,9 +13,8 @@ import functools
 import numpy as np
 import pytest
 
-from smoothlearn import engine
 from smoothlearn.contract import Curves, Prepared, TrainSettings
-from smoothlearn.engine import choose_sparse, evaluate_many, train_many
+from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import evaluate, train_reference
 
@@ -222,7 +221,7 @@ def test_chunked_training_equals_one_chunk(monkeypatch: pytest.MonkeyPatch) -> N
     """Kernel calls are cut at MAX_CHUNK_STEPS; state (H, optimiser) must carry over."""
     run = make_run(leak=PER_UNIT, reset="label", optimizer="rmsprop", rmsprop_momentum=0.5,
                    lr=0.003, eval_every=STEPS)  # fmt: skip
-    monkeypatch.setattr(engine, "MAX_CHUNK_STEPS", 37)
+    monkeypatch.setattr(schedule, "MAX_CHUNK_STEPS", 37)
     for sparse in (False, True):
         (fast,) = train_many([run], sparse=sparse)
         assert_same(fast, train_reference(run))
@@ -296,3 +295,60 @@ def test_bad_shapes_are_named() -> None:
     run.leak = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=r"runs\[0\]\.leak has shape"):
         train_many([run])
+
+
+def test_rmsprop_floor_flushes_subnormal_averages_in_the_step_functions() -> None:
+    from smoothlearn.engine import kernels
+
+    tiny, f = np.finfo(np.float32).tiny, np.float32
+    assert kernels.rms_decay(f(2 * tiny), f(0.25)) == 0
+    assert kernels.rms_decay(f(8 * tiny), f(0.25)) == f(2 * tiny)
+    w, v, _ = kernels.rms(f(1), f(0), f(2 * tiny), f(0), f(0.1), f(0.25), f(0.75), f(0), f(1e-8))
+    assert (w, v) == (1, 0)
+
+
+def test_reference_rmsprop_floors_its_square_averages() -> None:
+    import torch
+
+    from smoothlearn.train import RMSPROP_V_FLOOR, make_optimizer
+
+    p = torch.zeros(1, requires_grad=True)
+    opt = make_optimizer([p], TrainSettings(optimizer="rmsprop", rmsprop_alpha=0.5))
+    p.grad = torch.ones(1)
+    opt.step()
+    p.grad = torch.zeros(1)
+    for _ in range(125):  # v = 0.5 ** 126 is the floor itself; 0.5 ** 127 is subnormal
+        opt.step()
+    assert opt.state[p]["square_avg"].item() >= RMSPROP_V_FLOOR
+    opt.step()
+    assert opt.state[p]["square_avg"].item() == 0.0
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_rmsprop_floor_is_applied_alike_in_engine_and_reference(sparse: bool, momentum: float):
+    """Rarely lit inputs and a fast decay push averages below the floor within the run."""
+    from smoothlearn.engine.ensemble import Ensemble
+    from smoothlearn.engine.torch_path import TorchEnsemble
+
+    X = _data(np.random.default_rng(6), 40, 12, density=0.3)
+    X[1:, :4] = 0  # inputs 0-3 are lit by item 0 only, at the start: then they decay
+    run = make_run(X=X, leak=0.5, reset="label", optimizer="rmsprop", rmsprop_alpha=0.3,
+                   rmsprop_momentum=momentum, lr=0.003)  # fmt: skip
+    run.order[:3] = 0
+    (fast,) = train_many([run], sparse=sparse)
+    assert_same(fast, train_reference(run))
+    tiny = np.finfo(np.float32).tiny
+    ensemble = Ensemble([run], sparse)
+    for t in range(STEPS):  # each decaying average would pass ~13 steps as a subnormal
+        ensemble.train(t, t + 1)
+        v = ensemble.opt_state[0][0]  # network 0's W1 square averages, [d_in, d_hidden]
+        assert np.all((v == 0) | (v >= tiny)), f"subnormal average after step {t}"
+    assert np.all(v[:4] == 0)
+    if not sparse:  # the torch path stores W1 as [d_hidden, d_in]
+        torch_ensemble = TorchEnsemble([run], "cpu")
+        for t in range(STEPS):
+            torch_ensemble.train(t, t + 1)
+            v = torch_ensemble.v[0][0].numpy()
+            assert np.all((v == 0) | (v >= tiny)), f"torch path: subnormal after step {t}"
+        assert np.all(v[:, :4] == 0)

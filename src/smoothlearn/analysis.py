@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smoothlearn import stats
-from smoothlearn.nn import input_change
+from smoothlearn.nn import group_slices, input_change
 from smoothlearn.verdicts import ComparisonResult, Paired, decide, paired, relative
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
@@ -144,13 +144,6 @@ def selectivity(
 
 
 # ---------------------------------------------------------------- errors and dynamics
-def _row_edges(d: int, groups: int) -> np.ndarray:
-    """Contiguous equal groups of columns: the same cut as the reset rule's input groups."""
-    if groups < 1 or groups > d:
-        raise ValueError(f"groups={groups} must lie in [1, {d}]")
-    return np.linspace(0, d, groups + 1).round().astype(int)
-
-
 def per_feature_error(recon: np.ndarray, target: np.ndarray, groups: int = 3) -> np.ndarray:
     """MSE of each input row (fast, medium, slow) over items and the row's elements (A.13).
 
@@ -162,8 +155,7 @@ def per_feature_error(recon: np.ndarray, target: np.ndarray, groups: int = 3) ->
     if r.shape != t.shape or r.ndim != 2:
         raise ValueError(f"recon and target must be equal 2-d shapes; got {r.shape}, {t.shape}")
     sq = (r - t) ** 2
-    edges = _row_edges(r.shape[1], groups)
-    return np.array([sq[:, a:b].mean() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    return np.array([sq[:, part].mean() for part in group_slices(r.shape[1], groups)])
 
 
 def reconstruction(

@@ -1,10 +1,12 @@
 """Benchmark the fast engine against the naive per-sample autograd loop, in one process.
 
-Usage: ``smoothlearn bench [--quick] [--out DIR]`` (or ``python benchmarks/bench_engine.py``).
-Writes ``bench_engine.json`` and ``bench_engine.md`` to DIR (default ``runs/bench``).
+Usage: ``smoothlearn bench [--quick] [--out DIR]`` (or ``python benchmarks/bench_engine.py``),
+or :func:`run_benchmarks` from Python. Writes ``bench_engine.json`` and ``bench_engine.md`` to
+DIR (default ``runs/bench``).
 
 The unit is network-steps/s: one per-sample update of one network. The naive loop is what a
-newcomer writes (``nn.Module`` + ``torch.optim.SGD`` or ``RMSprop``, one thread); the engine
+newcomer writes with the reference modules (``nn.LeakyNet`` + ``torch.optim.SGD`` or
+``RMSprop``, one thread); the engine
 trains a whole ensemble in one call. MNIST uses the real images when
 ``smoothlearn.data.load("mnist")`` finds them (``SMOOTHLEARN_DATA``), else random [0, 1]
 inputs with 19% non-zeros. Timings on a shared machine are noisy: every figure is the median
@@ -13,7 +15,6 @@ of ``repeats`` runs, the spread is reported, and so is how many cores were reall
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -28,13 +29,15 @@ from typing import Any
 import numba
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from smoothlearn import data, engine, streams
+from smoothlearn import data, streams
 from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.engine import train_many
-from smoothlearn.nn import init_params, reset_flags, unit_groups
+from smoothlearn.engine.arrays import csr, ro
+from smoothlearn.engine.kernels import forward_w1, sgd_w1
+from smoothlearn.nn import LeakyNet, init_params, reset_flags
+from smoothlearn.train import make_optimizer
 
 DEFAULT_OUT = Path("runs") / "bench"
 FIG2_RUNS, FIG2_STEPS, FIG2_EVAL_EVERY, FIG2_EVAL_ITEMS = 75, 60_000, 1000, 10_000
@@ -160,53 +163,29 @@ def autoencoder_workload() -> Workload:
 # ----------------------------------------------------------------------------- naive loop
 
 
-class NaiveNet(nn.Module):
-    """The leaky layer as a newcomer writes it: autograd does the gradient, H(n-1) detached."""
-
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, leak: np.ndarray) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(d_in, d_hidden)
-        self.fc2 = nn.Linear(d_hidden, d_out)
-        self.register_buffer("leak", torch.as_tensor(leak, dtype=torch.float32))
-
-    def forward(
-        self, x: torch.Tensor, reset: torch.Tensor, state: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        act = torch.relu(self.fc1(x))
-        e = torch.where(reset, torch.zeros_like(self.leak), self.leak)
-        state = e * state + (1 - e) * act
-        return self.fc2(state), state.detach()
-
-
 def naive_rate(run: Prepared, steps: int) -> float:
-    """Network-steps/s of the plain autograd loop on one thread (after 20 warm-up steps)."""
+    """Network-steps/s of the plain autograd loop on one thread (after 20 warm-up steps).
+
+    The loop is what a newcomer writes with the reference modules: ``nn.LeakyNet`` (autograd
+    does the gradient, H(n-1) detached) and ``train.make_optimizer``.
+    """
     old_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         s = run.settings
         h = run.leak.size
-        net = NaiveNet(run.X.shape[1], h, run.targets.shape[1], run.leak)
-        with torch.no_grad():
-            for layer, w, b in ((net.fc1, "W1", "b1"), (net.fc2, "W2", "b2")):
-                layer.weight.copy_(torch.from_numpy(run.params[w]))
-                layer.bias.copy_(torch.from_numpy(run.params[b]))
-        if s.optimizer == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(net.parameters(), lr=s.lr)
-        else:
-            opt = torch.optim.RMSprop(
-                net.parameters(), lr=s.lr, alpha=s.rmsprop_alpha, eps=s.rmsprop_eps,
-                momentum=s.rmsprop_momentum,
-            )  # fmt: skip
+        net = LeakyNet(run.X.shape[1], h, run.targets.shape[1], run.leak, s.leak_grad)
+        net.load_params(run.params)
+        opt = make_optimizer(net.parameters(), s)
         X = torch.from_numpy(np.array(run.X))
         targets = torch.from_numpy(np.array(run.targets))
-        resets = torch.from_numpy(run.resets[:, unit_groups(h, run.resets.shape[1])])
-        state = torch.zeros(h)
-        start = 0.0
+        resets = torch.from_numpy(np.array(run.resets))  # [T, groups]: the layer maps units
+        start, memory = 0.0, None
         for t in range(steps + 20):
             if t == 20:
                 start = time.perf_counter()
             item = int(run.order[t % run.order.size])
-            logits, state = net(X[item], resets[t % run.order.size], state)
+            logits, memory = net(X[item], memory, resets[t % run.order.size])
             out = torch.softmax(logits, -1) if s.output == "softmax" else torch.sigmoid(logits)
             loss = F.mse_loss(out, targets[item])
             opt.zero_grad()
@@ -304,16 +283,16 @@ def roofline(X: np.ndarray, order: np.ndarray) -> dict[str, float]:
     b1 = np.zeros(h, np.float32)
     pre = np.zeros(h, np.float32)
     dpre = u.numpy().copy()
-    ptr, idx, val = engine._csr(X[order[:2001]])
-    Xs = engine._ro(np.ascontiguousarray(X[order[:2001]]))
+    ptr, idx, val = csr(X[order[:2001]])
+    Xs = ro(np.ascontiguousarray(X[order[:2001]]))
     lr = np.float32(0.01)
     k = iter(range(10**9))
 
     def step(sparse: bool, fused: bool) -> None:
         i = next(k) % 2000
-        engine._sgd_w1(W1T, dpre, pre, b1, Xs, ptr, idx, val, i, i + 1 if fused else -1, sparse, lr)
+        sgd_w1(W1T, dpre, pre, b1, Xs, ptr, idx, val, i, i + 1 if fused else -1, sparse, lr)
 
-    t_mv_numba = best_of(lambda: engine._forward_w1(pre, W1T, b1, Xs, ptr, idx, val, 0, False))
+    t_mv_numba = best_of(lambda: forward_w1(pre, W1T, b1, Xs, ptr, idx, val, 0, False))
     t_r1_numba = best_of(lambda: step(False, False))
     t_fused_dense = best_of(lambda: step(False, True))
     t_sparse_fused = best_of(lambda: step(True, True), repeats=2000)
@@ -377,7 +356,7 @@ def fig2_projection(wl: Workload, threads: int, rate: float, quick: bool) -> dic
     }  # fmt: skip
 
 
-def run_benchmarks(quick: bool) -> dict[str, Any]:
+def measure(quick: bool) -> dict[str, Any]:
     """Every case; returns a JSON-ready dict (see :func:`markdown` for the table)."""
     threads = min(2, os.cpu_count() or 1)
     repeats = 1 if quick else 3
@@ -502,22 +481,22 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks, print the table, write JSON and Markdown to ``--out``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps, one repeat")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output directory")
-    args = parser.parse_args(argv)
-    res = run_benchmarks(args.quick)
-    out = Path(args.out)
+@dataclass(frozen=True)
+class BenchResult:
+    """What one benchmark run measured and where it was written."""
+
+    results: dict[str, Any]  # JSON-ready: machine, cases, roofline, fig2_projection
+    table: str  # the results as Markdown (what docs/performance.md quotes)
+    json_path: Path
+    markdown_path: Path
+
+
+def run_benchmarks(quick: bool = False, out: Path = DEFAULT_OUT) -> BenchResult:
+    """Run every case and write ``bench_engine.json`` and ``bench_engine.md`` to ``out``."""
+    res = measure(quick)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_engine.json").write_text(json.dumps(res, indent=2) + "\n")
+    json_path, markdown_path = out / "bench_engine.json", out / "bench_engine.md"
+    json_path.write_text(json.dumps(res, indent=2) + "\n")
     table = markdown(res)
-    (out / "bench_engine.md").write_text(table)
-    print(table)
-    print(f"wrote {out / 'bench_engine.json'} and {out / 'bench_engine.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    markdown_path.write_text(table)
+    return BenchResult(res, table, json_path, markdown_path)

@@ -343,12 +343,14 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from smoothlearn.bench import main as bench_main
+    from smoothlearn.bench import DEFAULT_OUT, run_benchmarks
 
-    if args.out:
-        _output_dir(Path(args.out), "--out")
-    argv = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
-    return bench_main(argv)
+    out = Path(args.out) if args.out else DEFAULT_OUT
+    res = run_benchmarks(args.quick, _output_dir(out, "--out"))
+    print(res.table)
+    print(f"wrote {res.json_path} and {res.markdown_path}")
+    return 0
+
 
 # ---------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):

@@ -17,6 +17,12 @@ import numpy as np
 __all__ = ["TrainSettings", "Prepared", "Curves"]
 
 
+#: RMSprop's squared-gradient averages below this (float32's smallest normal number) are
+#: stored as 0: averages of rarely non-zero inputs otherwise decay into subnormals, on which
+#: many CPUs are ~50x slower. The engine applies the same floor (docs/model.md, Optimisers).
+RMSPROP_V_FLOOR = float(np.finfo(np.float32).tiny)
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Settings shared by every network of one ensemble (see ``docs/model.md``)."""

@@ -23,8 +23,10 @@ __all__ = [
     "parse_reset",
     "input_change",
     "reset_flags",
+    "group_slices",
     "unit_groups",
     "init_params",
+    "leaky_update",
     "LeakyMemory",
     "LeakyNet",
     "LSTMClassifier",
@@ -49,9 +51,10 @@ def parse_reset(policy: str) -> tuple[str, int]:
     )
 
 
-def _group_slices(d_in: int, groups: int) -> list[slice]:
+def group_slices(d_in: int, groups: int) -> list[slice]:
+    """``groups`` contiguous, nearly equal slices of ``d_in`` inputs (the reset rule's groups)."""
     if groups < 1 or groups > d_in:
-        raise ValueError(f"reset_groups={groups!r} must be between 1 and the input size {d_in}")
+        raise ValueError(f"groups={groups!r} must be between 1 and the input size {d_in}")
     edges = np.linspace(0, d_in, groups + 1).round().astype(int)
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
@@ -70,7 +73,7 @@ def input_change(
     change = np.abs(current - previous)
     level = np.abs((current + previous) / 2)
     out = []
-    for part in _group_slices(current.shape[-1], groups):
+    for part in group_slices(current.shape[-1], groups):
         a, b = change[..., part], level[..., part]
         if aggregate == "sum":
             out.append(a.sum(-1) > b.sum(-1))
@@ -119,7 +122,7 @@ def reset_flags(
 
 def unit_groups(d_hidden: int, groups: int) -> np.ndarray:
     """Reset group of each hidden unit: unit j listens to input group floor(j * G / d_hidden)."""
-    return (np.arange(d_hidden) * groups) // d_hidden
+    return (np.arange(d_hidden, dtype=np.int64) * groups) // d_hidden
 
 
 def init_params(d_in: int, d_hidden: int, d_out: int, init_seed: int) -> dict[str, np.ndarray]:
@@ -152,6 +155,21 @@ def _leak_tensor(leak: float | list[float] | np.ndarray, units: int) -> torch.Te
     if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values >= 1):
         raise ValueError(f"leak={leak!r} must be finite and lie in [0, 1)")
     return torch.tensor(np.broadcast_to(values.reshape(-1), (units,)).copy())
+
+
+def leaky_update(
+    previous: torch.Tensor, act: torch.Tensor, leak: torch.Tensor, leak_grad: str = "exact"
+) -> torch.Tensor:
+    """Eq. (1) given the activation ``act = ReLU(W I(n) + b)``: ``leak * H(n-1) + (1 - leak) act``.
+
+    ``leak`` is already 0 where the memory resets. With ``leak_grad="ignore"`` the value is
+    the same but the gradient sees ``act`` alone (a plain feedforward layer's gradient).
+    """
+    if leak_grad == "exact":
+        current = (1 - leak) * act
+    else:
+        current = act + (-leak * act).detach()
+    return leak * previous + current
 
 
 class LeakyMemory(nn.Module):
@@ -241,11 +259,7 @@ class LeakyMemory(nn.Module):
                     "pass h=None to start a new sequence (e.g. after the batch size changed)"
                 )
             previous = h.detach() if self.detach else h
-        if self.leak_grad == "exact":
-            current = (1 - leak) * act
-        else:  # value (1 - leak) * act, but the gradient of act alone
-            current = act + (-leak * act).detach()
-        return leak * previous + current
+        return leaky_update(previous, act, leak, self.leak_grad)
 
     def sequence(
         self, x: torch.Tensor, h: torch.Tensor | None = None, reset: torch.Tensor | None = None

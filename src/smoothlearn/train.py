@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from smoothlearn.contract import Curves, Prepared, TrainSettings
-from smoothlearn.nn import LeakyNet, LSTMClassifier, unit_groups
+from smoothlearn.contract import RMSPROP_V_FLOOR, Curves, Prepared, TrainSettings
+from smoothlearn.nn import LeakyNet, LSTMClassifier, leaky_update, unit_groups
 
 __all__ = [
     "train_reference",
@@ -71,11 +71,29 @@ def _step_loss(logits: torch.Tensor, target: torch.Tensor, label: int, s: TrainS
     return F.mse_loss(_output(logits, s.output), target)
 
 
+class FlooredRMSprop(torch.optim.RMSprop):
+    """``torch.optim.RMSprop``, with each stored square average floored after its step.
+
+    The step itself uses the average as computed, so only values below
+    :data:`RMSPROP_V_FLOOR` (far below ``eps``) change, and only for later steps.
+    """
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                v = self.state.get(p, {}).get("square_avg")
+                if v is not None:
+                    v.masked_fill_(v < RMSPROP_V_FLOOR, 0.0)
+        return loss
+
+
 def make_optimizer(params, s: TrainSettings) -> torch.optim.Optimizer:
     """SGD, or RMSprop with the paper's betas mapped as documented in ``docs/model.md``."""
     if s.optimizer == "sgd":
         return torch.optim.SGD(params, lr=s.lr)
-    return torch.optim.RMSprop(
+    return FlooredRMSprop(
         params, lr=s.lr, alpha=s.rmsprop_alpha, eps=s.rmsprop_eps, momentum=s.rmsprop_momentum
     )
 
@@ -86,19 +104,21 @@ def hidden_states(
     """Hidden activity ``[m, h]`` of a network run over items ``X`` in order.
 
     With ``resets=None`` memory is off (each item alone, H = ReLU(pre)); otherwise the leaky
-    recursion runs through the items from H = 0, resetting units per their group's flag.
+    recursion (:func:`~smoothlearn.nn.leaky_update`, the layer's own equation) runs through
+    the items from H = 0, resetting units per their group's flag.
     """
     act = np.maximum(X @ params["W1"].T + params["b1"], 0).astype(np.float32)
     if resets is None:
         return act
-    keep = np.where(resets[:, unit_groups(act.shape[1], resets.shape[1])], 0.0, leak)
-    keep = keep.astype(np.float32)
-    out = np.empty_like(act)
-    state = np.zeros(act.shape[1], np.float32)
+    flags = torch.from_numpy(resets[:, unit_groups(act.shape[1], resets.shape[1])])
+    leak_t = torch.from_numpy(np.asarray(leak, np.float32))
+    keep = torch.where(flags, 0.0, leak_t)
+    out = torch.from_numpy(act).clone()
+    state = torch.zeros(act.shape[1])
     for i in range(act.shape[0]):
-        state = keep[i] * state + (1 - keep[i]) * act[i]
+        state = leaky_update(state, out[i], keep[i])
         out[i] = state
-    return out
+    return out.numpy()
 
 
 def evaluate(

@@ -1,0 +1,544 @@
+"""The model's step, once, and the compiled loops that compose it (numba, float32).
+
+The first half holds one function per piece of ``docs/model.md``: the first layer's forward
+pass (dense or sparse), the leaky memory with its resets, the output layer with the loss
+gradient (softmax/sigmoid x MSE/CE), and the SGD and RMSprop updates. The second half holds
+the kernels: training (:func:`train_net`, :func:`train_chunk`) and evaluation
+(:func:`eval_items`, :func:`stream_memory`), which only walk networks, steps and items and call
+the step functions; there is no model math in them. ``tests/test_engine.py`` holds the result
+equal to the readable reference trainer.
+
+Why one file: numba's on-disk cache (``cache=True``) only notices edits to the file that
+defines a cached kernel, so kernels in another file would silently keep stale step functions.
+
+Why some steps are ``inline="always"``: the kernels may reassociate and contract floating-point
+operations (``FASTMATH``), so how a step is inlined decides the rounding. The inlining here
+reproduces the numbers of the original hand-inlined kernels bit for bit (``tests/golden``).
+
+``W1`` is stored transposed (``[d_in, d_hidden]``) so that the forward pass and the rank-1
+update both walk contiguous rows, one per input element. Arrays are passed whole with an
+index (``tgt`` and ``item``) rather than sliced: a slice is a view whose reference count,
+shared by all threads, costs atomic operations every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from smoothlearn.contract import RMSPROP_V_FLOOR
+
+# Reassociation and FMA contraction only: NaN/inf must survive, they signal divergence.
+# Kernels use error_model="numpy": a division by zero gives inf/NaN (which the divergence
+# check sees) instead of a Python exception, and the check would block vectorisation.
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+OUTPUTS = {"softmax": 0, "sigmoid": 1}
+LOSSES = {"mse": 0, "ce": 1}
+OPTIMIZERS = {"sgd": 0, "rmsprop": 1}
+LEAK_GRADS = {"exact": True, "ignore": False}
+SOFTMAX, SIGMOID = 0, 1
+CE = 1
+SGD = 0
+
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+F2 = np.float32(2.0)
+
+RMSPROP_FLOOR = np.float32(RMSPROP_V_FLOOR)
+
+_STEP = dict(cache=True, error_model="numpy", fastmath=FASTMATH)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+@njit(inline="always", **_STEP)
+def relu(p):
+    return p if p > 0 else F0
+
+
+@njit(inline="always", **_STEP)
+def leaky(previous, act, e, c):
+    """Paper Eq. (1) for one unit: H(n) = e H(n-1) + c act, c = 1 - e, act = ReLU(pre)."""
+    return e * previous + c * act
+
+
+@njit(**_STEP)
+def memory(H, mask, pre, leak, reset, exact):
+    """H = leaky(H, ReLU(pre)) and mask = dH/dpre, one reset flag for every unit.
+
+    Separate from the grouped case so that the loop has no per-unit gather and vectorises.
+    """
+    for j in range(H.shape[0]):
+        p = pre[j]
+        e = F0 if reset else leak[j]
+        c = F1 - e
+        H[j] = leaky(H[j], relu(p), e, c)
+        mask[j] = (c if exact else F1) if p > 0 else F0
+
+
+@njit(**_STEP)
+def memory_groups(H, mask, pre, leak, resets, t, group, exact):
+    """As :func:`memory`, with unit j reset by its input group's flag ``resets[t, group[j]]``."""
+    for j in range(H.shape[0]):
+        p = pre[j]
+        e = F0 if resets[t, group[j]] else leak[j]
+        c = F1 - e
+        H[j] = leaky(H[j], relu(p), e, c)
+        mask[j] = (c if exact else F1) if p > 0 else F0
+
+
+# ----------------------------------------------------------------------------- first layer
+
+
+@njit(**_STEP)
+def forward_w1(pre, W1T, b1, X, ptr, idx, val, item, sparse):
+    """pre = W1 x + b1 for one item (sparse: only the rows of its non-zero elements)."""
+    h = pre.shape[0]
+    for j in range(h):
+        pre[j] = b1[j]
+    if sparse:
+        for p in range(ptr[item], ptr[item + 1]):
+            i = idx[p]
+            xi = val[p]
+            for j in range(h):
+                pre[j] += W1T[i, j] * xi
+    else:
+        for i in range(X.shape[1]):
+            xi = X[item, i]
+            for j in range(h):
+                pre[j] += W1T[i, j] * xi
+
+
+@njit(inline="always", **_STEP)
+def forward_w1_nonzero(pre, W1T, b1, X, item, nz):
+    """pre = W1 x + b1 for a dense row, skipping its zero elements (``nz`` is scratch [d])."""
+    d = X.shape[1]
+    n = 0
+    for c in range(d):  # branch-free gather of the non-zero inputs
+        nz[n] = c
+        n += X[item, c] != 0
+    for j in range(pre.shape[0]):
+        pre[j] = b1[j]
+    for p in range(n):
+        c = nz[p]
+        xv = X[item, c]
+        for j in range(pre.shape[0]):
+            pre[j] += W1T[c, j] * xv
+
+
+@njit(**_STEP)
+def sgd_w1(W1T, dpre, pre, b1, X, ptr, idx, val, it, nx, sparse, lr):
+    """W1 -= lr dpre ⊗ x(it), fused with pre = W1 x(nx) + b1 (no next item when nx < 0).
+
+    Fusing loads each touched row of W1 once per step instead of twice; in the sparse path
+    the rows are the union of the two items' non-zero elements (a merge of sorted lists).
+    """
+    d, h = W1T.shape
+    if nx >= 0:
+        for j in range(h):
+            pre[j] = b1[j]
+    if sparse:
+        a, ae = ptr[it], ptr[it + 1]
+        b, be = 0, 0
+        if nx >= 0:
+            b, be = ptr[nx], ptr[nx + 1]
+        while a < ae or b < be:
+            ia = idx[a] if a < ae else d
+            ib = idx[b] if b < be else d
+            if ia == ib:
+                xa = val[a]
+                xb = val[b]
+                for j in range(h):
+                    w = sgd(W1T[ia, j], dpre[j] * xa, lr)
+                    W1T[ia, j] = w
+                    pre[j] += w * xb
+                a += 1
+                b += 1
+            elif ia < ib:
+                xa = val[a]
+                for j in range(h):
+                    W1T[ia, j] = sgd(W1T[ia, j], dpre[j] * xa, lr)
+                a += 1
+            else:
+                xb = val[b]
+                for j in range(h):
+                    pre[j] += W1T[ib, j] * xb
+                b += 1
+    elif nx >= 0:
+        for i in range(d):
+            xa = X[it, i]
+            xb = X[nx, i]
+            for j in range(h):
+                w = sgd(W1T[i, j], dpre[j] * xa, lr)
+                W1T[i, j] = w
+                pre[j] += w * xb
+    else:
+        for i in range(d):
+            xa = X[it, i]
+            for j in range(h):
+                W1T[i, j] = sgd(W1T[i, j], dpre[j] * xa, lr)
+
+
+@njit(**_STEP)
+def rms_w1(W1T, V, B, dpre, pre, b1, X, it, nx, sparse, lr, alpha, oma, mom, eps):
+    """RMSprop on all of W1 (its square average decays everywhere), fused with the next pre.
+
+    Every element is visited: torch's RMSprop decays ``v`` (and moves ``w`` through the
+    momentum buffer) even where this step's gradient is zero. Rows of zero inputs take the
+    same update with g = 0 (:func:`rms_decay`, :func:`rms_coast`): no square root or division.
+    """
+    d, h = W1T.shape
+    if nx >= 0:
+        for j in range(h):
+            pre[j] = b1[j]
+    for i in range(d):
+        xa = X[it, i]
+        if xa == 0 and eps > 0:
+            for j in range(h):
+                V[i, j] = rms_decay(V[i, j], alpha)
+            if mom > 0:
+                for j in range(h):
+                    W1T[i, j], B[i, j] = rms_coast(W1T[i, j], B[i, j], lr, mom)
+        elif mom > 0:
+            for j in range(h):
+                W1T[i, j], V[i, j], B[i, j] = rms(
+                    W1T[i, j], dpre[j] * xa, V[i, j], B[i, j], lr, alpha, oma, mom, eps
+                )
+        else:
+            for j in range(h):
+                W1T[i, j], V[i, j], _ = rms(
+                    W1T[i, j], dpre[j] * xa, V[i, j], F0, lr, alpha, oma, mom, eps
+                )
+        if nx >= 0:
+            xb = X[nx, i]
+            if xb != 0 or not sparse:
+                for j in range(h):
+                    pre[j] += W1T[i, j] * xb
+
+
+# ----------------------------------------------------------------------------- optimisers
+
+
+@njit(inline="always", **_STEP)
+def sgd(w, g, lr):
+    return w - lr * g
+
+
+@njit(inline="always", **_STEP)
+def rms_floor(v):
+    """The stored square average, flushed to 0 below float32's smallest normal number.
+
+    Averages of rarely non-zero inputs decay into subnormals, on which many CPUs are ~50x
+    slower; the reference trainer applies the same floor (``train.RMSPROP_FLOOR``).
+    """
+    return F0 if v < RMSPROP_FLOOR else v
+
+
+@njit(inline="always", **_STEP)
+def rms_decay(v, alpha):
+    """RMSprop's square average where g = 0: exactly alpha v (the rest of the sum is 0)."""
+    return rms_floor(alpha * v)
+
+
+@njit(inline="always", **_STEP)
+def rms_coast(w, b, lr, mom):
+    """RMSprop with momentum where g = 0 (eps > 0): w moves by its decayed buffer alone."""
+    b = mom * b
+    return w - lr * b, b
+
+
+@njit(inline="always", **_STEP)
+def rms(w, g, v, b, lr, alpha, oma, mom, eps):
+    """One element of torch.optim.RMSprop (no centering); returns (w, v, buf).
+
+    The update uses ``v`` as computed; the stored ``v`` is floored (:func:`rms_floor`).
+    """
+    v = alpha * v + oma * (g * g)
+    avg = np.sqrt(v) + eps
+    if mom > 0:
+        b = mom * b + g / avg
+        w = w - lr * b
+    else:
+        w = w - lr * (g / avg)
+    return w, rms_floor(v), b
+
+
+# ----------------------------------------------------------------------------- output layer
+
+
+@njit(inline="always", **_STEP)
+def logits(z, W2, b2, H):
+    """z = W2 H + b2."""
+    for q in range(z.shape[0]):
+        acc = F0
+        for j in range(H.shape[0]):
+            acc += W2[q, j] * H[j]
+        z[q] = acc + b2[q]
+
+
+@njit(inline="always", **_STEP)
+def softmax_parts(z, ez):
+    """ez = exp(z - max z); returns (max z, sum ez): softmax = ez / sum, CE needs both."""
+    zmax = z[0]
+    for q in range(1, z.shape[0]):
+        zmax = max(zmax, z[q])
+    s = F0
+    for q in range(z.shape[0]):
+        ez[q] = np.exp(z[q] - zmax)
+        s += ez[q]
+    return zmax, s
+
+
+@njit(inline="always", **_STEP)
+def sigmoid(zq):
+    return F1 / (F1 + np.exp(-zq))
+
+
+@njit(**_STEP)
+def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
+    """Output y, loss and g = dLoss/dz for one step (docs/model.md, "Backward pass").
+
+    The softmax and sigmoid are written out here rather than through :func:`softmax_parts`
+    and :func:`sigmoid`: routed through them, the contracted float32 rounding changed.
+    """
+    o = z.shape[0]
+    zmax = z[0]
+    for q in range(1, o):
+        zmax = max(zmax, z[q])
+    s = F0
+    if out_kind == SOFTMAX:
+        for q in range(o):
+            y[q] = np.exp(z[q] - zmax)
+            s += y[q]
+        for q in range(o):
+            y[q] = y[q] / s
+    else:
+        for q in range(o):
+            y[q] = F1 / (F1 + np.exp(-z[q]))
+    if loss_kind == CE:
+        for q in range(o):
+            g[q] = y[q]
+        g[label] -= F1
+        return np.log(s) - (z[label] - zmax)
+    loss = F0
+    scale = F2 / np.float32(o)
+    su = F0
+    for q in range(o):
+        diff = y[q] - tgt[item, q]
+        loss += diff * diff
+        g[q] = scale * diff
+        su += g[q] * y[q]
+    if out_kind == SIGMOID:
+        for q in range(o):
+            g[q] = g[q] * y[q] * (F1 - y[q])
+    else:
+        for q in range(o):
+            g[q] = y[q] * (g[q] - su)
+    return loss / np.float32(o)
+
+
+@njit(inline="always", **_STEP)
+def backward(dpre, mask, W2, b2, H, g, b1, vb1, vW2, vb2, mb1, mW2, mb2,
+             opt, lr, alpha, oma, mom, eps):  # fmt: skip
+    """Second layer and b1: dH = W2^T g (W2 before its update), update W2 and b2, then
+    dpre = dH * mask and update b1. W1's update is fused with the next forward pass.
+
+    With SGD the optimiser state arrays are empty and never touched.
+    """
+    h = dpre.shape[0]
+    for j in range(h):
+        dpre[j] = F0
+    for q in range(g.shape[0]):
+        gq = g[q]
+        if opt == SGD:
+            for j in range(h):
+                w = W2[q, j]
+                dpre[j] += w * gq
+                W2[q, j] = sgd(w, gq * H[j], lr)
+        else:
+            for j in range(h):
+                w = W2[q, j]
+                dpre[j] += w * gq
+                W2[q, j], vW2[q, j], mW2[q, j] = rms(
+                    w, gq * H[j], vW2[q, j], mW2[q, j], lr, alpha, oma, mom, eps
+                )
+        if opt == SGD:
+            b2[q] = sgd(b2[q], gq, lr)
+        else:
+            b2[q], vb2[q], mb2[q] = rms(b2[q], gq, vb2[q], mb2[q], lr, alpha, oma, mom, eps)
+    for j in range(h):
+        dpre[j] = dpre[j] * mask[j]
+        if opt == SGD:
+            b1[j] = sgd(b1[j], dpre[j], lr)
+        else:
+            b1[j], vb1[j], mb1[j] = rms(b1[j], dpre[j], vb1[j], mb1[j], lr, alpha, oma, mom, eps)
+
+
+@njit(inline="always", **_STEP)
+def metrics_add(z, ez, tgt, item, label, out_kind, classify, sums):
+    """Add one item's squared error, cross-entropy and correctness to ``sums`` (float64 [3])."""
+    o = z.shape[0]
+    best = 0
+    for q in range(1, o):
+        if z[q] > z[best]:
+            best = q
+    s = F1
+    zmax = z[best]
+    if out_kind == SOFTMAX or classify:
+        zmax, s = softmax_parts(z, ez)
+    sq = F0
+    for q in range(o):
+        yq = ez[q] / s if out_kind == SOFTMAX else sigmoid(z[q])
+        sq += (yq - tgt[item, q]) * (yq - tgt[item, q])
+    sums[0] += sq
+    if classify:
+        sums[1] += np.log(s) - (z[label] - zmax)
+        sums[2] += best == label
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@njit(**_STEP)
+def train_net(
+    X, ptr, idx, val, sparse, tgt, lab, order, resets, s0, s1, group, leak,
+    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2,
+    out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
+):  # fmt: skip
+    """Steps s0..s1-1 of one network; returns -1, or the step whose loss was not finite."""
+    h = H.shape[0]
+    o = b2.shape[0]
+    pre = np.empty(h, np.float32)
+    mask = np.empty(h, np.float32)
+    dH = np.empty(h, np.float32)
+    z = np.empty(o, np.float32)
+    y = np.empty(o, np.float32)
+    g = np.empty(o, np.float32)
+    forward_w1(pre, W1T, b1, X, ptr, idx, val, order[s0], sparse)
+    for t in range(s0, s1):
+        it = order[t]
+        if resets.shape[1] == 1:
+            memory(H, mask, pre, leak, resets[t, 0], exact)
+        else:
+            memory_groups(H, mask, pre, leak, resets, t, group, exact)
+        logits(z, W2, b2, H)
+        loss = output_grad(z, y, g, tgt, it, lab[it], out_kind, loss_kind)
+        if not np.isfinite(loss):
+            return t
+        backward(dH, mask, W2, b2, H, g, b1, vb1, vW2, vb2, mb1, mW2, mb2,
+                 opt, lr, alpha, oma, mom, eps)  # fmt: skip
+        nx = order[t + 1] if t + 1 < s1 else -1
+        if opt == SGD:
+            sgd_w1(W1T, dH, pre, b1, X, ptr, idx, val, it, nx, sparse, lr)
+        else:
+            rms_w1(W1T, vW1, mW1, dH, pre, b1, X, it, nx, sparse, lr, alpha, oma, mom, eps)
+    return -1
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def train_chunk(
+    X, ptr, idx, val, sparse, tgts, tgt_of, labs, lab_of, order, resets, s0, s1, group, leak,
+    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2, alive, stop,
+    out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
+):  # fmt: skip
+    """Steps s0..s1-1 of every live network, one network per thread at a time.
+
+    The small per-network arrays are trained in private copies: neighbouring networks' rows
+    share cache lines, and two cores writing them every step would ping-pong those lines.
+    """
+    for k in prange(order.shape[0]):
+        if alive[k]:
+            b1k, W2k, b2k, Hk = b1[k].copy(), W2[k].copy(), b2[k].copy(), H[k].copy()
+            vb1k, vW2k, vb2k = vb1[k].copy(), vW2[k].copy(), vb2[k].copy()
+            mb1k, mW2k, mb2k = mb1[k].copy(), mW2[k].copy(), mb2[k].copy()
+            stop[k] = train_net(
+                X, ptr, idx, val, sparse, tgts[tgt_of[k]], labs[lab_of[k]], order[k],
+                resets[k], s0, s1, group, leak[k], W1T[k], b1k, W2k, b2k, Hk,
+                vW1[k], vb1k, vW2k, vb2k, mW1[k], mb1k, mW2k, mb2k,
+                out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
+            )  # fmt: skip
+            b1[k], W2[k], b2[k], H[k] = b1k, W2k, b2k, Hk
+            vb1[k], vW2[k], vb2[k] = vb1k, vW2k, vb2k
+            mb1[k], mW2[k], mb2[k] = mb1k, mW2k, mb2k
+
+
+@njit(parallel=True, cache=True, error_model="numpy", fastmath=FASTMATH)
+def stream_memory(act, resets, streamed, group, leak):
+    """In place: activations act[k] = ReLU(pre) -> H[k], the leaky memory over the stream."""
+    K, m, h = act.shape
+    for k in prange(K):
+        if streamed[k]:
+            for i in range(m):
+                for j in range(h):
+                    prev = act[k, i - 1, j] if i > 0 else F0
+                    e = F0 if resets[k, i, group[j]] else leak[k, j]
+                    act[k, i, j] = leaky(prev, act[k, i, j], e, F1 - e)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+def eval_items(
+    X, W1T, b1, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind, classify, out
+):
+    """Test MSE, CE and accuracy of one network, item by item, skipping zero inputs."""
+    m, d = X.shape
+    h = b1.shape[0]
+    o = b2.shape[0]
+    pre = np.empty(h, np.float32)
+    H = np.zeros(h, np.float32)
+    z = np.empty(o, np.float32)
+    ez = np.empty(o, np.float32)
+    nz = np.empty(d, np.int64)
+    sums = np.zeros(3)
+    for i in range(m):
+        forward_w1_nonzero(pre, W1T, b1, X, i, nz)
+        if streamed:
+            for j in range(h):
+                e = F0 if resets[i, group[j]] else leak[j]
+                H[j] = leaky(H[j], relu(pre[j]), e, F1 - e)
+        else:
+            for j in range(h):
+                H[j] = relu(pre[j])
+        logits(z, W2, b2, H)
+        metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
+    out[0] = sums[0] / (m * o)
+    out[1] = sums[1] / m if classify else np.nan
+    out[2] = sums[2] / m if classify else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def eval_chunk(X, src, nets, rows, W1T, b1, W2, b2, leak, resets, streamed, group, tgts, labs,
+               out_kind, classify, out):  # fmt: skip
+    """Evaluate networks ``nets`` (rows ``rows`` of the group's per-network arrays)."""
+    for q in range(nets.size):
+        k = nets[q]
+        r = rows[q]
+        eval_items(
+            X[src[r]], W1T[k], b1[k], W2[k], b2[k], leak[k], resets[r], streamed[r], group,
+            tgts[r], labs[r], out_kind, classify, out[q],
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def csr_count(X, ptr):
+    """First pass of the CSR build: ptr[r + 1] = non-zeros in rows 0..r."""
+    n, d = X.shape
+    total = 0
+    for r in range(n):
+        for c in range(d):
+            total += X[r, c] != 0
+        ptr[r + 1] = total
+
+
+@njit(cache=True)
+def csr_fill(X, ptr, idx, val):
+    """Second pass of the CSR build: column indices (ascending) and values per row."""
+    n, d = X.shape
+    for r in range(n):
+        p = ptr[r]
+        for c in range(d):
+            if X[r, c] != 0:
+                idx[p] = c
+                val[p] = X[r, c]
+                p += 1
