@@ -1,0 +1,543 @@
+"""The LSTM baseline (Appendix A.8-A.10) compiled: per-sample truncated BPTT, equal to ``train_lstm``.
+
+The rule is the reference's (``smoothlearn.train.train_lstm``, ``docs/model.md``): at every step
+the window of the last ``bptt`` items is run forward from the detached state before it, the
+loss of the newest item's output is backpropagated through the whole window, and the optimiser
+takes one step. When the window is full, its starting state is first advanced by the item
+that leaves it (with the current weights, no gradient).
+
+What makes it fast on a CPU, with the reference's arithmetic (float32, other summation order):
+- one compiled loop per evaluation interval, so Python and autograd cost nothing per step;
+- sparse inputs: ``W_ih`` is stored transposed (``Wx[pixel, gate]``), and the input
+  projections of all items of the window (plus the leaving one) are accumulated in ONE pass
+  over the rows of the pixels that are non-zero in any of them (~19% of MNIST pixels each);
+  the update of ``Wx`` visits only the rows of pixels lit in the window (SGD);
+- each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
+  ensemble of runs uses every core without sharing caches;
+- evaluation projects the test items a tile at a time (each ``Wx`` row read once per tile),
+  then runs the recurrence (streamed) or the single step (memory off).
+
+The input projection cannot be carried from one step to the next: the weights change at every
+step, so every product of the window is recomputed with the current weights, as the reference
+does. Cross-checked against the reference in ``tests/test_fast_lstm.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from smoothlearn.nn import init_lstm_params
+from smoothlearn.train import Curves, Prepared
+
+__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm", "benchmark"]
+
+# reassoc lets dot products and axpys vectorise; the order of float sums differs from
+# PyTorch's anyway (the tests compare within float32 tolerance).
+_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+_JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+_OUTPUTS = {"softmax": 0, "sigmoid": 1}
+_LOSSES = {"mse": 0, "ce": 1}
+_OPTIMISERS = {"sgd": 0, "rmsprop": 1}
+_EVAL_TILE = 64
+
+
+@dataclass(frozen=True)
+class LSTMRun:
+    """One LSTM run: its prepared arrays and the LSTM's own settings."""
+
+    prep: Prepared
+    hidden: int
+    bptt: int = 10
+    init_seed: int = 0
+
+
+# ---------------------------------------------------------------- sparse input
+def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR)."""
+    rows, cols = np.nonzero(X)
+    indptr = np.zeros(X.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
+    return indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32)
+
+
+# ---------------------------------------------------------------- small kernels
+@njit(**_JIT)
+def _sigmoid(x):
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))
+
+
+@njit(**_JIT)
+def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
+    """Gate pre-activations ``gates [4h]`` (i, f, g, o) -> new ``c``, ``h``; keeps activations."""
+    h = c_prev.shape[0]
+    for j in range(h):
+        i = _sigmoid(gates[j])
+        f = _sigmoid(gates[h + j])
+        g = np.tanh(gates[2 * h + j])
+        o = _sigmoid(gates[3 * h + j])
+        c = f * c_prev[j] + i * g
+        tc = np.tanh(c)
+        acts[j], acts[h + j], acts[2 * h + j], acts[3 * h + j] = i, f, g, o
+        c_out[j] = c
+        tanh_c[j] = tc
+        h_out[j] = o * tc
+
+
+@njit(**_JIT)
+def _matvec_add(W, x, out):
+    """``out += W @ x`` for ``W [m, n]`` (one pass over W's rows)."""
+    for r in range(W.shape[0]):
+        acc = np.float32(0.0)
+        row = W[r]
+        for j in range(x.shape[0]):
+            acc += row[j] * x[j]
+        out[r] += acc
+
+
+@njit(**_JIT)
+def _matvec_t(W, d, out):
+    """``out = W.T @ d`` for ``W [m, n]`` (one pass over W's rows, axpy per row)."""
+    out[:] = 0
+    for r in range(W.shape[0]):
+        coef = d[r]
+        if coef != 0:
+            row = W[r]
+            for j in range(out.shape[0]):
+                out[j] += coef * row[j]
+
+
+@njit(**_JIT)
+def _output_loss(z, target, label, output, loss, dz):
+    """Loss of one output ``z`` and its gradient ``dz`` (``docs/model.md``, backward pass)."""
+    n = z.shape[0]
+    y = np.empty(n, np.float32)
+    if output == 0 or loss == 1:
+        m = z.max()
+        s = np.float32(0.0)
+        for k in range(n):
+            y[k] = np.exp(z[k] - m)
+            s += y[k]
+        y /= s
+        lse = m + np.log(s)
+    else:
+        for k in range(n):
+            y[k] = _sigmoid(z[k])
+        lse = np.float32(0.0)
+    if loss == 1:
+        dz[:] = y
+        dz[label] -= 1
+        return lse - z[label]
+    value = np.float32(0.0)
+    for k in range(n):
+        value += (y[k] - target[k]) ** 2
+    u = np.float32(2.0) * (y - target) / np.float32(n)
+    if output == 0:
+        uy = np.float32(0.0)
+        for k in range(n):
+            uy += u[k] * y[k]
+        dz[:] = y * (u - uy)
+    else:
+        dz[:] = u * y * (np.float32(1.0) - y)
+    return value / np.float32(n)
+
+
+@njit(**_JIT)
+def _opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
+    """SGD, or PyTorch's RMSprop, on flat views ``w`` with gradient ``g`` (same length)."""
+    if opt == 0:
+        for j in range(w.shape[0]):
+            w[j] -= lr * g[j]
+        return
+    for j in range(w.shape[0]):
+        v = alpha * sq[j] + (np.float32(1.0) - alpha) * g[j] * g[j]
+        sq[j] = v
+        step = g[j] / (np.sqrt(v) + eps)
+        if momentum > 0:
+            buf[j] = momentum * buf[j] + step
+            step = buf[j]
+        w[j] -= lr * step
+
+
+# ---------------------------------------------------------------- training
+@njit(**_JIT)
+def _project(Wx, indptr, indices, values, items, n, Px, mark, union, dense):
+    """``Px[k] = Wx.T x_items[k]`` for k < n, in one pass over the rows of lit pixels."""
+    nu = 0
+    for k in range(n):
+        item = items[k]
+        for q in range(indptr[item], indptr[item + 1]):
+            p = indices[q]
+            dense[k, p] = values[q]
+            if mark[p] == 0:
+                mark[p] = 1
+                union[nu] = p
+                nu += 1
+    Px[:n] = 0
+    for u in range(nu):
+        p = union[u]
+        row = Wx[p]
+        for k in range(n):
+            v = dense[k, p]
+            if v != 0:
+                pk = Px[k]
+                for j in range(row.shape[0]):
+                    pk[j] += v * row[j]
+    for k in range(n):  # leave the scratch arrays clean for the next call
+        item = items[k]
+        for q in range(indptr[item], indptr[item + 1]):
+            dense[k, indices[q]] = 0
+            mark[indices[q]] = 0
+    return nu
+
+
+@njit(**_JIT)
+def _update_wx(Wx, sq, buf, indptr, indices, values, items, n, D, mark, dense, grad,
+               opt, lr, alpha, eps, momentum):
+    """Optimiser step of ``Wx`` with ``dWx[p] = sum_k x_k[p] D[k]`` over the window's items.
+
+    SGD touches only rows of pixels lit in the window (the others have zero gradient);
+    RMSprop visits every row, as its averages decay (and momentum moves) even at zero gradient.
+    """
+    for k in range(n):
+        item = items[k]
+        for q in range(indptr[item], indptr[item + 1]):
+            dense[k, indices[q]] = values[q]
+            mark[indices[q]] = 1
+    for p in range(Wx.shape[0]):
+        if mark[p] == 0 and opt == 0:
+            continue
+        grad[:] = 0
+        if mark[p] != 0:
+            for k in range(n):
+                v = dense[k, p]
+                if v != 0:
+                    for j in range(grad.shape[0]):
+                        grad[j] += v * D[k, j]
+        _opt_update(Wx[p], grad, sq[p], buf[p], opt, lr, alpha, eps, momentum)
+    for k in range(n):
+        item = items[k]
+        for q in range(indptr[item], indptr[item + 1]):
+            dense[k, indices[q]] = 0
+            mark[indices[q]] = 0
+
+
+@njit(**_JIT)
+def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P, SQ, BUF,
+                 window, state, hs, cs, cfg, lrs):
+    """Train steps ``[start, stop)``; returns the step that diverged, or -1.
+
+    ``P = (Wx [d_in, 4h], Wh [4h, h], b_ih, b_hh, Wo [d_out, h], b_out)``; ``SQ``/``BUF`` hold
+    RMSprop's averages and momentum buffers of the same shapes. ``window`` (item ids, oldest
+    first) with ``state[0]`` its length, and the window's start state ``hs``/``cs``, persist
+    between calls. ``cfg = (bptt, output, loss, optimiser)``, ``lrs = (lr, alpha, eps, mom)``.
+    """
+    Wx, Wh, bi, bh, Wo, bo = P
+    bptt, output, loss, opt = cfg[0], cfg[1], cfg[2], cfg[3]
+    lr, alpha, eps, mom = lrs[0], lrs[1], lrs[2], lrs[3]
+    d_in, G = Wx.shape
+    H = Wh.shape[1]
+    n_out = Wo.shape[0]
+    Px = np.zeros((bptt + 1, G), np.float32)
+    acts = np.zeros((bptt, G), np.float32)
+    C = np.zeros((bptt, H), np.float32)
+    TC = np.zeros((bptt, H), np.float32)
+    Hs = np.zeros((bptt + 1, H), np.float32)  # Hs[0] = start state, Hs[k + 1] = output of k
+    Cprev = np.zeros((bptt + 1, H), np.float32)
+    D = np.zeros((bptt, G), np.float32)
+    gates = np.empty(G, np.float32)
+    scratch_acts = np.empty(G, np.float32)
+    scratch_tc = np.empty(H, np.float32)
+    h_new = np.empty(H, np.float32)
+    c_new = np.empty(H, np.float32)
+    z = np.empty(n_out, np.float32)
+    dz = np.empty(n_out, np.float32)
+    dh = np.empty(H, np.float32)
+    dc = np.empty(H, np.float32)
+    grad_g = np.empty(G, np.float32)
+    grad_wh = np.empty(H, np.float32)
+    grad_wo = np.empty(H, np.float32)
+    gb = np.empty(G, np.float32)
+    mark = np.zeros(d_in, np.int8)
+    union = np.empty(d_in, np.int64)
+    dense = np.zeros((bptt + 1, d_in), np.float32)
+    items = np.empty(bptt + 1, np.int64)
+    for step in range(start, stop):
+        n_win = state[0]
+        advance = n_win == bptt
+        if advance:
+            items[0] = window[0]
+            for k in range(bptt - 1):
+                window[k] = window[k + 1]
+            window[bptt - 1] = order[step]
+        else:
+            window[n_win] = order[step]
+            n_win += 1
+            state[0] = n_win
+        first = 1 if advance else 0
+        for k in range(n_win):
+            items[first + k] = window[k]
+        _project(Wx, indptr, indices, values, items, first + n_win, Px, mark, union, dense)
+        if advance:  # the leaving item moves the window's start state (no gradient)
+            gates[:] = Px[0] + bi
+            _matvec_add(Wh, hs, gates)
+            gates += bh
+            _lstm_cell(gates, cs, c_new, h_new, scratch_acts, scratch_tc)
+            hs[:] = h_new
+            cs[:] = c_new
+        Hs[0] = hs
+        Cprev[0] = cs
+        for k in range(n_win):
+            gates[:] = Px[first + k] + bi
+            _matvec_add(Wh, Hs[k], gates)
+            gates += bh
+            _lstm_cell(gates, Cprev[k], C[k], Hs[k + 1], acts[k], TC[k])
+            Cprev[k + 1] = C[k]
+        h_last = Hs[n_win]
+        z[:] = bo
+        _matvec_add(Wo, h_last, z)
+        item = window[n_win - 1]
+        value = _output_loss(z, targets[item], labels[item], output, loss, dz)
+        if not np.isfinite(value):
+            return step
+        # ---- backward through the window (Wo, Wh before this step's update)
+        _matvec_t(Wo, dz, dh)
+        dc[:] = 0
+        for k in range(n_win - 1, -1, -1):
+            a = acts[k]
+            for j in range(H):
+                i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+                tc = TC[k, j]
+                d_o = dh[j] * tc
+                dcj = dc[j] + dh[j] * o * (np.float32(1.0) - tc * tc)
+                D[k, j] = dcj * g * i * (np.float32(1.0) - i)
+                D[k, H + j] = dcj * Cprev[k, j] * f * (np.float32(1.0) - f)
+                D[k, 2 * H + j] = dcj * i * (np.float32(1.0) - g * g)
+                D[k, 3 * H + j] = d_o * o * (np.float32(1.0) - o)
+                dc[j] = dcj * f
+            if k > 0:
+                _matvec_t(Wh, D[k], dh)
+        # ---- optimiser steps (all gradients above used the old weights)
+        for r in range(n_out):
+            for j in range(H):
+                grad_wo[j] = dz[r] * h_last[j]
+            _opt_update(Wo[r], grad_wo, SQ[4][r], BUF[4][r], opt, lr, alpha, eps, mom)
+        _opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
+        gb[:] = 0
+        for k in range(n_win):
+            gb += D[k]
+        _opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
+        _opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
+        for r in range(G):
+            grad_wh[:] = 0
+            for k in range(n_win):
+                coef = D[k, r]
+                if coef != 0:
+                    hk = Hs[k]
+                    for j in range(H):
+                        grad_wh[j] += coef * hk[j]
+            _opt_update(Wh[r], grad_wh, SQ[1][r], BUF[1][r], opt, lr, alpha, eps, mom)
+        _update_wx(Wx, SQ[0], BUF[0], indptr, indices, values, items[first:], n_win, D, mark,
+                   dense, grad_g, opt, lr, alpha, eps, mom)
+    return -1
+
+
+# ---------------------------------------------------------------- evaluation
+@njit(**_JIT)
+def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
+    """Mean test MSE, CE and accuracy over ``X`` (streamed in order from zero, or item alone)."""
+    Wx, Wh, bi, bh, Wo, bo = P
+    n, d_in = X.shape
+    G, H = Wh.shape
+    n_out = Wo.shape[0]
+    Px = np.zeros((tile, G), np.float32)
+    h = np.zeros(H, np.float32)
+    c = np.zeros(H, np.float32)
+    zero = np.zeros(H, np.float32)
+    gates = np.empty(G, np.float32)
+    acts = np.empty(G, np.float32)
+    tc = np.empty(H, np.float32)
+    z = np.empty(n_out, np.float32)
+    y = np.empty(n_out, np.float32)
+    mse = 0.0
+    ce = 0.0
+    hits = 0
+    for t0 in range(0, n, tile):
+        m = min(tile, n - t0)
+        Px[:m] = 0
+        for p in range(d_in):  # each Wx row read once per tile of items
+            row = Wx[p]
+            for k in range(m):
+                v = X[t0 + k, p]
+                if v != 0:
+                    pk = Px[k]
+                    for j in range(G):
+                        pk[j] += v * row[j]
+        for k in range(m):
+            gates[:] = Px[k] + bi
+            if streamed:
+                _matvec_add(Wh, h, gates)
+                gates += bh
+                _lstm_cell(gates, c, c, h, acts, tc)
+            else:
+                gates += bh
+                _lstm_cell(gates, zero, c, h, acts, tc)
+            z[:] = bo
+            _matvec_add(Wo, h, z)
+            item = t0 + k
+            if output == 0:
+                y[:] = np.exp(z - z.max())
+                y /= y.sum()
+            else:
+                for r in range(n_out):
+                    y[r] = _sigmoid(z[r])
+            for r in range(n_out):
+                mse += (y[r] - targets[item, r]) ** 2
+            if classify:
+                top = z.max()
+                ce += top + math.log(np.exp(z - top).sum()) - z[labels[item]]
+                hits += np.argmax(z) == labels[item]
+    if not classify:
+        return mse / (n * n_out), np.nan, np.nan
+    return mse / (n * n_out), ce / n, hits / n
+
+
+def _kernel_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The kernels' layout: ``Wx`` is ``W_ih`` transposed (one row per input pixel)."""
+    f32 = [np.ascontiguousarray(params[k], dtype=np.float32)
+           for k in ("W_hh", "b_ih", "b_hh", "W_out", "b_out")]  # fmt: skip
+    return (np.ascontiguousarray(params["W_ih"].T, dtype=np.float32), *f32)
+
+
+def _torch_params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    names = ("W_hh", "b_ih", "b_hh", "W_out", "b_out")
+    return {"W_ih": np.ascontiguousarray(P[0].T), **{k: v.copy() for k, v in zip(names, P[1:],
+                                                                                strict=True)}}
+
+
+def evaluate_lstm(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Test MSE, CE and accuracy of an LSTM (``init_lstm_params`` names) on ``prep``'s test set."""
+    return _evaluate_kernel(prep, _kernel_params(params))
+
+
+def _evaluate_kernel(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
+    s = prep.settings
+    mse, ce, acc = _evaluate(
+        np.ascontiguousarray(prep.X_eval, dtype=np.float32),
+        np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
+        np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
+        prep.eval_resets is not None, P, _OUTPUTS[s.output], prep.task == "classify",
+        _EVAL_TILE,
+    )
+    return float(mse), float(ce), float(acc)
+
+
+# ---------------------------------------------------------------- drivers
+def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
+    """One run: compiled steps between evaluation points, evaluations in between."""
+    prep, s = run.prep, run.prep.settings
+    d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
+    P = _kernel_params(init_lstm_params(d_in, run.hidden, d_out, run.init_seed))
+    SQ = tuple(np.zeros_like(p) for p in P)  # RMSprop's averages (unused by SGD)
+    BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ  # read only
+    # with momentum > 0, so momentum 0 shares SQ's arrays instead of allocating more
+    window = np.zeros(run.bptt, np.int64)
+    state = np.zeros(1, np.int64)
+    hs = np.zeros(run.hidden, np.float32)
+    cs = np.zeros(run.hidden, np.float32)
+    cfg = np.array([run.bptt, _OUTPUTS[s.output], _LOSSES[s.loss], _OPTIMISERS[s.optimizer]],
+                   np.int64)  # fmt: skip
+    lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
+    targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
+    labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
+    order = np.ascontiguousarray(prep.order, dtype=np.int64)
+    rows, done, diverged = [], 0, False
+    for point in np.unique(prep.eval_steps[prep.eval_steps <= prep.steps]):
+        point = int(point)
+        if point > done:
+            bad = _train_steps(*csr, targets, labels, order, done, point, P, SQ, BUF, window,
+                               state, hs, cs, cfg, lrs)  # fmt: skip
+            if progress:
+                progress((bad if bad >= 0 else point) - done)
+            if bad >= 0:
+                diverged = True
+                break
+            done = point
+        rows.append((point, *_evaluate_kernel(prep, P)))
+    if progress and diverged:
+        progress(prep.steps - done)  # a diverged run's remaining steps count as done
+    arr = np.array(rows, np.float64).reshape(-1, 4)
+    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged,
+                  _torch_params(P))  # fmt: skip
+
+
+def train_lstm_many(
+    runs: Sequence[LSTMRun],
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Curves]:
+    """Train LSTM runs, one network per thread (``threads`` at a time; default all cores).
+
+    Each thread keeps one network's weights hot in its core's cache; the kernels release
+    the GIL. ``progress(n)`` receives the steps completed (thread-safe).
+    """
+    import os
+
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        if progress:
+            with lock:
+                progress(n)
+
+    csrs: dict[int, tuple[np.ndarray, ...]] = {}
+    for run in runs:
+        if id(run.prep.X) not in csrs:
+            csrs[id(run.prep.X)] = csr_rows(run.prep.X)
+    workers = max(1, min(threads or os.cpu_count() or 1, len(runs)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_train_one, r, csrs[id(r.prep.X)], report) for r in runs]
+        return [f.result() for f in futures]
+
+
+def train_lstm_fast(
+    prep: Prepared, hidden: int, bptt: int = 10, init_seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Curves:
+    """The compiled twin of :func:`smoothlearn.train.train_lstm` (same arguments, same curves)."""
+    return train_lstm_many([LSTMRun(prep, hidden, bptt, init_seed)], 1, progress)[0]
+
+
+def benchmark(steps: int = 300, hidden: int = 392, bptt: int = 10, seed: int = 0) -> dict:
+    """Training steps per second of ``train_lstm`` and the kernel on one MNIST-shaped run.
+
+    Uses the A.8 shape (784-``hidden``-10, window ``bptt``) on MNIST-like random inputs of
+    ~19% density; evaluation is left out (a single point at step 0 on 10 items).
+    """
+    from smoothlearn.train import TrainSettings, train_lstm
+
+    rng = np.random.default_rng(seed)
+    X = np.where(rng.random((2000, 784)) < 0.19, rng.random((2000, 784)), 0).astype(np.float32)
+    labels = rng.integers(0, 10, 2000)
+    targets = np.eye(10, dtype=np.float32)[labels]
+    prep = Prepared(
+        X=X, targets=targets, labels=labels, order=rng.integers(0, 2000, steps),
+        resets=np.zeros((steps, 1), bool), params={}, leak=np.zeros(hidden, np.float32),
+        eval_steps=np.array([0]), X_eval=X[:10], targets_eval=targets[:10],
+        labels_eval=labels[:10], eval_resets=None, settings=TrainSettings(),
+    )
+    train_lstm_fast(prep, hidden, bptt, 0)  # compile (or load from cache) before timing
+    timings = {}
+    for name, fn in (("reference", train_lstm), ("fast", train_lstm_fast)):
+        t0 = time.perf_counter()
+        fn(prep, hidden, bptt, 0)
+        timings[name] = steps / (time.perf_counter() - t0)
+    timings["speedup"] = timings["fast"] / timings["reference"]
+    return timings
