@@ -19,7 +19,8 @@ import functools
 import numpy as np
 import pytest
 
-from smoothlearn.fast_lstm import LSTMRun, csr_rows, evaluate_lstm, train_lstm_fast, train_lstm_many
+from smoothlearn.fast_common import csr_rows
+from smoothlearn.fast_lstm import LSTMRun, evaluate_lstm, train_lstm_fast, train_lstm_many
 from smoothlearn.nn import init_lstm_params
 from smoothlearn.train import Curves, Prepared, TrainSettings, train_lstm
 

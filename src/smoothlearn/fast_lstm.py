@@ -1,4 +1,4 @@
-"""The LSTM baseline (Appendix A.8-A.10) compiled: per-sample truncated BPTT, equal to ``train_lstm``.
+"""The LSTM baseline (Appendix A.8-A.10) compiled: per-sample truncated BPTT, as ``train_lstm``.
 
 The rule is the reference's (``smoothlearn.train.train_lstm``, ``docs/model.md``): at every step
 the window of the last ``bptt`` items is run forward from the detached state before it, the
@@ -34,18 +34,27 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from smoothlearn.fast_common import (
+    JIT,
+    LOSSES,
+    OPTIMISERS,
+    OUTPUTS,
+    combine_rows,
+    csr_rows,
+    matvec_add,
+    matvec_t,
+    opt_update,
+    output_loss,
+    project,
+    sigmoid,
+    update_and_project,
+)
 from smoothlearn.nn import init_lstm_params
 from smoothlearn.train import Curves, Prepared
 
 __all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm", "benchmark"]
 
-# reassoc lets dot products and axpys vectorise; the order of float sums differs from
-# PyTorch's anyway (the tests compare within float32 tolerance).
-_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
-_JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-_OUTPUTS = {"softmax": 0, "sigmoid": 1}
-_LOSSES = {"mse": 0, "ce": 1}
-_OPTIMISERS = {"sgd": 0, "rmsprop": 1}
+
 _EVAL_TILE = 64
 
 
@@ -59,30 +68,15 @@ class LSTMRun:
     init_seed: int = 0
 
 
-# ---------------------------------------------------------------- sparse input
-def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR)."""
-    rows, cols = np.nonzero(X)
-    indptr = np.zeros(X.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32)
-
-
-# ---------------------------------------------------------------- small kernels
-@njit(**_JIT)
-def _sigmoid(x):
-    return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))
-
-
-@njit(**_JIT)
+@njit(**JIT)
 def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
     """Gate pre-activations ``gates [4h]`` (i, f, g, o) -> new ``c``, ``h``; keeps activations."""
     h = c_prev.shape[0]
     for j in range(h):
-        i = _sigmoid(gates[j])
-        f = _sigmoid(gates[h + j])
+        i = sigmoid(gates[j])
+        f = sigmoid(gates[h + j])
         g = np.tanh(gates[2 * h + j])
-        o = _sigmoid(gates[3 * h + j])
+        o = sigmoid(gates[3 * h + j])
         c = f * c_prev[j] + i * g
         tc = np.tanh(c)
         acts[j], acts[h + j], acts[2 * h + j], acts[3 * h + j] = i, f, g, o
@@ -91,166 +85,9 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
         h_out[j] = o * tc
 
 
-@njit(**_JIT)
-def _matvec_add(W, x, out):
-    """``out += W @ x`` for ``W [m, n]`` (one pass over W's rows)."""
-    for r in range(W.shape[0]):
-        acc = np.float32(0.0)
-        row = W[r]
-        for j in range(x.shape[0]):
-            acc += row[j] * x[j]
-        out[r] += acc
-
-
-@njit(**_JIT)
-def _matvec_t(W, d, out):
-    """``out = W.T @ d`` for ``W [m, n]`` (one pass over W's rows, axpy per row)."""
-    out[:] = 0
-    for r in range(W.shape[0]):
-        coef = d[r]
-        if coef != 0:
-            row = W[r]
-            for j in range(out.shape[0]):
-                out[j] += coef * row[j]
-
-
-@njit(**_JIT)
-def _output_loss(z, target, label, output, loss, dz):
-    """Loss of one output ``z`` and its gradient ``dz`` (``docs/model.md``, backward pass)."""
-    n = z.shape[0]
-    y = np.empty(n, np.float32)
-    if output == 0 or loss == 1:
-        m = z.max()
-        s = np.float32(0.0)
-        for k in range(n):
-            y[k] = np.exp(z[k] - m)
-            s += y[k]
-        y /= s
-        lse = m + np.log(s)
-    else:
-        for k in range(n):
-            y[k] = _sigmoid(z[k])
-        lse = np.float32(0.0)
-    if loss == 1:
-        dz[:] = y
-        dz[label] -= 1
-        return lse - z[label]
-    value = np.float32(0.0)
-    for k in range(n):
-        value += (y[k] - target[k]) ** 2
-    u = np.float32(2.0) * (y - target) / np.float32(n)
-    if output == 0:
-        uy = np.float32(0.0)
-        for k in range(n):
-            uy += u[k] * y[k]
-        dz[:] = y * (u - uy)
-    else:
-        dz[:] = u * y * (np.float32(1.0) - y)
-    return value / np.float32(n)
-
-
-@njit(**_JIT)
-def _opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
-    """SGD, or PyTorch's RMSprop, on flat views ``w`` with gradient ``g`` (same length)."""
-    if opt == 0:
-        for j in range(w.shape[0]):
-            w[j] -= lr * g[j]
-        return
-    for j in range(w.shape[0]):
-        v = alpha * sq[j] + (np.float32(1.0) - alpha) * g[j] * g[j]
-        sq[j] = v
-        step = g[j] / (np.sqrt(v) + eps)
-        if momentum > 0:
-            buf[j] = momentum * buf[j] + step
-            step = buf[j]
-        w[j] -= lr * step
-
 
 # ---------------------------------------------------------------- training
-@njit(**_JIT)
-def _scatter(indptr, indices, values, items, n, dense, mark, fill):
-    """Write (``fill``) or clear the dense rows of ``items[:n]`` and mark their lit pixels."""
-    for k in range(n):
-        item = items[k]
-        for q in range(indptr[item], indptr[item + 1]):
-            dense[k, indices[q]] = values[q] if fill else 0
-            mark[indices[q]] = 1 if fill else 0
-
-
-@njit(**_JIT)
-def _project(Wx, indptr, indices, values, items, n, Px, mark, dense):
-    """``Px[k] = Wx.T x_items[k]`` for k < n, in one pass over the rows of lit pixels."""
-    _scatter(indptr, indices, values, items, n, dense, mark, True)
-    Px[:n] = 0
-    for p in range(Wx.shape[0]):
-        if mark[p]:
-            _project_row(Wx[p], dense[:n, p], Px)
-    _scatter(indptr, indices, values, items, n, dense, mark, False)
-
-
-@njit(**_JIT)
-def _project_row(row, xs, Px):
-    """Add one pixel's row of ``Wx`` to the projections of the items where it is lit."""
-    for k in range(xs.shape[0]):
-        v = xs[k]
-        if v != 0:
-            pk = Px[k]
-            for j in range(row.shape[0]):
-                pk[j] += v * row[j]
-
-
-@njit(**_JIT)
-def _update_wx_and_project(Wx, sq, buf, indptr, indices, values, items, n_win, n_next, D,
-                           Px, mark, dense, grad, opt, lr, alpha, eps, momentum):
-    """Optimiser step of ``Wx``, fused with the input projection of the next step's items.
-
-    ``items[:n_win]`` is the window just trained on (``dWx[p] = sum_k x_k[p] D[k]``);
-    ``items[:n_next]`` are the next step's items (the window, then the next item), so each
-    lit row is read once for both. SGD touches only rows lit in these items (the others have
-    zero gradient and no projection); RMSprop visits every row, as its averages decay (and
-    momentum moves) even at zero gradient.
-    """
-    _scatter(indptr, indices, values, items, n_next, dense, mark, True)
-    Px[:n_next] = 0
-    for p in range(Wx.shape[0]):
-        if mark[p] == 0 and opt == 0:
-            continue
-        row = Wx[p]
-        if mark[p] != 0 or momentum > 0:
-            grad[:] = 0
-            for k in range(n_win):
-                v = dense[k, p]
-                if v != 0:
-                    for j in range(grad.shape[0]):
-                        grad[j] += v * D[k, j]
-            _opt_update(row, grad, sq[p], buf[p], opt, lr, alpha, eps, momentum)
-        elif opt != 0:  # zero gradient, no momentum: only the average decays, w is unchanged
-            sq[p] *= alpha
-        if mark[p] != 0:
-            _project_row(row, dense[:n_next, p], Px)
-    _scatter(indptr, indices, values, items, n_next, dense, mark, False)
-
-
-@njit(**_JIT)
-def _combine_rows(coef, rows, n, out):
-    """``out = sum_k coef[k] rows[k]`` for k < n, four rows per pass over ``out``."""
-    out[:] = 0
-    m = out.shape[0]
-    k = 0
-    while k + 4 <= n:
-        c0, c1, c2, c3 = coef[k], coef[k + 1], coef[k + 2], coef[k + 3]
-        r0, r1, r2, r3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
-        for j in range(m):
-            out[j] += c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j]
-        k += 4
-    while k < n:
-        c0, r0 = coef[k], rows[k]
-        for j in range(m):
-            out[j] += c0 * r0[j]
-        k += 1
-
-
-@njit(**_JIT)
+@njit(**JIT)
 def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr, alpha, eps,
                            momentum):
     """Optimiser step of ``Wh`` (``dWh = sum_k D[k] (x) Hs[k]``), fused with ``zh = Wh h_next``.
@@ -263,16 +100,16 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
     for r in range(Wh.shape[0]):
         for k in range(n_win):
             coef[k] = D[k, r]
-        _combine_rows(coef, Hs, n_win, grad)
+        combine_rows(coef, Hs, n_win, grad)
         row = Wh[r]
-        _opt_update(row, grad, sq[r], buf[r], opt, lr, alpha, eps, momentum)
+        opt_update(row, grad, sq[r], buf[r], opt, lr, alpha, eps, momentum)
         acc = np.float32(0.0)
         for j in range(H):
             acc += row[j] * h_next[j]
         zh[r] = acc
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
     """Gate gradients ``D[k]`` of the window, from ``dh`` = dLoss/dh of its last output."""
     H = Wh.shape[1]
@@ -290,10 +127,10 @@ def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
             D[k, 3 * H + j] = dh[j] * tc * o * (one - o)
             dc[j] = dcj * f
         if k > 0:  # the window's start state is detached: no gradient flows past it
-            _matvec_t(Wh, D[k], dh)
+            matvec_t(Wh, D[k], dh)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P, SQ, BUF,
                  window, state, hs, cs, Px, zh, cfg, lrs):
     """Train steps ``[start, stop)``; returns the step that diverged, or -1.
@@ -327,6 +164,7 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
     gb = np.empty(G, np.float32)
     mark = np.zeros(d_in, np.int8)
     dense = np.zeros((bptt + 1, d_in), np.float32)
+    dense_next = np.zeros((bptt + 1, d_in), np.float32)
     items = np.empty(bptt + 1, np.int64)
     for step in range(start, stop):
         n_win = state[0]
@@ -341,9 +179,9 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
             for k in range(first + n_win - 1):
                 items[k] = window[k]
             items[first + n_win - 1] = order[step]
-            _project(Wx, indptr, indices, values, items, first + n_win, Px, mark, dense)
+            project(Wx, indptr, indices, values, items, first + n_win, Px, mark, dense)
             zh[:] = 0
-            _matvec_add(Wh, hs, zh)
+            matvec_add(Wh, hs, zh)
         if first:
             for k in range(bptt - 1):
                 window[k] = window[k + 1]
@@ -359,29 +197,29 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
             if k == 0 and not first:
                 gates += zh
             else:
-                _matvec_add(Wh, Hs[k], gates)
+                matvec_add(Wh, Hs[k], gates)
             gates += bh
             _lstm_cell(gates, Cprev[k], C[k], Hs[k + 1], acts[k], TC[k])
             Cprev[k + 1] = C[k]
         h_last = Hs[n_win]
         z[:] = bo
-        _matvec_add(Wo, h_last, z)
+        matvec_add(Wo, h_last, z)
         item = window[n_win - 1]
-        value = _output_loss(z, targets[item], labels[item], output, loss, dz)
+        value = output_loss(z, targets[item], labels[item], output, loss, dz)
         if not np.isfinite(value):
             return step
-        _matvec_t(Wo, dz, dh)  # Wo before its update
+        matvec_t(Wo, dz, dh)  # Wo before its update
         _backward(acts, TC, Cprev, Wh, dh, n_win, D)
         # ---- optimiser steps (all gradients above used the old weights)
         for r in range(n_out):
             grad_h[:] = dz[r] * h_last
-            _opt_update(Wo[r], grad_h, SQ[4][r], BUF[4][r], opt, lr, alpha, eps, mom)
-        _opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
+            opt_update(Wo[r], grad_h, SQ[4][r], BUF[4][r], opt, lr, alpha, eps, mom)
+        opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
         gb[:] = 0
         for k in range(n_win):
             gb += D[k]
-        _opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
-        _opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
+        opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
+        opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
         _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hs, n_win, hs, zh, grad_h, opt, lr,
                                alpha, eps, mom)  # fmt: skip
         for k in range(n_win):  # the next step's items: this window, then the next item
@@ -390,14 +228,15 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
         if step + 1 < order.shape[0]:
             items[n_win] = order[step + 1]
             n_next += 1
-        _update_wx_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, items, n_win,
-                               n_next, D, Px, mark, dense, grad_g, opt, lr, alpha, eps, mom)
+        update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, items, n_win, D, items,
+                           n_next, Px, mark, dense, dense_next, grad_g, opt, lr, alpha, eps,
+                           mom)  # fmt: skip
         state[1] = 1
     return -1
 
 
 # ---------------------------------------------------------------- evaluation
-@njit(**_JIT)
+@njit(**JIT)
 def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
     """Mean test MSE, CE and accuracy over ``X`` (streamed in order from zero, or item alone)."""
     Wx, Wh, bi, bh, Wo, bo = P
@@ -430,21 +269,21 @@ def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
         for k in range(m):
             gates[:] = Px[k] + bi
             if streamed:
-                _matvec_add(Wh, h, gates)
+                matvec_add(Wh, h, gates)
                 gates += bh
                 _lstm_cell(gates, c, c, h, acts, tc)
             else:
                 gates += bh
                 _lstm_cell(gates, zero, c, h, acts, tc)
             z[:] = bo
-            _matvec_add(Wo, h, z)
+            matvec_add(Wo, h, z)
             item = t0 + k
             if output == 0:
                 y[:] = np.exp(z - z.max())
                 y /= y.sum()
             else:
                 for r in range(n_out):
-                    y[r] = _sigmoid(z[r])
+                    y[r] = sigmoid(z[r])
             for r in range(n_out):
                 mse += (y[r] - targets[item, r]) ** 2
             if classify:
@@ -480,7 +319,7 @@ def _evaluate_kernel(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, 
         np.ascontiguousarray(prep.X_eval, dtype=np.float32),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
         np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
-        prep.eval_resets is not None, P, _OUTPUTS[s.output], prep.task == "classify",
+        prep.eval_resets is not None, P, OUTPUTS[s.output], prep.task == "classify",
         _EVAL_TILE,
     )
     return float(mse), float(ce), float(acc)
@@ -501,7 +340,7 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
     zh = np.zeros(P[0].shape[1], np.float32)
     hs = np.zeros(run.hidden, np.float32)
     cs = np.zeros(run.hidden, np.float32)
-    cfg = np.array([run.bptt, _OUTPUTS[s.output], _LOSSES[s.loss], _OPTIMISERS[s.optimizer]],
+    cfg = np.array([run.bptt, OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]],
                    np.int64)  # fmt: skip
     lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
     targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
