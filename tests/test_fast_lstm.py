@@ -160,3 +160,19 @@ def test_csr_rows_lists_each_rows_nonzeros():
     indptr, indices, values = csr_rows(X)
     assert indptr.tolist() == [0, 1, 1, 3]
     assert indices.tolist() == [1, 0, 2] and values.tolist() == [2, 1, 3]
+
+
+def test_run_many_sends_lstm_and_minibatch_runs_to_the_compiled_trainers(monkeypatch):
+    from smoothlearn import experiments, train
+
+    configs = [
+        experiments.make_config(model="lstm", hidden=5, steps=60, eval_every=20, lr=0.1),
+        experiments.make_config(model="minibatch-feedforward", steps=64, eval_every=20, lr=0.5),
+    ]
+    reference = experiments.run_many(configs, engine="reference")
+    for name in ("train_lstm", "train_minibatch"):  # the fast path must not fall back
+        monkeypatch.setattr(train, name, None)
+        monkeypatch.setattr(experiments, name, None)
+    fast = experiments.run_many(configs, engine="fast", threads=1)
+    for a, b in zip(fast, reference, strict=True):
+        assert_same(a, b)

@@ -455,15 +455,34 @@ def _train_one_reference(config: RunConfig, prep: Prepared, progress) -> Curves:
     return train_reference(prep, progress)
 
 
+def _train_fast_baselines(configs, preps, results, threads, progress) -> None:
+    """Fill ``results`` for the LSTM and mini-batch runs with the compiled trainers."""
+    from smoothlearn.fast_lstm import LSTMRun, train_lstm_many
+    from smoothlearn.fast_minibatch import train_minibatch_many
+
+    lstm = [i for i, c in enumerate(configs) if c.arch == "lstm"]
+    runs = [LSTMRun(preps[i], configs[i].resolved_hidden, configs[i].bptt,
+                    configs[i].resolved()["init_seed"]) for i in lstm]  # fmt: skip
+    for i, curves in zip(lstm, train_lstm_many(runs, threads, progress), strict=True):
+        results[i] = curves
+    batched = [
+        i for i, c in enumerate(configs) if c.arch == "leaky" and c.resolved()["batch_size"] > 1
+    ]
+    sizes = [configs[i].resolved()["batch_size"] for i in batched]
+    trained = train_minibatch_many([preps[i] for i in batched], sizes, threads, progress)
+    for i, curves in zip(batched, trained, strict=True):
+        results[i] = curves
+
+
 def run_many(
     configs: Sequence[RunConfig],
     engine: Literal["fast", "reference"] = "fast",
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
 ) -> list[Curves]:
-    """Train every config; per-sample leaky/feedforward runs go through the fast engine.
-
-    LSTM (BPTT) and mini-batch runs always use the reference trainer.
+    """Train every config: with ``engine="fast"``, per-sample leaky/feedforward runs go
+    through the fast engine, LSTM runs through ``fast_lstm`` and mini-batch runs through
+    ``fast_minibatch``; ``engine="reference"`` uses the PyTorch trainers for all.
     """
     preps = [prepare(c) for c in configs]
     results: list[Curves | None] = [None] * len(configs)
@@ -477,6 +496,8 @@ def run_many(
         for i, curves in zip(fast, train_many([preps[i] for i in fast], threads=threads,
                                               progress=progress), strict=True):
             results[i] = curves
+    if engine == "fast":
+        _train_fast_baselines(configs, preps, results, threads, progress)
     for i, config in enumerate(configs):
         if results[i] is None:
             results[i] = _train_one_reference(config, preps[i], progress)
