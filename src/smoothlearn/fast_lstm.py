@@ -39,7 +39,6 @@ from smoothlearn.fast_common import (
     LOSSES,
     OPTIMISERS,
     OUTPUTS,
-    combine_rows,
     csr_rows,
     matvec_add,
     matvec_t,
@@ -88,6 +87,23 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
 
 # ---------------------------------------------------------------- training
 @njit(**JIT)
+def _gradient_row(D, r, Hs, n, out):
+    """``out = sum_k D[k, r] Hs[k]`` (k < n): one row of ``dWh``, four terms per pass."""
+    out[:] = 0
+    k = 0
+    while k + 4 <= n:
+        c0, c1, c2, c3 = D[k, r], D[k + 1, r], D[k + 2, r], D[k + 3, r]
+        h0, h1, h2, h3 = Hs[k], Hs[k + 1], Hs[k + 2], Hs[k + 3]
+        for j in range(out.shape[0]):
+            out[j] += c0 * h0[j] + c1 * h1[j] + c2 * h2[j] + c3 * h3[j]
+        k += 4
+    for rest in range(k, n):
+        c0, h0 = D[rest, r], Hs[rest]
+        for j in range(out.shape[0]):
+            out[j] += c0 * h0[j]
+
+
+@njit(**JIT)
 def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr, alpha, eps,
                            momentum):
     """Optimiser step of ``Wh`` (``dWh = sum_k D[k] (x) Hs[k]``), fused with ``zh = Wh h_next``.
@@ -96,11 +112,8 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
     first cell, so its recurrent product is taken while each updated row is in cache.
     """
     H = Wh.shape[1]
-    coef = np.empty(D.shape[0], np.float32)
     for r in range(Wh.shape[0]):
-        for k in range(n_win):
-            coef[k] = D[k, r]
-        combine_rows(coef, Hs, n_win, grad)
+        _gradient_row(D, r, Hs, n_win, grad)
         row = Wh[r]
         opt_update(row, grad, sq[r], buf[r], opt, lr, alpha, eps, momentum)
         acc = np.float32(0.0)
