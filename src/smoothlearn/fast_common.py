@@ -9,13 +9,15 @@ the next step's items, reading each lit row once for both. The optimisers and lo
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit
 
 __all__ = [
     "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
     "output_loss", "opt_update", "scatter", "project", "project_row", "combine_rows",
-    "update_and_project",
+    "update_and_project", "benchmark_data",
 ]
 
 # reassoc lets dot products and axpys vectorise; the order of float sums differs from
@@ -29,11 +31,26 @@ OPTIMISERS = {"sgd": 0, "rmsprop": 1}
 
 # ---------------------------------------------------------------- sparse input
 def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR)."""
+    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR).
+
+    Kept for the few most recent arrays (while they live): a dataset's training array is
+    shared by every run on it, and converting MNIST's takes about a second.
+    """
+    key = id(X)
+    hit = _CSR_CACHE.get(key)
+    if hit is not None and hit[0]() is X:
+        return hit[1]
     rows, cols = np.nonzero(X)
     indptr = np.zeros(X.shape[0] + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
-    return indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32)
+    csr = (indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32))
+    if len(_CSR_CACHE) >= 4:
+        _CSR_CACHE.pop(next(iter(_CSR_CACHE)))
+    _CSR_CACHE[key] = (weakref.ref(X), csr)
+    return csr
+
+
+_CSR_CACHE: dict[int, tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
 
 
 # ---------------------------------------------------------------- small kernels
@@ -196,3 +213,20 @@ def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, 
             project_row(row, dense_p[:n_proj, p], Px)
     scatter(indptr, indices, values, grad_items, n_grad, dense_g, mark, False)
     scatter(indptr, indices, values, proj_items, n_proj, dense_p, mark, False)
+
+
+def benchmark_data(steps: int, condition: str, seed: int = 0):
+    """``(X, labels, order, source)`` for the benchmarks: MNIST's training set in a
+    ``condition`` order when ``SMOOTHLEARN_DATA`` holds it, else MNIST-like random inputs
+    (19% of pixels lit, uniform values, random order)."""
+    from smoothlearn import data, streams
+
+    try:
+        ds = data.load_dataset("mnist")
+    except (OSError, ValueError):  # no local copy: random inputs of MNIST's shape and density
+        rng = np.random.default_rng(seed)
+        X = rng.random((2000, 784), dtype=np.float32)
+        X = np.where(rng.random((2000, 784)) < 0.19, X, 0).astype(np.float32)
+        return X, rng.integers(0, 10, 2000), rng.integers(0, 2000, steps), "random"
+    order = streams.order(ds.y_train, condition, seed)[:steps]
+    return ds.X_train, ds.y_train, order, f"MNIST {condition}"
