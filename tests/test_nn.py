@@ -16,6 +16,7 @@ from smoothlearn.nn import (
     LeakyMemory,
     LeakyNet,
     LSTMClassifier,
+    init_lstm_params,
     init_params,
     input_change,
     parse_reset,
@@ -366,3 +367,14 @@ def test_the_pytorch_guide_runs_and_learns(capsys):
         exec(compile(code, str(guide), "exec"), namespace)
     assert namespace["accuracy"] > 0.6  # chance is 0.25
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_lstm_init_is_xavier_with_zero_biases_and_round_trips():
+    params = init_lstm_params(20, 6, 3, init_seed=4)
+    bound = np.sqrt(6 / (20 + 24))  # Xavier-uniform over the stacked [4h, d_in] matrix
+    assert params["W_ih"].shape == (24, 20) and np.abs(params["W_ih"]).max() <= bound
+    assert np.abs(params["W_ih"]).max() > 0.9 * bound
+    assert not any(params[k].any() for k in ("b_ih", "b_hh", "b_out"))
+    assert np.array_equal(params["W_hh"], init_lstm_params(20, 6, 3, init_seed=4)["W_hh"])
+    model = LSTMClassifier(20, 6, 3).load_params(params)
+    assert all(np.array_equal(model.params()[k], v) for k, v in params.items())

@@ -27,6 +27,7 @@ __all__ = [
     "unit_groups",
     "init_params",
     "leaky_update",
+    "init_lstm_params",
     "LeakyMemory",
     "LeakyNet",
     "LSTMClassifier",
@@ -325,6 +326,27 @@ class LeakyNet(nn.Module):
         return self.out(h), h
 
 
+def init_lstm_params(d_in: int, hidden: int, d_out: int, init_seed: int) -> dict[str, np.ndarray]:
+    """The LSTM's start, built like :func:`init_params`: Xavier-uniform weights, zero biases.
+
+    The paper initialises the LSTM as its other nets (Xavier), so ``W_ih [4h, d_in]``, then
+    ``W_hh [4h, h]``, then ``W_out [d_out, h]`` are drawn (each as one matrix, gates i, f, g, o
+    stacked as in ``torch.nn.LSTM``) from one generator seeded with ``init_seed``; the two gate
+    biases and the read-out bias start at zero. Both trainers start from these arrays.
+    """
+    gen = torch.Generator().manual_seed(int(init_seed))
+    shapes = {"W_ih": (4 * hidden, d_in), "W_hh": (4 * hidden, hidden), "W_out": (d_out, hidden)}
+    out = {}
+    for name, shape in shapes.items():
+        weight = torch.empty(shape)
+        nn.init.xavier_uniform_(weight, generator=gen)
+        out[name] = weight.numpy()
+    out["b_ih"] = np.zeros(4 * hidden, np.float32)
+    out["b_hh"] = np.zeros(4 * hidden, np.float32)
+    out["b_out"] = np.zeros(d_out, np.float32)
+    return out
+
+
 class LSTMClassifier(nn.Module):
     """The BPTT baseline of Appendix A.8–A.10: one LSTM layer, then a linear read-out.
 
@@ -336,6 +358,27 @@ class LSTMClassifier(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(d_in, hidden, batch_first=True)
         self.out = nn.Linear(hidden, d_out)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            "W_ih": self.lstm.weight_ih_l0,
+            "W_hh": self.lstm.weight_hh_l0,
+            "b_ih": self.lstm.bias_ih_l0,
+            "b_hh": self.lstm.bias_hh_l0,
+            "W_out": self.out.weight,
+            "b_out": self.out.bias,
+        }
+
+    def load_params(self, params: dict[str, np.ndarray]) -> LSTMClassifier:
+        """Copy weights from :func:`init_lstm_params`-style arrays (shared with the fast kernel)."""
+        with torch.no_grad():
+            for name, tensor in self._tensors().items():
+                tensor.copy_(torch.from_numpy(params[name]))
+        return self
+
+    def params(self) -> dict[str, np.ndarray]:
+        """The weights as float32 numpy arrays, named as in :func:`init_lstm_params`."""
+        return {name: t.detach().numpy().copy() for name, t in self._tensors().items()}
 
     def forward(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None

@@ -161,9 +161,9 @@ def run_many(
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
 ) -> list[Curves]:
-    """Train every config; per-sample leaky/feedforward runs go through the fast engine.
-
-    LSTM (BPTT) and mini-batch runs always use the reference trainer.
+    """Train every config: with ``engine="fast"``, per-sample leaky/feedforward runs go
+    through the fast engine, LSTM runs through ``engine.lstm`` and mini-batch runs through
+    ``engine.minibatch``; ``engine="reference"`` uses the PyTorch trainers for all.
     """
     preps = [prepare(c) for c in configs]
     results: list[Curves | None] = [None] * len(configs)
@@ -177,7 +177,32 @@ def run_many(
         for i, curves in zip(fast, train_many([preps[i] for i in fast], threads=threads,
                                               progress=progress), strict=True):
             results[i] = curves
+    if engine == "fast":
+        _train_fast_baselines(configs, preps, results, threads, progress)
     for i, config in enumerate(configs):
         if results[i] is None:
             results[i] = _train_one_reference(config, preps[i], progress)
     return results  # type: ignore[return-value]
+
+
+def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared],
+                          results: list[Curves | None], threads: int | None,
+                          progress: Callable[[int], None] | None) -> None:
+    """Fill ``results`` for the LSTM and mini-batch runs with the compiled trainers."""
+    lstm = [i for i, c in enumerate(configs) if c.arch == "lstm"]
+    batched = [i for i, c in enumerate(configs)
+               if c.arch == "leaky" and c.resolved()["batch_size"] > 1]
+    if lstm:
+        from smoothlearn.engine.lstm import LSTMRun, train_lstm_many
+
+        runs = [LSTMRun(preps[i], configs[i].resolved_hidden, configs[i].bptt,
+                        configs[i].resolved()["init_seed"]) for i in lstm]
+        for i, curves in zip(lstm, train_lstm_many(runs, threads, progress), strict=True):
+            results[i] = curves
+    if batched:
+        from smoothlearn.engine.minibatch import train_minibatch_many
+
+        sizes = [configs[i].resolved()["batch_size"] for i in batched]
+        trained = train_minibatch_many([preps[i] for i in batched], sizes, threads, progress)
+        for i, curves in zip(batched, trained, strict=True):
+            results[i] = curves

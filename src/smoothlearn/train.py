@@ -4,7 +4,8 @@ Everything a run needs is first materialised as arrays in a
 :class:`~smoothlearn.contract.Prepared` (orders, reset flags, initial weights, the evaluation
 stream; built by :func:`smoothlearn.runs.prepare`), so that this readable loop and the fast
 engine (``smoothlearn.engine``) consume exactly the same inputs and can be tested equal. The LSTM
-(BPTT) and mini-batch baselines live only here.
+(BPTT) and mini-batch baselines here have compiled twins (``smoothlearn.engine.lstm``,
+``smoothlearn.engine.minibatch``), tested equal to them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from smoothlearn.contract import RMSPROP_V_FLOOR, Curves, Prepared, TrainSettings
-from smoothlearn.nn import LeakyNet, LSTMClassifier, leaky_update, unit_groups
+from smoothlearn.nn import LeakyNet, LSTMClassifier, init_lstm_params, leaky_update, unit_groups
 
 __all__ = [
     "train_reference",
@@ -241,11 +242,14 @@ def train_lstm(
     """Per-sample LSTM training with truncated BPTT over the last ``bptt`` items.
 
     At every step the loss of the current item's output is backpropagated through the window
-    of the last ``bptt`` inputs, starting from the (detached) state before that window.
+    of the last ``bptt`` inputs, starting from the (detached) state before that window. The
+    weights start from :func:`smoothlearn.nn.init_lstm_params` (Xavier, zero biases).
     """
     s = prep.settings
-    torch.manual_seed(int(init_seed))
-    model = LSTMClassifier(prep.X.shape[1], hidden, prep.targets.shape[1])
+    d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
+    model = LSTMClassifier(d_in, hidden, d_out).load_params(
+        init_lstm_params(d_in, hidden, d_out, init_seed)
+    )
     opt = make_optimizer(model.parameters(), s)
     X, targets = _tensor(prep.X), _tensor(prep.targets)
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
@@ -265,13 +269,13 @@ def train_lstm(
         item = window[-1]
         loss = _step_loss(logits[0, -1], targets[item], int(prep.labels[item]), s)
         if not torch.isfinite(loss):
-            return record.curves(True, {})
+            return record.curves(True, model.params())
         opt.zero_grad()
         loss.backward()
         opt.step()
         if progress and (step + 1) % 1000 == 0:
             progress(1000)
-    return record.curves(False, {})
+    return record.curves(False, model.params())
 
 
 def with_settings(prep: Prepared, **changes) -> Prepared:

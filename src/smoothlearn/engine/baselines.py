@@ -1,0 +1,232 @@
+"""Compiled pieces shared by the per-sample LSTM and the mini-batch trainers (numba, float32).
+
+Sparse inputs enter through their CSR rows (:func:`csr_rows`); a first-layer weight matrix is
+stored transposed, one row per input pixel, so an input touches only the rows of its lit
+pixels. :func:`update_and_project` fuses a layer's optimiser step with the input products of
+the next step's items, reading each lit row once for both. The optimisers and losses follow
+``docs/model.md`` (PyTorch's SGD and RMSprop; MSE or cross-entropy on softmax/sigmoid).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
+    "output_loss", "opt_update", "scatter", "project", "project_row", "combine_rows",
+    "update_and_project", "benchmark_data",
+]
+
+# reassoc lets dot products and axpys vectorise; the order of float sums differs from
+# PyTorch's anyway (the tests compare within float32 tolerance).
+_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+OUTPUTS = {"softmax": 0, "sigmoid": 1}
+LOSSES = {"mse": 0, "ce": 1}
+OPTIMISERS = {"sgd": 0, "rmsprop": 1}
+
+
+# ---------------------------------------------------------------- sparse input
+def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR).
+
+    Kept for the few most recent arrays (while they live): a dataset's training array is
+    shared by every run on it, and converting MNIST's takes about a second.
+    """
+    key = id(X)
+    hit = _CSR_CACHE.get(key)
+    if hit is not None and hit[0]() is X:
+        return hit[1]
+    rows, cols = np.nonzero(X)
+    indptr = np.zeros(X.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
+    csr = (indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32))
+    if len(_CSR_CACHE) >= 4:
+        _CSR_CACHE.pop(next(iter(_CSR_CACHE)))
+    _CSR_CACHE[key] = (weakref.ref(X), csr)
+    return csr
+
+
+_CSR_CACHE: dict[int, tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
+
+
+# ---------------------------------------------------------------- small kernels
+@njit(**JIT)
+def sigmoid(x):
+    """The logistic function (float32 in, float32 out)."""
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))
+
+
+@njit(**JIT)
+def matvec_add(W, x, out):
+    """``out += W @ x`` for ``W [m, n]`` (one pass over W's rows)."""
+    for r in range(W.shape[0]):
+        acc = np.float32(0.0)
+        row = W[r]
+        for j in range(x.shape[0]):
+            acc += row[j] * x[j]
+        out[r] += acc
+
+
+@njit(**JIT)
+def matvec_t(W, d, out):
+    """``out = W.T @ d`` for ``W [m, n]`` (one pass over W's rows, axpy per row)."""
+    out[:] = 0
+    for r in range(W.shape[0]):
+        coef = d[r]
+        if coef != 0:
+            row = W[r]
+            for j in range(out.shape[0]):
+                out[j] += coef * row[j]
+
+
+@njit(**JIT)
+def output_loss(z, target, label, output, loss, dz):
+    """Loss of one output ``z`` and its gradient ``dz`` (``docs/model.md``, backward pass)."""
+    n = z.shape[0]
+    y = np.empty(n, np.float32)
+    if output == 0 or loss == 1:
+        m = z.max()
+        s = np.float32(0.0)
+        for k in range(n):
+            y[k] = np.exp(z[k] - m)
+            s += y[k]
+        y /= s
+        lse = m + np.log(s)
+    else:
+        for k in range(n):
+            y[k] = sigmoid(z[k])
+        lse = np.float32(0.0)
+    if loss == 1:
+        dz[:] = y
+        dz[label] -= 1
+        return lse - z[label]
+    value = np.float32(0.0)
+    for k in range(n):
+        value += (y[k] - target[k]) ** 2
+    u = np.float32(2.0) * (y - target) / np.float32(n)
+    if output == 0:
+        uy = np.float32(0.0)
+        for k in range(n):
+            uy += u[k] * y[k]
+        dz[:] = y * (u - uy)
+    else:
+        dz[:] = u * y * (np.float32(1.0) - y)
+    return value / np.float32(n)
+
+
+@njit(**JIT)
+def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
+    """SGD, or PyTorch's RMSprop, on flat views ``w`` with gradient ``g`` (same length)."""
+    if opt == 0:
+        for j in range(w.shape[0]):
+            w[j] -= lr * g[j]
+        return
+    for j in range(w.shape[0]):
+        v = alpha * sq[j] + (np.float32(1.0) - alpha) * g[j] * g[j]
+        sq[j] = v
+        step = g[j] / (np.sqrt(v) + eps)
+        if momentum > 0:
+            buf[j] = momentum * buf[j] + step
+            step = buf[j]
+        w[j] -= lr * step
+
+
+# ---------------------------------------------------------------- training
+@njit(**JIT)
+def scatter(indptr, indices, values, items, n, dense, mark, fill):
+    """Write (``fill``) or clear the dense rows of ``items[:n]`` and mark their lit pixels."""
+    for k in range(n):
+        item = items[k]
+        for q in range(indptr[item], indptr[item + 1]):
+            dense[k, indices[q]] = values[q] if fill else 0
+            mark[indices[q]] = 1 if fill else 0
+
+
+@njit(**JIT)
+def project(Wx, indptr, indices, values, items, n, Px, mark, dense):
+    """``Px[k] = Wx.T x_items[k]`` for k < n, in one pass over the rows of lit pixels.
+
+    ``Wx [d_in, m]`` holds one row per input pixel; ``mark``/``dense`` are zeroed scratch.
+    """
+    scatter(indptr, indices, values, items, n, dense, mark, True)
+    Px[:n] = 0
+    for p in range(Wx.shape[0]):
+        if mark[p]:
+            project_row(Wx[p], dense[:n, p], Px)
+    scatter(indptr, indices, values, items, n, dense, mark, False)
+
+
+@njit(**JIT)
+def project_row(row, xs, Px):
+    """Add one pixel's row of ``Wx`` to the projections of the items where it is lit."""
+    for k in range(xs.shape[0]):
+        v = xs[k]
+        if v != 0:
+            pk = Px[k]
+            for j in range(row.shape[0]):
+                pk[j] += v * row[j]
+
+
+@njit(**JIT)
+def combine_rows(coef, rows, n, out):
+    """``out = sum_k coef[k] rows[k]`` for k < n (zero coefficients skipped)."""
+    out[:] = 0
+    for k in range(n):
+        c = coef[k]
+        if c != 0:
+            r = rows[k]
+            for j in range(out.shape[0]):
+                out[j] += c * r[j]
+
+
+@njit(**JIT)
+def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, D, proj_items,
+                       n_proj, Px, mark, dense_g, dense_p, grad, opt, lr, alpha, eps, momentum):
+    """Optimiser step of a first layer ``W [d_in, m]``, fused with the next step's products.
+
+    The gradient is ``dW[p] = sum_k x_k[p] D[k]`` over ``grad_items[:n_grad]``; the products
+    ``Px[k] = W.T x_k`` (after the step) are of ``proj_items[:n_proj]``, so each lit row is
+    read once for both. SGD touches only rows lit in either set (the others have zero
+    gradient and no product); RMSprop visits every row, as its averages decay (and momentum
+    moves the weight) even at zero gradient.
+    """
+    scatter(indptr, indices, values, grad_items, n_grad, dense_g, mark, True)
+    scatter(indptr, indices, values, proj_items, n_proj, dense_p, mark, True)
+    Px[:n_proj] = 0
+    coef = np.empty(max(n_grad, 1), np.float32)
+    for p in range(W.shape[0]):
+        if mark[p] == 0 and opt == 0:
+            continue
+        row = W[p]
+        if mark[p] != 0 or momentum > 0:
+            for k in range(n_grad):
+                coef[k] = dense_g[k, p]
+            combine_rows(coef, D, n_grad, grad)
+            opt_update(row, grad, sq[p], buf[p], opt, lr, alpha, eps, momentum)
+        elif opt != 0:  # zero gradient, no momentum: only the average decays, w is unchanged
+            sq[p] *= alpha
+        if mark[p] != 0:
+            project_row(row, dense_p[:n_proj, p], Px)
+    scatter(indptr, indices, values, grad_items, n_grad, dense_g, mark, False)
+    scatter(indptr, indices, values, proj_items, n_proj, dense_p, mark, False)
+
+
+def benchmark_data(steps: int, condition: str, seed: int = 0):
+    """``(X, labels, order, source)`` for the benchmarks: MNIST's training set in a
+    ``condition`` order when ``SMOOTHLEARN_DATA`` holds it, else MNIST-like random inputs
+    (19% of pixels lit, uniform values, random order)."""
+    from smoothlearn import data, streams
+
+    try:
+        ds = data.load_dataset("mnist")
+    except (OSError, ValueError):  # no local copy: random inputs of MNIST's shape and density
+        rng = np.random.default_rng(seed)
+        X = rng.random((2000, 784), dtype=np.float32)
+        X = np.where(rng.random((2000, 784)) < 0.19, X, 0).astype(np.float32)
+        return X, rng.integers(0, 10, 2000), rng.integers(0, 2000, steps), "random"
+    order = streams.order(ds.y_train, condition, seed)[:steps]
+    return ds.X_train, ds.y_train, order, f"MNIST {condition}"

@@ -1,0 +1,294 @@
+"""Mini-batch training (Appendix A.5/A.6) compiled: equal to ``train.train_minibatch``.
+
+A memoryless net (feedforward, leak 0) takes one optimiser step per batch of ``batch_size``
+consecutive items of the training order, on the loss averaged over the batch (MSE: over the
+batch and the outputs; CE: over the batch), at the run's learning rate (``docs/model.md``).
+
+As in the LSTM kernel (:mod:`smoothlearn.engine.lstm`), ``W1`` is stored transposed (one row
+per input pixel): the batch's hidden pre-activations and the update of ``W1`` touch only
+rows of pixels lit in the batch, and the update is fused with the next batch's products.
+Runs go one per thread (``nogil`` kernels), each network's weights staying with its core.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+from numba import njit
+
+from smoothlearn.contract import Curves, Prepared
+from smoothlearn.engine.baselines import (
+    JIT,
+    LOSSES,
+    OPTIMISERS,
+    OUTPUTS,
+    benchmark_data,
+    combine_rows,
+    csr_rows,
+    matvec_add,
+    matvec_t,
+    opt_update,
+    output_loss,
+    project,
+    sigmoid,
+    update_and_project,
+)
+
+__all__ = ["train_minibatch_fast", "train_minibatch_many", "benchmark"]
+
+_EVAL_TILE = 64
+
+
+@njit(**JIT)
+def _train_batches(indptr, indices, values, targets, labels, order, start, stop, batch, P, SQ,
+                   BUF, Px, state, cfg, lrs):  # fmt: skip
+    """Train the batches starting at ``start, start + batch, ...`` below ``stop``.
+
+    Returns the start of the batch whose loss was not finite, or -1. ``P = (W1T [d_in, h],
+    b1, W2 [d_out, h], b2)``; ``Px`` holds the first-layer products of the batch at ``start``
+    when ``state[0]`` is set (computed by the previous call's last update).
+    """
+    W1T, b1, W2, b2 = P
+    output, loss, opt = cfg[0], cfg[1], cfg[2]
+    lr, alpha, eps, mom = lrs[0], lrs[1], lrs[2], lrs[3]
+    d_in, H = W1T.shape
+    n_out = W2.shape[0]
+    steps = order.shape[0]
+    hidden = np.zeros((batch, H), np.float32)
+    dpre = np.zeros((batch, H), np.float32)
+    dz = np.zeros((batch, n_out), np.float32)
+    z = np.empty(n_out, np.float32)
+    dh = np.empty(H, np.float32)
+    grad_h = np.empty(H, np.float32)
+    grad_o = np.zeros(n_out, np.float32)
+    mark = np.zeros(d_in, np.int8)
+    dense = np.zeros((batch, d_in), np.float32)
+    dense_next = np.zeros((batch, d_in), np.float32)
+    for first in range(start, stop, batch):
+        n = min(batch, steps - first)
+        items = order[first:first + n]
+        if state[0] == 0:
+            project(W1T, indptr, indices, values, items, n, Px, mark, dense)
+        total = np.float32(0.0)
+        for b in range(n):
+            for j in range(H):
+                hidden[b, j] = max(Px[b, j] + b1[j], np.float32(0.0))
+            z[:] = b2
+            matvec_add(W2, hidden[b], z)
+            item = items[b]
+            total += output_loss(z, targets[item], labels[item], output, loss, dz[b])
+        if not np.isfinite(total):
+            return first
+        dz[:n] /= np.float32(n)  # the loss is the mean over the batch
+        for b in range(n):
+            matvec_t(W2, dz[b], dh)  # W2 before its update
+            for j in range(H):
+                dpre[b, j] = dh[j] if Px[b, j] + b1[j] > 0 else np.float32(0.0)
+        for r in range(n_out):
+            combine_rows(dz[:, r], hidden, n, grad_h)
+            opt_update(W2[r], grad_h, SQ[2][r], BUF[2][r], opt, lr, alpha, eps, mom)
+        grad_o[:] = 0
+        grad_h[:] = 0
+        for b in range(n):
+            for r in range(n_out):
+                grad_o[r] += dz[b, r]
+            for j in range(H):
+                grad_h[j] += dpre[b, j]
+        opt_update(b2, grad_o, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
+        opt_update(b1, grad_h, SQ[1], BUF[1], opt, lr, alpha, eps, mom)
+        following = first + batch
+        n_next = max(0, min(batch, steps - following))
+        update_and_project(W1T, SQ[0], BUF[0], indptr, indices, values, items, n, dpre,
+                           order[following:following + n_next], n_next, Px, mark, dense,
+                           dense_next, grad_h, opt, lr, alpha, eps, mom)  # fmt: skip
+        state[0] = 1
+    return -1
+
+
+@njit(**JIT)
+def _evaluate(X, targets, labels, P, output, classify, tile):
+    """Mean test MSE, CE and accuracy of the memoryless net on every item of ``X``."""
+    W1T, b1, W2, b2 = P
+    n, d_in = X.shape
+    H = W1T.shape[1]
+    n_out = W2.shape[0]
+    pre = np.zeros((tile, H), np.float32)
+    hidden = np.empty(H, np.float32)
+    z = np.empty(n_out, np.float32)
+    y = np.empty(n_out, np.float32)
+    mse = 0.0
+    ce = 0.0
+    hits = 0
+    for t0 in range(0, n, tile):
+        m = min(tile, n - t0)
+        pre[:m] = 0
+        for p in range(d_in):  # each W1 row read once per tile of items
+            row = W1T[p]
+            for k in range(m):
+                v = X[t0 + k, p]
+                if v != 0:
+                    pk = pre[k]
+                    for j in range(H):
+                        pk[j] += v * row[j]
+        for k in range(m):
+            for j in range(H):
+                hidden[j] = max(pre[k, j] + b1[j], np.float32(0.0))
+            z[:] = b2
+            matvec_add(W2, hidden, z)
+            item = t0 + k
+            if output == 0:
+                y[:] = np.exp(z - z.max())
+                y /= y.sum()
+            else:
+                for r in range(n_out):
+                    y[r] = sigmoid(z[r])
+            for r in range(n_out):
+                mse += (y[r] - targets[item, r]) ** 2
+            if classify:
+                top = z.max()
+                ce += top + math.log(np.exp(z - top).sum()) - z[labels[item]]
+                hits += np.argmax(z) == labels[item]
+    if not classify:
+        return mse / (n * n_out), np.nan, np.nan
+    return mse / (n * n_out), ce / n, hits / n
+
+
+def _evaluate_prep(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
+    """Memory off: with leak 0, a streamed evaluation gives the same numbers (H = act)."""
+    mse, ce, acc = _evaluate(
+        np.ascontiguousarray(prep.X_eval, dtype=np.float32),
+        np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
+        np.ascontiguousarray(np.maximum(prep.labels_eval, 0), dtype=np.int64), P,
+        OUTPUTS[prep.settings.output], prep.task == "classify", _EVAL_TILE,
+    )  # fmt: skip
+    return float(mse), float(ce), float(acc)
+
+
+def _params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    return {"W1": np.ascontiguousarray(P[0].T), "b1": P[1].copy(), "W2": P[2].copy(),
+            "b2": P[3].copy()}  # fmt: skip
+
+
+def _train_one(prep: Prepared, batch: int, csr: tuple[np.ndarray, ...], progress) -> Curves:
+    """One run, with the reference's schedule: an evaluation point is taken at the first
+    batch boundary at or after it (and recorded at that boundary, once per point)."""
+    if np.any(prep.leak != 0):
+        raise ValueError("mini-batch training is defined for memoryless nets (leak 0)")
+    s = prep.settings
+    P = (np.ascontiguousarray(prep.params["W1"].T, dtype=np.float32),
+         *(np.array(prep.params[k], np.float32) for k in ("b1", "W2", "b2")))  # fmt: skip
+    SQ = tuple(np.zeros_like(p) for p in P)
+    BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ
+    Px = np.zeros((batch, P[0].shape[1]), np.float32)
+    state = np.zeros(1, np.int64)
+    cfg = np.array([OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]], np.int64)
+    lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
+    targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
+    labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
+    order = np.ascontiguousarray(prep.order, dtype=np.int64)
+    pending = sorted(prep.eval_steps.tolist())
+    rows, done, diverged = [], 0, False
+    while True:
+        seen = min(done, prep.steps)
+        while pending and pending[0] <= seen:
+            pending.pop(0)
+            rows.append((seen, *_evaluate_prep(prep, P)))
+        if done >= prep.steps:
+            break
+        # train up to the batch boundary at or after the next evaluation point
+        target = prep.steps if not pending else min(prep.steps, pending[0])
+        stop = done + -(-(target - done) // batch) * batch
+        bad = _train_batches(*csr, targets, labels, order, done, stop, batch, P, SQ, BUF, Px,
+                             state, cfg, lrs)  # fmt: skip
+        reached = bad if bad >= 0 else min(stop, prep.steps)
+        if progress:
+            progress(reached - done)
+        if bad >= 0:
+            diverged = True
+            break
+        done = stop
+    if progress and diverged:
+        progress(prep.steps - reached)  # a diverged run's remaining steps count as done
+    arr = np.array(rows, np.float64).reshape(-1, 4)
+    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged,
+                  _params(P))  # fmt: skip
+
+
+def train_minibatch_many(
+    runs: Sequence[Prepared],
+    batch_sizes: Sequence[int],
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Curves]:
+    """Train mini-batch runs, one network per thread (``threads`` at a time; default all)."""
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        if progress:
+            with lock:
+                progress(n)
+
+    csrs: dict[int, tuple[np.ndarray, ...]] = {}
+    for prep in runs:
+        if id(prep.X) not in csrs:
+            csrs[id(prep.X)] = csr_rows(prep.X)
+    workers = max(1, min(threads or os.cpu_count() or 1, len(runs)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_train_one, p, b, csrs[id(p.X)], report)
+                   for p, b in zip(runs, batch_sizes, strict=True)]  # fmt: skip
+        return [f.result() for f in futures]
+
+
+def train_minibatch_fast(
+    prep: Prepared, batch_size: int = 16, progress: Callable[[int], None] | None = None
+) -> Curves:
+    """The compiled twin of :func:`smoothlearn.train.train_minibatch` (same curves)."""
+    return train_minibatch_many([prep], [batch_size], 1, progress)[0]
+
+
+def benchmark(items: int = 4000, batch: int = 16, hidden: int = 392, seed: int = 0) -> dict:
+    """Items per second of ``train_minibatch`` and the kernel, side by side, one core each.
+
+    The A.5/A.6 shape (784-``hidden``-10, SGD, MSE) on MNIST in a repeat-16 order (MNIST-shaped
+    random inputs when the data is absent); evaluation is left out (one point at step 0 on 10
+    items). Rates are per second of this process's CPU time (torch limited to one thread), so
+    that other programs sharing the machine do not count; ``*_wall`` gives the wall-clock rates
+    too.
+    """
+    import time
+
+    import torch
+
+    from smoothlearn.contract import TrainSettings
+    from smoothlearn.nn import init_params
+    from smoothlearn.train import train_minibatch
+
+    X, labels, order, source = benchmark_data(items, "repeat-16", seed)
+    targets = np.eye(10, dtype=np.float32)[labels]
+    prep = Prepared(
+        X=X, targets=targets, labels=labels, order=order,
+        resets=np.zeros((items, 1), bool), params=init_params(784, hidden, 10, 0),
+        leak=np.zeros(hidden, np.float32), eval_steps=np.array([0]), X_eval=X[:10],
+        targets_eval=targets[:10], labels_eval=labels[:10], eval_resets=None,
+        settings=TrainSettings(),
+    )
+    train_minibatch_fast(replace(prep, order=prep.order[:batch]), batch)  # compile first
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out: dict = {"source": source}
+    try:
+        for name, fn in (("reference", train_minibatch), ("fast", train_minibatch_fast)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            fn(prep, batch)
+            out[name] = items / (time.process_time() - cpu)
+            out[f"{name}_wall"] = items / (time.perf_counter() - wall)
+    finally:
+        torch.set_num_threads(torch_threads)
+    out["speedup"] = out["fast"] / out["reference"]
+    return out
