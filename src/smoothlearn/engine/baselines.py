@@ -14,6 +14,8 @@ import weakref
 import numpy as np
 from numba import njit
 
+from smoothlearn.contract import RMSPROP_V_FLOOR
+
 __all__ = [
     "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
     "output_loss", "opt_update", "scatter", "project", "project_row", "combine_rows",
@@ -27,6 +29,8 @@ JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 OUTPUTS = {"softmax": 0, "sigmoid": 1}
 LOSSES = {"mse": 0, "ce": 1}
 OPTIMISERS = {"sgd": 0, "rmsprop": 1}
+#: The reference's RMSprop floor, as a compile-time float32 constant of the kernels.
+_FLOOR = np.float32(RMSPROP_V_FLOOR)
 
 
 # ---------------------------------------------------------------- sparse input
@@ -119,6 +123,15 @@ def output_loss(z, target, label, output, loss, dz):
 
 
 @njit(**JIT)
+def decay_floored(sq, alpha):
+    """``sq *= alpha``, then averages below the RMSprop floor are stored as 0 (never
+    subnormal: see :data:`~smoothlearn.contract.RMSPROP_V_FLOOR`)."""
+    for j in range(sq.shape[0]):
+        v = sq[j] * alpha
+        sq[j] = v if v >= _FLOOR else np.float32(0.0)
+
+
+@njit(**JIT)
 def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
     """SGD, or PyTorch's RMSprop, on flat views ``w`` with gradient ``g`` (same length)."""
     if opt == 0:
@@ -127,7 +140,7 @@ def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
         return
     for j in range(w.shape[0]):
         v = alpha * sq[j] + (np.float32(1.0) - alpha) * g[j] * g[j]
-        sq[j] = v
+        sq[j] = v if v >= _FLOOR else np.float32(0.0)  # stored floored, step uses v as is
         step = g[j] / (np.sqrt(v) + eps)
         if momentum > 0:
             buf[j] = momentum * buf[j] + step
@@ -208,7 +221,7 @@ def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, 
             combine_rows(coef, D, n_grad, grad)
             opt_update(row, grad, sq[p], buf[p], opt, lr, alpha, eps, momentum)
         elif opt != 0:  # zero gradient, no momentum: only the average decays, w is unchanged
-            sq[p] *= alpha
+            decay_floored(sq[p], alpha)
         if mark[p] != 0:
             project_row(row, dense_p[:n_proj, p], Px)
     scatter(indptr, indices, values, grad_items, n_grad, dense_g, mark, False)
