@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smoothlearn import analysis as A
+from smoothlearn import unmixing as U
 from smoothlearn.train import hidden_states
 
 
@@ -129,7 +130,7 @@ def _run_table(err_fast, err_slow, models=("ae-feedforward", "ae-leaky-reset")):
 
 def test_feature_error_claims_on_an_analysis_table():
     table = _run_table(0.2 + 0.001 * np.arange(8), np.full(8, 0.1))
-    (res,) = A.feature_error_claims(table)
+    (res,) = U.feature_error_claims(table)
     assert res.verdict == "reproduced" and res.n == 8 and res.model == "ae-leaky-reset"
     assert res.mean_diff == pytest.approx(0.1035)
     assert res.id == "ae-slow-row-learned-better: ae-leaky-reset"
@@ -151,7 +152,7 @@ def test_a14_claim_reads_the_correlation_across_seeds():
                          "model": "ae-leaky-reset", "seed": seed, "unit": unit, "feature": 0,
                          "corr": np.sqrt(r2[seed]) if unit else 0.1,
                          "err_fast": 0.1 + 0.05 * r2[seed]})  # error grows with r^2
-    (res,) = A.a14_claims(pd.DataFrame(rows))
+    (res,) = U.a14_claims(pd.DataFrame(rows))
     assert res.mean_diff == pytest.approx(1.0) and res.ci_low > 0.99
     assert res.p < 0.001 and res.verdict == "reproduced" and math.isnan(res.share)
     record = res.to_record()
@@ -184,7 +185,7 @@ def test_an_effect_present_at_initialisation_is_named():
     sel_init = np.array([base[0], base[1] + 0.1])  # the reset model starts 0.1 ahead
     sel = sel_init + rng.normal(0, 0.001, (2, 10))  # and training changes nothing
     mse = np.array([np.full(10, 0.1), np.full(10, 0.1) + 0.01 + base[0]])
-    results = A.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
+    results = U.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
     by_claim = {r.claim: r for r in results}
     selective = by_claim["ae-selectivity"]
     assert selective.verdict == "reproduced" and selective.init.p == pytest.approx(2 / 1024)

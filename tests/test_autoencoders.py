@@ -7,6 +7,7 @@ import pytest
 
 from smoothlearn import analysis as A
 from smoothlearn import data
+from smoothlearn import unmixing as U
 from smoothlearn.experiments import curves_frame, load_experiment
 from smoothlearn.nn import input_change
 from smoothlearn.runs import prepare, run_many
@@ -124,11 +125,11 @@ def test_smoke_fig3_tables_and_claims(small_fig3):
     init = frame[frame.unit == 0].groupby(["model", "seed"]).selectivity_init.first().unstack()
     np.testing.assert_allclose(init.loc["ae-feedforward"], init.loc["ae-multiscale"])
 
-    table = A.fig3e_table(frame, n_boot=200)
+    table = U.fig3e_table(frame, n_boot=200)
     assert len(table) == 5 * 4 and set(table["unit"]) == {0, 1, 2, "mean"}
     assert (table["n"] == 3).all() and (table["sd"] >= 0).all()
 
-    claims = [c.to_record() for c in A.autoencoder_claims(frame, curves_frame(configs, curves),
+    claims = [c.to_record() for c in U.autoencoder_claims(frame, curves_frame(configs, curves),
                                                           n_boot=200)]
     assert len(claims) == 2 * 3
     assert {c["claim"] for c in claims} == {"ae-selectivity", "ae-selectivity-positive",
@@ -142,8 +143,8 @@ def test_smoke_fig3_tables_and_claims(small_fig3):
     err = next(c for c in claims if c["claim"] == "ae-ff-lower-error")
     assert err["mean_diff"] == pytest.approx(err["mean_worse"] - err["mean_better"], abs=0.002)
 
-    assert len(A.a13_table(frame, n_boot=200)) == 5
-    a14 = A.a14_relation(frame, n_boot=200)
+    assert len(U.a13_table(frame, n_boot=200)) == 5
+    a14 = U.a14_relation(frame, n_boot=200)
     assert len(a14) == 10 and a14["r"].between(-1, 1).all()
 
     dyn = A.dynamics_for(configs[-1], curves[-1], start=5, length=10)

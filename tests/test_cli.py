@@ -93,13 +93,9 @@ def _imports(tree: ast.Module) -> set[str]:
     return found
 
 
-#: bench.py still parses its own argv; it is being moved onto typed options separately.
-ARGPARSE_PENDING = {"smoothlearn/bench.py"}
-
-
 def test_only_the_cli_imports_argparse():
     users = {name for name, tree in _package_modules().items() if "argparse" in _imports(tree)}
-    assert users - ARGPARSE_PENDING == {"smoothlearn/cli.py"}
+    assert users == {"smoothlearn/cli.py"}
 
 
 def test_nothing_below_the_cli_reads_a_namespace():
@@ -107,7 +103,7 @@ def test_nothing_below_the_cli_reads_a_namespace():
                if any(isinstance(n, ast.Attribute | ast.Name)
                       and "Namespace" in (getattr(n, "attr", None) or getattr(n, "id", ""))
                       for n in ast.walk(tree))}
-    assert readers - ARGPARSE_PENDING <= {"smoothlearn/cli.py"}
+    assert readers <= {"smoothlearn/cli.py"}
 
 
 def _parsers(parser):

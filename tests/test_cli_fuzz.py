@@ -223,3 +223,19 @@ def test_any_set_value_is_accepted_or_named(key, value, capsys):
     assert "Traceback" not in err
     if code != 0:
         _expect_one_line(code, err, key)
+
+
+def test_missing_mnist_is_one_check_before_any_run(tmp_path, monkeypatch, capsys):
+    """Without MNIST (and with the mirrors unreachable), ``run fig2`` stops at one line naming
+    the dataset and the fix, and no store is written."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    monkeypatch.setenv("SMOOTHLEARN_DATA", str(empty))
+    monkeypatch.setenv("SMOOTHLEARN_CACHE", str(tmp_path / "cache"))
+    from smoothlearn import data
+
+    data.clear_cache()
+    code, _, err = _call(["run", "fig2", "--seeds", "1", "--out", str(tmp_path / "s")], capsys)
+    _expect_one_line(code, err, "mnist")
+    assert "SMOOTHLEARN_DATA" in err
+    assert not (tmp_path / "s" / "runs").exists()

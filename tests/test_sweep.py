@@ -68,7 +68,7 @@ def test_cli_rejects_bad_settings_in_one_line(tiny_toml, tmp_path, capsys, setti
     code = cli.main(["run", str(tiny_toml), "--out", str(out), "--set", setting, "--quiet"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("smoothlearn: error:") and key in err
+    assert err.count("\n") == 1 and err.startswith("smoothlearn run: error:") and key in err
     assert not out.exists()
 
 

@@ -78,6 +78,9 @@ class Claim:
     stage: str = "end"  # "end": end of epoch 1 (policy applies); "early": EARLY_FRACTION of it
     source: str = ""
     where: Mapping[str, Any] = field(default_factory=dict)
+    #: The id of the paper claim this one is a protocol variant of (one headline row for
+    #: both, :mod:`smoothlearn.report.headline`); "" for a claim that is its own row.
+    headline: str = ""
 
 
 def _describe(arm: Mapping[str, Any]) -> str:

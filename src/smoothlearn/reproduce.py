@@ -38,8 +38,10 @@ from smoothlearn.experiments import (
     make_config,
 )
 from smoothlearn.figures.unit import FigureUnit, QuickSettings
-from smoothlearn.report.draw import FigureResult, draw_figures
+from smoothlearn.report import headline
+from smoothlearn.report.draw import FigureResult, draw_figures, save_figure
 from smoothlearn.report.html import write_report
+from smoothlearn.results import training_seconds
 from smoothlearn.runs import run_many
 from smoothlearn.sweep import Execution, run_sweep
 from smoothlearn.verdicts import ComparisonResult, summarise
@@ -310,14 +312,20 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     inputs = analyse(plans, engine, notes)
     results = _claims(frame, step_policy, notes, infos, inputs)
     records = [r.to_record() for r in results]
-    drawn = draw_figures(frame, out / "figures", inputs) + list(extra)
+    rows = headline.headline_rows(results, _headline_map(), _depends_on(out))
+    drawn = [_scorecard(rows, out / "figures")]
+    drawn += draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
+    run_ids = {c.run_id() for _, configs in plans for c in configs}
     meta = {"quick": quick, "seconds": time.perf_counter() - started, "notes": notes,
+            "compute_seconds": training_seconds(out / STORE, run_ids),
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "step_policy": step_policy}
+            "step_policy": step_policy, "headline": [r.to_record() for r in rows]}
     payload = {"step_policy": str(step_policy), "quick": quick,
+               "seconds": meta["seconds"], "compute_seconds": meta["compute_seconds"],
+               "headline": meta["headline"],
                "summary": [c.to_record() for c in summarise(results)],
                "records": records,
                "notes": notes,
@@ -327,6 +335,41 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
     return write_report(out, records, drawn, infos, meta)
+
+
+def _headline_map() -> dict[str, str]:
+    """Claim id -> the id of the paper claim whose headline row it joins (protocol twins)."""
+    return {c.id: c.headline for unit in figures.registry() for c in unit.claims if c.headline}
+
+
+def _depends_on(out: Path) -> dict[str, str]:
+    """Per claim, the robustness cells whose end-of-training verdict differs from the literal
+    cell's, when the sweep ran into ``out/robustness`` (else empty)."""
+    path = out / "robustness" / "robustness.json"
+    if not path.is_file():
+        return {}
+    table = pd.DataFrame(json.loads(path.read_text()).get("table", []))
+    if table.empty:
+        return {}
+    end = table[table["stage"] == "end"]
+    literal = end[end["literal"]].set_index("claim")["verdict"].to_dict()
+    flips: dict[str, list[str]] = {}
+    for row in end[~end["literal"]].itertuples():
+        if row.claim in literal and row.verdict != literal[row.claim]:
+            flips.setdefault(row.claim, []).append(f"{row.cell} ({row.verdict})")
+    return {claim: "; ".join(cells) for claim, cells in flips.items()}
+
+
+def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureResult:
+    """The one-screen scorecard at the top of the report (and of the README)."""
+    png, svg = save_figure(headline.scorecard_figure(rows), fig_dir, "scorecard")
+    return FigureResult("scorecard", "scorecard", "Scorecard: which claims hold",
+                        caption=("Each paper claim: its verdict under the protocols that read "
+                                 "no test labels (the headline), next to the paper's streamed "
+                                 "protocol with label resets, and each comparison's effect "
+                                 "(mean paired difference over seeds / SD of the differences, "
+                                 "95% bootstrap CI; positive = as the paper claims)."),
+                        png=png, svg=svg)
 
 
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],

@@ -447,6 +447,22 @@ def status(directory: str | os.PathLike[str]) -> dict[str, int]:
     return _count(_status_table(root, plan))
 
 
+def training_seconds(directory: str | os.PathLike[str], run_ids: Collection[str]) -> float:
+    """Worker seconds the store's records say these runs took (each run's share of its
+    batch's wall time): what the results cost to compute, whenever they were computed, as
+    opposed to how long a (resumed) invocation took."""
+    store = Store(directory)
+    total = 0.0
+    for run_id in run_ids:
+        path = store.record_path(run_id)
+        if path.is_file():
+            try:
+                total += float(_read_record(path).get("seconds") or 0.0)
+            except (OSError, ValueError):  # unreadable records are reported elsewhere
+                continue
+    return total
+
+
 def problems(directory: str | os.PathLike[str],
              run_ids: Collection[str] | None = None) -> list[Problem]:
     """Every run (of ``run_ids``) whose record or curve cannot be used, with the reason."""

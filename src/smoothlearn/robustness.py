@@ -281,7 +281,7 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
                            engine: str = "fast") -> dict[str, Any]:
     """Fig 3E selectivity trained vs at initialisation, after 3k and 10x more items, and the
     A.11 reset rate against each row's true switch rate."""
-    from smoothlearn import analysis
+    from smoothlearn import analysis, unmixing
     from smoothlearn.runs import dataset_for, run_many
 
     mode = AE_QUICK if quick else AE_FULL
@@ -290,9 +290,9 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
     for length in mode["lengths"]:
         configs = _ae_configs(seeds, length)
         table = analysis.analyse_runs(configs, run_many(configs, engine=engine))
-        fig3e = analysis.fig3e_table(table)
+        fig3e = unmixing.fig3e_table(table)
         selectivity.append(fig3e.assign(items=length))
-        for res in analysis.autoencoder_claims(table):
+        for res in unmixing.autoencoder_claims(table):
             ae_claims.append({**res.to_record(), "items": length})
     ds = dataset_for(_ae_configs(1, mode["lengths"][0])[0])
     rate = analysis.reset_rate(ds.X_train, ds.latent_train)

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from smoothlearn import analysis
+from smoothlearn import unmixing
 from smoothlearn.claims import Claim, beats
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 from smoothlearn.report import plots
@@ -34,7 +34,7 @@ def draw_curves(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
 
 def selectivity_figure(inputs: Mapping[str, Any], caption_head: str) -> tuple[Figure, str]:
     """Timescale selectivity per hidden unit and model, trained and at initialisation."""
-    table = analysis.fig3e_table(inputs["table"])
+    table = unmixing.fig3e_table(inputs["table"])
     panels = plots.panels_of(table, SETTING)
     fig = new_figure(5.2 * len(panels) + 2.4, 3.8)
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
@@ -73,7 +73,7 @@ def draw_selectivity(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
 
 def selectivity_claims(table: pd.DataFrame, curves: pd.DataFrame) -> list[dict[str, Any]]:
     """Timescale selectivity (trained vs initialisation) and the error ordering of 3D."""
-    return analysis.autoencoder_claims(table, curves_frame=curves)
+    return unmixing.autoencoder_claims(table, curves_frame=curves)
 
 
 UNIT = FigureUnit(

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from smoothlearn import analysis
+from smoothlearn import unmixing
 from smoothlearn.figures.fig3 import SETTING
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 from smoothlearn.report import plots
@@ -18,7 +18,7 @@ from smoothlearn.report.style import FEATURE_COLORS, SHORT_LABELS, ae_order, new
 
 
 def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
-    table = analysis.a13_table(inputs["table"])
+    table = unmixing.a13_table(inputs["table"])
     panels = plots.panels_of(table, SETTING)
     fig = new_figure(5.6 * len(panels) + 1.6, 3.8)
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
@@ -44,7 +44,7 @@ def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
 
 
 def feature_claims(table: pd.DataFrame, _curves: pd.DataFrame) -> list[dict[str, Any]]:
-    return analysis.feature_error_claims(table)
+    return unmixing.feature_error_claims(table)
 
 
 UNIT = FigureUnit(

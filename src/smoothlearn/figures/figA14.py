@@ -9,14 +9,14 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smoothlearn import analysis
+from smoothlearn import unmixing
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 from smoothlearn.report.style import MODEL_LABELS, ae_order, model_color, new_figure, panel_title
 
 
 def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
     table = inputs["table"]
-    rel = analysis.a14_relation(table)
+    rel = unmixing.a14_relation(table)
     fast = table[table["feature"] == 0].copy()
     fast["r2"] = fast["corr"] ** 2
     fig = new_figure(10.0, 4.0)
@@ -49,7 +49,7 @@ def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:
 
 
 def relation_claims(table: pd.DataFrame, _curves: pd.DataFrame) -> list[dict[str, Any]]:
-    return analysis.a14_claims(table)
+    return unmixing.a14_claims(table)
 
 
 UNIT = FigureUnit(

@@ -43,6 +43,7 @@ from typing import Literal
 
 import pandas as pd
 
+from smoothlearn import results
 from smoothlearn.landscape import analysis, figures, markdown, seams
 from smoothlearn.landscape.grid import (
     LEAKS,
@@ -186,7 +187,7 @@ def _write(result: LandscapeResult, the_plan: Plan, options: LandscapeOptions,
                          failed=result.failed, seconds=result.seconds,
                          cores=len(os.sched_getaffinity(0)), checkpoints=the_plan.checkpoints,
                          figures=[p.name for p in pngs], sweep=result.sweep,
-                         worker_seconds=seams.training_seconds(options.store_dir,
+                         worker_seconds=results.training_seconds(options.store_dir,
                                                                the_plan.run_ids),
                          projected_seconds=cost(the_plan).core_seconds)
     text, result.findings = markdown.render(result.table, meta)

@@ -91,17 +91,3 @@ def load_curves(store: Path, run_ids: Collection[str]) -> pd.DataFrame:
     from smoothlearn import results
 
     return results.load(store, run_ids=run_ids)
-
-
-def training_seconds(store: Path, run_ids: Collection[str]) -> float:
-    """Worker seconds the store's records say these runs took (each run's share of its
-    batch's wall time): the measured cost, whenever the runs were trained."""
-    import json
-
-    from smoothlearn.results import Store
-
-    writer = Store(store)
-    paths = (writer.record_path(i) for i in run_ids)
-    return float(sum(json.loads(p.read_text()).get("seconds", 0.0)
-                     for p in paths if p.is_file()))
-

@@ -92,9 +92,11 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     for fig in figures:
         anchors.setdefault(fig.experiment, f"fig-{fig.id}")
     mode = "quick (fewer seeds and steps: indicative only)" if meta.get("quick") else "paper"
+    card = next((_figure(f) for f in figures if f.id == "scorecard"), None)
     return _environment().get_template("report.html.j2").render(
         css=_css(), meta=meta, mode=mode, anchors=anchors, claims=_claims(records),
-        figures=[_figure(f) for f in figures],
+        run_time=prose.run_time(meta), scorecard=card if card and card["image"] else None,
+        figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],
         experiment_rows=[(e.name, e.figure, e.status, e.runs, f"{e.seconds:.1f}", e.message)
                          for e in experiments],

@@ -19,6 +19,21 @@ def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [c.to_record() for c in summarise(map(ComparisonResult.from_record, records))]
 
 
+def headline_markdown(rows: Sequence[Mapping[str, Any]], figure_dir: str) -> list[str]:
+    """The headline section: the scorecard and one row per paper claim, the verdict that
+    reads no test labels first."""
+    if not rows:
+        return []
+    lines = ["## Headline", "", f"![Scorecard]({figure_dir}/scorecard.png)", "",
+             "| claim | paper | no test labels read (headline) | streamed, label resets "
+             "(paper's protocol) | seeds | depends on |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append("| " + " | ".join(md_escape(x) for x in (
+            row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}",
+            row["streamed"] or "—", row["seeds"], row["depends_on"] or "—")) + " |")
+    return lines + [""]
+
+
 def md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -32,9 +47,10 @@ def markdown_report(
     """The report for GitHub: the same tables, figures as relative PNG links."""
     mode = "quick (indicative only)" if meta.get("quick") else "paper"
     lines = ["# Learning representations from temporally smooth data — reproduction report", "",
-             f"Mode: **{mode}**. Run time {meta.get('seconds', 0):.0f} s; finished "
-             f"{meta.get('finished', '')}; step policy `{meta.get('step_policy', '')}`.", ""]
+             f"Mode: **{mode}**. {prose.run_time(meta)} Finished {meta.get('finished', '')}; "
+             f"step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
+    lines += headline_markdown(meta.get("headline", []), "figures")
     summary = claim_summary(records)
     lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
     lines += [f"| {c['claim']} | {md_escape(c['text'])} | {md_escape(c['source'])} "
@@ -51,7 +67,7 @@ def markdown_report(
             prose.fmt(rec.get("mean_diff")), prose.ci(rec), prose.fmt(rec.get("share"), 2),
             rec["verdict"])) + " |")
     lines += ["", "## Figures", ""]
-    for fig in figures:
+    for fig in (f for f in figures if f.id != "scorecard"):  # the scorecard heads the page
         lines += [f"### {fig.title}", ""]
         if fig.png is not None:
             lines += [f"![{fig.title}](figures/{fig.png.name})", "", fig.caption, ""]

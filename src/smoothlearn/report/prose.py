@@ -144,3 +144,14 @@ def protocol_text(rec: Mapping[str, Any]) -> str:
     if prot["better"] == prot["worse"]:
         return prot["better"]
     return f"{prot['better']} vs {prot['worse']}"
+
+
+def run_time(meta: Mapping[str, Any]) -> str:
+    """How long the results took to compute (the runs' own worker time, whenever they were
+    trained) and, separately, how long this invocation took (short when it resumed)."""
+    compute = meta.get("compute_seconds")
+    spent = f"This invocation took {meta.get('seconds', 0):.0f} s."
+    if compute is None:
+        return spent
+    return (f"The results took {compute / 60:.1f} min of worker time to compute (the runs' "
+            f"own timings, whenever they were trained). {spent}")

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from smoothlearn.report import prose
 from smoothlearn.report.markdown import md_escape
 
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
 README_END = "<!-- results:end -->"
 #: The README shows the first of these figures that the run drew (docs/ gets all of them).
-PUBLISHED_FIGURES = ("fig2", "fig3e", "robustness")
+PUBLISHED_FIGURES = ("scorecard", "fig2", "fig3e", "robustness")
 
 
 def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
@@ -86,9 +87,16 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
         if (docs / "figures" / f"{fig}.png").is_file():
             lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]
             break
-    lines += ["| claim | paper | verdict |", "|---|---|---|"]
-    for row in data.get("summary", []):
-        lines.append(f"| {md_escape(row['text'])} | {md_escape(row.get('source', ''))} | "
-                     f"**{row['verdict']}** |")
+    lines += [prose.run_time(data), ""]
+    if data.get("headline"):
+        lines += ["| claim | paper | verdict, no test labels read | streamed with label resets "
+                  "(the paper's protocol) | seeds |", "|---|---|---|---|---|"]
+        lines += [f"| {md_escape(row['text'])} | {md_escape(row['source'])} | "
+                  f"**{row['label_free']}** | {row['streamed'] or '—'} | {row['seeds']} |"
+                  for row in data["headline"]]
+    else:
+        lines += ["| claim | paper | verdict |", "|---|---|---|"]
+        lines += [f"| {md_escape(row['text'])} | {md_escape(row.get('source', ''))} | "
+                  f"**{row['verdict']}** |" for row in data.get("summary", [])]
     lines += ["", README_END]
     return "\n".join(lines)

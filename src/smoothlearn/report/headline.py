@@ -1,0 +1,194 @@
+"""The headline: one row per paper claim, and a one-screen scorecard of them.
+
+A reader should not have to know which protocol reads test labels to quote a verdict. Each
+row gives the verdict under the protocols that read **no** test labels (the headline), and
+next to it the verdict under the paper's streamed protocol with label resets, which averages
+same-class test items and so reads the labels (``reads_test_labels`` of each comparison).
+Claims that the paper states once but that are checked as two claims (one per protocol, e.g.
+``reset-beats-random-1rep`` and its ``-memory-off`` twin) share a row through
+:attr:`~smoothlearn.claims.Claim.headline`. The "depends on" column names the robustness
+cells (unstated choices) under which the claim's verdict differs from the literal reading,
+when the robustness sweep ran.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from smoothlearn.report.style import new_figure
+from smoothlearn.verdicts import ComparisonResult, claim_verdict
+
+__all__ = ["HeadlineRow", "headline_rows", "scorecard_figure", "VERDICT_COLORS"]
+
+VERDICT_COLORS = {"reproduced": "#1B9E77", "partly reproduced": "#A6DBA0",
+                  "mixed": "#E6AB02", "reversed": "#D95F02", "no detectable effect": "#BDBDBD",
+                  "not testable": "#FFFFFF", "no data": "#F0F0F0", "": "#FFFFFF"}
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    """One paper claim: its label-free verdict (the headline), its streamed-protocol verdict
+    ("" when the claim has no such comparison), the seeds they used, and every comparison's
+    effect in SD units of its paired differences, with a 95% CI."""
+
+    claim: str
+    text: str
+    source: str
+    experiment: str
+    label_free: str
+    label_free_reason: str
+    streamed: str = ""
+    streamed_reason: str = ""
+    seeds: str = ""
+    depends_on: str = ""
+    effects: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reads_labels(result: ComparisonResult) -> bool:
+    """The comparison's protocol reads test labels (a no-data row: judged from its arms)."""
+    if result.reads_test_labels is not None:
+        return bool(result.reads_test_labels)
+    arms = f"{result.better} {result.worse}"
+    return "leaky-reset" in arms and "test_mode=same" in arms
+
+
+def _effect(result: ComparisonResult) -> dict[str, Any]:
+    sd = result.sd_diff if result.sd_diff and math.isfinite(result.sd_diff) else math.nan
+    scale = (lambda v: v / sd) if sd > 0 else (lambda v: math.nan)
+    return {"comparison": result.comparison, "verdict": result.verdict,
+            "reads_test_labels": _reads_labels(result), "effect_sd": result.effect_sd,
+            "ci_low_sd": scale(result.ci_low), "ci_high_sd": scale(result.ci_high),
+            "n": result.n}
+
+
+def _verdict(results: Sequence[ComparisonResult]) -> tuple[str, str]:
+    return claim_verdict(list(results)) if results else ("", "")
+
+
+def _seeds(results: Sequence[ComparisonResult]) -> str:
+    counts = sorted({r.n for r in results if r.n})
+    return "/".join(str(n) for n in counts) or "0"
+
+
+def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str, str],
+                  depends_on: Mapping[str, str] | None = None) -> list[HeadlineRow]:
+    """Group comparison results into paper claims (``headline_of`` maps a claim id to its
+    row's id; ids not in it are rows of their own), in the order the claims come."""
+    groups: dict[str, list[ComparisonResult]] = {}
+    for result in results:
+        groups.setdefault(headline_of.get(result.claim, result.claim), []).append(result)
+    rows = []
+    for key, members in groups.items():
+        lead = next((r for r in members if r.claim == key), members[0])
+        free = [r for r in members if not _reads_labels(r)]
+        streamed = [r for r in members if _reads_labels(r)]
+        verdict, reason = _verdict(free)
+        if not free:
+            verdict, reason = "no data", "every comparison of this claim reads test labels"
+        s_verdict, s_reason = _verdict(streamed)
+        rows.append(HeadlineRow(
+            claim=key, text=lead.text, source=lead.source, experiment=lead.experiment,
+            label_free=verdict, label_free_reason=reason, streamed=s_verdict,
+            streamed_reason=s_reason, seeds=_seeds(members),
+            depends_on=(depends_on or {}).get(key, ""),
+            effects=[_effect(r) for r in members]))
+    return rows
+
+
+def _num(value: Any) -> float:
+    """A float, NaN for None (rows read back from JSON, where NaN is written as null)."""
+    return math.nan if value is None else float(value)
+
+
+def _wrap(text: str, width: int = 62) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "\n".join(lines[:2]) + (" …" if len(lines) > 2 else "")
+
+
+def _cell(ax, x: float, y: float, verdict: str) -> None:
+    colour = VERDICT_COLORS.get(verdict, "#FFFFFF")
+    ax.add_patch(_rect(x, y, colour))
+    ax.text(x + 0.5, y, verdict.replace("no detectable effect", "no detectable\neffect")
+            .replace("partly reproduced", "partly\nreproduced") or "—", ha="center",
+            va="center", fontsize=7, linespacing=0.9,
+            color="white" if verdict in ("reproduced", "reversed") else "#222")
+
+
+def _rect(x: float, y: float, colour: str):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x + 0.03, y - 0.42), 0.94, 0.84, facecolor=colour, edgecolor="#999999",
+                     lw=0.5)
+
+
+def scorecard_figure(rows: Sequence[HeadlineRow]) -> Figure:
+    """One row per paper claim: the label-free verdict, the streamed verdict, and every
+    comparison's effect (mean paired difference / SD of the differences, 95% CI; filled dots
+    read no test labels, open ones do; positive = as the paper claims)."""
+    n = max(len(rows), 1)
+    fig = new_figure(12.5, 0.42 * n + 1.5)
+    grid = fig.add_gridspec(1, 3, width_ratios=[5.2, 2.0, 3.6], wspace=0.04)
+    text_ax, verdict_ax, effect_ax = (fig.add_subplot(grid[0, i]) for i in range(3))
+    for ax in (text_ax, verdict_ax, effect_ax):
+        ax.set_ylim(n - 0.5, -0.5)
+    for ax in (text_ax, verdict_ax):
+        ax.set_axis_off()
+    verdict_ax.set_xlim(0, 2)
+    for i, row in enumerate(rows):
+        text_ax.text(0, i, f"{row.source}  ", ha="left", va="center", fontsize=7.5,
+                     color="#555555", transform=text_ax.get_yaxis_transform())
+        text_ax.text(0.2, i, _wrap(row.text), ha="left", va="center", fontsize=7.5,
+                     transform=text_ax.get_yaxis_transform())
+        _cell(verdict_ax, 0, i, row.label_free)
+        _cell(verdict_ax, 1, i, row.streamed)
+        _effects(effect_ax, i, row.effects)
+    verdict_ax.text(0.5, -0.75, "no test labels\n(headline)", ha="center", va="bottom",
+                    fontsize=8, fontweight="bold")
+    verdict_ax.text(1.5, -0.75, "streamed, label\nresets (paper)", ha="center", va="bottom",
+                    fontsize=8)
+    effect_ax.axvline(0, color="#333333", lw=0.8)
+    effect_ax.set_xscale("symlog", linthresh=1.0)
+    reach = max([abs(_num(v)) for row in rows for e in row.effects
+                 for v in (e["effect_sd"], e["ci_low_sd"], e["ci_high_sd"])
+                 if math.isfinite(_num(v))] + [3.0])
+    ticks = [t for t in (1, 3, 10, 30, 100, 300, 1000) if t <= reach * 1.05]
+    effect_ax.set_xlim(-reach * 1.3, reach * 1.3)
+    effect_ax.set_xticks([-t for t in reversed(ticks)] + [0] + ticks,
+                         [f"−{t}" for t in reversed(ticks)] + ["0"] + [str(t) for t in ticks],
+                         fontsize=7)
+    effect_ax.grid(axis="x", color="#EEEEEE", lw=0.6)
+    effect_ax.set_yticks([])
+    effect_ax.set_xlabel("effect: mean paired difference / SD of differences (95% CI)",
+                         fontsize=8)
+    effect_ax.set_title("each comparison (filled: no test labels read)", fontsize=8)
+    fig.suptitle("Scorecard: which of the paper's claims hold", fontsize=11, x=0.01, ha="left")
+    return fig
+
+
+def _effects(ax, y: float, effects: Sequence[Mapping[str, Any]]) -> None:
+    shown = [e for e in effects if math.isfinite(_num(e["effect_sd"]))]
+    offsets = np.linspace(-0.25, 0.25, len(shown)) if len(shown) > 1 else [0.0]
+    for dy, e in zip(offsets, shown, strict=False):
+        colour = VERDICT_COLORS.get(e["verdict"], "#999999")
+        colour = "#777777" if colour in ("#FFFFFF", "#F0F0F0", "#BDBDBD") else colour
+        low, high = _num(e["ci_low_sd"]), _num(e["ci_high_sd"])
+        if math.isfinite(low) and math.isfinite(high):
+            ax.plot([low, high], [y + dy] * 2, color=colour, lw=1)
+        ax.plot([_num(e["effect_sd"])], [y + dy], "o", ms=3.5, color=colour,
+                mfc="white" if e["reads_test_labels"] else colour)
