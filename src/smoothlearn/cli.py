@@ -13,7 +13,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -45,16 +45,23 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _positive(text: str) -> int:
-    """argparse type for counts (seeds, steps, workers): a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _count(minimum: int) -> Callable[[str], int]:
+    """argparse type for counts: a whole number >= ``minimum``, else a one-line error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{value} must be at least 1" if minimum == 1 else f"{value} must be 0 or more")
+        return value
 
+    return parse
+
+
+#: Seeds, steps, workers: at least 1. Offsets and display counts (--show, --seed): 0 or more.
+_positive, _nonnegative = _count(1), _count(0)
 
 
 # ---------------------------------------------------------------- user mistakes
@@ -380,17 +387,6 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="folder holding mnist/ and fashion-mnist/ (default: $SMOOTHLEARN_DATA, "
                         "then the user cache, then the mirrors)")
-
-
-def _nonnegative(text: str) -> int:
-    """argparse type for counts that may be zero (e.g. --show)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
 
 
 def _version() -> str:

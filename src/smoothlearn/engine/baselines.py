@@ -148,6 +148,21 @@ def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
         w[j] -= lr * step
 
 
+@njit(**JIT)
+def project_tile(X, t0, m, W, out):
+    """``out[k] = W.T X[t0 + k]`` for the ``m`` items of a tile of test items, skipping zero
+    inputs; each row of ``W [d_in, n]`` is read once per tile rather than once per item."""
+    out[:m] = 0
+    for p in range(X.shape[1]):
+        row = W[p]
+        for k in range(m):
+            v = X[t0 + k, p]
+            if v != 0:
+                pk = out[k]
+                for j in range(row.shape[0]):
+                    pk[j] += v * row[j]
+
+
 # ---------------------------------------------------------------- training
 @njit(**JIT)
 def scatter(indptr, indices, values, items, n, dense, mark, fill):

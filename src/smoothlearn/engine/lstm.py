@@ -52,6 +52,7 @@ from smoothlearn.engine.baselines import (
     opt_update,
     output_loss,
     project,
+    project_tile,
     sigmoid,
     update_and_project,
 )
@@ -276,15 +277,7 @@ def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
     hits = 0
     for t0 in range(0, n, tile):
         m = min(tile, n - t0)
-        Px[:m] = 0
-        for p in range(d_in):  # each Wx row read once per tile of items
-            row = Wx[p]
-            for k in range(m):
-                v = X[t0 + k, p]
-                if v != 0:
-                    pk = Px[k]
-                    for j in range(G):
-                        pk[j] += v * row[j]
+        project_tile(X, t0, m, Wx, Px)
         for k in range(m):
             gates[:] = Px[k] + bi
             if streamed:

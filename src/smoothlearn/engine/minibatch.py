@@ -36,6 +36,7 @@ from smoothlearn.engine.baselines import (
     opt_update,
     output_loss,
     project,
+    project_tile,
     sigmoid,
     update_and_project,
 )
@@ -127,15 +128,7 @@ def _evaluate(X, targets, labels, P, output, classify, tile):
     hits = 0
     for t0 in range(0, n, tile):
         m = min(tile, n - t0)
-        pre[:m] = 0
-        for p in range(d_in):  # each W1 row read once per tile of items
-            row = W1T[p]
-            for k in range(m):
-                v = X[t0 + k, p]
-                if v != 0:
-                    pk = pre[k]
-                    for j in range(H):
-                        pk[j] += v * row[j]
+        project_tile(X, t0, m, W1T, pre)
         for k in range(m):
             for j in range(H):
                 hidden[j] = max(pre[k, j] + b1[j], np.float32(0.0))
