@@ -425,6 +425,9 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
         f"`{meta.get('sweep', '')}` (runs already in the store are not trained again). "
         "Do not edit by hand: rerun the command.",
         "",
+        *([f"Cells left out of this invocation (`--cells`): {', '.join(meta['left_out'])}; "
+           "the matrix and the tables below have no column for them.", ""]
+          if meta.get("left_out") else []),
         "Each comparison pairs runs by seed (same initial weights and category order). Its "
         "p-value is an exact sign-flip test over seeds, Holm-adjusted within its family (the "
         "3-6 comparisons of one claim in one cell at one stage): *holds* / *reversed* "
@@ -542,6 +545,7 @@ def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
             "seeds": seeds or (QUICK if quick else FULL)["seeds"], "dataset": dataset,
             "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
             "compute_seconds": results.training_seconds(out / "store", unique),
+            "left_out": [c.name for c in CELLS if c not in chosen],
             "sweep": summary.line(), "health": health, "quick": quick, "steps": steps,
             "warnings": _failures(summary, out / "store")}
     table = claim_table(records, health)
