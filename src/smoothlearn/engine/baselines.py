@@ -9,6 +9,7 @@ the next step's items, reading each lit row once for both. The optimisers and lo
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -161,6 +162,33 @@ def project_tile(X, t0, m, W, out):
                 pk = out[k]
                 for j in range(row.shape[0]):
                     pk[j] += v * row[j]
+
+
+@njit(**JIT)
+def add_metrics(z, y, target, label, output, classify, totals):
+    """Add one test item's squared error, cross-entropy and hit (``totals``, float64) from
+    its logits ``z`` (``y`` is scratch for the output)."""
+    if output == 0:
+        y[:] = np.exp(z - z.max())
+        y /= y.sum()
+    else:
+        for r in range(z.shape[0]):
+            y[r] = sigmoid(z[r])
+    for r in range(z.shape[0]):
+        totals[0] += (y[r] - target[r]) ** 2
+    if classify:
+        top = z.max()
+        totals[1] += top + math.log(np.exp(z - top).sum()) - z[label]
+        totals[2] += np.argmax(z) == label
+
+
+@njit(**JIT)
+def finish_metrics(totals, n, n_out, classify):
+    """Mean test MSE, CE and accuracy over ``n`` items (CE and accuracy NaN when not
+    classifying)."""
+    if not classify:
+        return totals[0] / (n * n_out), np.nan, np.nan
+    return totals[0] / (n * n_out), totals[1] / n, totals[2] / n
 
 
 # ---------------------------------------------------------------- training

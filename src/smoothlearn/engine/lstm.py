@@ -28,7 +28,6 @@ in ``tests/test_engine_lstm.py``.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -45,8 +44,10 @@ from smoothlearn.engine.baselines import (
     LOSSES,
     OPTIMISERS,
     OUTPUTS,
+    add_metrics,
     benchmark_data,
     csr_rows,
+    finish_metrics,
     matvec_add,
     matvec_t,
     opt_update,
@@ -272,9 +273,7 @@ def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
     tc = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
-    mse = 0.0
-    ce = 0.0
-    hits = 0
+    totals = np.zeros(3)  # squared error, cross-entropy, hits
     for t0 in range(0, n, tile):
         m = min(tile, n - t0)
         project_tile(X, t0, m, Wx, Px)
@@ -289,22 +288,8 @@ def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
                 _lstm_cell(gates, zero, c, h, acts, tc)
             z[:] = bo
             matvec_add(Wo, h, z)
-            item = t0 + k
-            if output == 0:
-                y[:] = np.exp(z - z.max())
-                y /= y.sum()
-            else:
-                for r in range(n_out):
-                    y[r] = sigmoid(z[r])
-            for r in range(n_out):
-                mse += (y[r] - targets[item, r]) ** 2
-            if classify:
-                top = z.max()
-                ce += top + math.log(np.exp(z - top).sum()) - z[labels[item]]
-                hits += np.argmax(z) == labels[item]
-    if not classify:
-        return mse / (n * n_out), np.nan, np.nan
-    return mse / (n * n_out), ce / n, hits / n
+            add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
+    return finish_metrics(totals, n, n_out, classify)
 
 
 def _kernel_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:

@@ -12,7 +12,6 @@ Runs go one per thread (``nogil`` kernels), each network's weights staying with 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -28,16 +27,17 @@ from smoothlearn.engine.baselines import (
     LOSSES,
     OPTIMISERS,
     OUTPUTS,
+    add_metrics,
     benchmark_data,
     combine_rows,
     csr_rows,
+    finish_metrics,
     matvec_add,
     matvec_t,
     opt_update,
     output_loss,
     project,
     project_tile,
-    sigmoid,
     update_and_project,
 )
 
@@ -123,9 +123,7 @@ def _evaluate(X, targets, labels, P, output, classify, tile):
     hidden = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
-    mse = 0.0
-    ce = 0.0
-    hits = 0
+    totals = np.zeros(3)  # squared error, cross-entropy, hits
     for t0 in range(0, n, tile):
         m = min(tile, n - t0)
         project_tile(X, t0, m, W1T, pre)
@@ -134,22 +132,8 @@ def _evaluate(X, targets, labels, P, output, classify, tile):
                 hidden[j] = max(pre[k, j] + b1[j], np.float32(0.0))
             z[:] = b2
             matvec_add(W2, hidden, z)
-            item = t0 + k
-            if output == 0:
-                y[:] = np.exp(z - z.max())
-                y /= y.sum()
-            else:
-                for r in range(n_out):
-                    y[r] = sigmoid(z[r])
-            for r in range(n_out):
-                mse += (y[r] - targets[item, r]) ** 2
-            if classify:
-                top = z.max()
-                ce += top + math.log(np.exp(z - top).sum()) - z[labels[item]]
-                hits += np.argmax(z) == labels[item]
-    if not classify:
-        return mse / (n * n_out), np.nan, np.nan
-    return mse / (n * n_out), ce / n, hits / n
+            add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
+    return finish_metrics(totals, n, n_out, classify)
 
 
 def _evaluate_prep(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
