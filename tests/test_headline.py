@@ -64,3 +64,9 @@ def test_depends_on_is_carried_and_the_scorecard_draws_every_row():
     assert isinstance(fig, Figure)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "reproduced" in texts and "reversed" in texts and "a text" in texts
+
+
+def test_a_row_states_the_claim_without_its_protocol_when_given():
+    results = [_result("c", PLANTED, reads=True), _result("c-off", AGAINST, reads=False)]
+    (row,) = headline_rows(results, {"c-off": "c"}, statements={"c": "Memory helps."})
+    assert row.text == "Memory helps."

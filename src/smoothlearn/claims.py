@@ -81,6 +81,9 @@ class Claim:
     #: The id of the paper claim this one is a protocol variant of (one headline row for
     #: both, :mod:`smoothlearn.report.headline`); "" for a claim that is its own row.
     headline: str = ""
+    #: The paper's statement without the test protocol, for the headline row that shows this
+    #: claim and its protocol twins side by side ("" : ``text`` is used).
+    statement: str = ""
 
 
 def _describe(arm: Mapping[str, Any]) -> str:

@@ -312,7 +312,10 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     inputs = analyse(plans, engine, notes)
     results = _claims(frame, step_policy, notes, infos, inputs)
     records = [r.to_record() for r in results]
-    rows = headline.headline_rows(results, _headline_map(), _depends_on(out))
+    declared = [c for unit in figures.registry() for c in unit.claims]
+    rows = headline.headline_rows(results, {c.id: c.headline for c in declared if c.headline},
+                                  _depends_on(out),
+                                  {c.id: c.statement for c in declared if c.statement})
     drawn = [_scorecard(rows, out / "figures")]
     drawn += draw_figures(frame, out / "figures", inputs) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
@@ -335,11 +338,6 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
     return write_report(out, records, drawn, infos, meta)
-
-
-def _headline_map() -> dict[str, str]:
-    """Claim id -> the id of the paper claim whose headline row it joins (protocol twins)."""
-    return {c.id: c.headline for unit in figures.registry() for c in unit.claims if c.headline}
 
 
 def _depends_on(out: Path) -> dict[str, str]:

@@ -47,9 +47,9 @@ PAPER = Reading()
 
 
 def _claim(reading: Reading, claim_id: str, text: str, comparisons, source: str,
-           headline: str = "") -> Claim:
+           headline: str = "", statement: str = "") -> Claim:
     return Claim(claim_id, text, reading.experiment, tuple(comparisons), metric=reading.metric,
-                 source=source, headline=headline)
+                 source=source, headline=headline, statement=statement)
 
 
 def ff_order(r: Reading) -> Claim:
@@ -74,7 +74,8 @@ def reset_beats_random_1rep(r: Reading) -> Claim:
     return _claim(r, "reset-beats-random-1rep", "Leaky memory + reset: every N-repeat order "
                   "(N ≥ 3) beats random and repeat-1; tested streamed in the training order "
                   "with label resets (reads test labels).", _reset_vs_levels(r.reset),
-                  "§5.1.2, Fig 2C")
+                  "§5.1.2, Fig 2C", statement="Leaky memory + reset: every N-repeat order "
+                  "(N ≥ 3) beats random and repeat-1.")
 
 
 def reset_beats_random_1rep_memory_off(r: Reading) -> Claim:
@@ -88,7 +89,8 @@ def reset_beats_ff(r: Reading) -> Claim:
     return _claim(r, "reset-beats-ff", "Leaky memory + reset beats the feedforward net at every "
                   "smoothness level (streamed test, label resets: reads test labels).",
                   (beats({**r.reset, "condition": c}, {**FEEDFORWARD, "condition": c}, f"{c}")
-                   for c in LEVELS), "§5.1.3, Fig 2A vs 2C")
+                   for c in LEVELS), "§5.1.3, Fig 2A vs 2C", statement="Leaky memory + reset "
+                  "beats the feedforward net at every smoothness level.")
 
 
 def reset_beats_ff_memory_off(r: Reading) -> Claim:

@@ -80,9 +80,11 @@ def _seeds(results: Sequence[ComparisonResult]) -> str:
 
 
 def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str, str],
-                  depends_on: Mapping[str, str] | None = None) -> list[HeadlineRow]:
+                  depends_on: Mapping[str, str] | None = None,
+                  statements: Mapping[str, str] | None = None) -> list[HeadlineRow]:
     """Group comparison results into paper claims (``headline_of`` maps a claim id to its
-    row's id; ids not in it are rows of their own), in the order the claims come."""
+    row's id; ids not in it are rows of their own), in the order the claims come. A row's
+    text is ``statements[row id]`` (the claim without its test protocol) when given."""
     groups: dict[str, list[ComparisonResult]] = {}
     for result in results:
         groups.setdefault(headline_of.get(result.claim, result.claim), []).append(result)
@@ -96,7 +98,8 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
             verdict, reason = "no data", "every comparison of this claim reads test labels"
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
-            claim=key, text=lead.text, source=lead.source, experiment=lead.experiment,
+            claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
+            experiment=lead.experiment,
             label_free=verdict, label_free_reason=reason, streamed=s_verdict,
             streamed_reason=s_reason, seeds=_seeds(members),
             depends_on=(depends_on or {}).get(key, ""),
