@@ -90,10 +90,11 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
     lines += [prose.run_time(data), ""]
     if data.get("headline"):
         lines += ["| claim | paper | verdict, no test labels read | streamed with label resets "
-                  "(the paper's protocol) | seeds |", "|---|---|---|---|---|"]
+                  "(the paper's protocol) | seeds | differs under (robustness) |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {md_escape(row['text'])} | {md_escape(row['source'])} | "
-                  f"**{row['label_free']}** | {row['streamed'] or '—'} | {row['seeds']} |"
-                  for row in data["headline"]]
+                  f"**{row['label_free']}** | {row['streamed'] or '—'} | {row['seeds']} | "
+                  f"{md_escape(row['depends_on'] or '—')} |" for row in data["headline"]]
     else:
         lines += ["| claim | paper | verdict |", "|---|---|---|"]
         lines += [f"| {md_escape(row['text'])} | {md_escape(row.get('source', ''))} | "
