@@ -10,12 +10,16 @@ the next step's items, reading each lit row once for both. The optimisers and lo
 from __future__ import annotations
 
 import math
+import os
+import threading
 import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-from smoothlearn.contract import RMSPROP_V_FLOOR
+from smoothlearn.contract import RMSPROP_V_FLOOR, Curves
 
 __all__ = [
     "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
@@ -56,6 +60,31 @@ def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _CSR_CACHE: dict[int, tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
+
+
+def train_on_threads(jobs: Sequence[Callable[[Callable[[int], None]], Curves]],
+                     threads: int | None, progress: Callable[[int], None] | None) -> list[Curves]:
+    """Run each job (a one-network trainer taking a progress callback) on its own thread,
+    ``threads`` at a time (default all cores): each keeps one network's weights hot in its
+    core's cache, and the kernels release the GIL. ``progress`` is called under a lock."""
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        if progress:
+            with lock:
+                progress(n)
+
+    workers = max(1, min(threads or os.cpu_count() or 1, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job, report) for job in jobs]
+        return [f.result() for f in futures]
+
+
+def curves_of(rows: Sequence[tuple[float, ...]], diverged: bool,
+              params: dict[str, np.ndarray]) -> Curves:
+    """``Curves`` from ``(step, mse, ce, acc)`` rows, as both compiled baselines record them."""
+    arr = np.array(rows, np.float64).reshape(-1, 4)
+    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged, params)
 
 
 # ---------------------------------------------------------------- small kernels

@@ -28,11 +28,9 @@ in ``tests/test_engine_lstm.py``.
 
 from __future__ import annotations
 
-import os
-import threading
+import functools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -47,6 +45,7 @@ from smoothlearn.engine.baselines import (
     add_metrics,
     benchmark_data,
     csr_rows,
+    curves_of,
     finish_metrics,
     matvec_add,
     matvec_t,
@@ -55,6 +54,7 @@ from smoothlearn.engine.baselines import (
     project,
     project_tile,
     sigmoid,
+    train_on_threads,
     update_and_project,
 )
 from smoothlearn.nn import init_lstm_params
@@ -359,9 +359,7 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
             rows.append((point, *_evaluate_kernel(prep, P)))
     if progress and diverged:
         progress(prep.steps - done)  # a diverged run's remaining steps count as done
-    arr = np.array(rows, np.float64).reshape(-1, 4)
-    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged,
-                  _torch_params(P))  # fmt: skip
+    return curves_of(rows, diverged, _torch_params(P))
 
 
 def train_lstm_many(
@@ -369,26 +367,10 @@ def train_lstm_many(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Curves]:
-    """Train LSTM runs, one network per thread (``threads`` at a time; default all cores).
-
-    Each thread keeps one network's weights hot in its core's cache; the kernels release
-    the GIL. ``progress(n)`` receives the steps completed (thread-safe).
-    """
-    lock = threading.Lock()
-
-    def report(n: int) -> None:
-        if progress:
-            with lock:
-                progress(n)
-
-    csrs: dict[int, tuple[np.ndarray, ...]] = {}
-    for run in runs:
-        if id(run.prep.X) not in csrs:
-            csrs[id(run.prep.X)] = csr_rows(run.prep.X)
-    workers = max(1, min(threads or os.cpu_count() or 1, len(runs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_train_one, r, csrs[id(r.prep.X)], report) for r in runs]
-        return [f.result() for f in futures]
+    """Train LSTM runs, one network per thread (``threads`` at a time; default all cores);
+    ``progress(n)`` receives the steps completed (thread-safe)."""
+    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X)) for r in runs]
+    return train_on_threads(jobs, threads, progress)
 
 
 def train_lstm_fast(

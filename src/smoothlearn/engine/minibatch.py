@@ -12,10 +12,8 @@ Runs go one per thread (``nogil`` kernels), each network's weights staying with 
 
 from __future__ import annotations
 
-import os
-import threading
+import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -31,6 +29,7 @@ from smoothlearn.engine.baselines import (
     benchmark_data,
     combine_rows,
     csr_rows,
+    curves_of,
     finish_metrics,
     matvec_add,
     matvec_t,
@@ -38,6 +37,7 @@ from smoothlearn.engine.baselines import (
     output_loss,
     project,
     project_tile,
+    train_on_threads,
     update_and_project,
 )
 
@@ -192,9 +192,7 @@ def _train_one(prep: Prepared, batch: int, csr: tuple[np.ndarray, ...], progress
         done = stop
     if progress and diverged:
         progress(prep.steps - reached)  # a diverged run's remaining steps count as done
-    arr = np.array(rows, np.float64).reshape(-1, 4)
-    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged,
-                  _params(P))  # fmt: skip
+    return curves_of(rows, diverged, _params(P))
 
 
 def train_minibatch_many(
@@ -204,22 +202,9 @@ def train_minibatch_many(
     progress: Callable[[int], None] | None = None,
 ) -> list[Curves]:
     """Train mini-batch runs, one network per thread (``threads`` at a time; default all)."""
-    lock = threading.Lock()
-
-    def report(n: int) -> None:
-        if progress:
-            with lock:
-                progress(n)
-
-    csrs: dict[int, tuple[np.ndarray, ...]] = {}
-    for prep in runs:
-        if id(prep.X) not in csrs:
-            csrs[id(prep.X)] = csr_rows(prep.X)
-    workers = max(1, min(threads or os.cpu_count() or 1, len(runs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_train_one, p, b, csrs[id(p.X)], report)
-                   for p, b in zip(runs, batch_sizes, strict=True)]  # fmt: skip
-        return [f.result() for f in futures]
+    jobs = [functools.partial(_train_one, p, b, csr_rows(p.X))
+            for p, b in zip(runs, batch_sizes, strict=True)]
+    return train_on_threads(jobs, threads, progress)
 
 
 def train_minibatch_fast(
