@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import statistics
 
@@ -11,9 +12,10 @@ import pandas as pd
 import pytest
 
 from smoothlearn import landscape
-from smoothlearn.landscape import analysis, figures, grid, markdown, seams
+from smoothlearn.landscape import analysis, figures, grid, markdown
 from smoothlearn.landscape.grid import Arm, Block, Checkpoints, Grid, Plan
 from smoothlearn.streams import first_exhaustion_step
+from smoothlearn.sweep import Execution
 
 SYNTH = "synthetic-categories"
 
@@ -48,7 +50,7 @@ def test_blocks_share_runs_and_end_checkpoint_is_before_any_class_runs_out():
     the_plan = grid.plan(Grid(blocks=(block, block), datasets=(SYNTH,), seeds=3,
                               checkpoints=checkpoints))
     assert len(the_plan.arms) == 3 * (2 + 2)  # the repeated block adds nothing
-    first = min(first_exhaustion_step(seams.training_labels(SYNTH), c, s)
+    first = min(first_exhaustion_step(grid.training_labels(SYNTH), c, s)
                 for c in ("random", "repeat-5") for s in range(3))
     end = the_plan.checkpoints[SYNTH]["end"]
     assert end == first // 50 * 50 and end <= first
@@ -88,6 +90,40 @@ def test_modes_are_as_documented(mnist_available):
     assert {a.condition for a in sticky.arms} == set(landscape.STICKY)
     with pytest.raises(ValueError, match="mode"):
         landscape.plan_for(landscape.LandscapeOptions(mode="huge"))  # type: ignore[arg-type]
+
+
+def test_the_builtin_experiment_has_the_default_grids_axes():
+    """``smoothlearn run landscape`` trains the default grid's runs: same leaks, orders,
+    models, rates and test protocols, block by block (checked without data)."""
+    from smoothlearn.experiments import load_experiment
+
+    tables = load_experiment("landscape").grids
+    blocks = landscape.MODES["default"].blocks
+    for dataset in ("mnist", "fashion-mnist"):
+        mine = [t for t in tables if t["dataset"] == [dataset]]
+        feedforward, leaky = mine[0], mine[1:]
+        assert feedforward["model"] == ["feedforward"]
+        assert set(feedforward["condition"]) == {"random", *blocks[0].smoothness}
+        assert {("sgd", lr) for lr in feedforward["lr"]} == {r for b in blocks for r in b.rates}
+        assert len(leaky) == len(blocks)
+        for table, block in zip(leaky, blocks, strict=True):
+            assert set(table["leak"]) == {x for x in block.leaks if x > 0}
+            assert table["condition"] == list(block.smoothness)
+            assert table["model"] == [grid.RESET_MODELS[r] for r in block.resets]
+            assert [("sgd", lr) for lr in table["lr"]] == list(block.rates)
+            protocol = "streamed" if table.get("test_mode") == ["same"] else "memory-off"
+            assert (protocol,) == block.protocols
+
+
+def test_the_builtin_experiment_is_the_default_plan(mnist_available, data_dir):
+    """Run for run (ids hash every setting, the end checkpoints included), so both commands
+    share one store."""
+    from smoothlearn.experiments import load_experiment
+
+    if not (data_dir / "fashion-mnist").is_dir():
+        pytest.skip(f"Fashion-MNIST is not under SMOOTHLEARN_DATA ({data_dir})")
+    runs = load_experiment("landscape").runs()
+    assert {c.run_id() for c in runs} == landscape.plan_for(landscape.LandscapeOptions()).run_ids
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -200,7 +236,7 @@ def test_smoothness_columns_run_from_random_to_the_longest_runs():
     assert figures.columns(cells) == ["random", "repeat-1", "repeat-5", "sticky-0.9"]
     assert figures.smoothness_name("sticky-0.9", 9.87) == "sticky 0.9\n(run 9.9)"
     assert figures.smoothness_name("repeat-5", 5.0) == "rep 5"
-    assert 3 < seams.mean_run_length(SYNTH, "sticky-0.8") < 6  # geometric runs, mean 1/(1-P)
+    assert 3 < grid.mean_run_length(SYNTH, "sticky-0.8") < 6  # geometric runs, mean 1/(1-P)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -208,10 +244,11 @@ def test_tiny_landscape_end_to_end_then_resumes_without_training(tmp_path):
     block = Block(leaks=(0.0, 0.5), smoothness=("random", "repeat-5"), resets=("never",),
                   rates=(("sgd", 0.05),), protocols=("memory-off",))
     options = landscape.LandscapeOptions(
-        mode="quick", out=tmp_path, quiet=True, workers=1,
+        mode="quick", out=tmp_path,
         grid=Grid(blocks=(block,), datasets=(SYNTH,), seeds=4,
                   checkpoints=Checkpoints(100, 300, 600)))
-    first = landscape.run(options)
+    execution = Execution(workers=1, quiet=True)
+    first = landscape.run(options, execution)
     assert first.planned == first.trained == 4 * (2 + 2) and first.failed == 0
     table = pd.read_csv(first.files["csv"])
     assert len(table) == 3 * 4  # checkpoints x (feedforward row + leak 0.5) x 2 orders
@@ -225,18 +262,42 @@ def test_tiny_landscape_end_to_end_then_resumes_without_training(tmp_path):
     records = {p: p.stat().st_mtime_ns for p in (tmp_path / "store" / "runs").glob("*.json")}
     assert len(records) == first.planned
 
-    again = landscape.run(options)
+    again = landscape.run(options, execution)
     assert again.trained == 0 and again.cost.runs == 0
     assert {p: p.stat().st_mtime_ns for p in records} == records  # nothing rewritten
     pd.testing.assert_frame_equal(again.table, first.table)
+    _check_publish(tmp_path, first)
+
+
+def _check_publish(out, result):
+    """``smoothlearn publish`` copies the landscape page and heatmaps into docs, and puts the
+    main finding (the tool's own sentence) into the README once."""
+    from smoothlearn import cli
+
+    record = json.loads(result.files["record"].read_text())
+    assert record["kind"] == "landscape" and record["planned"] == result.planned
+    leaky = result.table.query("checkpoint == 'end' and protocol == 'memory-off' and leak > 0")
+    assert f"of {len(leaky)} leak x smoothness cells" in record["main_finding"]
+    readme = out / "README.md"
+    readme.write_text("# project\n\nintro\n")
+    docs = out / "docs"
+    assert cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)]) == 0
+    page = (docs / "landscape.md").read_text()
+    for name in record["figures"]:
+        assert (docs / "figures" / "landscape" / name).is_file()
+        assert f"](figures/landscape/{name})" in page
+    first = readme.read_text()
+    assert record["main_finding"] in first and "](docs/landscape.md)" in first
+    cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)])
+    assert readme.read_text() == first  # replaced in place, never appended twice
 
 
 def test_plan_only_trains_nothing(tmp_path):
     tiny = Grid(blocks=(Block(leaks=(0.0, 0.5), smoothness=("repeat-1",), resets=("never",),
                               rates=(("sgd", 0.01),), protocols=("memory-off",)),),
                 datasets=(SYNTH,), seeds=1, checkpoints=Checkpoints(10, 20, 100))
-    options = landscape.LandscapeOptions(out=tmp_path, plan_only=True, quiet=True, grid=tiny)
-    result = landscape.run(options)
+    options = landscape.LandscapeOptions(out=tmp_path, plan_only=True, grid=tiny)
+    result = landscape.run(options, Execution(quiet=True))
     assert result.trained == result.planned == 3 and result.table.empty
     assert not (tmp_path / "store").exists()
 

@@ -10,7 +10,7 @@ import pytest
 
 from smoothlearn import figures
 from smoothlearn import reproduce as rp
-from smoothlearn.experiments import builtin_names, load_experiment
+from smoothlearn.experiments import load_experiment, report_names
 from smoothlearn.figures.unit import LSTM_QUICK, MNIST_QUICK, SYNTHETIC_QUICK
 from smoothlearn.results import strict_json
 from smoothlearn.sweep import Execution, run_sweep
@@ -52,7 +52,7 @@ def test_quick_settings_shrink_mnist_lstm_and_seeds():
 
 def test_quick_plan_covers_every_builtin_experiment():
     plans = rp.plan_experiments(quick=True)
-    assert sorted(info.name for info, _ in plans) == builtin_names()
+    assert sorted(info.name for info, _ in plans) == report_names()
     for info, configs in plans:
         assert info.status != "failed", info.message
         assert configs and info.toml.startswith("name")

@@ -312,9 +312,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from smoothlearn.report.publish import publish
 
     out = Path(args.out)
-    if not (out / "claims.json").is_file():
-        raise UsageError(f"{out}: no claims.json here; give the folder of a finished "
-                         "`smoothlearn reproduce --out DIR`")
+    if not (out / "claims.json").is_file() and not (out / "landscape.json").is_file():
+        raise UsageError(f"{out}: no claims.json or landscape.json here; give the folder of a "
+                         "finished `smoothlearn reproduce --out DIR` or `smoothlearn landscape "
+                         "--out DIR`")
     if (args.docs is None or args.readme is None) and not _is_checkout(Path.cwd()):
         raise UsageError("publish writes into docs/ and README.md of the smoothlearn checkout: "
                          "run it from the checkout, or give both --docs DIR and --readme FILE "
@@ -335,14 +336,13 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         out=Path(args.out or DEFAULT_OUT), seeds=args.seeds,
         datasets=tuple(args.dataset) if args.dataset else None,
         smoothness=STICKY if args.sticky else None,
-        store=Path(args.store) if args.store else None, plan_only=args.plan,
-        engine=args.engine, executor=args.executor, workers=args.workers,
-        scheduler=args.scheduler, quiet=args.quiet)
+        store=Path(args.store) if args.store else None, plan_only=args.plan)
+    execution = _execution(args)
     if not options.plan_only:
         _output_dir(options.out, "--out")
-    result = run(options)
-    if not options.plan_only:
-        print(result.sweep)
+    result = run(options, execution)
+    if result.sweep is not None:
+        print(result.sweep.line())
         for line in result.findings:
             print("- " + line.replace("**", ""))
         print(f"table: {result.files['csv']}\nlandscape: {result.files['markdown']}")
@@ -478,8 +478,9 @@ def _robustness_parser(sub: Any) -> None:
 
 def _publish_parser(sub: Any) -> None:
     p = sub.add_parser("publish", help="copy a finished reproduction's claims table and "
-                       "figures into docs/ and the README")
-    p.add_argument("out", help="the reproduce output directory, e.g. runs/reproduce")
+                       "figures (or a finished landscape) into docs/ and the README")
+    p.add_argument("out", help="the reproduce or landscape output directory, e.g. "
+                   "runs/reproduce or runs/landscape")
     p.add_argument("--docs", default=None,
                    help="docs folder to write (default: docs/ of the checkout you are in)")
     p.add_argument("--readme", default=None,

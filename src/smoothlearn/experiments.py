@@ -38,6 +38,7 @@ __all__ = [
     "Experiment",
     "ConfigError",
     "builtin_names",
+    "report_names",
     "load_experiment",
     "curves_frame",
 ]
@@ -274,6 +275,9 @@ class Experiment(BaseModel):
     figure: str = ""
     description: str = ""
     seeds: int = Field(5, ge=1)
+    #: False for an experiment with its own command and report (the landscape), which
+    #: ``reproduce`` does not run; True for the paper's figures.
+    in_report: bool = True
     base: dict[str, Any] = Field(default_factory=dict)
     grids: list[dict[str, list[Any]]] = Field(default_factory=lambda: [{}])
 
@@ -304,6 +308,12 @@ def builtin_names() -> list[str]:
     folder = resources.files("smoothlearn") / "configs"
     names = (p.name for p in folder.iterdir())
     return sorted(n.removesuffix(".toml") for n in names if n.endswith(".toml"))
+
+
+def report_names() -> list[str]:
+    """Built-in experiments that ``reproduce`` runs and reports: the paper's figures, each a
+    unit in :mod:`smoothlearn.figures` (the others have their own command)."""
+    return [n for n in builtin_names() if load_experiment(n).in_report]
 
 
 def load_experiment(name_or_path: str | Path) -> Experiment:

@@ -34,17 +34,18 @@ Modes (the thinning is explained in ``docs/landscape-method.md``):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from smoothlearn import results
-from smoothlearn.landscape import analysis, figures, markdown, seams
+from smoothlearn.landscape import analysis, figures, markdown
 from smoothlearn.landscape.grid import (
     LEAKS,
     RESETS,
@@ -60,6 +61,7 @@ from smoothlearn.landscape.grid import (
     cost,
     plan,
 )
+from smoothlearn.sweep import Execution, SweepSummary, run_sweep
 
 __all__ = ["LandscapeOptions", "LandscapeResult", "MODES", "Grid", "Block", "Checkpoints",
            "Plan", "Cost", "STICKY", "run", "plan_for", "DEFAULT_OUT"]
@@ -89,9 +91,9 @@ MODES: dict[str, Grid] = {
 
 @dataclass(frozen=True)
 class LandscapeOptions:
-    """What to map and how to run it. ``grid`` replaces the mode's axes entirely;
-    ``datasets``/``seeds``/``smoothness`` override the mode's. Execution settings go to the
-    sweep."""
+    """What to map. ``grid`` replaces the mode's axes entirely; ``datasets``/``seeds``/
+    ``smoothness`` override the mode's. How to run it is a :class:`~smoothlearn.sweep.Execution`
+    passed to :func:`run`."""
 
     mode: Mode = "default"
     out: Path = DEFAULT_OUT
@@ -100,11 +102,6 @@ class LandscapeOptions:
     smoothness: tuple[str, ...] | None = None  # e.g. STICKY: the continuous axis
     grid: Grid | None = None
     store: Path | None = None  # default: out / "store"; point at a shared store to reuse runs
-    engine: str = "fast"
-    executor: str = "local"
-    workers: int | None = None
-    scheduler: str | None = None
-    quiet: bool = False
     plan_only: bool = False  # print the projected cost and stop
 
     @property
@@ -122,7 +119,7 @@ class LandscapeResult:
     failed: int  # planned runs still without a finished result
     cost: Cost  # projected cost of the runs this call had to train
     seconds: float
-    sweep: str = ""
+    sweep: SweepSummary | None = None  # None when only planned
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     files: dict[str, Path] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)
@@ -137,31 +134,36 @@ def plan_for(options: LandscapeOptions) -> Plan:
     return plan(grid)
 
 
-def _say(options: LandscapeOptions, text: str) -> None:
-    if not options.quiet:
+def _finished_ids(store: Path) -> set[str]:
+    """Run ids the store already holds (done or diverged): never trained again."""
+    return results.Store(store).scan()[0] if store.is_dir() else set()
+
+
+def _say(execution: Execution, text: str) -> None:
+    if not execution.quiet:
         print(text, file=sys.stderr, flush=True)
 
 
-def run(options: LandscapeOptions) -> LandscapeResult:
-    """Train what the store lacks, then write the table, heatmaps and ``landscape.md``."""
+def run(options: LandscapeOptions, execution: Execution | None = None) -> LandscapeResult:
+    """Train what the store lacks (on ``execution``: engine, executor, workers; the local
+    defaults if None), then write the table, heatmaps and ``landscape.md``."""
+    execution = execution or Execution()
     started = time.perf_counter()
     out = Path(options.out)
     the_plan = plan_for(options)
     store = options.store_dir
-    todo = the_plan.run_ids - seams.finished_ids(store)
+    todo = the_plan.run_ids - _finished_ids(store)
     projected = cost(the_plan, skip=the_plan.run_ids - todo)
-    _say(options, f"landscape ({options.mode}): {len(the_plan.arms):,} runs planned, "
+    _say(execution, f"landscape ({options.mode}): {len(the_plan.arms):,} runs planned, "
                   f"{len(the_plan.arms) - len(todo):,} already in {store}; to train: "
                   f"{projected.describe()}")
     result = LandscapeResult(out, len(the_plan.arms), len(todo), len(todo), projected, 0.0)
     if options.plan_only:
         result.seconds = time.perf_counter() - started
         return result
-    result.sweep = seams.sweep(the_plan.configs, store, engine=options.engine,
-                               executor=options.executor, workers=options.workers,
-                               scheduler=options.scheduler, quiet=options.quiet)
-    result.failed = len(the_plan.run_ids - seams.finished_ids(store))
-    result.table = analysis.cell_table(the_plan, seams.load_curves(store, the_plan.run_ids))
+    result.sweep = run_sweep(list(the_plan.configs), store, execution)
+    result.failed = len(the_plan.run_ids - _finished_ids(store))
+    result.table = analysis.cell_table(the_plan, results.load(store, run_ids=the_plan.run_ids))
     result.files = _write(result, the_plan, options, started)
     return result
 
@@ -186,10 +188,16 @@ def _write(result: LandscapeResult, the_plan: Plan, options: LandscapeOptions,
                          planned=result.planned, trained=result.trained,
                          failed=result.failed, seconds=result.seconds,
                          cores=len(os.sched_getaffinity(0)), checkpoints=the_plan.checkpoints,
-                         figures=[p.name for p in pngs], sweep=result.sweep,
+                         figures=[p.name for p in pngs],
                          worker_seconds=results.training_seconds(options.store_dir,
                                                                the_plan.run_ids),
                          projected_seconds=cost(the_plan).core_seconds)
     text, result.findings = markdown.render(result.table, meta)
     files["markdown"].write_text(text)
+    files["record"] = out / "landscape.json"
+    files["record"].write_text(json.dumps({
+        "kind": "landscape", **asdict(meta), "findings": result.findings,
+        "main_finding": (markdown.main_finding(result.table) if not result.table.empty
+                         else "No finished runs."),
+    }, indent=2))
     return files

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import stats
-from smoothlearn.landscape import seams
-from smoothlearn.landscape.grid import Plan
+from smoothlearn.landscape.grid import Plan, mean_run_length
 
 ALPHA = 0.05
 PANEL = ["dataset", "optimizer", "lr", "reset", "protocol"]
@@ -148,7 +147,7 @@ def cell_table(plan: Plan, curves: pd.DataFrame) -> pd.DataFrame:
     if cells.empty:
         return pd.DataFrame(columns=COLUMNS)
     params = plan.grid.dataset_params
-    cells["mean_run_length"] = [seams.mean_run_length(d, s, params)
+    cells["mean_run_length"] = [mean_run_length(d, s, params)
                                 for d, s in zip(cells["dataset"], cells["smoothness"],
                                                 strict=True)]
     return _adjust(cells)[COLUMNS]

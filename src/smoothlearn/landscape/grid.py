@@ -21,12 +21,14 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 
-from smoothlearn.landscape import seams
+import numpy as np
 
-if TYPE_CHECKING:
-    from smoothlearn.experiments import RunConfig
+from smoothlearn import data, streams
+from smoothlearn.experiments import RunConfig, make_config
+from smoothlearn.runs import dataset_for
 
 #: The issue's default axes.
 LEAKS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
@@ -58,6 +60,40 @@ STEPS_PER_CORE_SECOND = {"sgd": 100_000.0, "rmsprop": 23_000.0}
 EVAL_ITEMS_PER_CORE_SECOND = 240_000.0
 
 
+# ----------------------------------------------------------------------------- dataset facts
+#: Dataset parameters as hashable pairs (the cached look-ups below take them as keys).
+Params = tuple[tuple[str, Any], ...]
+
+
+@lru_cache(maxsize=8)
+def _dataset(dataset: str, params: Params = ()) -> data.Dataset:
+    return dataset_for(make_config(dataset=dataset, dataset_params=dict(params)))
+
+
+def training_labels(dataset: str, params: Params = ()) -> np.ndarray:
+    """The training labels of a dataset (data seed 0): what the orders are built from."""
+    return _dataset(dataset, params).y_train
+
+
+def test_size(dataset: str, params: Params = ()) -> int:
+    """Items in a dataset's test split (for the cost projection)."""
+    return int(_dataset(dataset, params).X_test.shape[0])
+
+
+@lru_cache(maxsize=512)
+def exhaustion_step(dataset: str, condition: str, seed: int, params: Params = ()) -> int:
+    """Steps of epoch 1 before the first class runs out, for this order."""
+    return streams.first_exhaustion_step(training_labels(dataset, params), condition, seed)
+
+
+@lru_cache(maxsize=256)
+def mean_run_length(dataset: str, condition: str, params: Params = ()) -> float:
+    """Mean run length of one label in a training order (order seed 0): the smoothness axis
+    in numbers."""
+    labels = training_labels(dataset, params)
+    return streams.smoothness(labels[streams.order(labels, condition, 0)])["mean_run_length"]
+
+
 @dataclass(frozen=True)
 class Checkpoints:
     """Where every run is evaluated: early, mid, and the last step before a class runs out.
@@ -73,10 +109,10 @@ class Checkpoints:
     round_to: int = 1_000
 
     def steps(self, dataset: str, conditions: Iterable[str], seeds: int,
-              params: seams.Params = ()) -> dict[str, int]:
+              params: Params = ()) -> dict[str, int]:
         """Checkpoint name -> step for one dataset; early/mid past the end are dropped."""
         end = self.end or self._pre_exhaustion(dataset, conditions, seeds, params)
-        items = seams.training_labels(dataset, params).size
+        items = training_labels(dataset, params).size
         if end > items:
             raise ValueError(f"end checkpoint {end:,} is past one epoch of {dataset} "
                              f"({items:,} training items)")
@@ -84,8 +120,8 @@ class Checkpoints:
         return {**{k: v for k, v in points.items() if 0 < v < end}, "end": end}
 
     def _pre_exhaustion(self, dataset: str, conditions: Iterable[str], seeds: int,
-                        params: seams.Params) -> int:
-        first = min(seams.exhaustion_step(dataset, c, s, params)
+                        params: Params) -> int:
+        first = min(exhaustion_step(dataset, c, s, params)
                     for c in set(conditions) for s in range(seeds))
         return max(first // self.round_to * self.round_to, 1)
 
@@ -118,7 +154,7 @@ class Grid:
     seeds: int = 12
     checkpoints: Checkpoints = field(default_factory=Checkpoints)
     eval_items: int | None = None  # None: the whole test set
-    dataset_params: seams.Params = ()  # e.g. a synthetic dataset's size
+    dataset_params: Params = ()  # e.g. a synthetic dataset's size
 
     def with_overrides(self, datasets: Sequence[str] | None = None, seeds: int | None = None,
                        smoothness: Sequence[str] | None = None) -> Grid:
@@ -189,7 +225,7 @@ def plan(grid: Grid, experiment: str = "landscape") -> Plan:
             for optimizer, lr in block.rates:
                 for seed in range(grid.seeds):
                     for spec in _arm_specs(block):
-                        config = seams.make_run(**common, **spec["settings"],
+                        config = make_config(**common, **spec["settings"],
                                                 optimizer=optimizer, lr=lr, seed=seed)
                         arm = Arm(config.run_id(), dataset, optimizer, lr, spec["leak"],
                                   spec["condition"], spec["reset"], spec["protocol"], seed)
@@ -254,7 +290,7 @@ def cost(plan_: Plan, skip: set[str] | None = None) -> Cost:
             continue
         points = plan_.checkpoints[arm.dataset]
         run_steps = points["end"]
-        test_items = seams.test_size(arm.dataset, plan_.grid.dataset_params)
+        test_items = test_size(arm.dataset, plan_.grid.dataset_params)
         run_items = (len(points) + 1) * min(plan_.grid.eval_items or test_items, test_items)
         runs, steps, items = runs + 1, steps + run_steps, items + run_items
         seconds += (run_steps / STEPS_PER_CORE_SECOND[config.optimizer]

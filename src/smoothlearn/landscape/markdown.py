@@ -34,7 +34,6 @@ class Meta:
     cores: int
     checkpoints: dict[str, dict[str, int]]
     figures: list[str] = field(default_factory=list)
-    sweep: str = ""
     worker_seconds: float = 0.0  # measured, summed over the runs' records in the store
     projected_seconds: float = 0.0  # the cost projection for all planned runs
 
@@ -210,6 +209,27 @@ def streamed(table: pd.DataFrame, dataset: str) -> str | None:
     if len(better):
         text += f"; the better cells: {_region(better)}"
     return text + "."
+
+
+def main_finding(table: pd.DataFrame) -> str:
+    """The landscape in one sentence (for the README): how many cells with memory beat or
+    lose to the same-order feedforward net under the fair test, and where the lowest error is."""
+    part = _headline(table)
+    leaky = part[part["leak"] > 0]
+    if leaky.empty:
+        return "No cell with memory finished at the end checkpoint."
+    better = int((leaky["significant_same"] & (leaky["diff_same"] < 0)).sum())
+    worse = int((leaky["significant_same"] & (leaky["diff_same"] > 0)).sum())
+    names = " and ".join(_name(d) for d in sorted(set(leaky["dataset"])))
+    bests = []
+    for dataset, group in part.dropna(subset=["test_mse"]).groupby("dataset", sort=True):
+        best = group.loc[group["test_mse"].idxmin()]
+        bests.append(f"{_cell(best)} on {_name(dataset)}")
+    return (f"Tested with memory off (no test labels read), {better} of {len(leaky)} "
+            f"leak x smoothness cells with memory on {names} have significantly lower test "
+            f"error than the feedforward net trained on the same order and {worse} "
+            f"significantly higher (paired exact tests, Holm within each panel); the lowest "
+            f"mean test error is {'; '.join(bests)}.")
 
 
 def findings(table: pd.DataFrame) -> list[str]:

@@ -1,6 +1,6 @@
 """``smoothlearn publish``: copy a finished reproduction's claims, headline figures and
-robustness notes into ``docs/`` and the README's results block, so the numbers in the
-repository are the tool's own."""
+robustness notes (or a finished landscape's page and heatmaps) into ``docs/`` and the README's
+results blocks, so the numbers in the repository are the tool's own."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from smoothlearn.report.markdown import md_escape
 
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
 README_END = "<!-- results:end -->"
+LANDSCAPE_START = "<!-- landscape:start (written by `smoothlearn publish`; do not edit) -->"
+LANDSCAPE_END = "<!-- landscape:end -->"
 #: The README shows the first of these figures that the run drew (docs/ gets all of them).
 PUBLISHED_FIGURES = ("scorecard", "fig2", "fig3e", "robustness")
 
@@ -29,6 +31,8 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     sweep. Returns the files written.
     """
     out, docs = Path(out), Path(docs)
+    if (out / "landscape.json").is_file():
+        return publish_landscape(out, docs, readme)
     data = json.loads((out / "claims.json").read_text())
     written = []
     figures = docs / "figures"
@@ -55,16 +59,52 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
         written.append(docs / "claims.md")
     if readme is not None:
         readme = Path(readme)
-        block = _readme_block(data, docs, readme.parent)
-        current = readme.read_text()
-        if README_START in current and README_END in current:
-            head, rest = current.split(README_START, 1)
-            current = head + block + rest.split(README_END, 1)[1]
-        else:
-            current = current.rstrip("\n") + "\n\n" + block + "\n"
-        readme.write_text(current)
+        _replace_block(readme, README_START, README_END,
+                       _readme_block(data, docs, readme.parent))
         written.append(readme)
     return written
+
+
+def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
+    """Copy a finished landscape (``smoothlearn landscape --out OUT``) into ``docs``: its page
+    as ``docs/landscape.md``, its heatmaps under ``docs/figures/landscape/``, and one sentence
+    on the main finding with a link into the README's landscape block."""
+    record = json.loads((out / "landscape.json").read_text())
+    figures = docs / "figures" / "landscape"
+    figures.mkdir(parents=True, exist_ok=True)
+    written = [Path(shutil.copy2(out / name, figures / name)) for name in record["figures"]]
+    text = (out / "landscape.md").read_text()
+    for name in record["figures"]:
+        text = text.replace(f"]({name})", f"](figures/landscape/{name})")
+    head, _, rest = text.partition("\n")
+    text = (f"{head}\n\n> Copied from `{out / 'landscape.md'}` by `smoothlearn publish {out}`; "
+            f"the cell table is `{out / 'landscape.csv'}`. To regenerate: `{record['command']} "
+            f"--out {out}`, then `smoothlearn publish {out}`.\n{rest}")
+    (docs / "landscape.md").write_text(text)
+    written.append(docs / "landscape.md")
+    if readme is not None:
+        readme = Path(readme)
+        rel = Path(os.path.relpath(docs.resolve(), readme.parent.resolve())).as_posix()
+        mode = "indicative, quick mode" if record["indicative"] else record["mode"]
+        block = "\n".join([
+            LANDSCAPE_START, "",
+            f"**Beyond the paper: the landscape** ({mode}, {record['seeds']} seeds per cell). "
+            f"{md_escape(record['main_finding'])} Heatmaps and every panel: "
+            f"[{rel}/landscape.md]({rel}/landscape.md).", "", LANDSCAPE_END])
+        _replace_block(readme, LANDSCAPE_START, LANDSCAPE_END, block)
+        written.append(readme)
+    return written
+
+
+def _replace_block(readme: Path, start: str, end: str, block: str) -> None:
+    """Put ``block`` between the ``start``/``end`` markers (appended when they are missing)."""
+    current = readme.read_text()
+    if start in current and end in current:
+        head, rest = current.split(start, 1)
+        current = head + block + rest.split(end, 1)[1]
+    else:
+        current = current.rstrip("\n") + "\n\n" + block + "\n"
+    readme.write_text(current)
 
 
 def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
