@@ -352,3 +352,47 @@ def test_rmsprop_floor_is_applied_alike_in_engine_and_reference(sparse: bool, mo
             v = torch_ensemble.v[0][0].numpy()
             assert np.all((v == 0) | (v >= tiny)), f"torch path: subnormal after step {t}"
         assert np.all(v[:, :4] == 0)
+
+
+def test_lazy_rmsprop_decay_equals_the_eager_update_row_for_row() -> None:
+    """Without momentum, rows whose input is zero are left untouched (their decays are
+    deferred) and caught up as ``alpha ** k`` when next lit: W1 then equals torch's eager
+    update, and the square averages agree once every row is caught up."""
+    from smoothlearn.engine import kernels
+
+    rng = np.random.default_rng(3)
+    d, h, steps = 6, 5, 400
+    X = np.where(rng.random((steps, d)) < 0.15, rng.random((steps, d)), 0).astype(np.float32)
+    lr, alpha, oma, eps = (np.float32(v) for v in (0.01, 0.9, 0.1, 1e-8))
+    W = rng.standard_normal((d, h)).astype(np.float32)
+    lazy = [W.copy(), np.zeros((d, h), np.float32), np.zeros((0, 0), np.float32),
+            np.zeros(d, np.int64)]
+    W_eager, V_eager = W.copy(), np.zeros((d, h), np.float32)
+    pre, b1 = np.zeros(h, np.float32), np.zeros(h, np.float32)
+    for t in range(steps):
+        dpre = rng.standard_normal(h).astype(np.float32)
+        before = lazy[1].copy()
+        kernels.rms_w1(lazy[0], lazy[1], lazy[2], lazy[3], dpre, pre, b1, X, t, -1, t, False,
+                       lr, alpha, oma, np.float32(0), eps)  # fmt: skip
+        dark = X[t] == 0
+        np.testing.assert_array_equal(lazy[1][dark], before[dark])  # deferred: not touched
+        for i in range(d):
+            for j in range(h):
+                W_eager[i, j], V_eager[i, j], _ = kernels.rms(
+                    W_eager[i, j], dpre[j] * X[t, i], V_eager[i, j], np.float32(0), lr, alpha,
+                    oma, np.float32(0), eps)  # fmt: skip
+    assert (lazy[3] < steps).any()  # some rows really were behind at the end
+    np.testing.assert_allclose(lazy[0], W_eager, rtol=1e-6, atol=1e-7)
+    for i in range(d):
+        kernels.rms_catch_up(lazy[1], lazy[3], i, steps, alpha)
+    np.testing.assert_allclose(lazy[1], V_eager, rtol=1e-5, atol=0)
+
+
+def test_lazy_rmsprop_on_rarely_lit_inputs_equals_the_reference() -> None:
+    """A long run whose inputs are mostly zero (rows stay dark for hundreds of steps)."""
+    X = _data(np.random.default_rng(8), 60, 20, density=0.05)
+    run = make_run(X=X, leak=0.5, reset="label", optimizer="rmsprop", rmsprop_alpha=0.99,
+                   lr=0.003, steps=1500, eval_every=250)  # fmt: skip
+    for sparse in (False, True):
+        (fast,) = train_many([run], sparse=sparse)
+        assert_same(fast, train_reference(run))

@@ -62,6 +62,8 @@ class Ensemble(Schedule):
             np.zeros_like(a) if rms else np.zeros((K,) + (0,) * (a.ndim - 1), np.float32)
             for a in (self.W1T, self.b1, self.W2, self.b2) * 2
         ]
+        # per W1 row: the first step whose RMSprop decay it has not had (kernels.rms_w1)
+        self.opt_state.append(np.zeros((K, self.W1T.shape[1] if rms else 0), np.int64))
         self.alive = np.ones(K, dtype=np.bool_)
         self.stop = np.full(K, -1, dtype=np.int64)
         self.eval_groups = eval_groups(runs, sparse)

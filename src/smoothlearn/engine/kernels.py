@@ -182,12 +182,16 @@ def sgd_w1(W1T, dpre, pre, b1, X, ptr, idx, val, it, nx, sparse, lr):
 
 
 @njit(**_STEP)
-def rms_w1(W1T, V, B, dpre, pre, b1, X, it, nx, sparse, lr, alpha, oma, mom, eps):
-    """RMSprop on all of W1 (its square average decays everywhere), fused with the next pre.
+def rms_w1(W1T, V, B, U, dpre, pre, b1, X, it, nx, t, sparse, lr, alpha, oma, mom, eps):
+    """RMSprop on W1 at step ``t``, fused with the next pre.
 
-    Every element is visited: torch's RMSprop decays ``v`` (and moves ``w`` through the
-    momentum buffer) even where this step's gradient is zero. Rows of zero inputs take the
-    same update with g = 0 (:func:`rms_decay`, :func:`rms_coast`): no square root or division.
+    torch's RMSprop decays ``v`` (and, with momentum, moves ``w`` through its buffer) even
+    where this step's gradient is zero, i.e. on every row whose input is zero. With momentum
+    those rows take the g = 0 update (:func:`rms_decay`, :func:`rms_coast`). Without it the
+    decay is all that happens there, so it is deferred ("lazy", as in lazy Adam): ``U[i]`` is
+    the first step whose decay row i has not had, and the missed decays are applied at once
+    (:func:`rms_catch_up`) when the row's input is next non-zero, and at the end of a chunk.
+    The same numbers up to float32 rounding of ``alpha ** k``, at the cost of the lit rows only.
     """
     d, h = W1T.shape
     if nx >= 0:
@@ -196,26 +200,42 @@ def rms_w1(W1T, V, B, dpre, pre, b1, X, it, nx, sparse, lr, alpha, oma, mom, eps
     for i in range(d):
         xa = X[it, i]
         if xa == 0 and eps > 0:
-            for j in range(h):
-                V[i, j] = rms_decay(V[i, j], alpha)
             if mom > 0:
                 for j in range(h):
+                    V[i, j] = rms_decay(V[i, j], alpha)
+                for j in range(h):
                     W1T[i, j], B[i, j] = rms_coast(W1T[i, j], B[i, j], lr, mom)
+                U[i] = t + 1
         elif mom > 0:
             for j in range(h):
                 W1T[i, j], V[i, j], B[i, j] = rms(
                     W1T[i, j], dpre[j] * xa, V[i, j], B[i, j], lr, alpha, oma, mom, eps
                 )
+            U[i] = t + 1
         else:
+            rms_catch_up(V, U, i, t, alpha)
             for j in range(h):
                 W1T[i, j], V[i, j], _ = rms(
                     W1T[i, j], dpre[j] * xa, V[i, j], F0, lr, alpha, oma, mom, eps
                 )
+            U[i] = t + 1
         if nx >= 0:
             xb = X[nx, i]
             if xb != 0 or not sparse:
                 for j in range(h):
                     pre[j] += W1T[i, j] * xb
+
+
+@njit(inline="always", **_STEP)
+def rms_catch_up(V, U, i, t, alpha):
+    """Row i of the square averages brought to step ``t``: the ``t - U[i]`` decays it missed,
+    as one factor ``alpha ** k`` (computed in float64), then floored."""
+    k = t - U[i]
+    if k > 0:
+        factor = np.float32(np.float64(alpha) ** k)
+        for j in range(V.shape[1]):
+            V[i, j] = rms_floor(V[i, j] * factor)
+        U[i] = t
 
 
 # ----------------------------------------------------------------------------- optimisers
@@ -404,10 +424,13 @@ def metrics_add(z, ez, tgt, item, label, out_kind, classify, sums):
 @njit(**_STEP)
 def train_net(
     X, ptr, idx, val, sparse, tgt, lab, order, resets, s0, s1, group, leak,
-    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2,
+    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2, uW1,
     out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
 ):  # fmt: skip
-    """Steps s0..s1-1 of one network; returns -1, or the step whose loss was not finite."""
+    """Steps s0..s1-1 of one network; returns -1, or the step whose loss was not finite.
+
+    ``uW1`` [d]: RMSprop's lazy-decay bookkeeping (:func:`rms_w1`); every row is brought to
+    ``s1`` before returning, so the optimiser state is exact between chunks."""
     h = H.shape[0]
     o = b2.shape[0]
     pre = np.empty(h, np.float32)
@@ -433,14 +456,18 @@ def train_net(
         if opt == SGD:
             sgd_w1(W1T, dH, pre, b1, X, ptr, idx, val, it, nx, sparse, lr)
         else:
-            rms_w1(W1T, vW1, mW1, dH, pre, b1, X, it, nx, sparse, lr, alpha, oma, mom, eps)
+            rms_w1(W1T, vW1, mW1, uW1, dH, pre, b1, X, it, nx, t, sparse, lr, alpha, oma, mom,
+                   eps)  # fmt: skip
+    if opt != SGD:
+        for i in range(uW1.shape[0]):
+            rms_catch_up(vW1, uW1, i, s1, alpha)
     return -1
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def train_chunk(
     X, ptr, idx, val, sparse, tgts, tgt_of, labs, lab_of, order, resets, s0, s1, group, leak,
-    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2, alive, stop,
+    W1T, b1, W2, b2, H, vW1, vb1, vW2, vb2, mW1, mb1, mW2, mb2, uW1, alive, stop,
     out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
 ):  # fmt: skip
     """Steps s0..s1-1 of every live network, one network per thread at a time.
@@ -456,7 +483,7 @@ def train_chunk(
             stop[k] = train_net(
                 X, ptr, idx, val, sparse, tgts[tgt_of[k]], labs[lab_of[k]], order[k],
                 resets[k], s0, s1, group, leak[k], W1T[k], b1k, W2k, b2k, Hk,
-                vW1[k], vb1k, vW2k, vb2k, mW1[k], mb1k, mW2k, mb2k,
+                vW1[k], vb1k, vW2k, vb2k, mW1[k], mb1k, mW2k, mb2k, uW1[k],
                 out_kind, loss_kind, opt, exact, lr, alpha, oma, mom, eps,
             )  # fmt: skip
             b1[k], W2[k], b2[k], H[k] = b1k, W2k, b2k, Hk
