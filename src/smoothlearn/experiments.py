@@ -69,6 +69,9 @@ HIDDEN = {
     ("synthetic-no-shared", "reconstruct"): 4,
     ("multiscale", "reconstruct"): 3,
     ("multiscale-b", "reconstruct"): 3,
+    # moving streams: the MNIST net's hidden layer, on 36 x 36 frames
+    ("moving-mnist", "classify"): 392,
+    ("moving-fashion", "classify"): 392,
 }
 
 

@@ -53,6 +53,11 @@ class MovingSpec:
     frames: int = 10
     #: Distance travelled per frame, in pixels, in a random direction per episode.
     speed: float = 1.0
+    #: How far from the middle an episode may start, as a fraction of the room the object
+    #: has on the canvas: 1 = anywhere it fits, 0 = every episode starts centred (with
+    #: ``frames=1`` that is a plain item on a larger canvas, as similar to its neighbours as
+    #: MNIST items are).
+    spread: float = 1.0
     #: Rotation per frame in degrees (random sense per episode; every episode starts upright).
     rotation: float = 0.0
     #: Relative size change per frame (random sign per episode): size (1 + d) ** (+-t).
@@ -77,6 +82,8 @@ class MovingSpec:
                        "an integer >= 8"),
             "frames": (self.frames, _whole(self.frames, 1), "an integer >= 1"),
             "speed": (self.speed, _number(self.speed) and self.speed >= 0, "a number >= 0"),
+            "spread": (self.spread, _number(self.spread) and 0 <= self.spread <= 1,
+                       "a fraction in [0, 1]"),
             "rotation": (self.rotation, _number(self.rotation) and abs(self.rotation) <= 180,
                          "degrees per frame in [-180, 180]"),
             "scale_drift": (self.scale_drift,
@@ -191,7 +198,7 @@ def _geometry(corners: np.ndarray, spec: MovingSpec, n_episodes: int,
         high = edge - offset.max(axis=(1, 2))
         fits = high >= low
         low, high = np.where(fits, low, (low + high) / 2), np.where(fits, high, (low + high) / 2)
-        origin = low + start[:, axis] * (high - low)
+        origin = (low + high) / 2 + spec.spread * (start[:, axis] - 0.5) * (high - low)
         straight = origin[:, None] + spec.speed * step[:, None] * t
         centre[..., axis] = _fold(straight, low[:, None], high[:, None])
     return centre, angle, scale
