@@ -100,7 +100,7 @@ import numpy as np
 
 from smoothlearn.data.files import MIRRORS, _load_real, cache_dir, clear_cache, fetch, info
 from smoothlearn.data.idx import FILES, SHA256, SPLIT_FILES, read_idx
-from smoothlearn.data.moving import MovingSpec, load_moving
+from smoothlearn.data.moving import MovingSpec, load_moving, moving_spec
 from smoothlearn.data.registry import (
     DATASET_INFO,
     DATASETS,
@@ -141,6 +141,7 @@ __all__ = [
     "make_multiscale",
     "make_no_shared_stream",
     "MovingSpec",
+    "moving_spec",
     "FILES",
     "SPLIT_FILES",
 ]

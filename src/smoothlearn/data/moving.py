@@ -27,7 +27,9 @@ import numpy as np
 from smoothlearn.data.files import _load_real
 from smoothlearn.data.registry import DataError, Dataset, dataset_info
 
-__all__ = ["MovingSpec", "MovingStream", "render_stream", "make_moving", "load_moving"]
+__all__ = [
+    "MovingSpec", "MovingStream", "render_stream", "make_moving", "moving_spec", "load_moving",
+]
 
 #: Frames rendered at once: bounds the temporaries (about 20 MB each) and fixes the order in
 #: which noise is drawn, so a stream does not depend on anything but its spec.
@@ -100,7 +102,7 @@ class MovingSpec:
         }
         for name, (value, ok, allowed) in checks.items():
             if not ok:
-                raise DataError(f"moving stream: {name}={value!r}; must be {allowed}")
+                raise DataError(f"moving stream: {name}={value!r}; it must be {allowed}")
 
 
 def _number(value: object) -> bool:
@@ -291,16 +293,22 @@ def make_moving(name: str, images: tuple[np.ndarray, np.ndarray],
                    task="classify", ordered=True, params=asdict(spec))
 
 
-def load_moving(name: str, data_dir: str | os.PathLike[str] | None,
-                params: dict[str, Any]) -> Dataset:
-    """The registered moving set ``name``, rendered from its source set's files."""
+def moving_spec(name: str, params: dict[str, Any]) -> MovingSpec:
+    """The checked spec of generator keywords ``params`` (a config checks them this way
+    before any file is read)."""
     known = [f.name for f in fields(MovingSpec)]
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise DataError(
             f"{name}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
-    spec = MovingSpec(**params)
+    return MovingSpec(**params)
+
+
+def load_moving(name: str, data_dir: str | os.PathLike[str] | None,
+                params: dict[str, Any]) -> Dataset:
+    """The registered moving set ``name``, rendered from its source set's files."""
+    spec = moving_spec(name, params)
     source = dataset_info(name).source
     assert source is not None, f"{name} has no source set in the registry"
     splits = [_load_real(source, split, data_dir) for split in ("train", "test")]
