@@ -55,10 +55,10 @@ class MovingSpec:
     frames: int = 10
     #: Distance travelled per frame, in pixels, in a random direction per episode.
     speed: float = 1.0
-    #: How far from the middle an episode may start, as a fraction of the room the object
-    #: has on the canvas: 1 = anywhere it fits, 0 = every episode starts centred (with
-    #: ``frames=1`` that is a plain item on a larger canvas, as similar to its neighbours as
-    #: MNIST items are).
+    #: How far from the middle an episode may start: 1 = anywhere the object fits, 0 = every
+    #: episode starts with its image centred on the canvas (with ``frames=1`` the stream is
+    #: then the plain items on a larger canvas, as similar to each other as MNIST items are);
+    #: in between, the start is pulled towards the middle by that fraction.
     spread: float = 1.0
     #: Rotation per frame in degrees (random sense per episode; every episode starts upright).
     rotation: float = 0.0
@@ -200,7 +200,9 @@ def _geometry(corners: np.ndarray, spec: MovingSpec, n_episodes: int,
         high = edge - offset.max(axis=(1, 2))
         fits = high >= low
         low, high = np.where(fits, low, (low + high) / 2), np.where(fits, high, (low + high) / 2)
-        origin = (low + high) / 2 + spec.spread * (start[:, axis] - 0.5) * (high - low)
+        middle = np.clip(edge / 2, low, high)  # the image centred, as far as the ink allows
+        anywhere = low + start[:, axis] * (high - low)
+        origin = middle + spec.spread * (anywhere - middle)
         straight = origin[:, None] + spec.speed * step[:, None] * t
         centre[..., axis] = _fold(straight, low[:, None], high[:, None])
     return centre, angle, scale
