@@ -234,10 +234,10 @@ def consecutive_similarity(inputs: np.ndarray, centred: bool = False,
         if centred:
             rows -= rows.mean(axis=1, keepdims=True)
         norms = np.linalg.norm(rows, axis=1)
-        dots = np.einsum("ij,ij->i", rows[:-1], rows[1:])
-        scale = norms[:-1] * norms[1:]
-        valid = scale > 0
-        total += float(np.sum(dots[valid] / scale[valid]))
+        nonzero = norms > 0
+        rows[nonzero] /= norms[nonzero, None]  # unit rows first: no product of tiny norms
+        valid = nonzero[:-1] & nonzero[1:]
+        total += float(np.einsum("ij,ij->i", rows[:-1], rows[1:])[valid].sum())
         count += int(valid.sum())
     return total / count if count else float("nan")
 
