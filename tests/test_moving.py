@@ -62,6 +62,15 @@ def test_dataset_is_deterministic_from_its_seed_and_records_its_spec():
     assert one.X_train.shape == (120, 36 * 36) and one.X_test.shape == (50, 36 * 36)
 
 
+@pytest.mark.parametrize("knobs", [{}, {"frames": 1, "class_repeats": 3},
+                                   {"rotation": 5.0, "scale_drift": 0.02, "noise": 0.1,
+                                    "occlusion": 0.2}])
+def test_a_shorter_stream_is_the_start_of_a_longer_one(knobs):
+    short, long = _stream(steps=57, **knobs), _stream(steps=2500, **knobs)
+    np.testing.assert_array_equal(short.X, long.X[:57])
+    np.testing.assert_array_equal(short.y, long.y[:57])
+
+
 def test_test_length_does_not_change_the_training_stream():
     images, labels = _images()
     pair = (images, images), (labels, labels)

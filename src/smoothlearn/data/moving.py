@@ -140,15 +140,17 @@ def _episode_items(labels: np.ndarray, n_episodes: int, class_repeats: int,
     uniformly), each class's items in a random order without replacement (reshuffled when a
     class runs out)."""
     classes = np.unique(labels)
+    block_rng, *class_rngs = rng.spawn(1 + classes.size)
     n_blocks = -(-n_episodes // class_repeats)
-    block_class = classes[rng.integers(0, classes.size, n_blocks)]
+    block_class = classes[block_rng.integers(0, classes.size, n_blocks)]
     episode_class = np.repeat(block_class, class_repeats)[:n_episodes]
     items = np.empty(n_episodes, np.int64)
-    for c in classes:
+    for c, class_rng in zip(classes, class_rngs, strict=True):
         slots = np.flatnonzero(episode_class == c)
         pool = np.flatnonzero(labels == c)
         laps = max(1, -(-slots.size // pool.size))
-        items[slots] = np.concatenate([rng.permutation(pool) for _ in range(laps)])[:slots.size]
+        order = [class_rng.permutation(pool) for _ in range(laps)]
+        items[slots] = np.concatenate(order)[:slots.size]
     return items
 
 
@@ -183,8 +185,9 @@ def _geometry(corners: np.ndarray, spec: MovingSpec, n_episodes: int,
     frame of the episode; an object too large for the canvas stays centred (and is clipped).
     """
     t = np.arange(spec.frames)
-    turn = rng.choice([-1.0, 1.0], n_episodes)[:, None]
-    grow = rng.choice([-1.0, 1.0], n_episodes)[:, None]
+    turn_rng, grow_rng, direction_rng, start_rng = rng.spawn(4)
+    turn = turn_rng.choice([-1.0, 1.0], n_episodes)[:, None]
+    grow = grow_rng.choice([-1.0, 1.0], n_episodes)[:, None]
     angle = np.deg2rad(spec.rotation) * turn * t
     scale = (1.0 + spec.scale_drift) ** (grow * t)
     cos, sin = np.cos(angle)[..., None], np.sin(angle)[..., None]
@@ -193,8 +196,8 @@ def _geometry(corners: np.ndarray, spec: MovingSpec, n_episodes: int,
     offset_x = scale[..., None] * (sin * qy + cos * qx)
     edge = spec.canvas - 1
     centre = np.empty((n_episodes, spec.frames, 2))
-    direction = rng.uniform(0, 2 * np.pi, n_episodes)
-    start = rng.uniform(0, 1, (n_episodes, 2))
+    direction = direction_rng.uniform(0, 2 * np.pi, n_episodes)
+    start = start_rng.uniform(0, 1, (n_episodes, 2))
     for axis, (offset, step) in enumerate(((offset_y, np.sin(direction)),
                                            (offset_x, np.cos(direction)))):
         low = (-offset.min(axis=(1, 2)))
@@ -242,8 +245,9 @@ def _occluder_masks(spec: MovingSpec, n_episodes: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per episode: is the bar horizontal, and where it starts (the bar is fixed per episode)."""
     width = int(round(spec.occlusion * spec.canvas))
-    horizontal = rng.integers(0, 2, n_episodes).astype(bool)
-    start = rng.integers(0, spec.canvas - width + 1, n_episodes)
+    side_rng, place_rng = rng.spawn(2)
+    horizontal = side_rng.integers(0, 2, n_episodes).astype(bool)
+    start = place_rng.integers(0, spec.canvas - width + 1, n_episodes)
     return horizontal, start
 
 
@@ -258,14 +262,20 @@ def _occlude(frames: np.ndarray, horizontal: np.ndarray, start: np.ndarray, widt
 def render_stream(images: np.ndarray, labels: np.ndarray, spec: MovingSpec, steps: int,
                   rng: np.random.Generator) -> MovingStream:
     """A stream of ``steps`` frames of moving ``images`` (``[n, side, side]``, values in
-    [0, 1]) with per-item ``labels``, drawn from ``rng``."""
+    [0, 1]) with per-item ``labels``, drawn from ``rng``.
+
+    Every kind of draw has its own generator (spawned from ``rng``), so a shorter stream is
+    the start of a longer one: a run cut short, or a strip of sample frames, sees the frames
+    of the full stream.
+    """
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise DataError(f"moving stream: images must be [n, side, side], got {images.shape}")
     n_episodes = -(-steps // spec.frames)
-    item = _episode_items(np.asarray(labels), n_episodes, spec.class_repeats, rng)
-    centre, angle, scale = _geometry(_ink_corners(images)[item], spec, n_episodes, rng)
-    horizontal, start = _occluder_masks(spec, n_episodes, rng)
+    items_rng, geometry_rng, bar_rng, noise_rng = rng.spawn(4)
+    item = _episode_items(np.asarray(labels), n_episodes, spec.class_repeats, items_rng)
+    centre, angle, scale = _geometry(_ink_corners(images)[item], spec, n_episodes, geometry_rng)
+    horizontal, start = _occluder_masks(spec, n_episodes, bar_rng)
     side = images.shape[1]
     episode = np.repeat(np.arange(n_episodes), spec.frames)[:steps]
     centre = centre.reshape(-1, 2)[:steps]
@@ -282,7 +292,7 @@ def render_stream(images: np.ndarray, labels: np.ndarray, spec: MovingSpec, step
         if width:
             _occlude(frames, horizontal[episode[part]], start[episode[part]], width, spec.canvas)
         if spec.noise:
-            frames += np.float32(spec.noise) * rng.standard_normal(frames.shape, np.float32)
+            frames += np.float32(spec.noise) * noise_rng.standard_normal(frames.shape, np.float32)
         X[part] = np.clip(frames, 0.0, 1.0)
     y = np.asarray(labels)[item][episode].astype(np.int64)
     return MovingStream(X, y, episode, item, centre, angle, scale)
