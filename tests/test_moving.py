@@ -7,8 +7,10 @@ Most tests render small synthetic images, so they run without MNIST; the ones th
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -318,3 +320,69 @@ def test_mlp_models_train_on_a_moving_stream(mnist_available):
     np.testing.assert_allclose(by["feedforward", "off"].test_mse,
                                by["feedforward", "same"].test_mse)
     assert not np.allclose(by["leaky", "off"].test_mse, by["leaky", "same"].test_mse)
+
+
+# ---------------------------------------------------------------- the moving experiment
+def test_the_experiment_runs_the_streams_its_claims_name():
+    from smoothlearn.experiments import load_experiment
+    from smoothlearn.figures import moving
+
+    runs = load_experiment("moving").runs(seeds=1)
+    assert {r.dataset for r in runs} == {"moving-mnist"}
+    assert sorted({json.dumps(r.dataset_params, sort_keys=True) for r in runs}) == sorted(
+        moving.stream_key(s) for s in moving.STREAMS)
+    arms = {(r.model, r.test_mode) for r in runs}
+    assert set(moving.ARMS) <= arms
+    assert not moving.UNIT.in_quick
+
+
+def _fake_results(better: str, seeds: int = 10) -> pd.DataFrame:
+    """A results frame of the moving experiment in which the ``better`` arms' error is 0.01
+    lower than feedforward's on every stream, at every step."""
+    from smoothlearn.figures import moving
+
+    rows = []
+    for stream in moving.STREAMS:
+        for model, test_mode in moving.ARMS:
+            for seed in range(seeds):
+                for step in (0, 1000, 2000):
+                    gain = 0.01 if model == better and step else 0.0
+                    rows.append({
+                        "run_id": f"{stream}-{model}-{test_mode}-{seed}",
+                        "experiment": "moving", "dataset": "moving-mnist", "model": model,
+                        "condition": "given", "test_mode": test_mode, "seed": seed,
+                        "dataset_params": moving.stream_key(stream), "step": step,
+                        "test_mse": 0.09 - step * 1e-5 - gain + seed * 1e-4,
+                        "test_acc": 0.5, "test_ce": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_table_reports_paired_gains_and_verdicts():
+    from smoothlearn.figures import moving
+
+    table = moving.summary_table(_fake_results("leaky-localreset"), metrics=None)
+    assert len(table) == len(moving.STREAMS) * len(moving.ARMS)
+    local = table[table["arm"] == "leaky-localreset, memory off"].set_index("stream")
+    assert local.loc["frame-level", "verdict"] == "reproduced"
+    assert local.loc["frame-level", "vs FF (MSE gain)"].startswith("+0.0100")
+    assert local.loc["i.i.d.", "verdict"] == "reversed"  # the control claims FF is better
+    assert local.loc["i.i.d.", "vs FF (MSE gain)"].startswith("+0.0100")
+    leaky = table[table["arm"] == "leaky, memory off"]
+    assert set(leaky["verdict"]) == {"not testable"}  # no difference at all
+
+
+def test_the_curves_draw_every_stream():
+    from smoothlearn.figures import moving
+    from smoothlearn.report import plots
+
+    fig, caption = moving.draw_curves(_fake_results("leaky"), plots.Context())
+    assert len(fig.axes) == len(moving.STREAMS) and "streamed" in caption
+
+
+def test_the_strip_shows_the_start_of_each_stream(mnist_available):
+    from smoothlearn.figures import moving
+    from smoothlearn.report import plots
+
+    fig, caption = moving.draw_strip(_fake_results("leaky").head(1), plots.Context())
+    assert len(fig.axes) == len(moving.STREAMS) * moving.STRIP_FRAMES
+    assert "first" in caption
