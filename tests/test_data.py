@@ -550,7 +550,9 @@ def test_bad_requests_are_data_errors(call: Callable[[], object], match: str) ->
 def test_registry_answers_for_every_dataset(name: str) -> None:
     info = data.dataset_info(name)
     assert info.name == name and info.task in ("classify", "reconstruct")
-    assert info.real == (name in data.SHA256) == (name not in data.SYNTHETIC_DATASETS)
+    assert info.real == (name not in data.SYNTHETIC_DATASETS)
+    assert (info.real and info.source is None) == (name in data.SHA256)
+    assert info.seeded == (name not in data.SHA256)
     assert (info.n_classes is None) == (info.task == "reconstruct")
 
 

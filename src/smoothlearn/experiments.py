@@ -70,6 +70,9 @@ HIDDEN = {
     ("synthetic-no-shared", "reconstruct"): 4,
     ("multiscale", "reconstruct"): 3,
     ("multiscale-b", "reconstruct"): 3,
+    # moving streams: the MNIST net's hidden layer, on 36 x 36 frames
+    ("moving-mnist", "classify"): 392,
+    ("moving-fashion", "classify"): 392,
 }
 
 
@@ -240,6 +243,11 @@ class RunConfig(BaseModel):
             )
         if (self.dataset, self.resolved_task) not in HIDDEN:
             raise ConfigError(f"dataset {self.dataset!r} has no {self.resolved_task!r} task")
+        if data.dataset_info(self.dataset).source is not None:  # a moving stream's knobs
+            try:
+                data.moving_spec(self.dataset, self.dataset_params)
+            except data.DataError as err:
+                raise ConfigError(f"dataset_params: {err}") from None
         if data.dataset_info(self.dataset).ordered and self.condition != "given":
             raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is the "
                               f"data; use condition='given' (not {self.condition!r})")

@@ -147,11 +147,12 @@ def _plan_one(name: str, quick: bool,
 def plan_experiments(
     quick: bool, names: Sequence[str] | None = None, skip_models: Sequence[str] = ()
 ) -> list[tuple[ExperimentInfo, list[RunConfig]]]:
-    """The experiments to run (every registered figure unit, or ``names``), with their configs
+    """The experiments to run (every registered figure unit, in quick mode those with
+    ``in_quick``; or ``names``), with their configs
     and, with ``quick``, each unit's quick settings. An experiment that fails to expand is
     planned as failed, not raised. ``skip_models`` drops those models' runs, e.g. the
     multi-hour LSTM baseline on a first full run."""
-    names = names or [unit.id for unit in figures.registry()]
+    names = names or [unit.id for unit in figures.registry() if unit.in_quick or not quick]
     return [_plan_one(name, quick, skip_models) for name in names]
 
 
@@ -373,9 +374,13 @@ def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureRes
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             infos: Sequence[ExperimentInfo],
             inputs: dict[str, dict[str, Any]]) -> list[ComparisonResult]:
-    """Every registered unit's claims (those without runs read "no data"), in claim order."""
+    """Every registered unit's claims (those without runs read "no data"; units outside
+    the quick plan only when planned), in claim order."""
     results: list[ComparisonResult] = []
+    planned = {i.name for i in infos}
     for unit in figures.claim_units():
+        if not unit.in_quick and unit.id not in planned:
+            continue
         results += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
         if unit.id in inputs:
             results += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)

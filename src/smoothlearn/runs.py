@@ -40,22 +40,24 @@ def _one_hot(name: str, params_json: str, split: str, n_classes: int) -> np.ndar
     return out
 
 
-def dataset_for(config: RunConfig) -> data.Dataset:
-    """The (cached) dataset a config trains on; ``data_seed`` seeds synthetic generators."""
+def _params_json(config: RunConfig) -> str:
+    """The generator keywords of a config's dataset; ``data_seed`` seeds generated sets."""
     params = dict(config.dataset_params)
-    if not data.dataset_info(config.dataset).real:
+    if data.dataset_info(config.dataset).seeded:
         params.setdefault("seed", config.resolved()["data_seed"])
-    return _dataset(config.dataset, json.dumps(params, sort_keys=True))
+    return json.dumps(params, sort_keys=True)
+
+
+def dataset_for(config: RunConfig) -> data.Dataset:
+    """The (cached) dataset a config trains on; ``data_seed`` seeds generated sets."""
+    return _dataset(config.dataset, _params_json(config))
 
 
 def _targets(config: RunConfig, ds: data.Dataset, split: str) -> np.ndarray:
     if config.resolved_task == "reconstruct":
         return ds.X_train if split == "train" else ds.X_test
-    params = dict(config.dataset_params)
-    if not data.dataset_info(config.dataset).real:
-        params.setdefault("seed", config.resolved()["data_seed"])
     n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
-    return _one_hot(config.dataset, json.dumps(params, sort_keys=True), split, n_classes)
+    return _one_hot(config.dataset, _params_json(config), split, n_classes)
 
 
 def _labels(config: RunConfig, labels: np.ndarray) -> np.ndarray:

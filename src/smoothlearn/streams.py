@@ -54,6 +54,7 @@ __all__ = [
     "boundaries",
     "mean_run_length",
     "same_label_fraction",
+    "consecutive_similarity",
     "smoothness",
     "first_exhaustion_step",
     "balanced_subset",
@@ -214,12 +215,49 @@ def same_label_fraction(sequence_labels: np.ndarray) -> float:
     return float(np.mean(seq[1:] == seq[:-1]))
 
 
-def smoothness(sequence_labels: np.ndarray) -> dict[str, float]:
-    """Both smoothness metrics of a label sequence, for tables and the CLI."""
-    return {
+def consecutive_similarity(inputs: np.ndarray, centred: bool = False,
+                           chunk: int = 8192) -> float:
+    """Mean cosine similarity of consecutive inputs (rows of ``[T, d]``), or with
+    ``centred=True`` their mean Pearson correlation (each input minus its own mean).
+
+    This puts streams smooth in the signal (a moving object) and streams smooth in the
+    category (repeated labels) on one axis. Pairs in which either input has zero norm (after
+    centring) have no angle and are left out; NaN if no pair is left. Computed ``chunk`` rows
+    at a time in float64, so a long stream is never copied whole.
+    """
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 2:
+        raise ValueError(f"inputs must be a 2-d array [T, d], got shape {inputs.shape}")
+    total, count = 0.0, 0
+    for start in range(0, max(inputs.shape[0] - 1, 0), chunk):
+        rows = inputs[start : start + chunk + 1].astype(np.float64)
+        if centred:
+            rows -= rows.mean(axis=1, keepdims=True)
+        norms = np.linalg.norm(rows, axis=1)
+        nonzero = norms > 0
+        rows[nonzero] /= norms[nonzero, None]  # unit rows first: no product of tiny norms
+        valid = nonzero[:-1] & nonzero[1:]
+        total += float(np.einsum("ij,ij->i", rows[:-1], rows[1:])[valid].sum())
+        count += int(valid.sum())
+    return total / count if count else float("nan")
+
+
+def smoothness(sequence_labels: np.ndarray, inputs: np.ndarray | None = None
+               ) -> dict[str, float]:
+    """Smoothness metrics of a stream, for tables and the CLI: of its labels, and, when the
+    ``inputs`` (``[T, d]``, in stream order) are given, of its signal
+    (:func:`consecutive_similarity`: ``input_cosine`` and ``input_correlation``)."""
+    out = {
         "mean_run_length": mean_run_length(sequence_labels),
         "same_label_fraction": same_label_fraction(sequence_labels),
     }
+    if inputs is not None:
+        if np.shape(inputs)[0] != np.shape(sequence_labels)[0]:
+            raise ValueError(f"inputs have {np.shape(inputs)[0]} rows; the labels "
+                             f"{np.shape(sequence_labels)[0]}")
+        out["input_cosine"] = consecutive_similarity(inputs)
+        out["input_correlation"] = consecutive_similarity(inputs, centred=True)
+    return out
 
 
 def first_exhaustion_step(labels: np.ndarray, condition: str | Condition, seed: int) -> int:

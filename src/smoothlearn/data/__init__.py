@@ -77,6 +77,18 @@ Synthetic datasets (every parameter is a keyword with a default; all draws come 
     elsewhere. ``repeats=4`` gives each block both sub-templates twice, and 300 items per
     category (1200 items = 300 blocks of 4, 75 blocks per category). Test: 100 per category,
     i.i.d. (random sub-template). The stream is ``ordered`` and the task ``"classify"``.
+
+Moving-object streams (built from the real files; every parameter has a default)
+=================================================================================
+
+``moving-mnist``, ``moving-fashion``
+    Episodes of one MNIST (Fashion-MNIST) item moving over a 36 x 36 canvas for ``frames``
+    frames (default 10), bouncing off the walls, with optional rotation, scale drift, a bar
+    occluder and pixel noise; ``class_repeats`` consecutive episodes share a class. The
+    training stream (``steps`` frames, default 60,000) comes from the training split, the test
+    stream (``test_steps``, default 10,000) from the test split; both are ``ordered`` and
+    drawn from ``seed``. Every knob and its default: :class:`MovingSpec`
+    (:mod:`smoothlearn.data.moving`).
 """
 
 from __future__ import annotations
@@ -88,6 +100,7 @@ import numpy as np
 
 from smoothlearn.data.files import MIRRORS, _load_real, cache_dir, clear_cache, fetch, info
 from smoothlearn.data.idx import FILES, SHA256, SPLIT_FILES, read_idx
+from smoothlearn.data.moving import MovingSpec, load_moving, moving_spec
 from smoothlearn.data.registry import (
     DATASET_INFO,
     DATASETS,
@@ -127,6 +140,8 @@ __all__ = [
     "make_synthetic_categories",
     "make_multiscale",
     "make_no_shared_stream",
+    "MovingSpec",
+    "moving_spec",
     "FILES",
     "SPLIT_FILES",
 ]
@@ -136,10 +151,12 @@ __all__ = [
 def load_dataset(
     name: str, data_dir: str | os.PathLike[str] | None = None, **params: Any
 ) -> Dataset:
-    """Both splits of a dataset; ``params`` are a synthetic generator's keywords (e.g. seed)."""
+    """Both splits of a dataset; ``params`` are a generator's keywords (e.g. seed)."""
     _check_name(name, DATASETS)
     if name in SYNTHETIC_DATASETS:
         return _make_synthetic(name, params)
+    if dataset_info(name).source is not None:
+        return load_moving(name, data_dir, params)
     if params:
         raise DataError(f"{name}: takes no parameters, got {', '.join(sorted(params))}")
     X_train, y_train = _load_real(name, "train", data_dir)
@@ -161,8 +178,8 @@ def load(
     _check_name(name, DATASETS)
     if split not in SPLIT_FILES:
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
-    if name in SYNTHETIC_DATASETS:
-        ds = _make_synthetic(name, params)
+    if name in SYNTHETIC_DATASETS or dataset_info(name).source is not None:
+        ds = load_dataset(name, data_dir, **params)
         return (ds.X_train, ds.y_train) if split == "train" else (ds.X_test, ds.y_test)
     if params:
         raise DataError(f"{name}: takes no parameters, got {', '.join(sorted(params))}")

@@ -2,7 +2,8 @@
 
 Other modules ask :func:`dataset_info` (task, input size, class count, real or synthetic,
 ordered) instead of guessing from a name; a new dataset is one record here plus its loader or
-generator (:mod:`smoothlearn.data.files` or :mod:`smoothlearn.data.synthetic`).
+generator (:mod:`smoothlearn.data.files`, :mod:`smoothlearn.data.synthetic` or
+:mod:`smoothlearn.data.moving`).
 """
 
 from __future__ import annotations
@@ -33,14 +34,21 @@ class DatasetInfo:
     input_size: int
     #: Categories of a classification set at the defaults; None for reconstruction streams.
     n_classes: int | None
-    #: Official files checked by sha256 (True) or generated from a seed (False).
+    #: Needs official files checked by sha256 (its own, or those of ``source``).
     real: bool
     #: The stream's order is the data itself (runs use ``condition="given"``).
     ordered: bool = False
+    #: Generated from a seed (a run's ``data_seed`` is passed to the generator).
+    seeded: bool = False
+    #: The real set whose files it is built from (``moving-mnist``: ``mnist``); None for the
+    #: real sets themselves and for the synthetic ones.
+    source: str | None = None
 
     def input_size_for(self, params: Mapping[str, Any]) -> int:
-        """Features per item under a synthetic generator's keywords (``n_features``, or two
-        elements per row of a multiscale stream's ``periods``)."""
+        """Features per item under a generator's keywords (``n_features``, two elements per
+        row of a multiscale stream's ``periods``, or a moving stream's ``canvas`` squared)."""
+        if "canvas" in params:
+            return int(params["canvas"]) ** 2
         if "n_features" in params:
             return int(params["n_features"])
         if "periods" in params:
@@ -48,14 +56,20 @@ class DatasetInfo:
         return self.input_size
 
 
-#: Every dataset, real ones first (the order of :data:`DATASETS`).
+#: Every dataset: the real sets first, the streams built from them last (the order of
+#: :data:`DATASETS`).
 DATASET_INFO: dict[str, DatasetInfo] = {info.name: info for info in (
     DatasetInfo("mnist", "classify", 784, 10, real=True),
     DatasetInfo("fashion-mnist", "classify", 784, 10, real=True),
-    DatasetInfo("synthetic-categories", "classify", 16, 4, real=False),
-    DatasetInfo("synthetic-no-shared", "classify", 16, 4, real=False, ordered=True),
-    DatasetInfo("multiscale", "reconstruct", 6, None, real=False, ordered=True),
-    DatasetInfo("multiscale-b", "reconstruct", 6, None, real=False, ordered=True),
+    DatasetInfo("synthetic-categories", "classify", 16, 4, real=False, seeded=True),
+    DatasetInfo("synthetic-no-shared", "classify", 16, 4, real=False, ordered=True,
+                seeded=True),
+    DatasetInfo("multiscale", "reconstruct", 6, None, real=False, ordered=True, seeded=True),
+    DatasetInfo("multiscale-b", "reconstruct", 6, None, real=False, ordered=True, seeded=True),
+    DatasetInfo("moving-mnist", "classify", 36 * 36, 10, real=True, ordered=True, seeded=True,
+                source="mnist"),
+    DatasetInfo("moving-fashion", "classify", 36 * 36, 10, real=True, ordered=True,
+                seeded=True, source="fashion-mnist"),
 )}
 
 
@@ -69,7 +83,10 @@ def dataset_info(name: str) -> DatasetInfo:
         ) from None
 
 
-REAL_DATASETS: tuple[str, ...] = tuple(n for n, i in DATASET_INFO.items() if i.real)
+#: The sets with official files of their own (what ``fetch`` downloads).
+REAL_DATASETS: tuple[str, ...] = tuple(
+    n for n, i in DATASET_INFO.items() if i.real and i.source is None
+)
 DATASETS: tuple[str, ...] = tuple(DATASET_INFO)
 
 

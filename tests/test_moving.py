@@ -1,0 +1,388 @@
+"""Moving-object streams (data.moving) and the consecutive-input similarity (streams).
+
+Most tests render small synthetic images, so they run without MNIST; the ones that load
+``moving-mnist`` skip (saying why) unless SMOOTHLEARN_DATA holds MNIST.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from smoothlearn import data, streams
+from smoothlearn.data.moving import MovingSpec, MovingStream, make_moving, render_stream
+from smoothlearn.experiments import ConfigError, make_config
+
+N_CLASSES = 4
+
+
+def _images(n: int = 40, ink: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 28 x 28 images: a filled rectangle of random size around the middle, and
+    ``N_CLASSES`` labels cycling (so every class has items)."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28), np.float32)
+    for i in range(n):
+        h, w = rng.integers(6, 20, 2)
+        top, left = rng.integers(4, 24 - h + 1), rng.integers(4, 24 - w + 1)
+        images[i, top : top + h, left : left + w] = ink
+    return images, np.arange(n) % N_CLASSES
+
+
+def _stream(steps: int = 300, seed: int = 0, **knobs) -> MovingStream:
+    images, labels = _images()
+    return render_stream(images, labels, MovingSpec(**knobs), steps, np.random.default_rng(seed))
+
+
+# ---------------------------------------------------------------- determinism
+def test_same_seed_same_frames_other_seed_other_frames():
+    knobs = dict(rotation=4.0, scale_drift=0.02, noise=0.1, occlusion=0.2)
+    a, b, c = _stream(seed=1, **knobs), _stream(seed=1, **knobs), _stream(seed=2, **knobs)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_dataset_is_deterministic_from_its_seed_and_records_its_spec():
+    images, labels = _images()
+    spec = MovingSpec(steps=120, test_steps=50, seed=3)
+    one = make_moving("moving-test", (images, images), (labels, labels), spec)
+    two = make_moving("moving-test", (images, images), (labels, labels), spec)
+    other = make_moving("moving-test", (images, images), (labels, labels),
+                        dataclasses.replace(spec, seed=4))
+    np.testing.assert_array_equal(one.X_train, two.X_train)
+    np.testing.assert_array_equal(one.X_test, two.X_test)
+    assert not np.array_equal(one.X_train, other.X_train)
+    assert one.ordered and one.task == "classify"
+    assert one.params == dataclasses.asdict(spec)
+    assert one.X_train.shape == (120, 36 * 36) and one.X_test.shape == (50, 36 * 36)
+
+
+@pytest.mark.parametrize("knobs", [{}, {"frames": 1, "class_repeats": 3},
+                                   {"rotation": 5.0, "scale_drift": 0.02, "noise": 0.1,
+                                    "occlusion": 0.2}])
+def test_a_shorter_stream_is_the_start_of_a_longer_one(knobs):
+    short, long = _stream(steps=57, **knobs), _stream(steps=2500, **knobs)
+    np.testing.assert_array_equal(short.X, long.X[:57])
+    np.testing.assert_array_equal(short.y, long.y[:57])
+
+
+def test_test_length_does_not_change_the_training_stream():
+    images, labels = _images()
+    pair = (images, images), (labels, labels)
+    short = make_moving("m", *pair, MovingSpec(steps=80, test_steps=10))
+    long = make_moving("m", *pair, MovingSpec(steps=80, test_steps=90))
+    np.testing.assert_array_equal(short.X_train, long.X_train)
+
+
+# ---------------------------------------------------------------- bounds
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), speed=st.floats(0, 6), rotation=st.floats(-20, 20),
+       scale_drift=st.floats(0, 0.02), canvas=st.integers(36, 48))  # every object fits
+def test_the_ink_box_stays_on_the_canvas_in_every_frame(seed, speed, rotation, scale_drift,
+                                                        canvas):
+    stream = _stream(steps=60, seed=seed, speed=speed, rotation=rotation,
+                     scale_drift=scale_drift, canvas=canvas)
+    images, _ = _images()
+    corners = data.moving._ink_corners(images[stream.item])[stream.episode]  # [T, 4, 2]
+    cos, sin = np.cos(stream.angle)[:, None], np.sin(stream.angle)[:, None]
+    qy, qx = corners[..., 0], corners[..., 1]
+    rows = stream.centre[:, :1] + stream.scale[:, None] * (cos * qy - sin * qx)
+    cols = stream.centre[:, 1:] + stream.scale[:, None] * (sin * qy + cos * qx)
+    assert rows.min() >= -1e-9 and rows.max() <= canvas - 1 + 1e-9
+    assert cols.min() >= -1e-9 and cols.max() <= canvas - 1 + 1e-9
+    assert stream.X.min() >= 0.0 and stream.X.max() <= 1.0
+    assert stream.X.dtype == np.float32 and stream.X.shape == (60, canvas * canvas)
+
+
+def test_an_object_too_large_for_the_canvas_stays_in_the_middle():
+    white = np.ones((2, 28, 28), np.float32)
+    spec = MovingSpec(canvas=30, frames=5, speed=3.0, scale_drift=0.1)
+    stream = render_stream(white, np.arange(2), spec, 100, np.random.default_rng(0))
+    grows = stream.scale.reshape(-1, 5)[:, -1] > 1  # to 41 pixels, or shrinks to 19
+    assert grows.any() and not grows.all()
+    centre = stream.centre.reshape(-1, 5, 2)
+    np.testing.assert_allclose(centre[grows], 14.5)  # centred (and clipped)
+    assert np.ptp(centre[~grows], axis=1).max() > 1  # the others move
+
+
+def test_a_moving_object_keeps_all_its_ink():
+    """Bilinear translation conserves the sum of pixels unless part of the object is cut off."""
+    stream = _stream(steps=200, speed=1.7)
+    images, _ = _images()
+    ink = images[stream.item].sum(axis=(1, 2))[stream.episode]
+    np.testing.assert_allclose(stream.X.sum(1), ink, rtol=1e-4)
+
+
+def test_objects_move_by_speed_and_bounce_off_the_walls():
+    stream = _stream(steps=400, speed=2.5)
+    moved = np.linalg.norm(np.diff(stream.centre, axis=0), axis=1)
+    same_episode = stream.episode[1:] == stream.episode[:-1]
+    assert np.all(moved[same_episode] <= 2.5 + 1e-9)
+    assert np.isclose(np.median(moved[same_episode]), 2.5)  # only bounces shorten a step
+
+
+def test_a_still_centred_object_is_the_item_on_a_larger_canvas():
+    images, labels = _images()
+    spec = MovingSpec(canvas=36, frames=1, speed=0.0, spread=0.0)
+    stream = render_stream(images, labels, spec, 30, np.random.default_rng(0))
+    frames = stream.X.reshape(-1, 36, 36)
+    np.testing.assert_allclose(frames[:, 4:32, 4:32], images[stream.item], atol=1e-6)
+
+
+# ---------------------------------------------------------------- episode structure
+@pytest.mark.parametrize("frames", [1, 3, 10])
+def test_each_episode_shows_one_item_for_its_frames(frames):
+    stream = _stream(steps=95, frames=frames)
+    assert np.array_equal(stream.episode, np.arange(95) // frames)
+    _, labels = _images()
+    np.testing.assert_array_equal(stream.y, labels[stream.item][stream.episode])
+
+
+@pytest.mark.parametrize("repeats", [1, 2, 5])
+def test_class_repeats_episodes_of_one_class_follow_each_other(repeats):
+    stream = _stream(steps=600, frames=3, class_repeats=repeats)
+    episode_class = stream.y[::3]
+    blocks = episode_class[: episode_class.size // repeats * repeats].reshape(-1, repeats)
+    assert np.all(blocks == blocks[:, :1])
+    assert np.unique(blocks[:, 0]).size == N_CLASSES  # block classes vary
+
+
+def test_items_of_a_class_are_shown_once_before_any_repeats():
+    images, labels = _images(n=40)  # 10 items per class
+    stream = render_stream(images, labels, MovingSpec(frames=1), 40, np.random.default_rng(0))
+    for c in range(N_CLASSES):
+        shown = stream.item[labels[stream.item] == c]
+        first = shown[: 10]
+        assert np.unique(first).size == first.size
+
+
+def test_test_episodes_come_from_the_test_items():
+    train, labels = _images(ink=0.25, seed=0)
+    test, _ = _images(ink=0.75, seed=1)
+    ds = make_moving("m", (train, test), (labels, labels), MovingSpec(steps=100, test_steps=100))
+    assert ds.X_train.max() <= 0.25 + 1e-6
+    assert ds.X_test.max() > 0.25
+
+
+def test_an_occluding_bar_blacks_out_its_band():
+    white = np.ones((3, 28, 28), np.float32)
+    spec = MovingSpec(canvas=28, frames=4, occlusion=0.25)
+    stream = render_stream(white, np.arange(3), spec, 40, np.random.default_rng(0))
+    assert np.all((stream.X == 0).sum(1) == 7 * 28)  # a 7-pixel bar across a white canvas
+
+
+def test_noise_is_fresh_in_every_frame_and_stays_in_range():
+    stream = _stream(steps=20, speed=0.0, noise=0.2)
+    assert not np.array_equal(stream.X[0], stream.X[1])  # same place, other noise
+    assert stream.X.min() >= 0.0 and stream.X.max() <= 1.0
+
+
+# ---------------------------------------------------------------- the similarity metric
+def test_identical_consecutive_inputs_have_similarity_one():
+    x = np.tile(np.array([[0.2, 0.5, 0.0, 1.0]]), (10, 1))
+    assert streams.consecutive_similarity(x) == pytest.approx(1.0)
+    assert streams.consecutive_similarity(x, centred=True) == pytest.approx(1.0)
+
+
+def test_orthogonal_and_opposite_inputs():
+    alternating = np.array([[1.0, 0.0], [0.0, 1.0]] * 5)
+    assert streams.consecutive_similarity(alternating) == pytest.approx(0.0)
+    opposite = np.array([[1.0, -2.0], [-1.0, 2.0]] * 5)
+    assert streams.consecutive_similarity(opposite) == pytest.approx(-1.0)
+
+
+def test_mean_over_pairs_and_zero_inputs_left_out():
+    x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 3.0]])
+    # pairs: 1, 0, (zero: left out), (zero: left out)
+    assert streams.consecutive_similarity(x) == pytest.approx(0.5)
+    assert np.isnan(streams.consecutive_similarity(np.zeros((4, 3))))
+    assert np.isnan(streams.consecutive_similarity(np.ones((1, 3))))
+
+
+vectors = arrays(np.float64, (12, 5), elements=st.floats(-10, 10).map(lambda v: round(v, 4)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=vectors, scale=st.floats(0.01, 100), chunk=st.integers(1, 13))
+def test_similarity_ignores_scale_and_chunking(x, scale, chunk):
+    whole = streams.consecutive_similarity(x)
+    assert streams.consecutive_similarity(x * scale, chunk=chunk) == pytest.approx(
+        whole, abs=1e-9, nan_ok=True)
+    assert np.isnan(whole) or -1 - 1e-9 <= whole <= 1 + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=arrays(np.float64, 6, elements=st.floats(-5, 5)), a=st.floats(0.1, 10),
+       b=st.floats(-5, 5))
+def test_correlation_ignores_offset_and_gain(x, a, b):
+    if np.ptp(x) < 1e-3:
+        return  # a constant input has no correlation
+    pair = np.stack([x, a * x + b])
+    assert streams.consecutive_similarity(pair, centred=True) == pytest.approx(1.0)
+
+
+def test_smoothness_of_labels_alone_is_unchanged():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    assert streams.smoothness(labels) == {
+        "mean_run_length": 2.0, "same_label_fraction": pytest.approx(0.6)}
+
+
+def test_smoothness_with_inputs_puts_both_kinds_on_one_axis():
+    labels = np.array([0, 0, 1, 1])
+    inputs = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    out = streams.smoothness(labels, inputs)
+    assert out["input_cosine"] == pytest.approx(2 / 3)
+    assert out["input_correlation"] == pytest.approx(1 / 3)  # [1,0] vs [0,1] correlate -1
+    with pytest.raises(ValueError, match="rows"):
+        streams.smoothness(labels, inputs[:3])
+
+
+def test_moving_frames_are_more_similar_than_independent_items():
+    moving = _stream(steps=400, frames=10, speed=1.0)
+    independent = _stream(steps=400, frames=1)
+    assert (streams.consecutive_similarity(moving.X)
+            > streams.consecutive_similarity(independent.X) + 0.3)
+
+
+# ---------------------------------------------------------------- bad parameters
+@pytest.mark.parametrize("name, value", [
+    ("canvas", 4), ("canvas", 36.0), ("frames", 0), ("speed", -1.0), ("speed", float("nan")),
+    ("spread", 1.5), ("rotation", 200.0), ("scale_drift", 1.0), ("noise", -0.1),
+    ("occlusion", 1.0), ("class_repeats", 0), ("steps", 0), ("test_steps", True),
+    ("seed", -1),
+])
+def test_a_bad_knob_is_named_in_the_error(name, value):
+    with pytest.raises(data.DataError, match=f"{name}="):
+        MovingSpec(**{name: value})
+
+
+def test_unknown_knobs_and_bad_images_are_data_errors():
+    with pytest.raises(data.DataError, match="unknown parameter.*wobble"):
+        data.moving_spec("moving-mnist", {"wobble": 1})
+    with pytest.raises(data.DataError, match="side"):
+        render_stream(np.zeros((3, 28, 20)), np.arange(3), MovingSpec(), 5,
+                      np.random.default_rng(0))
+
+
+def test_a_config_with_a_bad_knob_fails_before_any_file_is_read():
+    with pytest.raises(ConfigError, match="dataset_params.*speed="):
+        make_config(dataset="moving-mnist", condition="given", dataset_params={"speed": -2})
+    with pytest.raises(ConfigError, match="ordered stream"):
+        make_config(dataset="moving-mnist", condition="random")
+
+
+def test_the_registry_records_the_moving_sets():
+    for name, source in (("moving-mnist", "mnist"), ("moving-fashion", "fashion-mnist")):
+        info = data.dataset_info(name)
+        assert info.source == source and info.ordered and info.seeded and info.real
+        assert info.input_size == 36 * 36 == info.input_size_for({})
+        assert info.input_size_for({"canvas": 40}) == 1600
+        assert name not in data.REAL_DATASETS  # nothing of its own to fetch
+
+
+# ---------------------------------------------------------------- on MNIST
+SHORT = {"steps": 300, "test_steps": 100, "frames": 10}
+
+
+def test_moving_mnist_loads_a_seeded_stream(mnist_available):
+    ds = data.load_dataset("moving-mnist", seed=1, **SHORT)
+    again = data.load_dataset("moving-mnist", seed=1, **SHORT)
+    other = data.load_dataset("moving-mnist", seed=2, **SHORT)
+    assert ds.X_train.shape == (300, 1296) and ds.X_test.shape == (100, 1296)
+    assert ds.ordered and ds.params["seed"] == 1 and ds.params["frames"] == 10
+    np.testing.assert_array_equal(ds.X_train, again.X_train)
+    assert not np.array_equal(ds.X_train, other.X_train)
+    X, y = data.load("moving-mnist", "test", seed=1, **SHORT)
+    np.testing.assert_array_equal(X, ds.X_test)
+
+
+def test_mlp_models_train_on_a_moving_stream(mnist_available):
+    from smoothlearn.runs import dataset_for, run_many
+
+    models = ["feedforward", "leaky", "leaky-localreset", "lstm"]
+    configs = [make_config(dataset="moving-mnist", condition="given", model=m,
+                           dataset_params=SHORT, data_seed=5, test_mode=mode, eval_every=150)
+               for m in models for mode in ("off", "same")]
+    assert dataset_for(configs[0]).params["seed"] == 5  # data_seed reaches the generator
+    curves = run_many(configs)
+    for curve in curves:
+        assert curve.steps.tolist() == [0, 150, 300]
+        assert np.all(np.isfinite(curve.test_mse)) and not curve.diverged
+    by = dict(zip([(c.model, c.test_mode) for c in configs], curves, strict=True))
+    # the feedforward net has no memory: the streamed test cannot differ from memory-off
+    np.testing.assert_allclose(by["feedforward", "off"].test_mse,
+                               by["feedforward", "same"].test_mse)
+    assert not np.allclose(by["leaky", "off"].test_mse, by["leaky", "same"].test_mse)
+
+
+# ---------------------------------------------------------------- the moving experiment
+def test_the_experiment_runs_the_streams_its_claims_name():
+    from smoothlearn.experiments import load_experiment
+    from smoothlearn.figures import moving
+
+    runs = load_experiment("moving").runs(seeds=1)
+    assert {r.dataset for r in runs} == {"moving-mnist"}
+    assert sorted({json.dumps(r.dataset_params, sort_keys=True) for r in runs}) == sorted(
+        moving.stream_key(s) for s in moving.STREAMS)
+    arms = {(r.model, r.test_mode) for r in runs}
+    assert set(moving.ARMS) <= arms
+    assert not moving.UNIT.in_quick
+
+
+def _fake_results(better: str, seeds: int = 10) -> pd.DataFrame:
+    """A results frame of the moving experiment in which the ``better`` arms' error is 0.01
+    lower than feedforward's on every stream, at every step."""
+    from smoothlearn.figures import moving
+
+    rows = []
+    for stream in moving.STREAMS:
+        for model, test_mode in moving.ARMS:
+            for seed in range(seeds):
+                for step in (0, 1000, 2000):
+                    gain = 0.01 if model == better and step else 0.0
+                    rows.append({
+                        "run_id": f"{stream}-{model}-{test_mode}-{seed}",
+                        "experiment": "moving", "dataset": "moving-mnist", "model": model,
+                        "condition": "given", "test_mode": test_mode, "seed": seed,
+                        "dataset_params": moving.stream_key(stream), "step": step,
+                        "test_mse": 0.09 - step * 1e-5 - gain + seed * 1e-4,
+                        "test_acc": 0.5, "test_ce": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_table_reports_paired_gains_and_verdicts():
+    from smoothlearn.figures import moving
+
+    table = moving.summary_table(_fake_results("leaky-localreset"), metrics=None)
+    assert len(table) == len(moving.STREAMS) * len(moving.ARMS)
+    local = table[table["arm"] == "leaky-localreset, memory off"].set_index("stream")
+    assert local.loc["frame-level", "verdict"] == "reproduced"
+    assert local.loc["frame-level", "vs FF (MSE gain)"].startswith("+0.0100")
+    assert local.loc["i.i.d.", "verdict"] == "reversed"  # the control claims FF is better
+    assert local.loc["i.i.d.", "vs FF (MSE gain)"].startswith("+0.0100")
+    leaky = table[table["arm"] == "leaky, memory off"]
+    assert set(leaky["verdict"]) == {"not testable"}  # no difference at all
+
+
+def test_the_curves_draw_every_stream():
+    from smoothlearn.figures import moving
+    from smoothlearn.report import plots
+
+    fig, caption = moving.draw_curves(_fake_results("leaky"), plots.Context())
+    assert len(fig.axes) == len(moving.STREAMS) and "streamed" in caption
+
+
+def test_the_strip_shows_the_start_of_each_stream(mnist_available):
+    from smoothlearn.figures import moving
+    from smoothlearn.report import plots
+
+    fig, caption = moving.draw_strip(_fake_results("leaky").head(1), plots.Context())
+    assert len(fig.axes) == len(moving.STREAMS) * moving.STRIP_FRAMES
+    assert "first" in caption
