@@ -167,6 +167,28 @@ def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch, mnist_availab
     assert "figures/robustness.png" in (tmp_path / "report.md").read_text()
 
 
+def test_a_run_of_one_extension_unit_is_published_as_its_own_page(tmp_path):
+    """``reproduce --only moving`` then ``publish``: docs/moving.md and its figures, while the
+    paper's reproduction page and the README stay untouched."""
+    from smoothlearn import cli
+
+    info = rp.ExperimentInfo(name="moving", title="", figure="", status="ok")
+    assert rp._page([info]) == "moving"
+    assert rp._page([dataclasses.replace(info, name="fig2")]) is None
+    assert rp._page([info, dataclasses.replace(info, name="fig2")]) is None
+    out, docs = tmp_path / "out", tmp_path / "docs"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "moving-strip.png").write_bytes(b"png")
+    (out / "report.md").write_text("# Report\n\n![strip](figures/moving-strip.png)\n")
+    (out / "claims.json").write_text(json.dumps({"page": "moving", "quick": False}))
+    readme = tmp_path / "README.md"
+    readme.write_text("# project\n")
+    assert cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)]) == 0
+    assert "](figures/moving/moving-strip.png)" in (docs / "moving.md").read_text()
+    assert (docs / "figures" / "moving" / "moving-strip.png").read_bytes() == b"png"
+    assert readme.read_text() == "# project\n" and not (docs / "reproduction.md").exists()
+
+
 def test_publish_copies_the_tool_output_into_docs_and_readme(tmp_path):
     from smoothlearn import cli
 

@@ -333,12 +333,22 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                "summary": [c.to_record() for c in summarise(results)],
                "records": records,
                "notes": notes,
-               "experiments": [asdict(i) | {"toml": None} for i in infos]}
+               "experiments": [asdict(i) | {"toml": None} for i in infos],
+               "page": _page(infos)}
     from smoothlearn.results import strict_json
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
     return write_report(out, records, drawn, infos, meta)
+
+
+def _page(infos: Sequence[ExperimentInfo]) -> str | None:
+    """The docs page a run of one extension unit alone (e.g. ``--only moving``) is published
+    as (``docs/<id>.md``), so that it never replaces the paper's reproduction; else None."""
+    units = [figures.find(i.name) for i in infos]
+    if len(units) == 1 and units[0] is not None and not units[0].in_quick:
+        return units[0].id
+    return None
 
 
 def _depends_on(out: Path) -> dict[str, str]:

@@ -34,6 +34,8 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     if (out / "landscape.json").is_file():
         return publish_landscape(out, docs, readme)
     data = json.loads((out / "claims.json").read_text())
+    if data.get("page"):
+        return publish_page(out, docs, data["page"])
     written = []
     figures = docs / "figures"
     figures.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,23 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
                        _readme_block(data, docs, readme.parent))
         written.append(readme)
     return written
+
+
+def publish_page(out: Path, docs: Path, page: str) -> list[Path]:
+    """Copy the report of a run of one extension unit (``reproduce --only moving``) into
+    ``docs/<page>.md`` and its figures into ``docs/figures/<page>/``; the paper's reproduction
+    page and the README are left alone."""
+    figures = docs / "figures" / page
+    figures.mkdir(parents=True, exist_ok=True)
+    written = [Path(shutil.copy2(png, figures / png.name))
+               for png in sorted((out / "figures").glob("*.png"))]
+    text = (out / "report.md").read_text().replace("](figures/", f"](figures/{page}/")
+    head, _, rest = text.partition("\n")
+    text = (f"{head}\n\n> Copied from `{out / 'report.md'}` by `smoothlearn publish {out}`; "
+            f"to regenerate: `smoothlearn reproduce --only {page} --out {out}`, then "
+            f"`smoothlearn publish {out}`.\n{rest}")
+    (docs / f"{page}.md").write_text(text)
+    return [*written, docs / f"{page}.md"]
 
 
 def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
