@@ -24,6 +24,7 @@ from smoothlearn.nn import LeakyNet, LSTMClassifier, init_lstm_params, leaky_upd
 
 __all__ = [
     "train_reference",
+    "train_per_sample",
     "train_minibatch",
     "train_lstm",
     "evaluate",
@@ -157,6 +158,20 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
     net = LeakyNet(
         prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak, s.leak_grad
     ).load_params(prep.params)
+    return train_per_sample(prep, net, lambda: _evaluate_prepared(prep, net.params()), progress)
+
+
+def train_per_sample(prep: Prepared, net: torch.nn.Module,
+                     evaluate_now: Callable[[], tuple[float, ...]],
+                     progress: Progress = None) -> Curves:
+    """The per-sample loop of any net called as ``logits, h = net(x, h, reset)``.
+
+    One item per step, memory carried from step to step, ``evaluate_now()`` before each step
+    in ``prep.eval_steps`` (and after the last), and a stop at the first non-finite loss.
+    ``net.params()`` gives the final weights. Shared by the MLP and the conv net
+    (:mod:`smoothlearn.convnet`), so both follow one protocol.
+    """
+    s = prep.settings
     opt = make_optimizer(net.parameters(), s)
     X, targets = _tensor(prep.X), _tensor(prep.targets)
     resets = torch.from_numpy(prep.resets)  # [steps, groups]: the layer maps groups to units
@@ -164,7 +179,7 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
     h = None
     for step in range(prep.steps + 1):
         if step in eval_at:
-            record.add(step, _evaluate_prepared(prep, net.params()))
+            record.add(step, evaluate_now())
         if step == prep.steps:
             break
         item = int(prep.order[step])

@@ -1,0 +1,168 @@
+"""The conv net's fast path: compatible runs trained together as one batched network.
+
+Per-sample training of a small conv net on a CPU is dominated by per-step overhead (Python,
+autograd, the optimiser: about a millisecond a step), not by arithmetic (about 1 MFLOP a
+step). So the K networks of an ensemble take their steps together: their weights are
+stacked along a leading axis, each stage runs once for all of them (a *grouped* convolution,
+``groups=K``: network k sees only its own image and its own filters; batched matrix products
+for the feature layer and the read-out), and one backward pass of the summed losses gives
+each network its own gradient, since no network's loss depends on another's weights. The
+optimiser is the reference's (:func:`smoothlearn.train.make_optimizer`, element-wise, so
+stacking changes nothing). ``tests/test_convnet.py`` holds it equal to
+:func:`smoothlearn.convnet.train_conv_reference`.
+
+A network whose loss turns non-finite stops there (``diverged``): its weights are kept as
+they were before that step, its slice of the stack no longer matters (the groups keep it
+apart from the others) and it is evaluated no more. Evaluation is the reference's, per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from smoothlearn.contract import Curves, Prepared
+from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, evaluate_conv, image_side
+from smoothlearn.engine.schedule import Schedule
+from smoothlearn.nn import unit_groups
+from smoothlearn.train import make_optimizer
+
+__all__ = ["ConvEnsemble", "train_conv_many"]
+
+
+class ConvEnsemble(Schedule):
+    """K compatible conv runs (same data, shapes, settings, length) as one stacked network."""
+
+    def __init__(self, runs: Sequence[Prepared]) -> None:
+        first = runs[0]
+        if first.task != "classify":
+            raise ValueError("the conv net is a classifier; task must be 'classify'")
+        self.runs, self.settings, self.T = runs, first.settings, first.order.shape[0]
+        self.side = image_side(first.X.shape[1])
+        K, h = len(runs), first.leak.size
+        self.X = torch.from_numpy(np.ascontiguousarray(first.X, np.float32))
+        self.targets = torch.from_numpy(np.stack([np.asarray(r.targets, np.float32)
+                                                  for r in runs]))
+        self.labels = torch.from_numpy(np.stack([np.asarray(r.labels, np.int64) for r in runs]))
+        self.order = torch.from_numpy(np.stack([np.asarray(r.order, np.int64) for r in runs]))
+        resets = np.stack([np.asarray(r.resets, np.bool_) for r in runs])  # [K, T, G]
+        group = unit_groups(h, resets.shape[2])
+        self.keep = torch.from_numpy(np.where(  # [K, T, h]: this step's leak, 0 on reset
+            resets[:, :, group], np.float32(0), np.stack([r.leak for r in runs])[:, None, :]
+        ).astype(np.float32))
+        self.w = [torch.from_numpy(np.stack([np.asarray(r.params[n], np.float32) for r in runs]))
+                  .requires_grad_() for n in PARAM_NAMES]
+        self.opt = make_optimizer(self.w, self.settings)
+        self.H = torch.zeros(K, h)
+        self.rows = torch.arange(K)
+        self.eval_sets = [set(np.asarray(r.eval_steps).tolist()) for r in runs]
+        self.points: list[list[tuple[int, float, float, float]]] = [[] for _ in runs]
+        self.alive, self.stop = np.ones(K, np.bool_), np.full(K, -1, np.int64)
+        self.frozen: dict[int, dict[str, np.ndarray]] = {}
+
+    def _logits(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[K, o]`` and new memory ``[K, h]`` of each network for its image ``x[k]``."""
+        C1, c1, C2, c2, W1, b1, W2, b2 = self.w
+        K, s = x.shape[0], self.side
+        a = F.conv2d(x.view(1, K, s, s), C1.view(K * CHANNELS[0], 1, KERNEL, KERNEL),
+                     c1.view(-1), groups=K)
+        a = F.max_pool2d(torch.relu(a), 2)
+        a = F.conv2d(a, C2.view(K * CHANNELS[1], CHANNELS[0], KERNEL, KERNEL), c2.view(-1),
+                     groups=K)
+        f = F.max_pool2d(torch.relu(a), 2).reshape(K, -1)
+        act = torch.relu(torch.baddbmm(b1.unsqueeze(2), W1, f.unsqueeze(2)).squeeze(2))
+        if self.settings.leak_grad == "exact":
+            current = (1 - keep) * act
+        else:  # same value, the gradient of a plain feedforward layer (nn.leaky_update)
+            current = act + (-keep * act).detach()
+        H = keep * self.H + current  # self.H is H(n-1), never part of the graph (detached)
+        z = torch.baddbmm(b2.unsqueeze(2), W2, H.unsqueeze(2)).squeeze(2)
+        return z, H
+
+    def _losses(self, z: torch.Tensor, step_items: torch.Tensor) -> torch.Tensor:
+        """Each network's loss ``[K]``, as the reference's ``_step_loss``."""
+        s = self.settings
+        if s.loss == "ce":
+            label = self.labels[self.rows, step_items]
+            return torch.logsumexp(z, 1) - z[self.rows, label]
+        y = torch.softmax(z, 1) if s.output == "softmax" else torch.sigmoid(z)
+        return ((y - self.targets[self.rows, step_items]) ** 2).mean(1)
+
+    def train(self, s0: int, s1: int) -> int:
+        was_alive = self.alive.copy()
+        for step in range(s0, s1):
+            items = self.order[:, step]
+            z, H = self._logits(self.X[items], self.keep[:, step])
+            loss = self._losses(z, items)
+            finite = torch.isfinite(loss.detach()).numpy()
+            for k in np.flatnonzero(self.alive & ~finite):
+                self.frozen[int(k)] = self.params(int(k))  # the weights before this step
+                self.alive[k], self.stop[k] = False, step
+            if not self.alive.any():
+                break
+            self.opt.zero_grad()
+            loss.sum().backward()
+            self.opt.step()
+            self.H = H.detach()
+        died = was_alive & ~self.alive  # their remaining steps count as done, as the engine's
+        return int(was_alive.sum()) * (s1 - s0) + int(died.sum()) * (self.T - s1)
+
+    def evaluate(self, step: int) -> None:
+        for k in self.wanted(step):
+            self.points[k].append((step, *evaluate_conv(self.runs[k], self.params(k))))
+
+    def params(self, k: int) -> dict[str, np.ndarray]:
+        if k in self.frozen:
+            return self.frozen[k]
+        return {n: w[k].detach().numpy().copy() for n, w in zip(PARAM_NAMES, self.w,
+                                                                strict=True)}
+
+
+def _key(run: Prepared) -> tuple:
+    """Runs with equal keys train as one ensemble: same data, shapes, settings and length."""
+    return (id(run.X), run.X.shape, run.leak.size, run.targets.shape[1], run.resets.shape,
+            run.settings, run.task)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run torch ops on ``threads`` threads (None: leave torch's setting), then restore it."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def train_conv_many(
+    runs: Sequence[Prepared],
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    max_ensemble: int = 16,
+) -> list[Curves]:
+    """Train conv runs (as :func:`smoothlearn.convnet.train_conv_reference`), in input order.
+
+    Compatible runs are stacked into ensembles of at most ``max_ensemble`` networks (bigger
+    stacks stop paying once the arithmetic dominates the per-step overhead; see
+    ``docs/convnet.md``); ``threads`` sets torch's thread count meanwhile.
+    """
+    runs = list(runs)
+    by_key: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        by_key.setdefault(_key(run), []).append(i)
+    out: list[Any] = [None] * len(runs)
+    with torch_threads(threads):
+        for members in by_key.values():
+            for start in range(0, len(members), max_ensemble):
+                chunk = members[start : start + max_ensemble]
+                curves = ConvEnsemble([runs[i] for i in chunk]).run(progress)
+                for i, c in zip(chunk, curves, strict=True):
+                    out[i] = c
+    return out
