@@ -18,7 +18,12 @@ apart from the others) and it is evaluated no more. Evaluation is the reference'
 
 from __future__ import annotations
 
+import math
+import os
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +39,16 @@ from smoothlearn.train import make_optimizer
 
 __all__ = ["ConvEnsemble", "train_conv_many"]
 
+#: Most networks stacked in one ensemble (docs/convnet.md has the measurements).
+MAX_ENSEMBLE = 8
+
+
+def _read_only(array: np.ndarray) -> torch.Tensor:
+    """A zero-copy tensor of a (possibly read-only, cached) dataset array, only ever read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
+
 
 class ConvEnsemble(Schedule):
     """K compatible conv runs (same data, shapes, settings, length) as one stacked network."""
@@ -45,7 +60,7 @@ class ConvEnsemble(Schedule):
         self.runs, self.settings, self.T = runs, first.settings, first.order.shape[0]
         self.side = image_side(first.X.shape[1])
         K, h = len(runs), first.leak.size
-        self.X = torch.from_numpy(np.ascontiguousarray(first.X, np.float32))
+        self.X = _read_only(np.ascontiguousarray(first.X, np.float32))
         self.targets = torch.from_numpy(np.stack([np.asarray(r.targets, np.float32)
                                                   for r in runs]))
         self.labels = torch.from_numpy(np.stack([np.asarray(r.labels, np.int64) for r in runs]))
@@ -130,39 +145,60 @@ def _key(run: Prepared) -> tuple:
 
 
 @contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run torch ops on ``threads`` threads (None: leave torch's setting), then restore it."""
+def one_torch_thread() -> Iterator[None]:
+    """Run torch ops on one thread each, then restore torch's setting.
+
+    Per-sample steps are far too small to split across threads: on a busy 2-core machine a
+    2-thread step of the reference took 32 ms against 2 ms on one thread (measured), so the
+    cores are used by running ensembles side by side instead.
+    """
     old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+    torch.set_num_threads(1)
     try:
         yield
     finally:
         torch.set_num_threads(old)
 
 
+def _chunks(members: list[int], workers: int, max_ensemble: int) -> list[list[int]]:
+    """Near-equal ensembles of at most ``max_ensemble`` runs, at least one per worker."""
+    count = max(math.ceil(len(members) / max_ensemble), min(workers, len(members)))
+    return [list(part) for part in np.array_split(np.asarray(members), count)]
+
+
 def train_conv_many(
     runs: Sequence[Prepared],
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
-    max_ensemble: int = 16,
+    max_ensemble: int = MAX_ENSEMBLE,
 ) -> list[Curves]:
     """Train conv runs (as :func:`smoothlearn.convnet.train_conv_reference`), in input order.
 
     Compatible runs are stacked into ensembles of at most ``max_ensemble`` networks (bigger
-    stacks stop paying once the arithmetic dominates the per-step overhead; see
-    ``docs/convnet.md``); ``threads`` sets torch's thread count meanwhile.
+    stacks stop paying once the arithmetic outweighs the per-step overhead; see
+    ``docs/convnet.md``), and the ensembles run side by side on ``threads`` threads (default:
+    all cores), torch using one thread each (torch's ops release the GIL).
     """
     runs = list(runs)
     by_key: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         by_key.setdefault(_key(run), []).append(i)
+    workers = max(1, threads or os.cpu_count() or 1)
+    chunks = [chunk for members in by_key.values()
+              for chunk in _chunks(members, workers, max_ensemble)]
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        if progress is not None:
+            with lock:
+                progress(n)
+
+    def train(chunk: list[int]) -> list[Curves]:
+        return ConvEnsemble([runs[i] for i in chunk]).run(report)
+
     out: list[Any] = [None] * len(runs)
-    with torch_threads(threads):
-        for members in by_key.values():
-            for start in range(0, len(members), max_ensemble):
-                chunk = members[start : start + max_ensemble]
-                curves = ConvEnsemble([runs[i] for i in chunk]).run(progress)
-                for i, c in zip(chunk, curves, strict=True):
-                    out[i] = c
+    with one_torch_thread(), ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        for chunk, curves in zip(chunks, pool.map(train, chunks), strict=True):
+            for i, c in zip(chunk, curves, strict=True):
+                out[i] = c
     return out
