@@ -65,11 +65,9 @@ class ConvEnsemble(Schedule):
                                                   for r in runs]))
         self.labels = torch.from_numpy(np.stack([np.asarray(r.labels, np.int64) for r in runs]))
         self.order = torch.from_numpy(np.stack([np.asarray(r.order, np.int64) for r in runs]))
-        resets = np.stack([np.asarray(r.resets, np.bool_) for r in runs])  # [K, T, G]
-        group = unit_groups(h, resets.shape[2])
-        self.keep = torch.from_numpy(np.where(  # [K, T, h]: this step's leak, 0 on reset
-            resets[:, :, group], np.float32(0), np.stack([r.leak for r in runs])[:, None, :]
-        ).astype(np.float32))
+        self.resets = torch.from_numpy(np.stack([np.asarray(r.resets, np.bool_) for r in runs]))
+        self.group = torch.from_numpy(unit_groups(h, first.resets.shape[1]))  # unit -> group
+        self.leak = torch.from_numpy(np.stack([np.asarray(r.leak, np.float32) for r in runs]))
         self.w = [torch.from_numpy(np.stack([np.asarray(r.params[n], np.float32) for r in runs]))
                   .requires_grad_() for n in PARAM_NAMES]
         self.opt = make_optimizer(self.w, self.settings)
@@ -112,7 +110,8 @@ class ConvEnsemble(Schedule):
         was_alive = self.alive.copy()
         for step in range(s0, s1):
             items = self.order[:, step]
-            z, H = self._logits(self.X[items], self.keep[:, step])
+            keep = torch.where(self.resets[:, step][:, self.group], 0.0, self.leak)  # [K, h]
+            z, H = self._logits(self.X[items], keep)
             loss = self._losses(z, items)
             finite = torch.isfinite(loss.detach()).numpy()
             for k in np.flatnonzero(self.alive & ~finite):
