@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from smoothlearn.contract import Prepared, TrainSettings
-from smoothlearn.convnet import init_conv_params, train_conv_reference
+from smoothlearn.convnet import init_conv_params
 from smoothlearn.engine.conv import train_conv_many
 from smoothlearn.nn import reset_flags
+from smoothlearn.train import train_conv_reference
 
 
 def make_runs(side: int, count: int, steps: int, hidden: int = 128) -> list[Prepared]:

@@ -19,18 +19,12 @@ from torch.nn import functional as F
 
 from smoothlearn import cli
 from smoothlearn.contract import Curves, Prepared, TrainSettings
-from smoothlearn.convnet import (
-    ConvLeakyNet,
-    evaluate_conv,
-    feature_size,
-    image_side,
-    init_conv_params,
-    train_conv_reference,
-)
+from smoothlearn.convnet import ConvLeakyNet, feature_size, image_side, init_conv_params
 from smoothlearn.engine.conv import train_conv_many
 from smoothlearn.experiments import CONV_HIDDEN, ConfigError, make_config
 from smoothlearn.nn import reset_flags
 from smoothlearn.runs import prepare, run_many
+from smoothlearn.train import evaluate_conv, train_conv_reference
 
 ATOL = RTOL = 1e-5
 SIDE = 16  # the smallest image both unpadded 5x5 stages fit: quick to train

@@ -15,23 +15,22 @@ to the pooled features. That is why evaluation reuses :func:`smoothlearn.train.e
 the features, and why the weights keep the MLP's names (``W1 b1 W2 b2``) next to the
 convolutions' (``C1 c1 C2 c2``).
 
-This module holds the model, its initialisation and the readable per-sample trainer; the
-batched fast path is :mod:`smoothlearn.engine.conv`, tested equal to it.
+This module is model math (the geometry, the modules, the initialisation), next to
+:mod:`smoothlearn.nn`; the readable per-sample trainer is
+:func:`smoothlearn.train.train_conv_reference` and the batched fast path
+:mod:`smoothlearn.engine.conv`, tested equal to it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from smoothlearn.contract import Curves, Prepared
 from smoothlearn.nn import LeakyMemory
-from smoothlearn.train import evaluate, train_per_sample
 
 __all__ = [
     "CHANNELS",
@@ -43,8 +42,6 @@ __all__ = [
     "ConvFeatures",
     "ConvLeakyNet",
     "conv_features",
-    "evaluate_conv",
-    "train_conv_reference",
 ]
 
 #: Output channels of the two convolution stages.
@@ -204,30 +201,3 @@ def conv_features(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(X, np.float32))
         parts = [net(x[i : i + EVAL_CHUNK]) for i in range(0, x.shape[0], EVAL_CHUNK)]
     return torch.cat(parts).numpy()
-
-
-def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """Test MSE, CE and accuracy on the run's evaluation stream, memory off or streamed.
-
-    The features of every test image are computed at once; the feature layer, its memory
-    (when ``prep.eval_resets`` is set) and the read-out are the MLP's
-    (:func:`smoothlearn.train.evaluate`), so both kinds of net share one test protocol.
-    """
-    feats = conv_features(params, prep.X_eval)
-    head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
-    return evaluate(head, prep.leak, feats, prep.targets_eval, prep.labels_eval,
-                    prep.eval_resets, prep.settings.output, prep.task)
-
-
-def train_conv_reference(prep: Prepared, progress: Callable[[int], None] | None = None) -> Curves:
-    """Per-sample training of the conv net with autograd (the readable baseline).
-
-    The loop is the MLP's (:func:`smoothlearn.train.train_per_sample`): one image per step,
-    memory carried between steps and reset per ``prep.resets``, evaluation before the steps
-    in ``prep.eval_steps``, and a stop at the first non-finite loss (``diverged=True``).
-    """
-    if prep.task != "classify":
-        raise ValueError("the conv net is a classifier; task must be 'classify'")
-    net = ConvLeakyNet(prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak,
-                       prep.settings.leak_grad).load_params(prep.params)
-    return train_per_sample(prep, net, lambda: evaluate_conv(prep, net.params()), progress)

@@ -18,10 +18,15 @@ import numpy as np
 
 from smoothlearn import data, streams
 from smoothlearn.contract import Curves, Prepared
-from smoothlearn.convnet import init_conv_params, train_conv_reference
+from smoothlearn.convnet import init_conv_params
 from smoothlearn.experiments import ConfigError, RunConfig
 from smoothlearn.nn import init_params, reset_flags
-from smoothlearn.train import train_lstm, train_minibatch, train_reference
+from smoothlearn.train import (
+    train_conv_reference,
+    train_lstm,
+    train_minibatch,
+    train_reference,
+)
 
 __all__ = ["dataset_for", "prepare", "run_many"]
 

@@ -9,7 +9,7 @@ for the feature layer and the read-out), and one backward pass of the summed los
 each network its own gradient, since no network's loss depends on another's weights. The
 optimiser is the reference's (:func:`smoothlearn.train.make_optimizer`, element-wise, so
 stacking changes nothing). ``tests/test_convnet.py`` holds it equal to
-:func:`smoothlearn.convnet.train_conv_reference`.
+:func:`smoothlearn.train.train_conv_reference`.
 
 A network whose loss turns non-finite stops there (``diverged``): its weights are kept as
 they were before that step, its slice of the stack no longer matters (the groups keep it
@@ -32,10 +32,10 @@ import torch
 from torch.nn import functional as F
 
 from smoothlearn.contract import Curves, Prepared
-from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, evaluate_conv, image_side
+from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.nn import unit_groups
-from smoothlearn.train import make_optimizer
+from smoothlearn.train import evaluate_conv, make_optimizer
 
 __all__ = ["ConvEnsemble", "train_conv_many"]
 
@@ -171,7 +171,7 @@ def train_conv_many(
     progress: Callable[[int], None] | None = None,
     max_ensemble: int = MAX_ENSEMBLE,
 ) -> list[Curves]:
-    """Train conv runs (as :func:`smoothlearn.convnet.train_conv_reference`), in input order.
+    """Train conv runs (as :func:`smoothlearn.train.train_conv_reference`), in input order.
 
     Compatible runs are stacked into ensembles of at most ``max_ensemble`` networks (bigger
     stacks stop paying once the arithmetic outweighs the per-step overhead; see
