@@ -78,7 +78,7 @@ class ConvEnsemble(Schedule):
         self.alive, self.stop = np.ones(K, np.bool_), np.full(K, -1, np.int64)
         self.frozen: dict[int, dict[str, np.ndarray]] = {}
 
-    def _logits(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _logits(self, x: torch.Tensor, leak_now: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``[K, o]`` and new memory ``[K, h]`` of each network for its image ``x[k]``."""
         C1, c1, C2, c2, W1, b1, W2, b2 = self.w
         K, s = x.shape[0], self.side
@@ -90,10 +90,10 @@ class ConvEnsemble(Schedule):
         f = F.max_pool2d(torch.relu(a), 2).reshape(K, -1)
         act = torch.relu(torch.baddbmm(b1.unsqueeze(2), W1, f.unsqueeze(2)).squeeze(2))
         if self.settings.leak_grad == "exact":
-            current = (1 - keep) * act
+            current = (1 - leak_now) * act
         else:  # same value, the gradient of a plain feedforward layer (nn.leaky_update)
-            current = act + (-keep * act).detach()
-        H = keep * self.H + current  # self.H is H(n-1), never part of the graph (detached)
+            current = act + (-leak_now * act).detach()
+        H = leak_now * self.H + current  # self.H is H(n-1), never part of the graph (detached)
         z = torch.baddbmm(b2.unsqueeze(2), W2, H.unsqueeze(2)).squeeze(2)
         return z, H
 
@@ -110,8 +110,8 @@ class ConvEnsemble(Schedule):
         was_alive = self.alive.copy()
         for step in range(s0, s1):
             items = self.order[:, step]
-            keep = torch.where(self.resets[:, step][:, self.group], 0.0, self.leak)  # [K, h]
-            z, H = self._logits(self.X[items], keep)
+            leak_now = torch.where(self.resets[:, step][:, self.group], 0.0, self.leak)  # [K, h]
+            z, H = self._logits(self.X[items], leak_now)
             loss = self._losses(z, items)
             finite = torch.isfinite(loss.detach()).numpy()
             for k in np.flatnonzero(self.alive & ~finite):
