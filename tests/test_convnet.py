@@ -17,10 +17,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from smoothlearn import cli
+from smoothlearn import cli, sweep
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.convnet import ConvLeakyNet, feature_size, image_side, init_conv_params
-from smoothlearn.engine.conv import train_conv_many
+from smoothlearn.engine.conv import MAX_ENSEMBLE, train_conv_many
 from smoothlearn.experiments import CONV_HIDDEN, ConfigError, make_config
 from smoothlearn.nn import reset_flags
 from smoothlearn.runs import prepare, run_many
@@ -235,6 +235,12 @@ def test_the_net_rejects_inputs_of_the_wrong_size():
         ConvLeakyNet(100, 4, 2)
     with pytest.raises(ValueError, match="256 features"):
         ConvLeakyNet(784, 4, 2)(torch.rand(256))
+
+
+def test_sweeps_batch_conv_runs_as_one_fast_ensemble():
+    config = make_config(model="conv-leaky", **CONV)
+    assert sweep.batch_cap(config, "fast") == MAX_ENSEMBLE
+    assert sweep.batch_cap(config, "reference") < MAX_ENSEMBLE
 
 
 def test_cli_runs_a_conv_toml(tmp_path, capsys):
