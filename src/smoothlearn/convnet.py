@@ -50,7 +50,8 @@ CHANNELS = (8, 16)
 KERNEL = 5
 #: The smallest image side both stages fit: (s - 4) // 2 - 4 must be at least 2 to pool.
 MIN_SIDE = 16
-#: Names of the convolution weights, in the order they are drawn and stacked.
+#: Names of the weights: the convolutions', then the feature layer's and the read-out's
+#: (the MLP's names), in the order the fast path stacks them.
 CONV_NAMES = ("C1", "c1", "C2", "c2")
 PARAM_NAMES = (*CONV_NAMES, "W1", "b1", "W2", "b2")
 
@@ -127,6 +128,14 @@ class ConvFeatures(nn.Module):
         self.conv1 = nn.Conv2d(1, CHANNELS[0], KERNEL)
         self.conv2 = nn.Conv2d(CHANNELS[0], CHANNELS[1], KERNEL)
 
+    def load_params(self, params: dict[str, np.ndarray]) -> ConvFeatures:
+        """Copy the convolutions' weights ``C1 c1 C2 c2`` from :func:`init_conv_params` arrays."""
+        tensors = (self.conv1.weight, self.conv1.bias, self.conv2.weight, self.conv2.bias)
+        with torch.no_grad():
+            for name, tensor in zip(CONV_NAMES, tensors, strict=True):
+                tensor.copy_(torch.from_numpy(np.asarray(params[name], np.float32)))
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[:-1]
         if x.shape[-1] != self.side * self.side:
@@ -192,12 +201,8 @@ EVAL_CHUNK = 1000
 
 def conv_features(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     """Pooled features ``[m, F]`` of images ``X [m, s*s]`` (float32, no gradient)."""
-    side = image_side(X.shape[1])
-    net = ConvFeatures(side)
+    net = ConvFeatures(image_side(X.shape[1])).load_params(params)
+    x = torch.tensor(np.asarray(X, np.float32))  # a copy: X may be a read-only dataset array
     with torch.no_grad():
-        for name, tensor in zip(CONV_NAMES, (net.conv1.weight, net.conv1.bias,
-                                             net.conv2.weight, net.conv2.bias), strict=True):
-            tensor.copy_(torch.from_numpy(np.asarray(params[name], np.float32)))
-        x = torch.from_numpy(np.ascontiguousarray(X, np.float32))
         parts = [net(x[i : i + EVAL_CHUNK]) for i in range(0, x.shape[0], EVAL_CHUNK)]
     return torch.cat(parts).numpy()
