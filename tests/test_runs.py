@@ -61,7 +61,9 @@ def test_every_model_preset_prepares():
     for model in MODELS:
         dataset = "multiscale" if model.startswith("ae-") else "synthetic-categories"
         condition = "given" if model.startswith("ae-") else "random"
-        prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20))
+        params = {"n_features": 256} if model.startswith("conv-") else {}  # 16 x 16 images
+        prep = prepare(make_config(dataset=dataset, model=model, condition=condition, steps=20,
+                                   dataset_params=params))
         assert prep.steps == 20
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from smoothlearn import data, streams
 from smoothlearn.contract import TrainSettings
+from smoothlearn.convnet import image_side
 from smoothlearn.nn import parse_reset
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ MODELS: dict[str, dict[str, Any]] = {
     "ae-multiscale": {"leak": [0.0, 0.3, 0.6], "reset": "never"},
     "ae-leaky-reset": {"leak": 0.5, "reset": "input-change", "reset_groups": 3},
     "ae-multiscale-reset": {"leak": [0.0, 0.3, 0.6], "reset": "input-change", "reset_groups": 3},
+    "conv-feedforward": {"leak": 0.0, "reset": "never", "arch": "conv"},
+    "conv-leaky": {"leak": 0.5, "reset": "never", "arch": "conv"},
+    "conv-leaky-localreset": {"leak": 0.5, "reset": "input-change", "arch": "conv"},
 }
 
 #: Hidden sizes of the paper's nets per dataset and task (Sections 4.1.2, 5.2.1, A.1).
@@ -74,6 +78,10 @@ HIDDEN = {
     ("moving-mnist", "classify"): 392,
     ("moving-fashion", "classify"): 392,
 }
+
+#: Units of the conv net's leaky feature layer, on every dataset (docs/convnet.md): between
+#: the pooled features (256 for 28 x 28 images, 576 for 36 x 36) and the 10 classes.
+CONV_HIDDEN = 128
 
 
 class ConfigError(ValueError):
@@ -188,7 +196,11 @@ class RunConfig(BaseModel):
 
     @property
     def resolved_hidden(self) -> int:
-        return self.hidden or HIDDEN[(self.dataset, self.resolved_task)]
+        if self.hidden:
+            return self.hidden
+        if self.arch == "conv":
+            return CONV_HIDDEN
+        return HIDDEN[(self.dataset, self.resolved_task)]
 
     def resolved(self) -> dict[str, Any]:
         """All settings after presets are applied: what the numbers depend on."""
@@ -248,10 +260,26 @@ class RunConfig(BaseModel):
                 data.moving_spec(self.dataset, self.dataset_params)
             except data.DataError as err:
                 raise ConfigError(f"dataset_params: {err}") from None
+        if self.arch == "conv":
+            self._check_conv()
         if data.dataset_info(self.dataset).ordered and self.condition != "given":
             raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is the "
                               f"data; use condition='given' (not {self.condition!r})")
         return self
+
+    def _check_conv(self) -> None:
+        """The conv net classifies square one-channel images, one per step."""
+        where = f"model {self.model!r} (a conv net)"
+        if self.resolved_task != "classify":
+            raise ConfigError(f"{where} is a classifier; {self.dataset!r} has task "
+                              f"{self.resolved_task!r}")
+        if self._preset("batch_size", 1) != 1:
+            raise ConfigError(f"{where} trains per sample; batch_size must be 1")
+        size = data.dataset_info(self.dataset).input_size_for(self.dataset_params)
+        try:
+            image_side(size)
+        except ValueError as err:
+            raise ConfigError(f"{where} on {self.dataset!r}: {err}") from None
 
 
 def _format_validation(err: ValidationError, where: str = "") -> ConfigError:

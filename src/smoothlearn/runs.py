@@ -18,9 +18,15 @@ import numpy as np
 
 from smoothlearn import data, streams
 from smoothlearn.contract import Curves, Prepared
+from smoothlearn.convnet import init_conv_params
 from smoothlearn.experiments import ConfigError, RunConfig
-from smoothlearn.nn import reset_flags
-from smoothlearn.train import train_lstm, train_minibatch, train_reference
+from smoothlearn.nn import init_params, reset_flags
+from smoothlearn.train import (
+    train_conv_reference,
+    train_lstm,
+    train_minibatch,
+    train_reference,
+)
 
 __all__ = ["dataset_for", "prepare", "run_many"]
 
@@ -104,8 +110,6 @@ def _eval_stream(config: RunConfig, ds: data.Dataset, labels: np.ndarray):
 
 def prepare(config: RunConfig) -> Prepared:
     """Materialise one run as arrays: the common input of both engines."""
-    from smoothlearn.nn import init_params
-
     config.check()
     resolved = config.resolved()
     ds = dataset_for(config)
@@ -128,14 +132,14 @@ def prepare(config: RunConfig) -> Prepared:
     hidden = resolved["hidden"]
     leak = np.broadcast_to(np.asarray(resolved["leak"], np.float32), (hidden,)).copy()
     test_targets = _targets(config, ds, "test")
+    init = init_conv_params if config.arch == "conv" else init_params
     return Prepared(
         X=ds.X_train,
         targets=train_targets,
         labels=_labels(config, ds.y_train),
         order=order,
         resets=resets,
-        params=init_params(ds.X_train.shape[1], hidden, train_targets.shape[1],
-                           resolved["init_seed"]),
+        params=init(ds.X_train.shape[1], hidden, train_targets.shape[1], resolved["init_seed"]),
         leak=leak,
         eval_steps=eval_steps,
         X_eval=ds.X_test[eval_items],
@@ -150,6 +154,8 @@ def prepare(config: RunConfig) -> Prepared:
 # ---------------------------------------------------------------- running
 def _train_one_reference(config: RunConfig, prep: Prepared, progress) -> Curves:
     resolved = config.resolved()
+    if config.arch == "conv":
+        return train_conv_reference(prep, progress)
     if config.arch == "lstm":
         return train_lstm(prep, resolved["hidden"], config.bptt, resolved["init_seed"], progress)
     if resolved["batch_size"] > 1:
@@ -164,8 +170,9 @@ def run_many(
     threads: int | None = None,
 ) -> list[Curves]:
     """Train every config: with ``engine="fast"``, per-sample leaky/feedforward runs go
-    through the fast engine, LSTM runs through ``engine.lstm`` and mini-batch runs through
-    ``engine.minibatch``; ``engine="reference"`` uses the PyTorch trainers for all.
+    through the fast engine, LSTM runs through ``engine.lstm``, mini-batch runs through
+    ``engine.minibatch`` and conv runs through ``engine.conv``; ``engine="reference"`` uses
+    the PyTorch trainers for all.
     """
     preps = [prepare(c) for c in configs]
     results: list[Curves | None] = [None] * len(configs)
@@ -190,8 +197,9 @@ def run_many(
 def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared],
                           results: list[Curves | None], threads: int | None,
                           progress: Callable[[int], None] | None) -> None:
-    """Fill ``results`` for the LSTM and mini-batch runs with the compiled trainers."""
+    """Fill ``results`` for the LSTM, mini-batch and conv runs with their fast trainers."""
     lstm = [i for i, c in enumerate(configs) if c.arch == "lstm"]
+    conv = [i for i, c in enumerate(configs) if c.arch == "conv"]
     batched = [i for i, c in enumerate(configs)
                if c.arch == "leaky" and c.resolved()["batch_size"] > 1]
     if lstm:
@@ -207,4 +215,10 @@ def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared
         sizes = [configs[i].resolved()["batch_size"] for i in batched]
         trained = train_minibatch_many([preps[i] for i in batched], sizes, threads, progress)
         for i, curves in zip(batched, trained, strict=True):
+            results[i] = curves
+    if conv:
+        from smoothlearn.engine.conv import train_conv_many
+
+        trained = train_conv_many([preps[i] for i in conv], threads, progress)
+        for i, curves in zip(conv, trained, strict=True):
             results[i] = curves

@@ -20,10 +20,14 @@ import torch
 from torch.nn import functional as F
 
 from smoothlearn.contract import RMSPROP_V_FLOOR, Curves, Prepared, TrainSettings
+from smoothlearn.convnet import ConvLeakyNet, conv_features
 from smoothlearn.nn import LeakyNet, LSTMClassifier, init_lstm_params, leaky_update, unit_groups
 
 __all__ = [
     "train_reference",
+    "train_per_sample",
+    "train_conv_reference",
+    "evaluate_conv",
     "train_minibatch",
     "train_lstm",
     "evaluate",
@@ -157,6 +161,20 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
     net = LeakyNet(
         prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak, s.leak_grad
     ).load_params(prep.params)
+    return train_per_sample(prep, net, lambda: _evaluate_prepared(prep, net.params()), progress)
+
+
+def train_per_sample(prep: Prepared, net: torch.nn.Module,
+                     evaluate_now: Callable[[], tuple[float, ...]],
+                     progress: Progress = None) -> Curves:
+    """The per-sample loop of any net called as ``logits, h = net(x, h, reset)``.
+
+    One item per step, memory carried from step to step, ``evaluate_now()`` before each step
+    in ``prep.eval_steps`` (and after the last), and a stop at the first non-finite loss.
+    ``net.params()`` gives the final weights. Shared by the MLP and the conv net
+    (:mod:`smoothlearn.convnet`), so both follow one protocol.
+    """
+    s = prep.settings
     opt = make_optimizer(net.parameters(), s)
     X, targets = _tensor(prep.X), _tensor(prep.targets)
     resets = torch.from_numpy(prep.resets)  # [steps, groups]: the layer maps groups to units
@@ -164,7 +182,7 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
     h = None
     for step in range(prep.steps + 1):
         if step in eval_at:
-            record.add(step, _evaluate_prepared(prep, net.params()))
+            record.add(step, evaluate_now())
         if step == prep.steps:
             break
         item = int(prep.order[step])
@@ -178,6 +196,33 @@ def train_reference(prep: Prepared, progress: Progress = None) -> Curves:
         if progress and (step + 1) % 1000 == 0:
             progress(1000)
     return record.curves(False, net.params())
+
+
+def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Test MSE, CE and accuracy on the run's evaluation stream, memory off or streamed.
+
+    The features of every test image are computed at once; the feature layer, its memory
+    (when ``prep.eval_resets`` is set) and the read-out are the MLP's
+    (:func:`evaluate`), so both kinds of net share one test protocol.
+    """
+    feats = conv_features(params, prep.X_eval)
+    head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
+    return evaluate(head, prep.leak, feats, prep.targets_eval, prep.labels_eval,
+                    prep.eval_resets, prep.settings.output, prep.task)
+
+
+def train_conv_reference(prep: Prepared, progress: Progress = None) -> Curves:
+    """Per-sample training of the conv net with autograd (the readable baseline).
+
+    The loop is the MLP's (:func:`train_per_sample`): one image per step,
+    memory carried between steps and reset per ``prep.resets``, evaluation before the steps
+    in ``prep.eval_steps``, and a stop at the first non-finite loss (``diverged=True``).
+    """
+    if prep.task != "classify":
+        raise ValueError("the conv net is a classifier; task must be 'classify'")
+    net = ConvLeakyNet(prep.X.shape[1], prep.leak.size, prep.targets.shape[1], prep.leak,
+                       prep.settings.leak_grad).load_params(prep.params)
+    return train_per_sample(prep, net, lambda: evaluate_conv(prep, net.params()), progress)
 
 
 def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = None) -> Curves:
