@@ -332,7 +332,9 @@ def test_the_experiment_runs_the_streams_its_claims_name():
     assert sorted({json.dumps(r.dataset_params, sort_keys=True) for r in runs}) == sorted(
         moving.stream_key(s) for s in moving.STREAMS)
     arms = {(r.model, r.test_mode) for r in runs}
-    assert set(moving.ARMS) <= arms
+    assert {(p + m, t) for _, p in moving.FAMILIES for m, t in moving.ARMS} == arms
+    conv = [r for r in runs if r.arch == "conv"]
+    assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {("rmsprop", 0.001, 10_000)}
     assert not moving.UNIT.in_quick
 
 
@@ -361,7 +363,9 @@ def test_the_summary_table_reports_paired_gains_and_verdicts():
     from smoothlearn.figures import moving
 
     table = moving.summary_table(_fake_results("leaky-localreset"), metrics=None)
-    assert len(table) == len(moving.STREAMS) * len(moving.ARMS)
+    assert len(table) == len(moving.FAMILIES) * len(moving.STREAMS) * len(moving.ARMS)
+    assert (table.loc[table["family"] == "conv", "seeds"] == 0).all()  # no conv runs here
+    table = table[table["family"] == "MLP"]
     local = table[table["arm"] == "leaky-localreset, memory off"].set_index("stream")
     assert local.loc["frame-level", "verdict"] == "reproduced"
     assert local.loc["frame-level", "vs FF (MSE gain)"].startswith("+0.0100")
@@ -376,7 +380,8 @@ def test_the_curves_draw_every_stream():
     from smoothlearn.report import plots
 
     fig, caption = moving.draw_curves(_fake_results("leaky"), plots.Context())
-    assert len(fig.axes) == len(moving.STREAMS) and "streamed" in caption
+    assert len(fig.axes) == len(moving.FAMILIES) * len(moving.STREAMS)
+    assert "streamed" in caption
 
 
 def test_the_strip_shows_the_start_of_each_stream(mnist_available):

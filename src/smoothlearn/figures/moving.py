@@ -48,9 +48,11 @@ STREAMS: dict[str, dict[str, Any]] = {
     "category-level": {"frames": 1, "class_repeats": 10, "spread": 0.0, "test_steps": 2000},
     "i.i.d.": {"frames": 1, "class_repeats": 1, "spread": 0.0, "test_steps": 2000},
 }
-#: Model families as (label, model-name prefix); the conv nets join as ("conv", "conv-")
-#: once the TOML runs them.
-FAMILIES: tuple[tuple[str, str], ...] = (("MLP", ""),)
+#: Model families as (label, model-name prefix): the 1296-392-10 MLPs (per-sample SGD, lr
+#: 0.01, 60,000 steps) and the conv nets (``conv-*``, docs/convnet.md: per-sample RMSprop,
+#: lr 0.001, 10,000 steps; per-sample SGD at 0.01 with MSE barely trains them, and a conv
+#: step costs ~50 MLP steps, so they get a sixth of the stream).
+FAMILIES: tuple[tuple[str, str], ...] = (("MLP", ""), ("conv", "conv-"))
 #: The compared arms (model without prefix, test mode) and how they are drawn.
 ARMS: tuple[tuple[str, str], ...] = (
     ("feedforward", "off"), ("leaky", "off"), ("leaky", "same"),
