@@ -139,6 +139,17 @@ def test_data_dir_flag_is_the_library_setting(tmp_path, monkeypatch, capsys):
     assert os.environ["SMOOTHLEARN_DATA"] == str(tmp_path.resolve())
 
 
+def test_streams_puts_label_runs_and_input_similarity_on_one_table(capsys):
+    """Real inputs get the consecutive-input cosine; repeat orders raise it over random."""
+    assert cli.main(["streams", "--dataset", "synthetic-categories", "--conditions", "random",
+                     "repeat-5", "--show", "5"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("random", "repeat-5"))}
+    assert float(rows["repeat-5"][3]) > float(rows["random"][3]) > 0
+    assert cli.main(["streams", "--show", "5"]) == 0  # toy labels: no inputs, no cosine
+    assert " nan " in capsys.readouterr().out
+
+
 def test_dry_run_trains_nothing(tmp_path, capsys):
     code = cli.main(["run", "figA7", "--dry-run", "--out", str(tmp_path / "s")])
     out = capsys.readouterr().out

@@ -144,7 +144,9 @@ def _execution(args: argparse.Namespace) -> Execution:
 
 # ---------------------------------------------------------------- commands
 def cmd_streams(args: argparse.Namespace) -> int:
-    """Show what each smoothness condition does to one label set."""
+    """Show what each smoothness condition does to one dataset: label runs, and for real
+    inputs the mean cosine similarity of consecutive inputs (one axis for both kinds of
+    smoothness). An ordered stream (e.g. moving-mnist) has one order: its own."""
     from smoothlearn import data, streams
     from smoothlearn.experiments import make_config
     from smoothlearn.runs import dataset_for
@@ -153,26 +155,30 @@ def cmd_streams(args: argparse.Namespace) -> int:
         conditions = [str(streams.parse_condition(c)) for c in args.conditions]
     except ValueError as err:
         raise UsageError(f"--conditions: {err}") from None
+    inputs = None
     if args.dataset == "toy":
         labels = np.repeat(np.arange(4), [5, 6, 7, 8])
     else:
         given = data.dataset_info(args.dataset).ordered  # its order is the data
-        labels = dataset_for(make_config(dataset=args.dataset,
-                                         condition="given" if given else "random")).y_train
+        ds = dataset_for(make_config(dataset=args.dataset,
+                                     condition="given" if given else "random"))
+        labels, inputs = ds.y_train, ds.X_train
+        conditions = ["given"] if given else conditions
     print(f"{args.dataset}: {labels.size} items, {np.unique(labels).size} categories, "
           f"category order (seed {args.seed}): "
           f"{streams.category_order(labels, args.seed).tolist()}")
-    header = (f"{'condition':<12} {'mean run':>9} {'same-pair':>10} {'1st class out':>14}"
-              "  first labels")
+    header = (f"{'condition':<12} {'mean run':>9} {'same-pair':>10} {'input cos':>10} "
+              f"{'1st class out':>14}  first labels")
     print(header)
     print("-" * len(header))
     for condition in conditions:
-        seq = labels[streams.order(labels, condition, args.seed)]
-        m = streams.smoothness(seq)
+        order = streams.order(labels, condition, args.seed)
+        seq = labels[order]
+        m = streams.smoothness(seq, None if inputs is None else inputs[order])
         out_at = streams.first_exhaustion_step(labels, condition, args.seed)
         shown = "".join(str(int(c)) if c < 10 else "+" for c in seq[: args.show])
         print(f"{condition:<12} {m['mean_run_length']:>9.2f} {m['same_label_fraction']:>10.3f} "
-              f"{out_at:>14}  {shown}")
+              f"{m.get('input_cosine', float('nan')):>10.3f} {out_at:>14}  {shown}")
     return 0
 
 
