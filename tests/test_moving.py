@@ -335,7 +335,7 @@ def test_the_experiment_runs_the_streams_its_claims_name():
     assert {(p + m, t) for _, p in moving.FAMILIES for m, t in moving.ARMS} == arms
     conv = [r for r in runs if r.arch == "conv"]
     assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {("rmsprop", 0.001, 10_000)}
-    assert not moving.UNIT.in_quick
+    assert moving.UNIT.extension
 
 
 def _fake_results(better: str, seeds: int = 10) -> pd.DataFrame:
@@ -391,3 +391,54 @@ def test_the_strip_shows_the_start_of_each_stream(mnist_available):
     fig, caption = moving.draw_strip(_fake_results("leaky").head(1), plots.Context())
     assert len(fig.axes) == len(moving.STREAMS) * moving.STRIP_FRAMES
     assert "first" in caption
+
+
+# ---------------------------------------------------------------- configs on rendered streams
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"dataset_params": {"seed": 3}}, "give data_seed instead"),
+    ({"dataset_params": {"steps": 500}, "steps": 600}, "longer than the moving-mnist stream"),
+    ({"test_mode": "random"}, "test_mode must be 'off' or 'same'"),
+    ({"test_mode": "repeat-1"}, "test_mode must be 'off' or 'same'"),
+])
+def test_configs_a_rendered_stream_cannot_honour_are_refused(settings, message):
+    from smoothlearn.experiments import ConfigError, make_config
+
+    with pytest.raises(ConfigError, match=message):
+        make_config(dataset="moving-mnist", condition="given", **settings)
+
+
+def test_each_seed_renders_its_own_stream_unless_data_seed_is_given():
+    from smoothlearn.experiments import make_config
+
+    seeds = [make_config(dataset="moving-mnist", condition="given", seed=s).resolved()
+             for s in (0, 4)]
+    assert [r["data_seed"] for r in seeds] == [0, 4]
+    fixed = make_config(dataset="moving-mnist", condition="given", seed=4, data_seed=1)
+    assert fixed.resolved()["data_seed"] == 1
+    synthetic = make_config(dataset="synthetic-categories", seed=4)
+    assert synthetic.resolved()["data_seed"] == 0  # generated sets keep one data seed
+
+
+def test_an_evaluation_subset_of_a_stream_is_its_start(mnist_available):
+    """A streamed test needs consecutive frames: eval_items takes the stream's first frames."""
+    from smoothlearn.experiments import make_config
+    from smoothlearn.runs import dataset_for, prepare
+
+    config = make_config(dataset="moving-mnist", condition="given", dataset_params=SHORT,
+                         eval_items=40, test_mode="same", test_reset="input-change")
+    prep = prepare(config)
+    np.testing.assert_array_equal(prep.X_eval, dataset_for(config).X_test[:40])
+
+
+def test_quick_mode_shortens_the_conv_runs_too():
+    from smoothlearn import reproduce as rp
+
+    (info, quick), = rp.plan_experiments(quick=True, names=["moving"])
+    (_, full), = rp.plan_experiments(quick=False, names=["moving"])
+    longest = {}
+    for configs, key in ((quick, "quick"), (full, "full")):
+        for c in configs:
+            family = "conv" if c.arch == "conv" else "mlp"
+            longest[key, family] = max(longest.get((key, family), 0), c.steps or 60_000)
+    assert longest["quick", "conv"] < longest["full", "conv"]
+    assert longest["quick", "mlp"] < longest["full", "mlp"]

@@ -216,9 +216,16 @@ class RunConfig(BaseModel):
             arch=self.arch,
             order_seed=self.seed if self.order_seed is None else self.order_seed,
             init_seed=self.seed if self.init_seed is None else self.init_seed,
-            data_seed=0 if self.data_seed is None else self.data_seed,
+            data_seed=self._data_seed(),
         )
         return out
+
+    def _data_seed(self) -> int:
+        """A stream rendered from files (moving-mnist) is the run's order: like the order
+        seed, it follows the seed; generated datasets keep one data seed (0) for all seeds."""
+        if self.data_seed is not None:
+            return self.data_seed
+        return self.seed if data.dataset_info(self.dataset).source is not None else 0
 
     def run_id(self) -> str:
         """Stable content hash of every setting that affects the numbers (not the label)."""
@@ -255,17 +262,32 @@ class RunConfig(BaseModel):
             )
         if (self.dataset, self.resolved_task) not in HIDDEN:
             raise ConfigError(f"dataset {self.dataset!r} has no {self.resolved_task!r} task")
-        if data.dataset_info(self.dataset).source is not None:  # a moving stream's knobs
-            try:
-                data.moving_spec(self.dataset, self.dataset_params)
-            except data.DataError as err:
-                raise ConfigError(f"dataset_params: {err}") from None
+        if data.dataset_info(self.dataset).source is not None:
+            self._check_rendered_stream()
         if self.arch == "conv":
             self._check_conv()
-        if data.dataset_info(self.dataset).ordered and self.condition != "given":
-            raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is the "
-                              f"data; use condition='given' (not {self.condition!r})")
+        if data.dataset_info(self.dataset).ordered:
+            if self.condition != "given":
+                raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is "
+                                  f"the data; use condition='given' (not {self.condition!r})")
+            if self.test_mode not in ("off", "same"):
+                raise ConfigError(f"dataset {self.dataset!r} is an ordered stream, tested in its "
+                                  f"own order: test_mode must be 'off' or 'same' (not "
+                                  f"{self.test_mode!r})")
         return self
+
+    def _check_rendered_stream(self) -> None:
+        """A stream rendered from files (moving-mnist): its knobs, one seed, its length."""
+        if "seed" in self.dataset_params:
+            raise ConfigError("dataset_params: seed; a rendered stream is drawn from data_seed "
+                              "(default: the run's seed), so give data_seed instead")
+        try:
+            spec = data.moving_spec(self.dataset, self.dataset_params)
+        except data.DataError as err:
+            raise ConfigError(f"dataset_params: {err}") from None
+        if self.steps is not None and self.steps > spec.steps * self.epochs:
+            raise ConfigError(f"steps={self.steps} is longer than the {self.dataset} stream "
+                              f"({spec.steps} frames; set dataset_params.steps)")
 
     def _check_conv(self) -> None:
         """The conv net classifies square one-channel images, one per step."""

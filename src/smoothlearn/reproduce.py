@@ -148,11 +148,11 @@ def plan_experiments(
     quick: bool, names: Sequence[str] | None = None, skip_models: Sequence[str] = ()
 ) -> list[tuple[ExperimentInfo, list[RunConfig]]]:
     """The experiments to run (every registered figure unit, in quick mode those with
-    ``in_quick``; or ``names``), with their configs
+    ``extension``; or ``names``), with their configs
     and, with ``quick``, each unit's quick settings. An experiment that fails to expand is
     planned as failed, not raised. ``skip_models`` drops those models' runs, e.g. the
     multi-hour LSTM baseline on a first full run."""
-    names = names or [unit.id for unit in figures.registry() if unit.in_quick or not quick]
+    names = names or [unit.id for unit in figures.registry() if not (quick and unit.extension)]
     return [_plan_one(name, quick, skip_models) for name in names]
 
 
@@ -346,7 +346,7 @@ def _page(infos: Sequence[ExperimentInfo]) -> str | None:
     """The docs page a run of one extension unit alone (e.g. ``--only moving``) is published
     as (``docs/<id>.md``), so that it never replaces the paper's reproduction; else None."""
     units = [figures.find(i.name) for i in infos]
-    if len(units) == 1 and units[0] is not None and not units[0].in_quick:
+    if len(units) == 1 and units[0] is not None and units[0].extension:
         return units[0].id
     return None
 
@@ -389,7 +389,7 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
     results: list[ComparisonResult] = []
     planned = {i.name for i in infos}
     for unit in figures.claim_units():
-        if not unit.in_quick and unit.id not in planned:
+        if unit.extension and unit.id not in planned:
             continue
         results += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
         if unit.id in inputs:

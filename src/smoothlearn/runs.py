@@ -94,7 +94,10 @@ def _eval_stream(config: RunConfig, ds: data.Dataset, labels: np.ndarray):
     resolved = config.resolved()
     items = np.arange(ds.X_test.shape[0])
     if config.eval_items and config.eval_items < items.size:
-        items = np.sort(np.random.default_rng(0).permutation(items.size)[: config.eval_items])
+        if ds.ordered:  # the start of the stream: a streamed test needs consecutive items
+            items = items[: config.eval_items]
+        else:
+            items = np.sort(np.random.default_rng(0).permutation(items.size)[: config.eval_items])
     if config.test_mode == "off":
         return items, None
     if not ds.ordered:  # an ordered stream is evaluated in its own order

@@ -122,8 +122,10 @@ def _input_size(config: RunConfig) -> int:
 def batch_cap(config: RunConfig, engine: str) -> int:
     """Most runs per batch: small enough to spread a grid over many workers."""
     resolved = config.resolved()
-    if engine == "fast" and config.arch == "conv":  # stacked 8 to an ensemble (engine.conv)
-        return CAP_LARGE
+    if engine == "fast" and config.arch == "conv":  # one batch: one stacked ensemble
+        from smoothlearn.engine.conv import MAX_ENSEMBLE
+
+        return MAX_ENSEMBLE
     if engine == "reference" or config.arch != "leaky" or resolved["batch_size"] > 1:
         return CAP_REFERENCE
     return CAP_LARGE if _input_size(config) >= LARGE_INPUT else CAP_SMALL

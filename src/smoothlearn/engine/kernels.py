@@ -430,7 +430,8 @@ def train_net(
     """Steps s0..s1-1 of one network; returns -1, or the step whose loss was not finite.
 
     ``uW1`` [d]: RMSprop's lazy-decay bookkeeping (:func:`rms_w1`); every row is brought to
-    ``s1`` before returning, so the optimiser state is exact between chunks."""
+    ``s1`` before a normal return, so the optimiser state is exact between chunks (a network
+    that diverged is never trained or read again, so it is left as it stopped)."""
     h = H.shape[0]
     o = b2.shape[0]
     pre = np.empty(h, np.float32)

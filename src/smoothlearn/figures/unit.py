@@ -79,8 +79,9 @@ class FigureUnit:
     built-in name (``smoothlearn/configs/<name>.toml``) or a path. ``paper_ref`` ("Fig 2",
     "A.13") orders the report like the paper. ``claim_order`` orders the claims table (the
     built-in units keep the order the claims were first published in; new units go last).
-    ``in_quick=False``: an extension beyond the paper that ``reproduce --quick`` leaves out
-    unless it is named (``--only``); its claims are listed only in reports that ran it.
+    ``extension=True``: an experiment beyond the paper. ``reproduce --quick`` leaves it out
+    unless it is named (``--only``), its claims are listed only in reports that ran it, and a
+    run of it alone is published as its own docs page (``docs/<id>.md``).
     """
 
     id: str
@@ -91,7 +92,7 @@ class FigureUnit:
     quick: QuickSettings = QuickSettings()
     experiment: str | Path = ""
     claim_order: float = float("inf")
-    in_quick: bool = True
+    extension: bool = False
 
     @property
     def toml_source(self) -> str | Path:
