@@ -43,20 +43,17 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     pngs += [p for p in [out / "robustness" / "robustness.png"] if p.is_file()]
     for png in pngs:
         written.append(Path(shutil.copy2(png, figures / png.name)))
-    text = (out / "report.md").read_text()
-    head, _, rest = text.partition("\n")
-    text = (f"{head}\n\n> Copied from `{out / 'report.md'}` by `smoothlearn publish {out}`; "
-            f"the self-contained HTML version is `{out / 'report.html'}`.\n{rest}")
+    text = _provenance((out / "report.md").read_text(), out / "report.md", out,
+                       f"the self-contained HTML version is `{out / 'report.html'}`.")
     (docs / "reproduction.md").write_text(text)
     written.append(docs / "reproduction.md")
     robust = out / "robustness" / "claims.md"
     if robust.is_file():
-        claims_md = robust.read_text().replace("](robustness.png)", "](figures/robustness.png)")
-        head, _, rest = claims_md.partition("\n")
-        claims_md = (f"{head}\n\n> Copied from `{robust}` by `smoothlearn publish {out}`. To "
-                     f"regenerate: `smoothlearn reproduce --out {out}` (or only the sweep: "
-                     f"`smoothlearn robustness --out {out / 'robustness'}`), then "
-                     f"`smoothlearn publish {out}`.\n{rest}")
+        claims_md = _provenance(
+            robust.read_text().replace("](robustness.png)", "](figures/robustness.png)"),
+            robust, out, f"to regenerate: `smoothlearn reproduce --out {out}` (or only the "
+            f"sweep: `smoothlearn robustness --out {out / 'robustness'}`), then "
+            f"`smoothlearn publish {out}`.")
         (docs / "claims.md").write_text(claims_md)
         written.append(docs / "claims.md")
     if readme is not None:
@@ -75,11 +72,10 @@ def publish_page(out: Path, docs: Path, page: str) -> list[Path]:
     figures.mkdir(parents=True, exist_ok=True)
     written = [Path(shutil.copy2(png, figures / png.name))
                for png in sorted((out / "figures").glob("*.png"))]
-    text = (out / "report.md").read_text().replace("](figures/", f"](figures/{page}/")
-    head, _, rest = text.partition("\n")
-    text = (f"{head}\n\n> Copied from `{out / 'report.md'}` by `smoothlearn publish {out}`; "
-            f"to regenerate: `smoothlearn reproduce --only {page} --out {out}`, then "
-            f"`smoothlearn publish {out}`.\n{rest}")
+    text = _provenance(
+        (out / "report.md").read_text().replace("](figures/", f"](figures/{page}/"),
+        out / "report.md", out, f"to regenerate: `smoothlearn reproduce --only {page} --out "
+        f"{out}`, then `smoothlearn publish {out}`.")
     (docs / f"{page}.md").write_text(text)
     return [*written, docs / f"{page}.md"]
 
@@ -95,10 +91,9 @@ def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list
     text = (out / "landscape.md").read_text()
     for name in record["figures"]:
         text = text.replace(f"]({name})", f"](figures/landscape/{name})")
-    head, _, rest = text.partition("\n")
-    text = (f"{head}\n\n> Copied from `{out / 'landscape.md'}` by `smoothlearn publish {out}`; "
-            f"the cell table is `{out / 'landscape.csv'}`. To regenerate: `{record['command']} "
-            f"--out {out}`, then `smoothlearn publish {out}`.\n{rest}")
+    text = _provenance(text, out / "landscape.md", out,
+                       f"the cell table is `{out / 'landscape.csv'}`; to regenerate: "
+                       f"`{record['command']} --out {out}`, then `smoothlearn publish {out}`.")
     (docs / "landscape.md").write_text(text)
     written.append(docs / "landscape.md")
     if readme is not None:
@@ -113,6 +108,13 @@ def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list
         _replace_block(readme, LANDSCAPE_START, LANDSCAPE_END, block)
         written.append(readme)
     return written
+
+
+def _provenance(text: str, source: Path, out: Path, how: str) -> str:
+    """``text`` with a note under its title: which file it was copied from, and ``how`` to
+    regenerate it (so a reader of docs/ can trace every number back to a command)."""
+    head, _, rest = text.partition("\n")
+    return f"{head}\n\n> Copied from `{source}` by `smoothlearn publish {out}`; {how}\n{rest}"
 
 
 def _replace_block(readme: Path, start: str, end: str, block: str) -> None:
