@@ -495,9 +495,9 @@ def _publish_parser(sub: Any) -> None:
 
 
 def _bench_parser(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmark the fast engine against the naive loop")
+    p = sub.add_parser("bench", help="benchmark the fast trainers against their naive baselines")
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (indicative)")
-    p.add_argument("--out", default=None, help="folder for bench.json/bench.md "
+    p.add_argument("--out", default=None, help="folder for bench_engine.json/.md "
                    "(default runs/bench)")
     p.set_defaults(func=cmd_bench)
 

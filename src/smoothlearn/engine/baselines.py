@@ -24,7 +24,7 @@ from smoothlearn.contract import RMSPROP_V_FLOOR, Curves
 __all__ = [
     "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
     "output_loss", "opt_update", "scatter", "project", "project_row", "combine_rows",
-    "update_and_project", "benchmark_data",
+    "update_and_project",
 ]
 
 # reassoc lets dot products and axpys vectorise; the order of float sums differs from
@@ -299,19 +299,3 @@ def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, 
     scatter(indptr, indices, values, grad_items, n_grad, dense_g, mark, False)
     scatter(indptr, indices, values, proj_items, n_proj, dense_p, mark, False)
 
-
-def benchmark_data(steps: int, condition: str, seed: int = 0):
-    """``(X, labels, order, source)`` for the benchmarks: MNIST's training set in a
-    ``condition`` order when ``SMOOTHLEARN_DATA`` holds it, else MNIST-like random inputs
-    (19% of pixels lit, uniform values, random order)."""
-    from smoothlearn import data, streams
-
-    try:
-        ds = data.load_dataset("mnist")
-    except (OSError, ValueError):  # no local copy: random inputs of MNIST's shape and density
-        rng = np.random.default_rng(seed)
-        X = rng.random((2000, 784), dtype=np.float32)
-        X = np.where(rng.random((2000, 784)) < 0.19, X, 0).astype(np.float32)
-        return X, rng.integers(0, 10, 2000), rng.integers(0, 2000, steps), "random"
-    order = streams.order(ds.y_train, condition, seed)[:steps]
-    return ds.X_train, ds.y_train, order, f"MNIST {condition}"

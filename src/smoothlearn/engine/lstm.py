@@ -29,9 +29,8 @@ in ``tests/test_engine_lstm.py``.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -43,7 +42,6 @@ from smoothlearn.engine.baselines import (
     OPTIMISERS,
     OUTPUTS,
     add_metrics,
-    benchmark_data,
     csr_rows,
     curves_of,
     finish_metrics,
@@ -59,7 +57,7 @@ from smoothlearn.engine.baselines import (
 )
 from smoothlearn.nn import init_lstm_params
 
-__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm", "benchmark"]
+__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm"]
 
 
 _EVAL_TILE = 64
@@ -380,41 +378,3 @@ def train_lstm_fast(
     """The compiled twin of :func:`smoothlearn.train.train_lstm` (same arguments, same curves)."""
     return train_lstm_many([LSTMRun(prep, hidden, bptt, init_seed)], 1, progress)[0]
 
-
-def benchmark(steps: int = 300, hidden: int = 392, bptt: int = 10, seed: int = 0) -> dict:
-    """Training steps per second of ``train_lstm`` and the kernel, side by side, one core each.
-
-    The A.8 shape (784-``hidden``-10, window ``bptt``, SGD, MSE) on MNIST in a repeat-5 order
-    (MNIST-shaped random inputs when the data is absent); evaluation is left out (one point at
-    step 0 on 10 items). Rates are per second of this process's CPU time (torch limited to one
-    thread), so that other programs sharing the machine do not count; ``*_wall`` gives the wall-
-    clock rates too.
-    """
-    import torch
-
-    from smoothlearn.contract import TrainSettings
-    from smoothlearn.train import train_lstm
-
-    X, labels, order, source = benchmark_data(steps, "repeat-5", seed)
-    targets = np.eye(10, dtype=np.float32)[labels]
-    prep = Prepared(
-        X=X, targets=targets, labels=labels, order=order,
-        resets=np.zeros((steps, 1), bool), params={}, leak=np.zeros(hidden, np.float32),
-        eval_steps=np.array([0]), X_eval=X[:10], targets_eval=targets[:10],
-        labels_eval=labels[:10], eval_resets=None, settings=TrainSettings(),
-    )
-    warm = replace(prep, order=prep.order[:2])
-    train_lstm_fast(warm, hidden, bptt, 0)  # compile (or load from cache) before timing
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    out: dict = {"source": source}
-    try:
-        for name, fn in (("reference", train_lstm), ("fast", train_lstm_fast)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            fn(prep, hidden, bptt, 0)
-            out[name] = steps / (time.process_time() - cpu)
-            out[f"{name}_wall"] = steps / (time.perf_counter() - wall)
-    finally:
-        torch.set_num_threads(torch_threads)
-    out["speedup"] = out["fast"] / out["reference"]
-    return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import numpy as np
 from numba import njit
@@ -26,7 +25,6 @@ from smoothlearn.engine.baselines import (
     OPTIMISERS,
     OUTPUTS,
     add_metrics,
-    benchmark_data,
     combine_rows,
     csr_rows,
     curves_of,
@@ -41,7 +39,7 @@ from smoothlearn.engine.baselines import (
     update_and_project,
 )
 
-__all__ = ["train_minibatch_fast", "train_minibatch_many", "benchmark"]
+__all__ = ["train_minibatch_fast", "train_minibatch_many"]
 
 _EVAL_TILE = 64
 
@@ -213,44 +211,3 @@ def train_minibatch_fast(
     """The compiled twin of :func:`smoothlearn.train.train_minibatch` (same curves)."""
     return train_minibatch_many([prep], [batch_size], 1, progress)[0]
 
-
-def benchmark(items: int = 4000, batch: int = 16, hidden: int = 392, seed: int = 0) -> dict:
-    """Items per second of ``train_minibatch`` and the kernel, side by side, one core each.
-
-    The A.5/A.6 shape (784-``hidden``-10, SGD, MSE) on MNIST in a repeat-16 order (MNIST-shaped
-    random inputs when the data is absent); evaluation is left out (one point at step 0 on 10
-    items). Rates are per second of this process's CPU time (torch limited to one thread), so
-    that other programs sharing the machine do not count; ``*_wall`` gives the wall-clock rates
-    too.
-    """
-    import time
-
-    import torch
-
-    from smoothlearn.contract import TrainSettings
-    from smoothlearn.nn import init_params
-    from smoothlearn.train import train_minibatch
-
-    X, labels, order, source = benchmark_data(items, "repeat-16", seed)
-    targets = np.eye(10, dtype=np.float32)[labels]
-    prep = Prepared(
-        X=X, targets=targets, labels=labels, order=order,
-        resets=np.zeros((items, 1), bool), params=init_params(784, hidden, 10, 0),
-        leak=np.zeros(hidden, np.float32), eval_steps=np.array([0]), X_eval=X[:10],
-        targets_eval=targets[:10], labels_eval=labels[:10], eval_resets=None,
-        settings=TrainSettings(),
-    )
-    train_minibatch_fast(replace(prep, order=prep.order[:batch]), batch)  # compile first
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    out: dict = {"source": source}
-    try:
-        for name, fn in (("reference", train_minibatch), ("fast", train_minibatch_fast)):
-            cpu, wall = time.process_time(), time.perf_counter()
-            fn(prep, batch)
-            out[name] = items / (time.process_time() - cpu)
-            out[f"{name}_wall"] = items / (time.perf_counter() - wall)
-    finally:
-        torch.set_num_threads(torch_threads)
-    out["speedup"] = out["fast"] / out["reference"]
-    return out

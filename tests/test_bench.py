@@ -1,0 +1,89 @@
+"""smoothlearn bench: every case is a row of one table, timed against its baseline.
+
+Timings are never asserted (the machine is shared); structure, positive rates and the
+engine's numbers against the reference are.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from smoothlearn import bench
+from smoothlearn.bench import cases
+from smoothlearn.bench.workloads import Workload
+from smoothlearn.contract import TrainSettings
+
+ROW_KEYS = {"case", "shape", "networks", "steps", "threads", "unit", "engine_rate",
+            "engine_min", "engine_max", "naive_rate", "ratio", "target", "met", "note"}
+
+
+def tiny_mnist(quick: bool = True, test_items: int = 40) -> Workload:
+    """MNIST's workload at a toy size: 20 sparse inputs, 8 hidden units, 4 classes."""
+    rng = np.random.default_rng(0)
+
+    def sparse(n: int) -> np.ndarray:
+        return np.where(rng.random((n, 20)) < 0.3, rng.random((n, 20)), 0).astype(np.float32)
+
+    X, Xt = sparse(64), sparse(test_items)
+    y, yt = np.arange(64) % 4, np.arange(test_items) % 4
+    for a in (X, Xt, y, yt):
+        a.flags.writeable = False
+    return Workload("mnist", X, y, Xt, yt, 8, 0.5, "label", 1, "repeat-3", "classify",
+                    TrainSettings(output="softmax", loss="mse", optimizer="sgd", lr=0.01),
+                    "tiny random")  # fmt: skip
+
+
+def check_row(row: dict, unit: str) -> None:
+    assert ROW_KEYS <= row.keys()
+    assert row["unit"] == unit
+    assert row["engine_rate"] > 0 and row["naive_rate"] > 0
+    assert row["engine_min"] <= row["engine_rate"] <= row["engine_max"]
+    assert row["ratio"] == pytest.approx(row["engine_rate"] / row["naive_rate"])
+
+
+def test_lstm_and_minibatch_rows_time_the_compiled_trainers_against_the_reference():
+    wl = tiny_mnist()
+    lstm = cases.lstm_case(wl, ref_steps=20, fast_steps=40, repeats=2)
+    check_row(lstm, "steps/s")
+    assert lstm["target"] == "≥10×" and lstm["met"] == (lstm["ratio"] >= 10)
+    assert lstm["case"] == "LSTM, BPTT window 10" and lstm["steps"] == 40
+    mini = cases.minibatch_case(wl, ref_items=64, fast_items=128, repeats=1)
+    check_row(mini, "items/s")
+    assert mini["case"] == "mini-batch 16" and mini["target"] == ""
+
+
+def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
+    wl = tiny_mnist(test_items=50)
+    row = cases.evaluation_case(wl, threads=2, repeats=1)
+    check_row(row, "evals/s")
+    assert row["networks"] == 2 and row["steps"] == 50
+    assert row["ms_per_eval"] == pytest.approx(1e3 / row["engine_rate"])
+    assert row["max_abs_diff"] < 1e-5  # the engine's numbers are the reference's
+    nnz = np.count_nonzero(wl.X_test)
+    assert row["gmac_per_eval"] == pytest.approx((nnz * 8 + 50 * 8 * 4) / 1e9)
+    assert row["target"] == f"≤{cases.EVAL_MS_BEFORE / 2:.1f} ms"
+
+
+def test_case_table_prints_each_row_in_its_unit():
+    row = cases.case_row("x", "1-2-3", 2, 10, 1, {"rate": 250.0, "rate_min": 200.0,
+                                                   "rate_max": 300.0}, 5.0, 40, "n", "items/s")
+    table = bench.case_table([row])
+    assert len(table) == 3 and table[2].startswith("| x | 1-2-3 | 2 × 10 | 1 |")
+    assert "250 [200–300] items/s | 5 items/s | 50× | ≥40× met | n |" in table[2]
+
+
+def test_quick_benchmark_writes_every_case(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "mnist_workload", tiny_mnist)
+    res = bench.run_benchmarks(quick=True, out=tmp_path)
+    names = [c["case"] for c in res.results["cases"]]
+    for wanted in ("MNIST leaky+reset, sparse", "MNIST, RMSprop (momentum 0)",
+                   "LSTM, BPTT window 10", "mini-batch 16", "evaluation, memory off"):
+        assert wanted in names
+        assert f"| {wanted} |" in res.table
+    for row in res.results["cases"]:
+        assert row["engine_rate"] > 0 and row["naive_rate"] > 0, row["case"]
+    assert json.loads(res.json_path.read_text())["cases"] == res.results["cases"]
+    assert res.markdown_path.read_text() == res.table
