@@ -167,6 +167,21 @@ def test_robustness_matrix_joins_the_report(tmp_path, monkeypatch, mnist_availab
     assert "figures/robustness.png" in (tmp_path / "report.md").read_text()
 
 
+def _fake_moving_frame():
+    """Results of the moving experiment's MLP arms only (3 seeds, two evaluation steps)."""
+    import pandas as pd
+
+    from smoothlearn.figures import moving
+
+    return pd.DataFrame([
+        {"run_id": f"{stream}-{model}-{mode}-{seed}", "experiment": "moving",
+         "dataset": "moving-mnist", "model": model, "condition": "given", "test_mode": mode,
+         "seed": seed, "dataset_params": moving.stream_key(stream), "step": step,
+         "test_mse": 0.09 - step * 1e-5 + seed * 1e-4, "test_acc": 0.5, "test_ce": 1.0}
+        for stream in moving.STREAMS for model, mode in moving.ARMS
+        for seed in range(3) for step in (0, 1000)])
+
+
 def test_a_run_of_one_extension_unit_is_published_as_its_own_page(tmp_path):
     """``reproduce --only moving`` then ``publish``: docs/moving.md and its figures, while the
     paper's reproduction page and the README stay untouched."""
@@ -176,6 +191,11 @@ def test_a_run_of_one_extension_unit_is_published_as_its_own_page(tmp_path):
     assert rp._page([info]) == "moving"
     assert rp._page([dataclasses.replace(info, name="fig2")]) is None
     assert rp._page([info, dataclasses.replace(info, name="fig2")]) is None
+    frame = _fake_moving_frame()
+    listed = {r.experiment for r in rp._claims(frame, "end", [], [info], {})}
+    assert listed == {"moving"}  # the paper's claims are not listed as "no data" there
+    both = [info, dataclasses.replace(info, name="figA7")]
+    assert {r.experiment for r in rp._claims(frame, "end", [], both, {})} > {"moving", "fig2"}
     out, docs = tmp_path / "out", tmp_path / "docs"
     (out / "figures").mkdir(parents=True)
     (out / "figures" / "moving-strip.png").write_bytes(b"png")

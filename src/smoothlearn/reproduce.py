@@ -384,12 +384,14 @@ def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureRes
 def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             infos: Sequence[ExperimentInfo],
             inputs: dict[str, dict[str, Any]]) -> list[ComparisonResult]:
-    """Every registered unit's claims (those without runs read "no data"; units outside
-    the quick plan only when planned), in claim order."""
+    """Every registered unit's claims, in claim order: the paper's read "no data" where they
+    have no runs; an extension's appear only when it was planned; and a run of one extension
+    alone (its own docs page) lists only that extension's claims."""
     results: list[ComparisonResult] = []
     planned = {i.name for i in infos}
+    page = _page(infos)
     for unit in figures.claim_units():
-        if unit.extension and unit.id not in planned:
+        if unit.id not in planned and (unit.extension or page):
             continue
         results += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
         if unit.id in inputs:
