@@ -317,6 +317,8 @@ def _protocol(arm: pd.DataFrame) -> tuple[str, bool]:
     reads = policy == "label" and str(row["task"]) == "classify"
     if reads:
         return f"streamed as {order}, label resets (reads test labels)", True
+    if str(row["condition"]) == "given":  # an ordered stream: its test stream comes as given
+        return f"streamed in the test stream's own order, {policy} resets", False
     return f"streamed as {order}, {policy} resets (order built from test labels)", False
 
 

@@ -267,9 +267,9 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
     extra = []
     if with_sweep:
         extra.append(_robustness(out, quick, execution, problem, notes))
-    else:
+    elif _page([info for info, _ in plans]) is None:
         notes.append("The robustness matrix (which claims depend on which unstated choice) is "
-                     "left out of quick runs: `smoothlearn robustness --quick`, or "
+                     "not part of this run: `smoothlearn robustness`, or "
                      "`smoothlearn reproduce --robustness`.")
     path = _write_outputs(out, frame, plans, quick, engine, options.step_policy, notes, started,
                           extra)
@@ -318,7 +318,9 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                                   _depends_on(out),
                                   {c.id: c.statement for c in declared if c.statement})
     drawn = [_scorecard(rows, out / "figures")]
-    drawn += draw_figures(frame, out / "figures", inputs) + list(extra)
+    page = _page(infos)
+    drawn += draw_figures(frame, out / "figures", inputs,
+                          only={i.name for i in infos} if page else None) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")
@@ -326,7 +328,8 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     meta = {"quick": quick, "seconds": time.perf_counter() - started, "notes": notes,
             "compute_seconds": training_seconds(out / STORE, run_ids),
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "step_policy": step_policy, "headline": [r.to_record() for r in rows]}
+            "step_policy": step_policy, "headline": [r.to_record() for r in rows],
+            "page_title": figures.get(page).paper_ref if page else ""}
     payload = {"step_policy": str(step_policy), "quick": quick,
                "seconds": meta["seconds"], "compute_seconds": meta["compute_seconds"],
                "headline": meta["headline"],

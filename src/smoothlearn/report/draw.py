@@ -3,7 +3,7 @@ cannot be drawn says why in its place instead of sinking the report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,9 +99,11 @@ def draw_figures(
     frame: pd.DataFrame,
     fig_dir: Path,
     analysis_inputs: Mapping[str, Mapping[str, Any]] | None = None,
+    only: Collection[str] | None = None,
 ) -> list[FigureResult]:
     """Every registered figure (results or not: those without say why), in the paper's order,
-    then one per unregistered experiment in ``frame``.
+    then one per unregistered experiment in ``frame``; ``only``: just these units (a run of
+    one extension alone draws only its own figures).
 
     ``analysis_inputs`` maps an autoencoder experiment to ``{"configs", "curves", "table"}``:
     its run configs, their :class:`~smoothlearn.contract.Curves` (with final weights) and the
@@ -109,8 +111,8 @@ def draw_figures(
     """
     frame = claims_mod.normalise_frame(frame) if len(frame) else frame
     present = list(dict.fromkeys(frame["experiment"])) if len(frame) else []
-    units = list(figures.registry())
-    known = {u.id for u in units}
+    units = [u for u in figures.registry() if only is None or u.id in only]
+    known = {u.id for u in figures.registry()}
     units += [_fallback_unit(exp) for exp in sorted(set(present) - known)]
     out = []
     for unit in units:

@@ -94,7 +94,8 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     mode = "quick (fewer seeds and steps: indicative only)" if meta.get("quick") else "paper"
     card = next((_figure(f) for f in figures if f.id == "scorecard"), None)
     return _environment().get_template("report.html.j2").render(
-        css=_css(), meta=meta, mode=mode, anchors=anchors, claims=_claims(records),
+        css=_css(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
+        claims=_claims(records),
         run_time=prose.run_time(meta), scorecard=card if card and card["image"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],

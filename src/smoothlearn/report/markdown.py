@@ -38,6 +38,14 @@ def md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def report_title(meta: Mapping[str, Any]) -> str:
+    """The paper's reproduction, or the experiment a page-of-its-own run was (``meta["page"]``:
+    an extension unit run alone, e.g. moving objects)."""
+    if meta.get("page_title"):
+        return f"{meta['page_title']} — smoothlearn report"
+    return "Learning representations from temporally smooth data — reproduction report"
+
+
 def markdown_report(
     records: Sequence[Mapping[str, Any]],
     figures: Sequence[FigureResult],
@@ -46,7 +54,7 @@ def markdown_report(
 ) -> str:
     """The report for GitHub: the same tables, figures as relative PNG links."""
     mode = "quick (indicative only)" if meta.get("quick") else "paper"
-    lines = ["# Learning representations from temporally smooth data — reproduction report", "",
+    lines = [f"# {report_title(meta)}", "",
              f"Mode: **{mode}**. {prose.run_time(meta)} Finished {meta.get('finished', '')}; "
              f"step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
