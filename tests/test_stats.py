@@ -61,6 +61,8 @@ def test_signflip_p_is_exact_for_few_seeds():
     assert stats.signflip_p(noise) > 0.05
     assert stats.signflip_p(noise + 3) < 0.001
     assert math.isnan(stats.signflip_p(np.array([])))
+    assert stats.signflip_p(np.array([0.5])) == 1.0  # one seed: both signs as extreme
+    assert stats.signflip_p(np.array([0.5, np.nan])) == 1.0
     assert stats.signflip_p(np.full(5, 1e-13)) == pytest.approx(2 / 32)  # tiny but one-sided
     assert stats.signflip_p(np.zeros(6)) == 1.0
     assert stats.signflip_p(np.array([0.1, 0.2, 0.3, -0.6])) == 1.0  # zero up to rounding

@@ -121,6 +121,8 @@ def signflip_p(diff: np.ndarray, n_perm: int = 20_000, seed: int = 0) -> float:
     n = values.size
     if n == 0:
         return math.nan
+    if n == 1:  # both sign patterns are as extreme as the observed one (scipy needs n >= 2)
+        return 1.0
     res = scipy_stats.permutation_test(
         (values,), mean, permutation_type="samples", vectorized=True,
         n_resamples=np.inf if n <= EXACT_MAX_SEEDS else n_perm, alternative="two-sided",

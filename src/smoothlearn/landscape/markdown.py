@@ -71,8 +71,10 @@ def _effect(row: pd.Series, ref: str) -> str:
         return "no paired seeds"
     share = row[f"share_{ref}"]
     agree = round(share * row[f"n_pairs_{ref}"]) if math.isfinite(share) else 0
+    effect = row[f"effect_sd_{ref}"]
+    sd = f"{effect:+.2f} SD" if math.isfinite(effect) else "SD n/a (one seed)"
     return (f"{diff:+.4f} MSE ({100 * diff / base:+.1f}% of {base:.4f}), "
-            f"{row[f'effect_sd_{ref}']:+.2f} SD, Holm p {_p(row[f'p_holm_{ref}'])}, "
+            f"{sd}, Holm p {_p(row[f'p_holm_{ref}'])}, "
             f"{agree}/{int(row[f'n_pairs_{ref}'])} seeds that way")
 
 
