@@ -24,6 +24,7 @@ from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.convnet import ConvLeakyNet, feature_size, image_side, init_conv_params
 from smoothlearn.engine import conv as engine_conv
 from smoothlearn.engine.conv import MAX_ENSEMBLE, train_conv_many
+from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.experiments import CONV_HIDDEN, ConfigError, make_config
 from smoothlearn.nn import reset_flags
 from smoothlearn.runs import prepare, run_many
@@ -37,10 +38,8 @@ D = SIDE * SIDE
 @pytest.fixture(autouse=True)
 def one_thread():
     """Per-sample steps on two threads of a busy machine are ~15x slower than on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def _images(seed: int, n: int) -> np.ndarray:

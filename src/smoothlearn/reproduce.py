@@ -310,6 +310,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                    step_policy: str | int, notes: list[str], started: float,
                    extra: Sequence[FigureResult] = ()) -> Path:
     infos = [info for info, _ in plans]
+    page = _page(infos)
     inputs = analyse(plans, engine, notes)
     results = _claims(frame, step_policy, notes, infos, inputs)
     records = [r.to_record() for r in results]
@@ -318,7 +319,6 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                                   _depends_on(out),
                                   {c.id: c.statement for c in declared if c.statement})
     drawn = [_scorecard(rows, out / "figures")]
-    page = _page(infos)
     drawn += draw_figures(frame, out / "figures", inputs,
                           only={i.name for i in infos} if page else None) + list(extra)
     failed = [i.name for i in infos if i.status == "failed"]
@@ -337,7 +337,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                "records": records,
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos],
-               "page": _page(infos)}
+               "page": page}
     from smoothlearn.results import strict_json
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,

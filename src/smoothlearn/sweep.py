@@ -286,21 +286,10 @@ def _failed_batch(payload: Sequence[dict[str, Any]], err: BaseException) -> list
     return [_failed(str(d["_run_id"]), err, "") for d in payload]
 
 
-@contextmanager
-def _one_math_thread() -> Iterator[None]:
-    """In-process runs use one torch thread, as pool workers do, and restore it after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _run_in_process(payloads: list[list[dict]], engine: str, sink: Sink) -> None:
-    with _one_math_thread():
+    from smoothlearn.engine.runtime import torch_threads
+
+    with torch_threads(1):  # one torch thread, as pool workers have
         for payload in payloads:
             sink(run_batch(payload, engine, limit=False))
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -23,19 +22,9 @@ from smoothlearn.contract import Prepared
 from smoothlearn.engine import train_many
 from smoothlearn.engine.arrays import csr, ro
 from smoothlearn.engine.kernels import forward_w1, sgd_w1
+from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.nn import LeakyNet
 from smoothlearn.train import make_optimizer
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Torch limited to ``n`` threads inside the block (the naive loops run on one core)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, float, float]:

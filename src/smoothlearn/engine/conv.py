@@ -25,9 +25,8 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from torch.nn import functional as F
 from smoothlearn.contract import Curves, Prepared
 from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import OPTIMISERS, opt_update
+from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.nn import unit_groups
 from smoothlearn.train import evaluate_conv
@@ -165,22 +165,6 @@ def _key(run: Prepared) -> tuple:
             run.settings, run.task)
 
 
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run torch ops on one thread each, then restore torch's setting.
-
-    Per-sample steps are far too small to split across threads: on a busy 2-core machine a
-    2-thread step of the reference took 32 ms against 2 ms on one thread (measured), so the
-    cores are used by running ensembles side by side instead.
-    """
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _chunks(members: list[int], workers: int, max_ensemble: int) -> list[list[int]]:
     """Near-equal ensembles of at most ``max_ensemble`` runs, at least one per worker."""
     count = max(math.ceil(len(members) / max_ensemble), min(workers, len(members)))
@@ -218,7 +202,7 @@ def train_conv_many(
         return ConvEnsemble([runs[i] for i in chunk]).run(report)
 
     out: list[Any] = [None] * len(runs)
-    with one_torch_thread(), ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+    with torch_threads(1), ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
         for chunk, curves in zip(chunks, pool.map(train, chunks), strict=True):
             for i, c in zip(chunk, curves, strict=True):
                 out[i] = c

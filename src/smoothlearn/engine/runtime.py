@@ -40,6 +40,24 @@ def numba_threads(threads: int | None) -> Iterator[int]:
         numba.set_num_threads(old)
 
 
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run torch ops on ``threads`` threads inside the block, restoring the old count.
+
+    Per-sample steps are far too small to split across threads (on a busy 2-core machine a
+    2-thread reference step took 32 ms against 2 ms on one thread), so trainers, pool workers
+    and the benchmark's naive loops run torch on one thread and use the cores side by side.
+    """
+    import torch  # only the torch paths need it; the numba engine does not
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 _POOL: dict[int, ThreadPoolExecutor] = {}
 
 

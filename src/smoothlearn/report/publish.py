@@ -98,7 +98,7 @@ def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list
     written.append(docs / "landscape.md")
     if readme is not None:
         readme = Path(readme)
-        rel = Path(os.path.relpath(docs.resolve(), readme.parent.resolve())).as_posix()
+        rel = _relative(docs, readme.parent)
         mode = "indicative, quick mode" if record["indicative"] else record["mode"]
         block = "\n".join([
             LANDSCAPE_START, "",
@@ -108,6 +108,11 @@ def publish_landscape(out: Path, docs: Path, readme: Path | None = None) -> list
         _replace_block(readme, LANDSCAPE_START, LANDSCAPE_END, block)
         written.append(readme)
     return written
+
+
+def _relative(docs: Path, root: Path) -> str:
+    """``docs`` as a link from a README in ``root`` (posix separators, as Markdown wants)."""
+    return Path(os.path.relpath(docs.resolve(), root.resolve())).as_posix()
 
 
 def _provenance(text: str, source: Path, out: Path, how: str) -> str:
@@ -129,7 +134,7 @@ def _replace_block(readme: Path, start: str, end: str, block: str) -> None:
 
 
 def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
-    rel = Path(os.path.relpath(docs.resolve(), root.resolve())).as_posix()
+    rel = _relative(docs, root)
     mode = "quick" if data.get("quick") else "paper settings"
     lines = [README_START, "", f"## What reproduces ({mode})", "",
              f"From `smoothlearn reproduce` ({mode}); every comparison, figure and config is in "
