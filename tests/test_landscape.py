@@ -66,11 +66,34 @@ def test_cost_counts_only_runs_not_in_the_store():
     assert whole.runs == len(the_plan.arms) == 6
     assert whole.network_steps == 6 * 300
     assert whole.eval_items == 6 * 4 * 100  # steps 0, 10, 20, 300
-    expected = 6 * (300 / grid.STEPS_PER_CORE_SECOND["sgd"]
+    factor = grid.step_cost_factor(SYNTH)
+    assert factor >= 1.0
+    expected = 6 * (300 * factor / grid.STEPS_PER_CORE_SECOND["sgd"]
                     + 400 / grid.EVAL_ITEMS_PER_CORE_SECOND)
     assert whole.core_seconds == pytest.approx(expected)
     assert grid.cost(the_plan, skip=the_plan.run_ids).runs == 0
     assert "6 runs" in whole.describe()
+
+
+def test_a_block_can_keep_to_some_datasets():
+    """A thinned grid keeps a costly dataset to the panels that answer its question."""
+    def axes(rates, datasets=None):
+        return Block(leaks=(0.0, 0.5), smoothness=("repeat-1",), resets=("never",),
+                     rates=rates, protocols=("memory-off",), datasets=datasets)
+
+    both = axes((("sgd", 0.01),))
+    only = axes((("sgd", 0.003),), datasets=("synthetic-other",))
+    the_plan = grid.plan(Grid(blocks=(both, only), datasets=(SYNTH,), seeds=1,
+                              checkpoints=Checkpoints(10, 20, 300), eval_items=100))
+    assert {a.lr for a in the_plan.arms} == {0.01}
+    assert only.covers("synthetic-other") and not only.covers(SYNTH) and both.covers(SYNTH)
+
+
+def test_default_mode_keeps_the_rate_panels_to_mnist():
+    blocks = landscape.MODES["default"].blocks
+    fashion = {r for b in blocks if b.covers("fashion-mnist") for r in b.rates}
+    mnist = {r for b in blocks if b.covers("mnist") for r in b.rates}
+    assert fashion == {("sgd", 0.01)} and mnist == set(grid.SGD_RATES)
 
 
 def test_min_holm_p():
@@ -98,8 +121,8 @@ def test_the_builtin_experiment_has_the_default_grids_axes():
     from smoothlearn.experiments import load_experiment
 
     tables = load_experiment("landscape").grids
-    blocks = landscape.MODES["default"].blocks
     for dataset in ("mnist", "fashion-mnist"):
+        blocks = [b for b in landscape.MODES["default"].blocks if b.covers(dataset)]
         mine = [t for t in tables if t["dataset"] == [dataset]]
         feedforward, leaky = mine[0], mine[1:]
         assert feedforward["model"] == ["feedforward"]
@@ -217,6 +240,28 @@ def test_lr_is_compared_on_the_reset_rules_every_rate_has():
     assert "lr 0.003: 1 better / 0 worse of 1" in by_lr
     assert "lr 0.01: 1 better / 0 worse of 1" in by_lr  # not 3: other resets left out
     assert "(on SGD lr 0.01)" in by_reset and "label reset: 1 better" in by_reset
+
+
+def test_datasets_are_compared_on_the_panels_both_have():
+    """With the rate panels on one dataset only, the comparison leaves them (and their
+    feedforward nets) out, and each dataset's lr line speaks of its own rates only."""
+    def row(dataset, lr, leak, diff, mse):
+        return {"dataset": dataset, "checkpoint": "end", "protocol": "memory-off",
+                "leak": leak, "smoothness": "repeat-5", "optimizer": "sgd", "lr": lr,
+                "reset": "input-change" if leak else None, "diff_same": diff,
+                "ff_mse_same": 0.2, "significant_same": diff is not None, "test_mse": mse}
+
+    rows = [row(d, 0.01, 0.0, None, 0.2) for d in ("a", "b")]
+    rows += [row(d, 0.01, 0.5, -0.02, 0.18) for d in ("a", "b")]
+    rows += [row("a", 0.03, 0.0, None, 0.1), row("a", 0.03, 0.5, 0.02, 0.12)]
+    table = pd.DataFrame(rows)
+    text = markdown.datasets_compared(table)
+    assert "on the panels both datasets share" in text
+    assert text.count("1 better / 0 worse of 1 cells") == 2  # lr 0.03 left out
+    assert "best feedforward MSE 0.2000" in text  # not a's 0.1 at lr 0.03
+    assert any(line.startswith("**With the learning rate") for line in
+               markdown.moves_with(table, "a"))
+    assert not any("learning rate" in line for line in markdown.moves_with(table, "b"))
 
 
 # ----------------------------------------------------------------------------- figures

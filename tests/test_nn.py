@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
+import smoothlearn.nn as nn_module
 from smoothlearn.nn import (
     LeakyMemory,
     LeakyNet,
@@ -313,6 +316,26 @@ def test_reset_flags_policies():
     assert flags[:, 1, 0].tolist() == [True, False, False, True, False]
     with pytest.raises(ValueError, match="labels"):
         reset_flags("label", x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.integers(0, 40), groups=st.integers(1, 3), seed=st.integers(0, 99),
+       aggregate=st.sampled_from(["sum", "any", "all"]), block=st.integers(1, 7))
+def test_reset_flags_through_an_order_equal_the_gathered_stream(steps, groups, seed, aggregate,
+                                                                block):
+    """``order=`` reads step t as inputs[order[t]] in blocks; the flags are exactly those of
+    the copied stream, whatever the block size."""
+    rng = np.random.default_rng(seed)
+    items = rng.random((12, 6)) * (rng.random((12, 6)) < 0.5)
+    order = rng.integers(0, 12, steps)
+    labels = rng.integers(0, 3, 12)
+    for policy in ("never", "label", "every-3", "input-change"):
+        g = groups if policy == "input-change" else 1
+        want = reset_flags(policy, items[order], labels[order], g, aggregate)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(nn_module, "_CHANGE_BLOCK", block)
+            got = reset_flags(policy, items, labels[order], g, aggregate, order=order)
+        assert got.dtype == bool and np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("bad", ["sometimes", "every-0", "every-", "labels"])

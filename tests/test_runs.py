@@ -42,6 +42,21 @@ def test_test_modes_build_evaluation_streams():
     assert not np.array_equal(local.eval_resets, same.eval_resets)
 
 
+def test_runs_tested_on_the_same_items_share_one_test_array():
+    """The engine evaluates a shared test set once per network instead of stacking copies."""
+    a = prepare(make_config(**SMALL, model="feedforward", seed=1))
+    b = prepare(make_config(**SMALL, model="leaky", condition="repeat-3", seed=2))
+    assert a.X_eval is b.X_eval and not a.X_eval.flags.writeable
+    c = prepare(make_config(**SMALL, eval_items=40, seed=1))
+    d = prepare(make_config(**SMALL, eval_items=40, seed=3))
+    assert c.X_eval is d.X_eval and c.X_eval.shape[0] == 40
+    config = make_config(**SMALL, model="leaky", condition="repeat-3", test_mode="same")
+    streamed, test = prepare(config), dataset_for(config)
+    rows = [int(np.flatnonzero((test.X_test == x).all(1))[0]) for x in streamed.X_eval]
+    assert sorted(rows) == list(range(test.X_test.shape[0]))  # every item once, in stream order
+    assert np.array_equal(test.y_test[rows], streamed.labels_eval)
+
+
 def test_steps_eval_items_and_balance():
     prep = prepare(make_config(**SMALL, steps=250, eval_items=40))
     assert prep.steps == 250 and prep.eval_steps[-1] == 250 and prep.X_eval.shape[0] == 40

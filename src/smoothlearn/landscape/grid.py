@@ -58,6 +58,10 @@ FEEDFORWARD = "feedforward"
 #: upper bound for them.
 STEPS_PER_CORE_SECOND = {"sgd": 100_000.0, "rmsprop": 23_000.0}
 EVAL_ITEMS_PER_CORE_SECOND = 240_000.0
+#: Share of W1's rows one MNIST step touches: the union of two consecutive items' non-zero
+#: inputs (19% each). A step costs about in proportion to it, so denser inputs are projected
+#: slower (Fashion-MNIST, 50% non-zero: x2.2; measured x3, docs/landscape-method.md).
+MNIST_ROW_SHARE = 0.345
 
 
 # ----------------------------------------------------------------------------- dataset facts
@@ -78,6 +82,14 @@ def training_labels(dataset: str, params: Params = ()) -> np.ndarray:
 def test_size(dataset: str, params: Params = ()) -> int:
     """Items in a dataset's test split (for the cost projection)."""
     return int(_dataset(dataset, params).X_test.shape[0])
+
+
+@lru_cache(maxsize=16)
+def step_cost_factor(dataset: str, params: Params = ()) -> float:
+    """How much costlier a training step is than an MNIST one, from the input density."""
+    X = _dataset(dataset, params).X_train
+    density = np.count_nonzero(X) / max(X.size, 1)
+    return max(1.0, (1.0 - (1.0 - density) ** 2) / MNIST_ROW_SHARE)
 
 
 @lru_cache(maxsize=512)
@@ -135,6 +147,12 @@ class Block:
     resets: tuple[str, ...] = RESETS
     rates: tuple[tuple[str, float], ...] = (*SGD_RATES, RMSPROP_RATE)
     protocols: tuple[str, ...] = tuple(PROTOCOLS)
+    #: The datasets this block runs on (None: every dataset of the grid). A thinned grid
+    #: can keep a costly dataset to the panels that answer its question.
+    datasets: tuple[str, ...] | None = None
+
+    def covers(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.protocols if p not in PROTOCOLS]
@@ -168,8 +186,10 @@ class Grid:
         return replace(self, blocks=blocks, datasets=tuple(datasets or self.datasets),
                        seeds=seeds or self.seeds)
 
-    def conditions(self) -> set[str]:
-        return {"random", *(c for b in self.blocks for c in b.smoothness)}
+    def conditions(self, dataset: str | None = None) -> set[str]:
+        """The training orders of the grid (of the blocks on ``dataset``, if given)."""
+        blocks = [b for b in self.blocks if dataset is None or b.covers(dataset)]
+        return {"random", *(c for b in blocks for c in b.smoothness)}
 
 
 @dataclass(frozen=True)
@@ -208,8 +228,8 @@ class Plan:
 
 def plan(grid: Grid, experiment: str = "landscape") -> Plan:
     """Expand a grid into its runs (duplicates across blocks kept once)."""
-    conditions = grid.conditions()
-    checkpoints = {d: grid.checkpoints.steps(d, conditions, grid.seeds, grid.dataset_params)
+    checkpoints = {d: grid.checkpoints.steps(d, grid.conditions(d), grid.seeds,
+                                             grid.dataset_params)
                    for d in grid.datasets}
     arms: dict[str, tuple[Arm, Any]] = {}
     for dataset in grid.datasets:
@@ -221,7 +241,7 @@ def plan(grid: Grid, experiment: str = "landscape") -> Plan:
         }
         if grid.eval_items:
             common["eval_items"] = grid.eval_items
-        for block in grid.blocks:
+        for block in (b for b in grid.blocks if b.covers(dataset)):
             for optimizer, lr in block.rates:
                 for seed in range(grid.seeds):
                     for spec in _arm_specs(block):
@@ -277,7 +297,7 @@ class Cost:
                 f"{self.eval_items / 1e6:,.0f} M evaluated items: about {self.duration()} on "
                 f"{self.cores} cores of this machine (at {STEPS_PER_CORE_SECOND['sgd'] / 1e3:.0f}"
                 f" k SGD / {STEPS_PER_CORE_SECOND['rmsprop'] / 1e3:.0f} k RMSprop MNIST steps/s "
-                "per core, docs/performance.md)")
+                "per core, docs/performance.md, slower for denser inputs)")
 
 
 def cost(plan_: Plan, skip: set[str] | None = None) -> Cost:
@@ -293,7 +313,8 @@ def cost(plan_: Plan, skip: set[str] | None = None) -> Cost:
         test_items = test_size(arm.dataset, plan_.grid.dataset_params)
         run_items = (len(points) + 1) * min(plan_.grid.eval_items or test_items, test_items)
         runs, steps, items = runs + 1, steps + run_steps, items + run_items
-        seconds += (run_steps / STEPS_PER_CORE_SECOND[config.optimizer]
+        factor = step_cost_factor(arm.dataset, plan_.grid.dataset_params)
+        seconds += (run_steps * factor / STEPS_PER_CORE_SECOND[config.optimizer]
                     + run_items / EVAL_ITEMS_PER_CORE_SECOND)
     return Cost(runs, steps, items, seconds, len(os.sched_getaffinity(0)))
 
