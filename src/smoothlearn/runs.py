@@ -46,7 +46,7 @@ def _one_hot(name: str, params_json: str, split: str, n_classes: int) -> np.ndar
     return out
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)
 def _test_rows(name: str, params_json: str, items: bytes) -> np.ndarray:
     """The test inputs at ``items`` (int64 bytes), one read-only array per distinct selection.
 
