@@ -26,7 +26,7 @@ EVAL_TILE = 2048
 
 def as_tensor(array: np.ndarray, device: torch.device, dtype: Any = torch.float32) -> torch.Tensor:
     """A copy of ``array`` on ``device`` (the dataset arrays may be read-only and shared)."""
-    return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+    return torch.tensor(np.asarray(array), dtype=dtype, device=device)
 
 
 def optimiser_step(w: torch.Tensor, grad: torch.Tensor, v: torch.Tensor, buf: torch.Tensor,
