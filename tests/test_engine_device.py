@@ -210,6 +210,18 @@ def test_a_sweep_on_a_device_stores_the_same_results(tmp_path):
         np.testing.assert_allclose(b[column], a[column], RTOL, ATOL, err_msg=column)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_pool_workers_receive_the_device():
+    """A worker told to use CUDA where there is none fails the run with torch's own error:
+    the device travelled with the batch (a worker that dropped it would train on the CPU)."""
+    config = make_config(**SMALL, model="lstm", hidden=4)
+    payload = [{**config.model_dump(mode="json"), "_run_id": config.run_id()}]
+    got: list[sweep.RunResult] = []
+    sweep._run_pool([payload], "fast", 1, got.extend, device="cuda")
+    assert [r.status for r in got] == ["failed"]
+    assert "cuda" in got[0].message.lower() or "nvidia" in got[0].message.lower()
+
+
 # ----------------------------------------------------------------------------- the CLI
 def _call(argv: list[str], capsys) -> tuple[int, str]:
     try:
