@@ -79,10 +79,9 @@ class Execution:
     ``engine``: ``"fast"`` or ``"reference"``; ``executor``: ``"local"`` (a process pool) or
     ``"dask"``; ``workers``: processes (None: one per core); ``scheduler``:
     ``tcp://HOST:PORT`` of an existing Dask cluster (implies ``executor="dask"``); ``quiet``:
-    no progress bars or progress lines; ``device``: None (the compiled CPU engine), or a
-    torch device (``"cuda"``, ``"cuda:N"``, ``"cpu"``) on which the fast engine trains every
-    run as batched ensembles (:func:`check_device`). The device is how runs are computed,
-    not what they are: run ids and stored configs do not depend on it.
+    no progress bars or progress lines; ``device``: None (the compiled CPU engine) or the
+    torch device (:func:`check_device`) on which the fast engine trains batched ensembles;
+    it is how runs are computed, not what they are (run ids do not depend on it).
     """
 
     engine: str = "fast"
@@ -126,13 +125,10 @@ def check_device(device: str | None) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r}: torch sees no CUDA GPU here "
-                          "(torch.cuda.is_available() is False); leave the device out to "
-                          "train on the CPU")
-    count, index = torch.cuda.device_count(), int(device.partition(":")[2] or 0)
-    if index >= count:
-        raise ConfigError(f"device={device!r}: only {count} CUDA device(s) here "
-                          f"(cuda:0 to cuda:{count - 1})")
+        raise ConfigError(f"device={device!r}: torch sees no CUDA GPU here (torch.cuda."
+                          "is_available() is False); leave the device out to train on the CPU")
+    if int(device.partition(":")[2] or 0) >= (count := torch.cuda.device_count()):
+        raise ConfigError(f"device={device!r}: only {count} CUDA device(s) here")
 
 
 # ----------------------------------------------------------------------------- batches

@@ -15,7 +15,7 @@ from smoothlearn.contract import Prepared
 from smoothlearn.engine.arrays import shared
 from smoothlearn.engine.evaluate import metrics
 from smoothlearn.engine.schedule import Schedule
-from smoothlearn.engine.torch_ops import optimiser_step
+from smoothlearn.engine.torch_ops import as_tensor, optimiser_step
 from smoothlearn.nn import unit_groups
 
 
@@ -38,7 +38,7 @@ class TorchEnsemble(Schedule):
         K, h = len(runs), first.params["W1"].shape[0]
 
         def t(a: np.ndarray, dtype: Any = torch.float32) -> Any:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)
+            return as_tensor(a, self.device, dtype)  # a copy: dataset arrays are read-only
 
         self.X = t(first.X)
         tgts, self.tgt_of = shared([r.targets for r in runs], np.float32)
