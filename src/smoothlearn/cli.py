@@ -139,7 +139,7 @@ def _execution(args: argparse.Namespace) -> Execution:
     if args.scheduler:
         _check_scheduler(args.scheduler)
     return Execution(engine=args.engine, executor=args.executor, workers=args.workers,
-                     scheduler=args.scheduler, quiet=args.quiet)
+                     scheduler=args.scheduler, quiet=args.quiet, device=args.device)
 
 
 # ---------------------------------------------------------------- commands
@@ -385,6 +385,9 @@ def _add_execution_args(p: argparse.ArgumentParser) -> None:
                    help="worker processes (default: cores)")
     p.add_argument("--scheduler", default=None,
                    help="tcp://HOST:PORT of an existing Dask cluster (implies --executor dask)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="train every run as batched torch ensembles on this device: cuda, "
+                        "cuda:N (a GPU) or cpu (default: the compiled CPU engine)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_data_dir(p)
 

@@ -188,12 +188,20 @@ def run_many(
     engine: Literal["fast", "reference"] = "fast",
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
+    device: str | None = None,
 ) -> list[Curves]:
     """Train every config: with ``engine="fast"``, per-sample leaky/feedforward runs go
     through the fast engine, LSTM runs through ``engine.lstm``, mini-batch runs through
     ``engine.minibatch`` and conv runs through ``engine.conv``; ``engine="reference"`` uses
     the PyTorch trainers for all.
+
+    ``device`` (e.g. ``"cuda"``; fast engine only) trains every run as batched torch
+    ensembles on that device instead: ``engine.torch_path``, ``engine.torch_lstm``,
+    ``engine.torch_minibatch`` and ``engine.conv``'s device mode. It is how runs are
+    computed, not what they are: the configs and their run ids do not change.
     """
+    if device is not None and engine != "fast":
+        raise ValueError(f"device={device!r} needs engine='fast' (the reference runs on the CPU)")
     preps = [prepare(c) for c in configs]
     results: list[Curves | None] = [None] * len(configs)
     fast = [
@@ -204,10 +212,10 @@ def run_many(
         from smoothlearn.engine import train_many
 
         for i, curves in zip(fast, train_many([preps[i] for i in fast], threads=threads,
-                                              progress=progress), strict=True):
+                                              progress=progress, device=device), strict=True):
             results[i] = curves
     if engine == "fast":
-        _train_fast_baselines(configs, preps, results, threads, progress)
+        _train_fast_baselines(configs, preps, results, threads, progress, device)
     for i, config in enumerate(configs):
         if results[i] is None:
             results[i] = _train_one_reference(config, preps[i], progress)
@@ -216,29 +224,37 @@ def run_many(
 
 def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared],
                           results: list[Curves | None], threads: int | None,
-                          progress: Callable[[int], None] | None) -> None:
-    """Fill ``results`` for the LSTM, mini-batch and conv runs with their fast trainers."""
+                          progress: Callable[[int], None] | None,
+                          device: str | None) -> None:
+    """Fill ``results`` for the LSTM, mini-batch and conv runs with their fast trainers
+    (compiled for the CPU, or batched torch ensembles on ``device``)."""
     lstm = [i for i, c in enumerate(configs) if c.arch == "lstm"]
     conv = [i for i, c in enumerate(configs) if c.arch == "conv"]
     batched = [i for i, c in enumerate(configs)
                if c.arch == "leaky" and c.resolved()["batch_size"] > 1]
     if lstm:
         from smoothlearn.engine.lstm import LSTMRun, train_lstm_many
+        from smoothlearn.engine.torch_lstm import train_lstm_device
 
         runs = [LSTMRun(preps[i], configs[i].resolved_hidden, configs[i].bptt,
                         configs[i].resolved()["init_seed"]) for i in lstm]
-        for i, curves in zip(lstm, train_lstm_many(runs, threads, progress), strict=True):
+        trained = (train_lstm_many(runs, threads, progress) if device is None
+                   else train_lstm_device(runs, device, progress))  # fmt: skip
+        for i, curves in zip(lstm, trained, strict=True):
             results[i] = curves
     if batched:
         from smoothlearn.engine.minibatch import train_minibatch_many
+        from smoothlearn.engine.torch_minibatch import train_minibatch_device
 
         sizes = [configs[i].resolved()["batch_size"] for i in batched]
-        trained = train_minibatch_many([preps[i] for i in batched], sizes, threads, progress)
+        chosen = [preps[i] for i in batched]
+        trained = (train_minibatch_many(chosen, sizes, threads, progress) if device is None
+                   else train_minibatch_device(chosen, sizes, device, progress))  # fmt: skip
         for i, curves in zip(batched, trained, strict=True):
             results[i] = curves
     if conv:
         from smoothlearn.engine.conv import train_conv_many
 
-        trained = train_conv_many([preps[i] for i in conv], threads, progress)
+        trained = train_conv_many([preps[i] for i in conv], threads, progress, device=device)
         for i, curves in zip(conv, trained, strict=True):
             results[i] = curves

@@ -29,6 +29,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import sys
 import threading
 import time
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from smoothlearn.results import Problem, Store
 
 __all__ = ["Execution", "SweepSummary", "FailedRun", "run_sweep", "run_batch", "plan_batches",
-           "ensemble_key", "RunResult"]
+           "ensemble_key", "RunResult", "check_device"]
 
 EXECUTORS = ("local", "dask")
 ENGINES = ("fast", "reference")
@@ -78,7 +79,9 @@ class Execution:
     ``engine``: ``"fast"`` or ``"reference"``; ``executor``: ``"local"`` (a process pool) or
     ``"dask"``; ``workers``: processes (None: one per core); ``scheduler``:
     ``tcp://HOST:PORT`` of an existing Dask cluster (implies ``executor="dask"``); ``quiet``:
-    no progress bars or progress lines.
+    no progress bars or progress lines; ``device``: None (the compiled CPU engine) or the
+    torch device (:func:`check_device`) on which the fast engine trains batched ensembles;
+    it is how runs are computed, not what they are (run ids do not depend on it).
     """
 
     engine: str = "fast"
@@ -86,6 +89,7 @@ class Execution:
     workers: int | None = None
     scheduler: str | None = None
     quiet: bool = False
+    device: str | None = None
 
     def __post_init__(self) -> None:
         from smoothlearn.experiments import ConfigError
@@ -96,6 +100,10 @@ class Execution:
             raise ConfigError(f"executor={self.executor!r}; allowed: {', '.join(EXECUTORS)}")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"workers={self.workers}: need at least 1")
+        if self.device is not None and self.engine != "fast":
+            raise ConfigError(f"device={self.device!r} needs engine='fast'; the reference "
+                              "trainer runs on the CPU only")
+        check_device(self.device)
         if self.scheduler:
             object.__setattr__(self, "executor", "dask")
 
@@ -103,6 +111,24 @@ class Execution:
     def worker_count(self) -> int:
         """``workers``, or the cores this process may use."""
         return self.workers or len(os.sched_getaffinity(0))
+
+
+def check_device(device: str | None) -> None:
+    """``device`` is None, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` of a GPU torch can use; else
+    a one-line ConfigError naming ``device``. torch is imported only for a CUDA device."""
+    from smoothlearn.experiments import ConfigError
+
+    if device is None or device == "cpu":
+        return
+    if not isinstance(device, str) or not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"device={device!r}; allowed: cpu, cuda, cuda:N (e.g. cuda:0)")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r}: torch sees no CUDA GPU here (torch.cuda."
+                          "is_available() is False); leave the device out to train on the CPU")
+    if int(device.partition(":")[2] or 0) >= (count := torch.cuda.device_count()):
+        raise ConfigError(f"device={device!r}: only {count} CUDA device(s) here")
 
 
 # ----------------------------------------------------------------------------- batches
@@ -217,11 +243,11 @@ def _failed(run_id: str, err: BaseException, engine: str) -> RunResult:
     return RunResult(run_id, "failed", _one_line(err), trace=trace, engine=engine)
 
 
-def _train(configs: Sequence[RunConfig], engine: str) -> list[RunResult]:
+def _train(configs: Sequence[RunConfig], engine: str, device: str | None) -> list[RunResult]:
     from smoothlearn.runs import run_many
 
     start = time.perf_counter()
-    curves = run_many(configs, engine=engine, threads=1)  # type: ignore[arg-type]
+    curves = run_many(configs, engine=engine, threads=1, device=device)  # type: ignore[arg-type]
     seconds = (time.perf_counter() - start) / len(configs)
     out = []
     for config, curve in zip(configs, curves, strict=True):
@@ -234,7 +260,8 @@ def _train(configs: Sequence[RunConfig], engine: str) -> list[RunResult]:
     return out
 
 
-def _train_each(payload: Sequence[dict[str, Any]], engine: str) -> list[RunResult]:
+def _train_each(payload: Sequence[dict[str, Any]], engine: str,
+                device: str | None) -> list[RunResult]:
     """One run at a time, so that a bad run fails alone."""
     from smoothlearn.experiments import RunConfig
 
@@ -242,7 +269,7 @@ def _train_each(payload: Sequence[dict[str, Any]], engine: str) -> list[RunResul
     for dump in payload:
         run_id = str(dump.get("_run_id", "?"))
         try:
-            out.extend(_train([RunConfig(**_config_dump(dump))], engine))
+            out.extend(_train([RunConfig(**_config_dump(dump))], engine, device))
         except Exception as err:
             out.append(_failed(run_id, err, engine))
     return out
@@ -253,12 +280,14 @@ def _config_dump(dump: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_batch(
-    payload: Sequence[dict[str, Any]], engine: str, limit: bool = True
+    payload: Sequence[dict[str, Any]], engine: str, limit: bool = True,
+    device: str | None = None,
 ) -> list[RunResult]:
     """Train one batch (config dumps, each with its ``_run_id``); never raises for a run.
 
-    The batch is trained as one call (one ensemble where the engine allows); if that raises,
-    its runs are retried one at a time and only the bad ones are reported failed.
+    The batch is trained as one call (one ensemble where the engine allows; on ``device``
+    when given, see :class:`Execution`); if that raises, its runs are retried one at a time
+    and only the bad ones are reported failed.
     """
     if limit:
         limit_threads()
@@ -266,11 +295,11 @@ def run_batch(
         from smoothlearn.experiments import RunConfig
 
         configs = [RunConfig(**_config_dump(d)) for d in payload]
-        results = _train(configs, engine)
+        results = _train(configs, engine, device)
     except Exception as err:
         if len(payload) == 1:
             return [_failed(str(payload[0].get("_run_id", "?")), err, engine)]
-        return _train_each(payload, engine)
+        return _train_each(payload, engine, device)
     for dump, result in zip(payload, results, strict=True):
         if result.run_id != dump["_run_id"]:  # a worker with another smoothlearn version
             raise RuntimeError(f"run_id mismatch in worker: {result.run_id} != "
@@ -286,12 +315,13 @@ def _failed_batch(payload: Sequence[dict[str, Any]], err: BaseException) -> list
     return [_failed(str(d["_run_id"]), err, "") for d in payload]
 
 
-def _run_in_process(payloads: list[list[dict]], engine: str, sink: Sink) -> None:
+def _run_in_process(payloads: list[list[dict]], engine: str, sink: Sink,
+                    device: str | None = None) -> None:
     from smoothlearn.engine.runtime import torch_threads
 
     with torch_threads(1):  # one torch thread, as pool workers have
         for payload in payloads:
-            sink(run_batch(payload, engine, limit=False))
+            sink(run_batch(payload, engine, limit=False, device=device))
 
 
 @contextmanager
@@ -315,7 +345,8 @@ def _child_environment() -> Iterator[None]:
 
 
 def _pool_round(
-    payloads: list[list[dict]], engine: str, workers: int, sink: Sink
+    payloads: list[list[dict]], engine: str, workers: int, sink: Sink,
+    device: str | None = None,
 ) -> list[list[dict]]:
     """Run batches in one spawn-context pool; return those lost to a worker that died."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -328,7 +359,7 @@ def _pool_round(
     lost, clean = [], False
     try:
         with _child_environment():  # workers are spawned by the first submits
-            futures = {pool.submit(run_batch, p, engine): p for p in payloads}
+            futures = {pool.submit(run_batch, p, engine, device=device): p for p in payloads}
         for future in as_completed(futures):
             try:
                 results = future.result()
@@ -344,15 +375,16 @@ def _pool_round(
     return lost
 
 
-def _run_pool(payloads: list[list[dict]], engine: str, workers: int, sink: Sink) -> None:
+def _run_pool(payloads: list[list[dict]], engine: str, workers: int, sink: Sink,
+              device: str | None = None) -> None:
     """All batches in a process pool. When a worker dies (killed, out of memory), every batch
     still pending is lost with it: those get one more shared pool, then a pool each, so that
     only a batch that kills its worker when alone is marked failed."""
-    lost = _pool_round(payloads, engine, workers, sink)
+    lost = _pool_round(payloads, engine, workers, sink, device)
     if lost:
-        lost = _pool_round(lost, engine, workers, sink)
+        lost = _pool_round(lost, engine, workers, sink, device)
     for payload in lost:
-        if _pool_round([payload], engine, 1, sink):
+        if _pool_round([payload], engine, 1, sink, device):
             why = RuntimeError("worker process died (killed, crashed or out of memory)")
             sink(_failed_batch(payload, why))
 
@@ -393,7 +425,8 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 def _run_dask(payloads: list[list[dict]], execution: Execution, sink: Sink) -> None:
     distributed = _import_distributed()
     with _dask_client(execution.worker_count, execution.scheduler) as client:
-        futures = [client.submit(run_batch, p, execution.engine, pure=False) for p in payloads]
+        futures = [client.submit(run_batch, p, execution.engine, device=execution.device,
+                                 pure=False) for p in payloads]  # fmt: skip
         by_key = {f.key: p for f, p in zip(futures, payloads, strict=True)}
         for future in distributed.as_completed(futures):
             try:
@@ -565,9 +598,9 @@ def run_sweep(
         elif execution.executor == "dask":
             _run_dask(payloads, execution, tally)
         elif workers == 1 or len(todo) == 1:  # a pool would only add start-up time
-            _run_in_process(payloads, engine, tally)
+            _run_in_process(payloads, engine, tally, execution.device)
         else:
-            _run_pool(payloads, engine, workers, tally)
+            _run_pool(payloads, engine, workers, tally, execution.device)
     finally:
         tally.close()
         store.claims.release_all()

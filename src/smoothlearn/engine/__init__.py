@@ -13,7 +13,9 @@ readable reference trainer. The package, from the bottom up:
 * :mod:`.evaluate`: evaluation points, item by item or with BLAS products;
 * :mod:`.schedule`, :mod:`.ensemble`: chunks between evaluation points, stacked runs, and
   the public :func:`train_many` / :func:`evaluate_many`;
-* :mod:`.torch_path`: the same ensembles as batched torch tensors (optional, for GPUs).
+* :mod:`.torch_path`, :mod:`.torch_lstm`, :mod:`.torch_minibatch` (shared pieces in
+  :mod:`.torch_ops`): the ensembles, the LSTM and mini-batch runs as batched torch tensors
+  on a device (for GPUs; ``device="cpu"`` runs the same code in the tests).
 
 Performance choices (``docs/performance.md``): W1 is stored transposed; with sparse inputs
 only the rows of non-zero elements are touched and the SGD update of step n is fused with the

@@ -17,6 +17,11 @@ the reference. ``tests/test_convnet.py`` holds it equal to
 A network whose loss turns non-finite stops there (``diverged``): its weights are kept as
 they were before that step, its slice of the stack no longer matters (the groups keep it
 apart from the others) and it is evaluated no more. Evaluation is the reference's, per run.
+
+With a ``device`` (e.g. ``"cuda"``) the stack lives there and the optimiser step is the
+device paths' masked one (:func:`smoothlearn.engine.torch_ops.optimiser_step`), which also
+freezes diverged networks without a host sync per step; evaluation stays the reference's,
+on the CPU. ``device="cpu"`` runs that same code (how it is tested).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import OPTIMISERS, opt_update
 from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule
+from smoothlearn.engine.torch_ops import optimiser_step
 from smoothlearn.nn import unit_groups
 from smoothlearn.train import evaluate_conv
 
@@ -57,36 +63,45 @@ def _read_only(array: np.ndarray) -> torch.Tensor:
 class ConvEnsemble(Schedule):
     """K compatible conv runs (same data, shapes, settings, length) as one stacked network."""
 
-    def __init__(self, runs: Sequence[Prepared]) -> None:
+    def __init__(self, runs: Sequence[Prepared], device: str | None = None) -> None:
         first = runs[0]
         if first.task != "classify":
             raise ValueError("the conv net is a classifier; task must be 'classify'")
         self.runs, self.settings, self.T = runs, first.settings, first.order.shape[0]
         self.side = image_side(first.X.shape[1])
         K, h = len(runs), first.leak.size
-        self.X = _read_only(np.ascontiguousarray(first.X, np.float32))
+        self.device = None if device is None else torch.device(device)
+        on = self.device or torch.device("cpu")
+        self.X = _read_only(np.ascontiguousarray(first.X, np.float32)).to(on)
         self.targets = torch.from_numpy(np.stack([np.asarray(r.targets, np.float32)
-                                                  for r in runs]))
-        self.labels = torch.from_numpy(np.stack([np.asarray(r.labels, np.int64) for r in runs]))
-        self.order = torch.from_numpy(np.stack([np.asarray(r.order, np.int64) for r in runs]))
-        self.resets = torch.from_numpy(np.stack([np.asarray(r.resets, np.bool_) for r in runs]))
-        self.group = torch.from_numpy(unit_groups(h, first.resets.shape[1]))  # unit -> group
-        self.leak = torch.from_numpy(np.stack([np.asarray(r.leak, np.float32) for r in runs]))
+                                                  for r in runs])).to(on)
+        self.labels = torch.from_numpy(np.stack([np.asarray(r.labels, np.int64)
+                                                 for r in runs])).to(on)
+        self.order = torch.from_numpy(np.stack([np.asarray(r.order, np.int64)
+                                                for r in runs])).to(on)
+        self.resets = torch.from_numpy(np.stack([np.asarray(r.resets, np.bool_)
+                                                 for r in runs])).to(on)
+        self.group = torch.from_numpy(unit_groups(h, first.resets.shape[1])).to(on)
+        self.leak = torch.from_numpy(np.stack([np.asarray(r.leak, np.float32)
+                                               for r in runs])).to(on)
         stacks = [np.stack([np.asarray(r.params[n], np.float32) for r in runs])
                   for n in PARAM_NAMES]
         self.shapes = [a.shape for a in stacks]
         self.ends = np.cumsum([a.size for a in stacks]).tolist()
         # every weight of every network in one flat vector: one fused optimiser call a step
-        self.flat = torch.from_numpy(np.concatenate([a.ravel() for a in stacks]))
+        self.flat = torch.from_numpy(np.concatenate([a.ravel() for a in stacks])).to(on)
         self.flat.requires_grad_()
-        rms = self.settings.optimizer == "rmsprop"
-        self.sq = np.zeros(self.flat.shape[0] if rms else 0, np.float32)
-        self.buf = np.zeros(self.flat.shape[0] if rms else 0, np.float32)
+        size = self.flat.shape[0] if self.settings.optimizer == "rmsprop" else 0
+        self.sq = np.zeros(size, np.float32) if device is None else torch.zeros(size, device=on)
+        self.buf = np.zeros(size, np.float32) if device is None else torch.zeros(size, device=on)
+        # on a device: which network owns each weight of the flat vector (for the step mask)
+        owner = [np.repeat(np.arange(K), a[0].size) for a in stacks]
+        self.owner = None if device is None else torch.from_numpy(np.concatenate(owner)).to(on)
         s = self.settings
         self.hyper = (OPTIMISERS[s.optimizer], *np.float32([s.lr, s.rmsprop_alpha,
                                                             s.rmsprop_eps, s.rmsprop_momentum]))
-        self.H = torch.zeros(K, h)
-        self.rows = torch.arange(K)
+        self.H = torch.zeros(K, h, device=on)
+        self.rows = torch.arange(K, device=on)
         self.eval_sets = [set(np.asarray(r.eval_steps).tolist()) for r in runs]
         self.points: list[list[tuple[int, float, float, float]]] = [[] for _ in runs]
         self.alive, self.stop = np.ones(K, np.bool_), np.full(K, -1, np.int64)
@@ -128,6 +143,8 @@ class ConvEnsemble(Schedule):
         return ((y - self.targets[self.rows, step_items]) ** 2).mean(1)
 
     def train(self, s0: int, s1: int) -> int:
+        if self.device is not None:
+            return self._train_on_device(s0, s1)
         was_alive = self.alive.copy()
         for step in range(s0, s1):
             items = self.order[:, step]
@@ -148,6 +165,30 @@ class ConvEnsemble(Schedule):
         died = was_alive & ~self.alive  # their remaining steps count as done, as the engine's
         return int(was_alive.sum()) * (s1 - s0) + int(died.sum()) * (self.T - s1)
 
+    def _train_on_device(self, s0: int, s1: int) -> int:
+        """The steps as ``train``, with no host sync: a network whose loss is not finite
+        is masked out of the optimiser step (its weights stay as before that step)."""
+        was_alive = int(self.alive.sum())
+        alive = torch.as_tensor(self.alive, device=self.device)
+        stop = torch.as_tensor(self.stop, device=self.device)
+        for step in range(s0, s1):
+            items = self.order[:, step]
+            leak_now = torch.where(self.resets[:, step][:, self.group], 0.0, self.leak)
+            z, H = self._logits(self.X[items], leak_now)
+            loss = self._losses(z, items)
+            self.flat.grad = None
+            loss.sum().backward()
+            with torch.no_grad():
+                ok = alive & torch.isfinite(loss)
+                stop = torch.where(alive & ~ok, step, stop)
+                alive = ok
+                optimiser_step(self.flat, self.flat.grad, self.sq, self.buf, self.settings,
+                               ok[self.owner])
+                self.H = H.detach()
+        died = self.alive & (stop.cpu().numpy() >= 0)
+        self.stop, self.alive = stop.cpu().numpy(), alive.cpu().numpy()
+        return was_alive * (s1 - s0) + int(died.sum()) * (self.T - s1)
+
     def evaluate(self, step: int) -> None:
         for k in self.wanted(step):
             self.points[k].append((step, *evaluate_conv(self.runs[k], self.params(k))))
@@ -155,7 +196,7 @@ class ConvEnsemble(Schedule):
     def params(self, k: int) -> dict[str, np.ndarray]:
         if k in self.frozen:
             return self.frozen[k]
-        return {n: w[k].detach().numpy().copy()
+        return {n: w[k].detach().cpu().numpy().copy()
                 for n, w in zip(PARAM_NAMES, self.weights(), strict=True)}
 
 
@@ -176,13 +217,15 @@ def train_conv_many(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     max_ensemble: int = MAX_ENSEMBLE,
+    device: str | None = None,
 ) -> list[Curves]:
     """Train conv runs (as :func:`smoothlearn.train.train_conv_reference`), in input order.
 
     Compatible runs are stacked into ensembles of at most ``max_ensemble`` networks (bigger
     stacks stop paying once the arithmetic outweighs the per-step overhead; see
     ``docs/convnet.md``), and the ensembles run side by side on ``threads`` threads (default:
-    all cores), torch using one thread each (torch's ops release the GIL).
+    all cores), torch using one thread each (torch's ops release the GIL). ``device`` (e.g.
+    ``"cuda"``) trains the ensembles there (see the module's docstring).
     """
     runs = list(runs)
     by_key: dict[tuple, list[int]] = {}
@@ -199,7 +242,7 @@ def train_conv_many(
                 progress(n)
 
     def train(chunk: list[int]) -> list[Curves]:
-        return ConvEnsemble([runs[i] for i in chunk]).run(report)
+        return ConvEnsemble([runs[i] for i in chunk], device).run(report)
 
     out: list[Any] = [None] * len(runs)
     with torch_threads(1), ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:

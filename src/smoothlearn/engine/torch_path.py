@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from smoothlearn.contract import RMSPROP_V_FLOOR, Prepared
+from smoothlearn.contract import Prepared
 from smoothlearn.engine.arrays import shared
 from smoothlearn.engine.evaluate import metrics
 from smoothlearn.engine.schedule import Schedule
+from smoothlearn.engine.torch_ops import as_tensor, optimiser_step
 from smoothlearn.nn import unit_groups
 
 
@@ -37,7 +38,7 @@ class TorchEnsemble(Schedule):
         K, h = len(runs), first.params["W1"].shape[0]
 
         def t(a: np.ndarray, dtype: Any = torch.float32) -> Any:
-            return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)
+            return as_tensor(a, self.device, dtype)  # a copy: dataset arrays are read-only
 
         self.X = t(first.X)
         tgts, self.tgt_of = shared([r.targets for r in runs], np.float32)
@@ -76,21 +77,7 @@ class TorchEnsemble(Schedule):
 
     def _update(self, i: int, grad: Any, ok: Any) -> None:
         """SGD or RMSprop (torch's update) on parameter i, only where the network is live."""
-        torch, s, w = self.torch, self.settings, self.w[i]
-        mask = ok.view((-1,) + (1,) * (w.dim() - 1))
-        if s.optimizer == "sgd":
-            w.copy_(torch.where(mask, w - s.lr * grad, w))
-            return
-        v = torch.where(mask, s.rmsprop_alpha * self.v[i] + (1 - s.rmsprop_alpha) * grad * grad,
-                        self.v[i])  # fmt: skip
-        avg = v.sqrt() + s.rmsprop_eps
-        self.v[i] = v.masked_fill(v < RMSPROP_V_FLOOR, 0.0)
-        if s.rmsprop_momentum > 0:
-            buf = torch.where(mask, s.rmsprop_momentum * self.buf[i] + grad / avg, self.buf[i])
-            self.buf[i] = buf
-            w.copy_(torch.where(mask, w - s.lr * buf, w))
-        else:
-            w.copy_(torch.where(mask, w - s.lr * (grad / avg), w))
+        optimiser_step(self.w[i], grad, self.v[i], self.buf[i], self.settings, ok)
 
     def train(self, s0: int, s1: int) -> int:
         torch, s = self.torch, self.settings
