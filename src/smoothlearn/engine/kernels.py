@@ -121,9 +121,9 @@ def forward_w1_csr(pre, W1T, b1, ptr, idx, val, item):
 
     Why eight: one row per pass loads and stores ``pre`` once per multiply-add and is bound by
     that (and by streaming each row from L2); eight rows per pass share one load and store
-    (0.57x the time of one row per pass on the MNIST test set). Each ``pre[j]`` still adds its
-    products one by one in CSR (ascending pixel) order, and without "reassoc" the compiler may
-    not regroup them, so the sums equal those of one row per pass bit for bit.
+    (about 0.6x the time of one row per pass on the MNIST test set). Each ``pre[j]`` still
+    adds its products one by one in CSR (ascending pixel) order, and without "reassoc" the
+    compiler may not regroup them, so the sums equal those of one row per pass bit for bit.
     """
     h = pre.shape[0]
     for j in range(h):
