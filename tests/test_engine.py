@@ -8,6 +8,7 @@ the ``diverged`` flag must match exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -15,6 +16,8 @@ import pytest
 
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
+from smoothlearn.engine.arrays import csr
+from smoothlearn.engine.kernels import forward_w1_csr
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import evaluate, train_reference
 
@@ -268,6 +271,61 @@ def test_evaluate_many_equals_reference_evaluate(sparse: bool | None) -> None:
         make_run(seed=2, h=3, task="reconstruct", output="sigmoid", leak=0.3, stream_eval=True),
     ]
     for run, got in zip(runs, evaluate_many(runs, sparse=sparse), strict=True):
+        want = evaluate(
+            run.params, run.leak, run.X_eval, run.targets_eval, run.labels_eval,
+            run.eval_resets, run.settings.output, run.task,
+        )  # fmt: skip
+        np.testing.assert_allclose(
+            [got["test_mse"], got["test_ce"], got["test_acc"]], want, RTOL, ATOL, True
+        )
+
+
+def _ragged(m: int, d: int, seed: int = 7) -> np.ndarray:
+    """m items (odd) with 0 to 18 non-zeros each: empty items, and fewer, exactly and more
+    than the eight W1 rows that :func:`forward_w1_csr` adds per pass, plus a remainder."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((m, d), np.float32)
+    for i in range(m):
+        k = i % 19
+        X[i, rng.choice(d, k, replace=False)] = rng.random(k, dtype=np.float32) + 0.1
+    return X
+
+
+@pytest.mark.parametrize("h", [13, 392])
+def test_forward_w1_csr_equals_dense_product(h: int) -> None:
+    X = _data(np.random.default_rng(3), 1, 50)  # one item more, below
+    X = np.vstack([_ragged(37, 50), X])
+    rng = np.random.default_rng(5)
+    W1T = rng.standard_normal((50, h), dtype=np.float32)
+    b1 = rng.standard_normal(h, dtype=np.float32)
+    ptr, idx, val = csr(X)
+    pre = np.empty(h, np.float32)
+    for i in range(X.shape[0]):
+        forward_w1_csr(pre, W1T, b1, ptr, idx, val, i)
+        want = X[i].astype(np.float64) @ W1T + b1
+        np.testing.assert_allclose(pre, want, rtol=1e-5, atol=1e-5, err_msg=f"item {i}")
+    assert (np.diff(ptr) == 0).sum() == 2  # empty items were covered
+
+
+@pytest.mark.parametrize("stacked", [False, True], ids=["shared-set", "stacked-sets"])
+@pytest.mark.parametrize("stream", [False, True], ids=["memory-off", "streamed"])
+def test_item_by_item_evaluation_of_ragged_items_equals_reference(
+    stream: bool, stacked: bool
+) -> None:
+    """37 items (odd), two without any non-zero input, one evaluation set or one per network."""
+    d, o = 50, 4
+    labels = np.random.default_rng(8).integers(0, o, 37)
+    shared = _ragged(37, d)
+    runs = []
+    for seed in range(3):
+        X_eval = _ragged(37, d, seed=seed) if stacked else shared
+        run = make_run(seed=seed, d=d, h=13, o=o, leak=0.5, reset="label")
+        resets = reset_flags("label", X_eval, labels, 1) if stream else None
+        runs.append(dataclasses.replace(
+            run, X_eval=X_eval, targets_eval=np.eye(o, dtype=np.float32)[labels],
+            labels_eval=labels, eval_resets=resets,
+        ))  # fmt: skip
+    for run, got in zip(runs, evaluate_many(runs, sparse=True), strict=True):
         want = evaluate(
             run.params, run.leak, run.X_eval, run.targets_eval, run.labels_eval,
             run.eval_resets, run.settings.output, run.task,

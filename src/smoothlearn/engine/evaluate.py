@@ -1,9 +1,10 @@
 """Evaluation points: test MSE, CE and accuracy of many networks on their evaluation streams.
 
 Networks whose evaluation items are one array share it; small distinct sets are stacked.
-Sparse inputs or small layers are evaluated item by item in numba (:func:`.kernels.eval_items`,
-skipping zero inputs, one network per worker thread); dense large layers use BLAS products
-over the whole set, with the leaky memory run over the activations afterwards.
+Sparse inputs or small layers are evaluated item by item in numba (:func:`.kernels.eval_items`
+over the items' CSR form, skipping zero inputs, one network per worker thread); dense large
+layers use BLAS products over the whole set, with the leaky memory run over the activations
+afterwards.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smoothlearn.contract import Prepared
-from smoothlearn.engine.arrays import density, f32, ro
+from smoothlearn.engine.arrays import cached, csr, density, f32, ro
 from smoothlearn.engine.kernels import OUTPUTS, eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
 from smoothlearn.nn import unit_groups
@@ -35,7 +36,9 @@ class EvalGroup:
 
     ``fused``: evaluate item by item in numba, skipping zero inputs (sparse or small layers);
     otherwise with BLAS products over the whole set (dense, large layers). ``train_many``'s
-    ``sparse`` argument forces the choice, as for training.
+    ``sparse`` argument forces the choice, as for training. Fused groups also carry X in CSR
+    form (``csr``: row pointers [u, m + 1] of each ``X[u]`` into one column-index and one
+    value array).
     """
 
     nets: np.ndarray  # ensemble indices
@@ -47,6 +50,19 @@ class EvalGroup:
     streamed: np.ndarray  # [k] bool
     fused: bool
     pos: dict[int, int] = field(default_factory=dict)  # ensemble index -> row in this group
+    csr: tuple[np.ndarray, ...] = ()  # fused groups: (ptr [u, m + 1], idx, val)
+
+
+def _csr_per_array(X: np.ndarray, dataset: np.ndarray) -> tuple[np.ndarray, ...]:
+    """CSR of every ``X[u]``: row pointers [u, m + 1] into one idx/val.
+
+    A single evaluation array is converted once while the dataset's read-only array lives
+    (``cached``), so repeated evaluations of one test set do not pay for it again.
+    """
+    u, m, d = X.shape
+    ptr, idx, val = cached(dataset, "csr", csr) if u == 1 else csr(X.reshape(u * m, d))
+    rows = np.stack([ptr[k * m : (k + 1) * m + 1] for k in range(u)])
+    return ro(rows), ro(idx), ro(val)
 
 
 def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None) -> list[EvalGroup]:
@@ -81,6 +97,8 @@ def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None) -> list[Ev
             if r.eval_resets is not None:
                 resets[i] = r.eval_resets
         small = d * h <= FUSED_EVAL_MAX_WEIGHTS
+        fused = small or density(rs[0].X_eval) <= EVAL_SPARSE_MAX_DENSITY
+        fused = fused if sparse is None else bool(sparse)
         groups.append(
             EvalGroup(
                 nets=np.asarray(nets, dtype=np.int64),
@@ -90,10 +108,9 @@ def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None) -> list[Ev
                 labels=ro(np.stack([np.asarray(r.labels_eval, dtype=np.int64) for r in rs])),
                 resets=ro(resets),
                 streamed=ro(np.array([r.eval_resets is not None for r in rs], dtype=np.bool_)),
-                fused=(small or density(rs[0].X_eval) <= EVAL_SPARSE_MAX_DENSITY)
-                if sparse is None
-                else bool(sparse),
+                fused=fused,
                 pos={int(k): i for i, k in enumerate(nets)},
+                csr=_csr_per_array(X, f32(rs[0].X_eval)) if fused else (),
             )
         )
     return groups
@@ -163,7 +180,7 @@ def _evaluate_fused(
     rows = np.asarray([eg.pos[int(k)] for k in ks], dtype=np.int64)
     out = np.empty((ks.size, 3))
     eval_chunk(
-        eg.X, eg.src, ks, rows, W1T, b1, W2, b2, ro(leak), eg.resets, eg.streamed, group,
+        *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, ro(leak), eg.resets, eg.streamed, group,
         eg.targets, eg.labels, OUTPUTS[output], classify, out,
     )  # fmt: skip
     return out
