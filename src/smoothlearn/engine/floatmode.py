@@ -36,7 +36,7 @@ def _mxcsr(builder: ir.IRBuilder, op: str, slot: ir.Value) -> None:
 
 
 @intrinsic
-def float_mode(typingctx):  # noqa: ARG001 - numba's intrinsic signature
+def float_mode(typingctx):
     """This thread's float mode (MXCSR), to restore later; 0 off x86."""
 
     def codegen(context, builder, signature, args):
@@ -50,7 +50,7 @@ def float_mode(typingctx):  # noqa: ARG001 - numba's intrinsic signature
 
 
 @intrinsic
-def set_float_mode(typingctx, mode):  # noqa: ARG001 - numba's intrinsic signature
+def set_float_mode(typingctx, mode):
     """Load ``mode`` (from :func:`float_mode`, optionally | FLUSH_SUBNORMALS); no-op off x86."""
 
     def codegen(context, builder, signature, args):
