@@ -59,6 +59,12 @@ def density(X: np.ndarray) -> float:
     return float(cached(X, "density", lambda a: np.count_nonzero(a) / max(a.size, 1)))
 
 
+def row_share(X: np.ndarray) -> float:
+    """Expected share of W1's rows one fused step touches: the union of two items' non-zero
+    inputs (what a per-sample step costs, relative to a dense one)."""
+    return 1.0 - (1.0 - density(X)) ** 2
+
+
 def choose_sparse(X: np.ndarray, d_hidden: int) -> bool:
     """Sparse first layer when it touches fewer bytes than the cost of its bookkeeping.
 
@@ -67,8 +73,7 @@ def choose_sparse(X: np.ndarray, d_hidden: int) -> bool:
     layers); a dense step visits every row at ~3.5 ns + 0.1 ns x d_hidden. For 784-392 the
     sparse path wins up to ~70% density, for d_hidden = 8 only below ~25%.
     """
-    union = 1.0 - (1.0 - density(X)) ** 2
-    return bool(union * (8.0 + 0.09 * d_hidden) < 3.5 + 0.1 * d_hidden)
+    return bool(row_share(X) * (8.0 + 0.09 * d_hidden) < 3.5 + 0.1 * d_hidden)
 
 
 def shared(arrays: Sequence[np.ndarray], dtype: type) -> tuple[np.ndarray, np.ndarray]:

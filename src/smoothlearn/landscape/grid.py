@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from smoothlearn import data, streams
+from smoothlearn.engine.arrays import row_share
 from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.runs import dataset_for
 
@@ -58,9 +59,10 @@ FEEDFORWARD = "feedforward"
 #: upper bound for them.
 STEPS_PER_CORE_SECOND = {"sgd": 100_000.0, "rmsprop": 23_000.0}
 EVAL_ITEMS_PER_CORE_SECOND = 240_000.0
-#: Share of W1's rows one MNIST step touches: the union of two consecutive items' non-zero
-#: inputs (19% each). A step costs about in proportion to it, so denser inputs are projected
-#: slower (Fashion-MNIST, 50% non-zero: x2.2; measured x3, docs/landscape-method.md).
+#: Share of W1's rows one MNIST step touches (:func:`engine.arrays.row_share`: the union of
+#: two consecutive items' non-zero inputs, 19% each). A step costs about in proportion to
+#: it, so denser inputs are projected slower (Fashion-MNIST, 50% non-zero: x2.2; measured
+#: x3, docs/landscape-method.md).
 MNIST_ROW_SHARE = 0.345
 
 
@@ -87,9 +89,7 @@ def test_size(dataset: str, params: Params = ()) -> int:
 @lru_cache(maxsize=16)
 def step_cost_factor(dataset: str, params: Params = ()) -> float:
     """How much costlier a training step is than an MNIST one, from the input density."""
-    X = _dataset(dataset, params).X_train
-    density = np.count_nonzero(X) / max(X.size, 1)
-    return max(1.0, (1.0 - (1.0 - density) ** 2) / MNIST_ROW_SHARE)
+    return max(1.0, row_share(_dataset(dataset, params).X_train) / MNIST_ROW_SHARE)
 
 
 @lru_cache(maxsize=512)
