@@ -137,13 +137,11 @@ def _input_change_steps(inputs: np.ndarray, order: np.ndarray | None, steps: int
     def at(s: slice) -> np.ndarray:
         return inputs[order[s]] if order is not None else inputs[s]
 
-    blocks = [input_change(at(slice(a - 1, b - 1)), at(slice(a, b)), groups, aggregate)
-              for a, b in _blocks(1, steps, _CHANGE_BLOCK)]
+    blocks = []
+    for a in range(1, steps, _CHANGE_BLOCK):
+        b = min(a + _CHANGE_BLOCK, steps)
+        blocks.append(input_change(at(slice(a - 1, b - 1)), at(slice(a, b)), groups, aggregate))
     return np.concatenate(blocks, axis=0)
-
-
-def _blocks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, stop)) for a in range(start, stop, size)]
 
 
 def unit_groups(d_hidden: int, groups: int) -> np.ndarray:
