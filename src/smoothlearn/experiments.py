@@ -88,6 +88,12 @@ class ConfigError(ValueError):
     """A bad configuration; the message is one line naming the key and what is allowed."""
 
 
+#: The LSTM's truncated-BPTT rule (``docs/model.md``). Part of an LSTM run's id, so a store
+#: never mixes results of the earlier rule (the window recomputed from its start state) with
+#: results of this one (the stored history, Williams & Peng's BPTT(h; 1)).
+LSTM_BPTT_RULE = "stored-history"
+
+
 class RunConfig(BaseModel):
     """Every setting of one run. Unset model-dependent fields come from :data:`MODELS`."""
 
@@ -218,6 +224,8 @@ class RunConfig(BaseModel):
             init_seed=self.seed if self.init_seed is None else self.init_seed,
             data_seed=self._data_seed(),
         )
+        if self.arch == "lstm":  # its training rule changed once: results of the old one differ
+            out["bptt_rule"] = LSTM_BPTT_RULE
         return out
 
     def _data_seed(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -281,14 +281,54 @@ def _lstm_evaluate(model: LSTMClassifier, prep: Prepared) -> tuple[float, float,
     return mse, ce, float((logits.argmax(-1) == labels).float().mean())
 
 
+def _lstm_window_output(
+    model: LSTMClassifier, X: torch.Tensor, history: list[_LSTMStep]
+) -> torch.Tensor:
+    """The newest output of the window, built so that autograd gives truncated BPTT(h; 1).
+
+    Values are the stored ones (each step's gates as computed at its own time, its input
+    state as it was); gradients flow through the current weights, from each cell into the
+    cell before it. ``a + (b - b.detach())`` has the value of ``a`` exactly and the gradient
+    of ``b``: that is how stored values and live gradients meet.
+    """
+    lstm = model.lstm
+    w_hh = lstm.weight_hh_l0
+    h_in = torch.stack([step.h_in for step in history])
+    # every cell's products with the current weights at once (values unused: gradients only)
+    live = F.linear(X[[step.item for step in history]], lstm.weight_ih_l0, lstm.bias_ih_l0)
+    live = live + F.linear(h_in, w_hh, lstm.bias_hh_l0)
+    h = c = None
+    for t, step in enumerate(history):
+        gates, c_in = live[t], step.c_in
+        if h is not None:  # the first cell's input state is a constant: no gradient past it
+            gates = gates + F.linear(h - h.detach(), w_hh)  # adds zero; passes dh back
+            c_in = c_in + (c - c.detach())
+        i, f, g, o = (step.gates + (gates - gates.detach())).chunk(4)
+        c = torch.sigmoid(f) * c_in + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return model.out(h)
+
+
+@dataclass(frozen=True)
+class _LSTMStep:
+    """What truncated BPTT keeps of one step: the item, the state it started from, its gates."""
+
+    item: int
+    h_in: torch.Tensor
+    c_in: torch.Tensor
+    gates: torch.Tensor
+
+
 def train_lstm(
     prep: Prepared, hidden: int, bptt: int = 10, init_seed: int = 0, progress: Progress = None
 ) -> Curves:
-    """Per-sample LSTM training with truncated BPTT over the last ``bptt`` items.
+    """Per-sample LSTM training with truncated BPTT over the last ``bptt`` steps.
 
-    At every step the loss of the current item's output is backpropagated through the window
-    of the last ``bptt`` inputs, starting from the (detached) state before that window. The
-    weights start from :func:`smoothlearn.nn.init_lstm_params` (Xavier, zero biases).
+    The network runs forward once over the stream (its state is carried, never recomputed),
+    and every step's loss is backpropagated through the stored history of the last ``bptt``
+    steps with the current weights: Williams & Peng's BPTT(h; 1), the rule ``docs/model.md``
+    gives with its reasons. The weights start from :func:`smoothlearn.nn.init_lstm_params`
+    (Xavier, zero biases).
     """
     s = prep.settings
     d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
@@ -298,23 +338,28 @@ def train_lstm(
     opt = make_optimizer(model.parameters(), s)
     X, targets = _tensor(prep.X), _tensor(prep.targets)
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
-    window: list[int] = []
-    start_state: tuple[torch.Tensor, torch.Tensor] | None = None
+    history: list[_LSTMStep] = []
+    h, c = torch.zeros(hidden), torch.zeros(hidden)
+    lstm = model.lstm
     for step in range(prep.steps + 1):
         if step in eval_at:
             record.add(step, _lstm_evaluate(model, prep))
         if step == prep.steps:
             break
-        window.append(int(prep.order[step]))
-        if len(window) > bptt:
-            with torch.no_grad():  # advance the window's starting state by its oldest item
-                _, start_state = model(X[window[:1]].unsqueeze(0), start_state)
-            window.pop(0)
-        logits, _ = model(X[window].unsqueeze(0), start_state)
-        item = window[-1]
-        loss = _step_loss(logits[0, -1], targets[item], int(prep.labels[item]), s)
+        item = int(prep.order[step])
+        with torch.no_grad():  # this step's gates with the current weights, kept as history
+            gates = F.linear(X[item], lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(
+                h, lstm.weight_hh_l0, lstm.bias_hh_l0
+            )
+        history = [*history, _LSTMStep(item, h, c, gates)][-bptt:]
+        logits = _lstm_window_output(model, X, history)
+        loss = _step_loss(logits, targets[item], int(prep.labels[item]), s)
         if not torch.isfinite(loss):
             return record.curves(True, model.params())
+        with torch.no_grad():  # the carried state: this step's cell, from the stored values
+            i, f, g, o = gates.chunk(4)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
         opt.zero_grad()
         loss.backward()
         opt.step()

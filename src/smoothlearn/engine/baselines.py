@@ -258,14 +258,45 @@ def project_row(row, xs, Px):
 
 @njit(**JIT)
 def combine_rows(coef, rows, n, out):
-    """``out = sum_k coef[k] rows[k]`` for k < n (zero coefficients skipped)."""
-    out[:] = 0
-    for k in range(n):
-        c = coef[k]
-        if c != 0:
-            r = rows[k]
-            for j in range(out.shape[0]):
-                out[j] += c * r[j]
+    """``out = sum_k coef[k] rows[k]`` for k < n (zero coefficients skipped).
+
+    Four non-zero terms per pass over ``out``: one load and store of ``out`` per four rows.
+    """
+    first = True
+    k = 0
+    while k < n:
+        m, i0, i1, i2, i3 = 0, 0, 0, 0, 0
+        c0 = c1 = c2 = c3 = np.float32(0.0)
+        while k < n and m < 4:
+            c = coef[k]
+            if c != 0:
+                if m == 0:
+                    i0, c0 = k, c
+                elif m == 1:
+                    i1, c1 = k, c
+                elif m == 2:
+                    i2, c2 = k, c
+                else:
+                    i3, c3 = k, c
+                m += 1
+            k += 1
+        if m > 0:  # absent terms have coefficient 0 and repeat row i0
+            _axpy4(out, first, c0, rows[i0], c1, rows[i1 if m > 1 else i0],
+                   c2, rows[i2 if m > 2 else i0], c3, rows[i3 if m > 3 else i0])  # fmt: skip
+            first = False
+    if first:
+        out[:] = 0
+
+
+@njit(**JIT)
+def _axpy4(out, first, c0, r0, c1, r1, c2, r2, c3, r3):
+    """``out (= or +=) c0 r0 + c1 r1 + c2 r2 + c3 r3``."""
+    if first:
+        for j in range(out.shape[0]):
+            out[j] = c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j]
+    else:
+        for j in range(out.shape[0]):
+            out[j] += c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j]
 
 
 @njit(**JIT)

@@ -16,8 +16,9 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
   previous state (the window's start state) is already known;
 - each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
   ensemble of runs uses every core without sharing caches;
-- evaluation projects the test items a tile at a time (each ``Wx`` row read once per tile),
-  then runs the recurrence (streamed) or the single step (memory off).
+- evaluation takes each test item's input product from its CSR row, eight ``Wx`` rows per
+  pass (the per-sample engine's ``forward_w1_csr``), then runs the recurrence (streamed) or
+  the single step (memory off).
 
 No product is carried over from an older step: the weights change at every step, so every
 product of the window is taken with the current weights, as the reference does. The floor is
@@ -50,17 +51,18 @@ from smoothlearn.engine.baselines import (
     opt_update,
     output_loss,
     project,
-    project_tile,
     sigmoid,
     train_on_threads,
     update_and_project,
 )
+from smoothlearn.engine.kernels import forward_w1_csr
 from smoothlearn.nn import init_lstm_params
+
+_EVAL_TILE = 64  # test items whose input products are taken before their recurrence
 
 __all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm"]
 
 
-_EVAL_TILE = 64
 
 
 @dataclass(frozen=True)
@@ -91,22 +93,77 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
 
 
 
+# ---------------------------------------------------------------- recurrent products
+# ``Wh`` (2.4 MB at h = 392) is a little larger than a core's L2 here, so a pass in the same
+# direction as the last one finds none of it cached; alternating directions finds the rows
+# the last pass ended on. Rows go four at a time, so ``x`` (or ``out``) is loaded once per
+# four rows. Blocks of four rows; ``4h`` rows is always a multiple of four.
+@njit(**JIT)
+def _matvec_add4(W, x, out, reverse):
+    """``out += W @ x``, rows in blocks of four, walked backwards when ``reverse``."""
+    blocks = W.shape[0] // 4
+    for b in range(blocks):
+        r = 4 * (blocks - 1 - b) if reverse else 4 * b
+        w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
+        a0 = a1 = a2 = a3 = np.float32(0.0)
+        for j in range(x.shape[0]):
+            xj = x[j]
+            a0 += w0[j] * xj
+            a1 += w1[j] * xj
+            a2 += w2[j] * xj
+            a3 += w3[j] * xj
+        out[r] += a0
+        out[r + 1] += a1
+        out[r + 2] += a2
+        out[r + 3] += a3
+
+
+@njit(**JIT)
+def _matvec_t4(W, d, out, reverse):
+    """``out = W.T @ d``, rows in blocks of four, walked backwards when ``reverse``."""
+    out[:] = 0
+    blocks = W.shape[0] // 4
+    for b in range(blocks):
+        r = 4 * (blocks - 1 - b) if reverse else 4 * b
+        c0, c1, c2, c3 = d[r], d[r + 1], d[r + 2], d[r + 3]
+        w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
+        for j in range(out.shape[0]):
+            out[j] += c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j]
+
+
 # ---------------------------------------------------------------- training
 @njit(**JIT)
-def _gradient_row(D, r, Hs, n, out):
-    """``out = sum_k D[k, r] Hs[k]`` (k < n): one row of ``dWh``, four terms per pass."""
+def _gradient_rows4(D, r, Hs, n, out):
+    """``out[i] = sum_k D[k, r + i] Hs[k]`` (i < 4, k < n): four rows of ``dWh``.
+
+    Four rows and four window steps per pass, so each loaded ``Hs`` value serves 16 products.
+    """
+    g0, g1, g2, g3 = out[0], out[1], out[2], out[3]
     out[:] = 0
     k = 0
     while k + 4 <= n:
-        c0, c1, c2, c3 = D[k, r], D[k + 1, r], D[k + 2, r], D[k + 3, r]
+        d0, d1, d2, d3 = D[k], D[k + 1], D[k + 2], D[k + 3]
+        a0, a1, a2, a3 = d0[r], d0[r + 1], d0[r + 2], d0[r + 3]
+        b0, b1, b2, b3 = d1[r], d1[r + 1], d1[r + 2], d1[r + 3]
+        c0, c1, c2, c3 = d2[r], d2[r + 1], d2[r + 2], d2[r + 3]
+        e0, e1, e2, e3 = d3[r], d3[r + 1], d3[r + 2], d3[r + 3]
         h0, h1, h2, h3 = Hs[k], Hs[k + 1], Hs[k + 2], Hs[k + 3]
-        for j in range(out.shape[0]):
-            out[j] += c0 * h0[j] + c1 * h1[j] + c2 * h2[j] + c3 * h3[j]
+        for j in range(g0.shape[0]):
+            x0, x1, x2, x3 = h0[j], h1[j], h2[j], h3[j]
+            g0[j] += a0 * x0 + b0 * x1 + c0 * x2 + e0 * x3
+            g1[j] += a1 * x0 + b1 * x1 + c1 * x2 + e1 * x3
+            g2[j] += a2 * x0 + b2 * x1 + c2 * x2 + e2 * x3
+            g3[j] += a3 * x0 + b3 * x1 + c3 * x2 + e3 * x3
         k += 4
     for rest in range(k, n):
-        c0, h0 = D[rest, r], Hs[rest]
-        for j in range(out.shape[0]):
-            out[j] += c0 * h0[j]
+        d0, h0 = D[rest], Hs[rest]
+        a0, a1, a2, a3 = d0[r], d0[r + 1], d0[r + 2], d0[r + 3]
+        for j in range(g0.shape[0]):
+            x0 = h0[j]
+            g0[j] += a0 * x0
+            g1[j] += a1 * x0
+            g2[j] += a2 * x0
+            g3[j] += a3 * x0
 
 
 @njit(**JIT)
@@ -114,18 +171,42 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
                            momentum):
     """Optimiser step of ``Wh`` (``dWh = sum_k D[k] (x) Hs[k]``), fused with ``zh = Wh h_next``.
 
-    ``h_next`` (the window's start state) is the previous hidden state of the next step's
-    first cell, so its recurrent product is taken while each updated row is in cache.
+    ``h_next`` is the carried state the next step starts from, so its recurrent product is
+    taken while each updated row is in cache. ``grad`` is ``[4, h]`` scratch.
     """
     H = Wh.shape[1]
-    for r in range(Wh.shape[0]):
-        _gradient_row(D, r, Hs, n_win, grad)
-        row = Wh[r]
-        opt_update(row, grad, sq[r], buf[r], opt, lr, alpha, eps, momentum)
-        acc = np.float32(0.0)
-        for j in range(H):
-            acc += row[j] * h_next[j]
-        zh[r] = acc
+    for r in range(0, Wh.shape[0], 4):
+        _gradient_rows4(D, r, Hs, n_win, grad)
+        if opt == 0:  # SGD: update and product in one loop over the four rows
+            _sgd_rows4_and_project(Wh, r, grad, lr, h_next, zh)
+            continue
+        for i in range(4):
+            row = Wh[r + i]
+            opt_update(row, grad[i], sq[r + i], buf[r + i], opt, lr, alpha, eps, momentum)
+            acc = np.float32(0.0)
+            for j in range(H):
+                acc += row[j] * h_next[j]
+            zh[r + i] = acc
+
+
+@njit(**JIT)
+def _sgd_rows4_and_project(W, r, grad, lr, x, out):
+    """``W[r + i] -= lr grad[i]``, then ``out[r + i] = W[r + i] . x`` (i < 4), in one loop."""
+    w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
+    g0, g1, g2, g3 = grad[0], grad[1], grad[2], grad[3]
+    a0 = a1 = a2 = a3 = np.float32(0.0)
+    for j in range(x.shape[0]):
+        xj = x[j]
+        v0 = w0[j] - lr * g0[j]
+        v1 = w1[j] - lr * g1[j]
+        v2 = w2[j] - lr * g2[j]
+        v3 = w3[j] - lr * g3[j]
+        w0[j], w1[j], w2[j], w3[j] = v0, v1, v2, v3
+        a0 += v0 * xj
+        a1 += v1 * xj
+        a2 += v2 * xj
+        a3 += v3 * xj
+    out[r], out[r + 1], out[r + 2], out[r + 3] = a0, a1, a2, a3
 
 
 @njit(**JIT)
@@ -146,108 +227,94 @@ def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
             D[k, 3 * H + j] = dh[j] * tc * o * (one - o)
             dc[j] = dcj * f
         if k > 0:  # the window's start state is detached: no gradient flows past it
-            matvec_t(Wh, D[k], dh)
+            _matvec_t4(Wh, D[k], dh, (n_win - 1 - k) % 2 == 0)
+
+
+@njit(**JIT)
+def _shift(a):
+    """Drop the oldest row of a history array (rows are steps, oldest first)."""
+    for k in range(a.shape[0] - 1):
+        a[k] = a[k + 1]
 
 
 @njit(**JIT)
 def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P, SQ, BUF,
-                 window, state, hs, cs, Px, zh, cfg, lrs):
+                 window, history, state, hs, cs, Px, zh, cfg, lrs):
     """Train steps ``[start, stop)``; returns the step that diverged, or -1.
 
     ``P = (Wx [d_in, 4h], Wh [4h, h], b_ih, b_hh, Wo [d_out, h], b_out)``; ``SQ``/``BUF`` hold
     RMSprop's averages and momentum buffers of the same shapes. Persisting between calls:
-    ``window`` (item ids, oldest first; ``state[0]`` its length), its start state ``hs``/``cs``,
-    and the next step's input projections ``Px`` and ``zh = Wh hs`` (valid when ``state[1]``).
-    ``cfg = (bptt, output, loss, optimiser)``, ``lrs = (lr, alpha, eps, momentum)``.
+    the carried state ``hs``/``cs``; the stored history of the last ``bptt`` steps (``window``
+    item ids and ``history = (acts, tanh_c, c_in, h_in)``, oldest first; ``state[0]`` its
+    length); and this step's products ``Px[0] = Wx.T x`` and ``zh = Wh hs`` (valid when
+    ``state[1]``). ``cfg = (bptt, output, loss, optimiser)``, ``lrs = (lr, alpha, eps,
+    momentum)``.
     """
     Wx, Wh, bi, bh, Wo, bo = P
+    acts, TC, Cin, Hin = history
     bptt, output, loss, opt = cfg[0], cfg[1], cfg[2], cfg[3]
     lr, alpha, eps, mom = lrs[0], lrs[1], lrs[2], lrs[3]
     d_in, G = Wx.shape
-    H = Wh.shape[1]
     n_out = Wo.shape[0]
-    acts = np.zeros((bptt, G), np.float32)
-    C = np.zeros((bptt, H), np.float32)
-    TC = np.zeros((bptt, H), np.float32)
-    Hs = np.zeros((bptt + 1, H), np.float32)  # Hs[0] = start state, Hs[k + 1] = output of k
-    Cprev = np.zeros((bptt + 1, H), np.float32)
     D = np.zeros((bptt, G), np.float32)
     gates = np.empty(G, np.float32)
-    scratch_acts = np.empty(G, np.float32)
-    scratch_tc = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     dz = np.empty(n_out, np.float32)
-    dh = np.empty(H, np.float32)
+    dh = np.empty(Wh.shape[1], np.float32)
     grad_g = np.empty(G, np.float32)
-    grad_h = np.empty(H, np.float32)
+    grad_h = np.empty(Wh.shape[1], np.float32)
+    grad4 = np.empty((4, Wh.shape[1]), np.float32)
     gb = np.empty(G, np.float32)
     mark = np.zeros(d_in, np.int8)
-    dense = np.zeros((bptt + 1, d_in), np.float32)
-    dense_next = np.zeros((bptt + 1, d_in), np.float32)
-    items = np.empty(bptt + 1, np.int64)
+    dense = np.zeros((bptt, d_in), np.float32)
+    dense_next = np.zeros((1, d_in), np.float32)
+    items = np.empty(1, np.int64)
     for step in range(start, stop):
-        n_win = state[0]
-        if n_win < bptt:
-            window[n_win] = order[step]
-            n_win += 1
-            state[0] = n_win
-            first = 0
-        else:  # the oldest item leaves: it moves the window's start state
-            first = 1
         if state[1] == 0:  # the run's first step: nothing precomputed yet
-            for k in range(first + n_win - 1):
-                items[k] = window[k]
-            items[first + n_win - 1] = order[step]
-            project(Wx, indptr, indices, values, items, first + n_win, Px, mark, dense)
+            items[0] = order[step]
+            project(Wx, indptr, indices, values, items, 1, Px, mark, dense)
             zh[:] = 0
             matvec_add(Wh, hs, zh)
-        if first:
-            for k in range(bptt - 1):
-                window[k] = window[k + 1]
-            window[bptt - 1] = order[step]
-            gates[:] = Px[0] + bi
-            gates += zh
-            gates += bh
-            _lstm_cell(gates, cs, cs, hs, scratch_acts, scratch_tc)
-        Hs[0] = hs
-        Cprev[0] = cs
-        for k in range(n_win):
-            gates[:] = Px[first + k] + bi
-            if k == 0 and not first:
-                gates += zh
-            else:
-                matvec_add(Wh, Hs[k], gates)
-            gates += bh
-            _lstm_cell(gates, Cprev[k], C[k], Hs[k + 1], acts[k], TC[k])
-            Cprev[k + 1] = C[k]
-        h_last = Hs[n_win]
+        n_win = state[0]
+        if n_win == bptt:  # the oldest step leaves the history
+            for a in (acts, TC, Cin, Hin):
+                _shift(a)
+            _shift(window)
+        else:
+            n_win += 1
+            state[0] = n_win
+        k = n_win - 1
+        window[k] = order[step]
+        Hin[k] = hs
+        Cin[k] = cs
+        gates[:] = Px[0] + bi
+        gates += zh
+        gates += bh
+        _lstm_cell(gates, cs, cs, hs, acts[k], TC[k])  # the carried state moves on
         z[:] = bo
-        matvec_add(Wo, h_last, z)
-        item = window[n_win - 1]
-        value = output_loss(z, targets[item], labels[item], output, loss, dz)
+        matvec_add(Wo, hs, z)
+        value = output_loss(z, targets[window[k]], labels[window[k]], output, loss, dz)
         if not np.isfinite(value):
             return step
         matvec_t(Wo, dz, dh)  # Wo before its update
-        _backward(acts, TC, Cprev, Wh, dh, n_win, D)
+        _backward(acts, TC, Cin, Wh, dh, n_win, D)
         # ---- optimiser steps (all gradients above used the old weights)
         for r in range(n_out):
-            grad_h[:] = dz[r] * h_last
+            grad_h[:] = dz[r] * hs
             opt_update(Wo[r], grad_h, SQ[4][r], BUF[4][r], opt, lr, alpha, eps, mom)
         opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
         gb[:] = 0
-        for k in range(n_win):
-            gb += D[k]
+        for j in range(n_win):
+            gb += D[j]
         opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
         opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
-        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hs, n_win, hs, zh, grad_h, opt, lr,
+        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
                                alpha, eps, mom)  # fmt: skip
-        for k in range(n_win):  # the next step's items: this window, then the next item
-            items[k] = window[k]
-        n_next = n_win
+        n_next = 0
         if step + 1 < order.shape[0]:
-            items[n_win] = order[step + 1]
-            n_next += 1
-        update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, items, n_win, D, items,
+            items[0] = order[step + 1]
+            n_next = 1
+        update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, window, n_win, D, items,
                            n_next, Px, mark, dense, dense_next, grad_g, opt, lr, alpha, eps,
                            mom)  # fmt: skip
         state[1] = 1
@@ -256,29 +323,31 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
 
 # ---------------------------------------------------------------- evaluation
 @njit(**JIT)
-def _evaluate(X, targets, labels, streamed, P, output, classify, tile):
-    """Mean test MSE, CE and accuracy over ``X`` (streamed in order from zero, or item alone)."""
+def _evaluate(csr, targets, labels, streamed, P, output, classify):
+    """Mean test MSE, CE and accuracy over the test items (``csr`` rows of ``X_eval``),
+    streamed in order from a zero state, or each item alone."""
+    indptr, indices, values = csr
     Wx, Wh, bi, bh, Wo, bo = P
-    n, d_in = X.shape
+    n = indptr.shape[0] - 1
     G, H = Wh.shape
     n_out = Wo.shape[0]
-    Px = np.zeros((tile, G), np.float32)
     h = np.zeros(H, np.float32)
     c = np.zeros(H, np.float32)
     zero = np.zeros(H, np.float32)
-    gates = np.empty(G, np.float32)
+    Px = np.empty((_EVAL_TILE, G), np.float32)
     acts = np.empty(G, np.float32)
     tc = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
     totals = np.zeros(3)  # squared error, cross-entropy, hits
-    for t0 in range(0, n, tile):
-        m = min(tile, n - t0)
-        project_tile(X, t0, m, Wx, Px)
+    for t0 in range(0, n, _EVAL_TILE):  # input products of a tile first: Wh then stays cached
+        m = min(_EVAL_TILE, n - t0)
         for k in range(m):
-            gates[:] = Px[k] + bi
+            forward_w1_csr(Px[k], Wx, bi, indptr, indices, values, t0 + k)  # Wx.T x + b_ih
+        for k in range(m):
+            gates = Px[k]
             if streamed:
-                matvec_add(Wh, h, gates)
+                _matvec_add4(Wh, h, gates, k % 2 == 1)
                 gates += bh
                 _lstm_cell(gates, c, c, h, acts, tc)
             else:
@@ -308,14 +377,16 @@ def evaluate_lstm(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float,
     return _evaluate_kernel(prep, _kernel_params(params))
 
 
-def _evaluate_kernel(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
+def _evaluate_kernel(
+    prep: Prepared, P: tuple[np.ndarray, ...], test_csr: tuple[np.ndarray, ...] | None = None
+) -> tuple[float, float, float]:
+    """``test_csr``: the test items as CSR rows, built once per run (it evaluates ~60 times)."""
     s = prep.settings
     mse, ce, acc = _evaluate(
-        np.ascontiguousarray(prep.X_eval, dtype=np.float32),
+        test_csr or csr_rows(np.asarray(prep.X_eval, dtype=np.float32)),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
         np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
         prep.eval_resets is not None, P, OUTPUTS[s.output], prep.task == "classify",
-        _EVAL_TILE,
     )
     return float(mse), float(ce), float(acc)
 
@@ -329,9 +400,12 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
     SQ = tuple(np.zeros_like(p) for p in P)  # RMSprop's averages (unused by SGD)
     BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ  # read only
     # with momentum > 0, so momentum 0 shares SQ's arrays instead of allocating more
+    G = P[0].shape[1]
     window = np.zeros(run.bptt, np.int64)
+    history = (np.zeros((run.bptt, G), np.float32),
+               *(np.zeros((run.bptt, run.hidden), np.float32) for _ in range(3)))  # fmt: skip
     state = np.zeros(2, np.int64)
-    Px = np.zeros((run.bptt + 1, P[0].shape[1]), np.float32)
+    Px = np.zeros((1, G), np.float32)
     zh = np.zeros(P[0].shape[1], np.float32)
     hs = np.zeros(run.hidden, np.float32)
     cs = np.zeros(run.hidden, np.float32)
@@ -342,11 +416,12 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
     labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
     order = np.ascontiguousarray(prep.order, dtype=np.int64)
     rows, done, diverged = [], 0, False
+    test_csr = csr_rows(np.asarray(prep.X_eval, dtype=np.float32))
     points = set(prep.eval_steps.tolist())
     for point in sorted(p for p in points | {prep.steps} if 0 <= p <= prep.steps):
         if point > done:
             bad = _train_steps(*csr, targets, labels, order, done, point, P, SQ, BUF, window,
-                               state, hs, cs, Px, zh, cfg, lrs)  # fmt: skip
+                               history, state, hs, cs, Px, zh, cfg, lrs)  # fmt: skip
             if progress:
                 progress((bad if bad >= 0 else point) - done)
             if bad >= 0:
@@ -354,7 +429,7 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
                 break
             done = point
         if point in points:
-            rows.append((point, *_evaluate_kernel(prep, P)))
+            rows.append((point, *_evaluate_kernel(prep, P, test_csr)))
     if progress and diverged:
         progress(prep.steps - done)  # a diverged run's remaining steps count as done
     return curves_of(rows, diverged, _torch_params(P))

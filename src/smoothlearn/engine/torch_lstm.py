@@ -1,15 +1,16 @@
 """The LSTM baseline as batched torch tensors on a device: K networks take each step together.
 
-The rule is the reference's (:func:`smoothlearn.train.train_lstm`, ``docs/model.md``): at
-step t the window holds the items ``order[t - bptt + 1 .. t]``; once it is full, the state
-before it is first advanced by the item that leaves it (current weights, no gradient). The
-window runs forward from that detached state, the newest item's loss is backpropagated
-through the whole window, and the optimiser takes one step. Weights start from
+The rule is the reference's (:func:`smoothlearn.train.train_lstm`, ``docs/model.md``):
+truncated BPTT over the stored history of the last ``bptt`` steps (Williams & Peng's
+BPTT(h; 1)). The state is carried forward once; each step keeps its item, input state and
+gates; the newest loss is backpropagated through the kept steps with the current weights,
+written, as in the reference, so that autograd computes it. Weights start from
 :func:`smoothlearn.nn.init_lstm_params`.
 
-On the device the networks share every kernel launch: the window's input products are one
-batched product per step (``[K, n, d] x [K, d, 4h]``), each recurrent product one ``bmm``
-over the K networks, and autograd differentiates the summed losses (each network's loss
+On the device the networks share every kernel launch: the kept steps' products with the
+current weights are two batched products per step (``[K, n, d] x [K, d, 4h]`` and
+``[K, n, h] x [K, h, 4h]``), each backward link one ``bmm`` over the K networks, and
+autograd differentiates the summed losses (each network's loss
 depends on its own weights only, so each gets its own gradient). Diverged networks are
 frozen by the optimiser's mask, without a host sync inside a chunk. Evaluation is the
 reference's ``_lstm_evaluate``: memory off (each test item alone from a zero state) or
@@ -73,43 +74,52 @@ class TorchLSTMEnsemble(Schedule):
                   for n in NAMES]  # fmt: skip
         self.v = [torch.zeros_like(w) for w in self.w]
         self.buf = [torch.zeros_like(w) for w in self.w]
-        self.h = torch.zeros(K, first.hidden, device=self.device)  # the window's start state
+        self.h = torch.zeros(K, first.hidden, device=self.device)  # the carried state
         self.c = torch.zeros_like(self.h)
+        self.history: list[tuple[torch.Tensor, ...]] = []  # (items, h_in, c_in, gates) a step
         self.alive_t = torch.ones(K, dtype=torch.bool, device=self.device)
         self.stop_t = torch.full((K,), -1, dtype=torch.int64, device=self.device)
         self.alive, self.stop = np.ones(K, np.bool_), np.full(K, -1, np.int64)
         self.eval_sets = [set(np.asarray(r.eval_steps).tolist()) for r in self.runs]
         self.points: list[list[tuple[int, float, float, float]]] = [[] for _ in runs]
 
-    def _advance_start(self, step: int) -> None:
-        """Move the window's start state past the item leaving it (no gradient)."""
-        W_ih, W_hh, b_ih, b_hh = self.w[:4]
-        x = self.X[self.order[:, step - self.bptt]]
-        gates = _bmv(W_ih, x) + b_ih + _bmv(W_hh, self.h) + b_hh
-        self.h, self.c = _cell(gates, self.c)
-
-    def _window_loss(self, step: int) -> torch.Tensor:
-        """Each network's loss ``[K]`` on its newest item, run through the window."""
+    def _history_loss(self) -> torch.Tensor:
+        """Each network's loss ``[K]`` on its newest item, built over the kept steps as in
+        :func:`smoothlearn.train._lstm_window_output` (stored values, live gradients)."""
         W_ih, W_hh, b_ih, b_hh, W_out, b_out = self.w
-        items = self.order[:, max(0, step - self.bptt + 1):step + 1]  # [K, n]
-        P = torch.baddbmm((b_ih + b_hh).unsqueeze(1), self.X[items], W_ih.transpose(1, 2))
-        h, c = self.h, self.c
-        for t in range(items.shape[1]):
-            h, c = _cell(P[:, t] + _bmv(W_hh, h), c)
+        items = torch.stack([step[0] for step in self.history], 1)  # [K, n]
+        h_in = torch.stack([step[1] for step in self.history], 1)  # [K, n, h]
+        live = torch.baddbmm((b_ih + b_hh).unsqueeze(1), self.X[items], W_ih.transpose(1, 2))
+        live = live + torch.bmm(h_in, W_hh.transpose(1, 2))
+        h = c = None
+        for t, (_, _, c_in, stored) in enumerate(self.history):
+            gates = live[:, t]
+            if h is not None:  # adds zero; passes the gradient back to the cell before
+                gates = gates + _bmv(W_hh, h - h.detach())
+                c_in = c_in + (c - c.detach())
+            h, c = _cell(stored + (gates - gates.detach()), c_in)
         z = _bmv(W_out, h) + b_out
         targets, labels = self.targets.at(items[:, -1:])
         return net_losses(z.unsqueeze(1), targets, labels, self.settings)
 
+    def _keep_step(self, step: int) -> torch.Tensor:
+        """This step's gates from the carried state (current weights), kept as history."""
+        W_ih, W_hh, b_ih, b_hh = self.w[:4]
+        items = self.order[:, step]
+        gates = _bmv(W_ih, self.X[items]) + b_ih + _bmv(W_hh, self.h) + b_hh
+        self.history = [*self.history, (items, self.h, self.c, gates)][-self.bptt:]
+        return gates
+
     def train(self, s0: int, s1: int) -> int:
         was_alive = int(self.alive.sum())
         for step in range(s0, s1):
-            if step >= self.bptt:
-                with torch.no_grad():
-                    self._advance_start(step)
+            with torch.no_grad():
+                gates = self._keep_step(step)
             with torch.enable_grad():
-                loss = self._window_loss(step)
+                loss = self._history_loss()
                 grads = torch.autograd.grad(loss.sum(), self.w)
             with torch.no_grad():
+                self.h, self.c = _cell(gates, self.c)  # the carried state moves on
                 ok = self.alive_t & torch.isfinite(loss)
                 self.stop_t = torch.where(self.alive_t & ~ok, step, self.stop_t)
                 self.alive_t = ok
