@@ -177,6 +177,9 @@ def test_batches_depend_on_configs_only_and_respect_caps():
     assert max(len(b) for b in sweep.plan_batches(tiny, "reference")) == sweep.CAP_REFERENCE
     mnist = [make_config(dataset="mnist", seed=s) for s in range(20)]
     assert [len(b) for b in sweep.plan_batches(mnist, "fast")] == [7, 7, 6]
+    lstm = [make_config(dataset="mnist", model="lstm", seed=s) for s in range(5)]
+    assert [len(b) for b in sweep.plan_batches(lstm, "fast")] == [1] * 5  # minutes a run
+    assert [len(b) for b in sweep.plan_batches(lstm, "reference")] == [3, 2]
     mixed = [make_config(**SMALL, seed=s, lr=lr) for lr in (0.01, 0.1) for s in range(3)]
     assert [{c.lr for c in b} for b in sweep.plan_batches(mixed, "fast")] == [{0.01}, {0.1}]
 

@@ -149,3 +149,36 @@ def test_lstm_trains_and_reports():
     assert curves.steps.tolist() == [0, 12] and not curves.diverged
     prep.eval_resets = np.zeros((6, 1), bool)
     assert np.isfinite(train_lstm(prep, hidden=5, bptt=3).test_ce).all()
+
+
+@pytest.mark.parametrize("bptt", [1, 3, 5])
+def test_lstm_history_gradient_is_bptt_through_the_kept_steps(bptt):
+    """With the weights held still, the stored-history rule is exact truncated BPTT: its
+    gradients equal autograd's through ``nn.LSTM`` run over the last ``bptt`` items from the
+    carried state before them, and its output is the online forward's."""
+    import torch
+
+    from smoothlearn.nn import LSTMClassifier, init_lstm_params
+    from smoothlearn.train import _lstm_window_output, _LSTMStep
+
+    torch.manual_seed(0)
+    X = torch.rand(7, 3)
+    model = LSTMClassifier(3, 4, 2).load_params(init_lstm_params(3, 4, 2, 1))
+    lstm = model.lstm
+    h, c, history, states = torch.zeros(4), torch.zeros(4), [], []
+    with torch.no_grad():  # the carried state over the stream, each step's gates kept
+        for item in range(7):
+            gates = (lstm.weight_ih_l0 @ X[item] + lstm.bias_ih_l0
+                     + lstm.weight_hh_l0 @ h + lstm.bias_hh_l0)  # fmt: skip
+            history = [*history, _LSTMStep(item, h, c, gates)][-bptt:]
+            states.append((h, c))
+            i, f, g, o = gates.chunk(4)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+    kept = model(X[7 - bptt:].unsqueeze(0),
+                 tuple(s.view(1, 1, 4) for s in states[7 - bptt]))[0][0, -1]  # fmt: skip
+    ours = _lstm_window_output(model, X, history)
+    assert torch.allclose(ours, kept, atol=1e-6)
+    grads = [torch.autograd.grad(out.sum() ** 2, list(model.parameters())) for out in (ours, kept)]
+    for a, b in zip(*grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-6), (a - b).abs().max()

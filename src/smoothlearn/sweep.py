@@ -61,6 +61,9 @@ CAP_SMALL = 128
 #: Runs per batch for the reference trainer (one run at a time anyway; a batch only
 #: amortises task overhead).
 CAP_REFERENCE = 4
+#: Compiled LSTM runs take minutes each and train one after another in a worker: one per
+#: batch spreads them evenly over the workers and stores each as soon as it is done.
+CAP_LSTM = 1
 #: Failed runs printed to stderr before the rest are only counted.
 SHOW_FAILURES = 10
 #: Settings that may differ inside one ensemble (the fast engine trains them in one kernel).
@@ -152,6 +155,8 @@ def batch_cap(config: RunConfig, engine: str) -> int:
         from smoothlearn.engine.conv import MAX_ENSEMBLE
 
         return MAX_ENSEMBLE
+    if engine == "fast" and config.arch == "lstm":
+        return CAP_LSTM
     if engine == "reference" or config.arch != "leaky" or resolved["batch_size"] > 1:
         return CAP_REFERENCE
     return CAP_LARGE if _input_size(config) >= LARGE_INPUT else CAP_SMALL

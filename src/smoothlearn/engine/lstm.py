@@ -1,30 +1,29 @@
 """The LSTM baseline (Appendix A.8-A.10) compiled: per-sample truncated BPTT, as ``train_lstm``.
 
-The rule is the reference's (``smoothlearn.train.train_lstm``, ``docs/model.md``): at every step
-the window of the last ``bptt`` items is run forward from the detached state before it, the
-loss of the newest item's output is backpropagated through the whole window, and the optimiser
-takes one step. When the window is full, its starting state is first advanced by the item
-that leaves it (with the current weights, no gradient).
+The rule is the reference's (``smoothlearn.train.train_lstm``, ``docs/model.md``): the state is
+carried forward once over the stream, each step keeps its item, input state and gate
+activations, and the newest loss is backpropagated through the last ``bptt`` kept steps with
+the current weights (Williams & Peng's BPTT(h; 1)); then the optimiser takes one step.
 
 What makes it fast on a CPU, with the reference's arithmetic (float32, other summation order):
 - one compiled loop per evaluation interval, so Python and autograd cost nothing per step;
-- sparse inputs: ``W_ih`` is stored transposed (``Wx[pixel, gate]``); the input products of
-  all items of the next step's window (plus the leaving one) are accumulated in ONE pass over
-  the rows of the pixels lit in any of them (~19% of MNIST pixels each), and that pass is the
-  same one that applies this step's update to ``Wx`` (SGD touches only lit rows);
-- the update of ``W_hh`` is fused with the next step's first recurrent product, whose
-  previous state (the window's start state) is already known;
+- one forward cell per step: the kept steps are never recomputed;
+- sparse inputs: ``W_ih`` is stored transposed (``Wx[pixel, gate]``); its update touches the
+  rows of the pixels lit in the kept items (~19% of MNIST pixels each), and the same pass
+  takes the next item's input product;
+- the update of ``W_hh`` is fused with the next step's recurrent product (the carried state
+  is known), four rows at a time;
+- the backward products with ``W_hh`` (2.4 MB at h = 392, a little more than a core's L2
+  here) take four rows at a time and alternate direction, so each pass starts on the rows
+  the last one left in cache;
 - each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
   ensemble of runs uses every core without sharing caches;
-- evaluation takes each test item's input product from its CSR row, eight ``Wx`` rows per
-  pass (the per-sample engine's ``forward_w1_csr``), then runs the recurrence (streamed) or
-  the single step (memory off).
+- evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
+  rows per pass, the per-sample engine's ``forward_w1_csr``), then runs the recurrence
+  (streamed) or the single step (memory off) over the tile.
 
-No product is carried over from an older step: the weights change at every step, so every
-product of the window is taken with the current weights, as the reference does. The floor is
-the recurrent work: about 2 x ``bptt`` sequential passes over ``W_hh`` (2.4 MB at h = 392,
-larger than a core's L2 here) per step, forward and back. Cross-checked against the reference
-in ``tests/test_engine_lstm.py``.
+The floor is the backward pass: ``bptt - 1`` sequential products with ``W_hh`` per step.
+Cross-checked against the reference in ``tests/test_engine_lstm.py``.
 """
 
 from __future__ import annotations

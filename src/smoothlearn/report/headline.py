@@ -95,7 +95,8 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
         streamed = [r for r in members if _reads_labels(r)]
         verdict, reason = _verdict(free)
         if not free:
-            verdict, reason = "no data", "every comparison of this claim reads test labels"
+            # not missing data: the claim's design needs labelled test streams (its own column)
+            verdict, reason = "not testable", "every comparison of this claim reads test labels"
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
             claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
