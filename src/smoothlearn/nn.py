@@ -374,7 +374,8 @@ class LSTMClassifier(nn.Module):
     """The BPTT baseline of Appendix A.8–A.10: one LSTM layer, then a linear read-out.
 
     ``hidden`` defaults to the leaky nets' hidden size (392 for MNIST), so the comparison keeps
-    the layer width; training truncates backpropagation through time every ``bptt`` steps.
+    the layer width; training backpropagates each step's loss through the last ``bptt`` steps
+    (``smoothlearn.train.train_lstm``).
     """
 
     def __init__(self, d_in: int, hidden: int, d_out: int) -> None:

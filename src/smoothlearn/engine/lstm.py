@@ -225,7 +225,7 @@ def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
             D[k, 2 * H + j] = dcj * i * (one - g * g)
             D[k, 3 * H + j] = dh[j] * tc * o * (one - o)
             dc[j] = dcj * f
-        if k > 0:  # the window's start state is detached: no gradient flows past it
+        if k > 0:  # the oldest kept step's input state is a constant: no gradient past it
             _matvec_t4(Wh, D[k], dh, (n_win - 1 - k) % 2 == 0)
 
 
