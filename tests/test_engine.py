@@ -270,6 +270,11 @@ def test_evaluate_many_equals_reference_evaluate(sparse: bool | None) -> None:
         make_run(seed=1, leak=PER_UNIT, reset="label"),
         make_run(seed=2, h=3, task="reconstruct", output="sigmoid", leak=0.3, stream_eval=True),
     ]
+    _assert_evaluations_match_reference(runs, sparse=sparse)
+
+
+def _assert_evaluations_match_reference(runs: list, sparse: bool | None) -> None:
+    """``evaluate_many`` against the reference ``evaluate``, run by run."""
     for run, got in zip(runs, evaluate_many(runs, sparse=sparse), strict=True):
         want = evaluate(
             run.params, run.leak, run.X_eval, run.targets_eval, run.labels_eval,
@@ -325,14 +330,7 @@ def test_item_by_item_evaluation_of_ragged_items_equals_reference(
             run, X_eval=X_eval, targets_eval=np.eye(o, dtype=np.float32)[labels],
             labels_eval=labels, eval_resets=resets,
         ))  # fmt: skip
-    for run, got in zip(runs, evaluate_many(runs, sparse=True), strict=True):
-        want = evaluate(
-            run.params, run.leak, run.X_eval, run.targets_eval, run.labels_eval,
-            run.eval_resets, run.settings.output, run.task,
-        )  # fmt: skip
-        np.testing.assert_allclose(
-            [got["test_mse"], got["test_ce"], got["test_acc"]], want, RTOL, ATOL, True
-        )
+    _assert_evaluations_match_reference(runs, sparse=True)
 
 
 @pytest.mark.parametrize(

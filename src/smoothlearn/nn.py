@@ -28,6 +28,7 @@ __all__ = [
     "init_params",
     "leaky_update",
     "init_lstm_params",
+    "lstm_cell",
     "LeakyMemory",
     "LeakyNet",
     "LSTMClassifier",
@@ -368,6 +369,14 @@ def init_lstm_params(d_in: int, hidden: int, d_out: int, init_seed: int) -> dict
     out["b_hh"] = np.zeros(4 * hidden, np.float32)
     out["b_out"] = np.zeros(d_out, np.float32)
     return out
+
+
+def lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.nn.LSTM``'s cell: pre-activations (i, f, g, o) stacked on the last axis and the
+    previous ``c`` -> ``h, c``. The trainers that keep a step's gates apply it themselves."""
+    i, f, g, o = gates.chunk(4, -1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class LSTMClassifier(nn.Module):

@@ -21,7 +21,14 @@ from torch.nn import functional as F
 
 from smoothlearn.contract import RMSPROP_V_FLOOR, Curves, Prepared, TrainSettings
 from smoothlearn.convnet import ConvLeakyNet, conv_features
-from smoothlearn.nn import LeakyNet, LSTMClassifier, init_lstm_params, leaky_update, unit_groups
+from smoothlearn.nn import (
+    LeakyNet,
+    LSTMClassifier,
+    init_lstm_params,
+    leaky_update,
+    lstm_cell,
+    unit_groups,
+)
 
 __all__ = [
     "train_reference",
@@ -303,9 +310,7 @@ def _lstm_window_output(
         if h is not None:  # the first cell's input state is a constant: no gradient past it
             gates = gates + F.linear(h - h.detach(), w_hh)  # adds zero; passes dh back
             c_in = c_in + (c - c.detach())
-        i, f, g, o = (step.gates + (gates - gates.detach())).chunk(4)
-        c = torch.sigmoid(f) * c_in + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+        h, c = lstm_cell(step.gates + (gates - gates.detach()), c_in)
     return model.out(h)
 
 
@@ -357,9 +362,7 @@ def train_lstm(
         if not torch.isfinite(loss):
             return record.curves(True, model.params())
         with torch.no_grad():  # the carried state: this step's cell, from the stored values
-            i, f, g, o = gates.chunk(4)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+            h, c = lstm_cell(gates, c)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -62,8 +62,6 @@ _EVAL_TILE = 64  # test items whose input products are taken before their recurr
 __all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm"]
 
 
-
-
 @dataclass(frozen=True)
 class LSTMRun:
     """One LSTM run: its prepared arrays and the LSTM's own settings."""
@@ -405,7 +403,7 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress) -> Curves:
                *(np.zeros((run.bptt, run.hidden), np.float32) for _ in range(3)))  # fmt: skip
     state = np.zeros(2, np.int64)
     Px = np.zeros((1, G), np.float32)
-    zh = np.zeros(P[0].shape[1], np.float32)
+    zh = np.zeros(G, np.float32)
     hs = np.zeros(run.hidden, np.float32)
     cs = np.zeros(run.hidden, np.float32)
     cfg = np.array([run.bptt, OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]],

@@ -36,7 +36,7 @@ from smoothlearn.engine.torch_ops import (
     net_losses,
     optimiser_step,
 )
-from smoothlearn.nn import init_lstm_params
+from smoothlearn.nn import init_lstm_params, lstm_cell
 
 __all__ = ["TorchLSTMEnsemble", "train_lstm_device"]
 
@@ -46,13 +46,6 @@ NAMES = ("W_ih", "W_hh", "b_ih", "b_hh", "W_out", "b_out")
 def _bmv(W: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``W[k] @ x[k]`` for every network k: ``[K, m, n] x [K, n] -> [K, m]``."""
     return torch.bmm(W, x.unsqueeze(2)).squeeze(2)
-
-
-def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.nn.LSTM``'s cell: gates (i, f, g, o) stacked on the last axis -> ``h, c``."""
-    i, f, g, o = gates.chunk(4, -1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class TorchLSTMEnsemble(Schedule):
@@ -97,7 +90,7 @@ class TorchLSTMEnsemble(Schedule):
             if h is not None:  # adds zero; passes the gradient back to the cell before
                 gates = gates + _bmv(W_hh, h - h.detach())
                 c_in = c_in + (c - c.detach())
-            h, c = _cell(stored + (gates - gates.detach()), c_in)
+            h, c = lstm_cell(stored + (gates - gates.detach()), c_in)
         z = _bmv(W_out, h) + b_out
         targets, labels = self.targets.at(items[:, -1:])
         return net_losses(z.unsqueeze(1), targets, labels, self.settings)
@@ -119,7 +112,7 @@ class TorchLSTMEnsemble(Schedule):
                 loss = self._history_loss()
                 grads = torch.autograd.grad(loss.sum(), self.w)
             with torch.no_grad():
-                self.h, self.c = _cell(gates, self.c)  # the carried state moves on
+                self.h, self.c = lstm_cell(gates, self.c)  # the carried state moves on
                 ok = self.alive_t & torch.isfinite(loss)
                 self.stop_t = torch.where(self.alive_t & ~ok, step, self.stop_t)
                 self.alive_t = ok
@@ -141,10 +134,10 @@ class TorchLSTMEnsemble(Schedule):
             if streamed:
                 hs = torch.empty(P.shape[:2] + h.shape[1:], device=self.device)
                 for i in range(P.shape[1]):
-                    h, c = _cell(P[:, i] + _bmv(W_hh, h), c)
+                    h, c = lstm_cell(P[:, i] + _bmv(W_hh, h), c)
                     hs[:, i] = h
             else:  # from a zero state: no recurrent term, no forget term
-                hs, _ = _cell(P, torch.zeros((), device=self.device))
+                hs, _ = lstm_cell(P, torch.zeros((), device=self.device))
             out.append(torch.baddbmm(b_out.unsqueeze(1), hs, W_out.transpose(1, 2)))
         return torch.cat(out, 1)
 
