@@ -105,3 +105,52 @@ def test_run_many_gives_one_curve_per_config_on_both_engines():
     assert [c.steps.tolist() for c in fast] == [[0, 30, 60]] * 2
     for a, b in zip(fast, ref, strict=True):
         np.testing.assert_allclose(a.test_mse, b.test_mse, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- one training
+# Runs that differ only in their test protocol train one network (``run_many``); each must
+# get exactly the numbers of its own training, on every trainer that shares.
+SHARED = {
+    "leaky": dict(SMALL, model="leaky-reset", condition="repeat-3", steps=600),
+    "lstm": dict(SMALL, model="lstm", hidden=6, condition="repeat-3", steps=300),
+    "conv": dict(dataset="synthetic-categories", dataset_params={"n_features": 256},
+                 model="conv-leaky", condition="repeat-3", steps=90, eval_every=45),
+}
+
+
+@pytest.mark.parametrize("arch", SHARED)
+def test_runs_differing_only_in_test_protocol_train_once_with_their_own_numbers(
+        arch, monkeypatch):
+    from smoothlearn import runs
+
+    tests = [dict(test_mode="off"), dict(test_mode="same"), dict(test_mode="repeat-1"),
+             dict(test_mode="same", test_reset="never")]
+    configs = [make_config(**SHARED[arch], seed=s, **t) for s in (0, 1) for t in tests]
+    shared = runs._shared_training(configs, [prepare(c) for c in configs])
+    assert {len(v) for v in shared.values()} == {3} and len(shared) == 2  # one per seed
+    followed = []
+    real_follower = runs._follower_curves
+    monkeypatch.setattr(runs, "_follower_curves",
+                        lambda *a: followed.append(1) or real_follower(*a))  # fmt: skip
+    together = run_many(configs)
+    assert len(followed) == 6  # six runs took their leader's training
+    for config, curves in zip(configs, together, strict=True):
+        alone = run_many([config])[0]
+        for name in ("steps", "test_mse", "test_ce", "test_acc"):
+            np.testing.assert_array_equal(getattr(curves, name), getattr(alone, name),
+                                          err_msg=f"{config.test_mode} {name}")
+        assert curves.diverged == alone.diverged
+        for name, value in alone.final_params.items():
+            np.testing.assert_array_equal(curves.final_params[name], value, err_msg=name)
+    assert not np.array_equal(together[0].test_mse, together[1].test_mse)  # tests do differ
+
+
+def test_runs_share_a_training_only_when_every_training_setting_agrees():
+    from smoothlearn import runs
+
+    base = SHARED["leaky"]
+    configs = [make_config(**base, test_mode="same"), make_config(**base, test_mode="off"),
+               make_config(**base, test_mode="off", lr=0.02),
+               make_config(**base, test_mode="off", init_seed=5)]
+    shared = runs._shared_training(configs, [prepare(c) for c in configs])
+    assert shared == {0: [1]}

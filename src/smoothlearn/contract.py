@@ -10,11 +10,12 @@ This module imports nothing of the project, so any layer may use it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["TrainSettings", "Prepared", "Curves"]
+__all__ = ["TrainSettings", "Prepared", "Curves", "Metrics", "Observer"]
 
 
 #: RMSprop's squared-gradient averages below this (float32's smallest normal number) are
@@ -71,3 +72,12 @@ class Curves:
     test_acc: np.ndarray
     diverged: bool = False
     final_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+#: Test MSE, cross-entropy and accuracy at one evaluation point.
+Metrics = tuple[float, float, float]
+#: ``observe(k, step, evaluate)``: called by a trainer at each evaluation point of its run
+#: ``k``, with ``evaluate(other)`` giving the metrics of run ``k``'s current weights on the
+#: test set of another prepared run of the same model (same code as the run's own points).
+#: It lets runs that differ only in their test protocol share one training.
+Observer = Callable[[int, int, Callable[[Prepared], Metrics]], None]

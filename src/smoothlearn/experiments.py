@@ -92,6 +92,8 @@ class ConfigError(ValueError):
 #: never mixes results of the earlier rule (the window recomputed from its start state) with
 #: results of this one (the stored history, Williams & Peng's BPTT(h; 1)).
 LSTM_BPTT_RULE = "stored-history"
+#: Settings that change only the test protocol (and the label), never the trained weights.
+TEST_ONLY = ("experiment", "test_mode", "test_reset", "eval_items")
 
 
 class RunConfig(BaseModel):
@@ -239,6 +241,15 @@ class RunConfig(BaseModel):
         """Stable content hash of every setting that affects the numbers (not the label)."""
         settings = self.resolved()
         settings.pop("experiment")
+        blob = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def training_key(self) -> str:
+        """Hash of the settings the training depends on: runs that differ only in how they
+        are tested (:data:`TEST_ONLY`) train one network and evaluate it each their way."""
+        settings = self.resolved()
+        for name in TEST_ONLY:
+            settings.pop(name)
         blob = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

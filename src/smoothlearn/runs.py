@@ -195,6 +195,11 @@ def run_many(
     ``engine.minibatch`` and conv runs through ``engine.conv``; ``engine="reference"`` uses
     the PyTorch trainers for all.
 
+    On the fast engine's CPU path, runs that differ only in their test protocol
+    (:meth:`RunConfig.training_key`, with equal training arrays) train one network, which is
+    evaluated at each point on every one of their test sets, with the same code and so the
+    same numbers as separate trainings (tested).
+
     ``device`` (e.g. ``"cuda"``; fast engine only) trains every run as batched torch
     ensembles on that device instead: ``engine.torch_path``, ``engine.torch_lstm``,
     ``engine.torch_minibatch`` and ``engine.conv``'s device mode. It is how runs are
@@ -204,41 +209,105 @@ def run_many(
         raise ValueError(f"device={device!r} needs engine='fast' (the reference runs on the CPU)")
     preps = [prepare(c) for c in configs]
     results: list[Curves | None] = [None] * len(configs)
+    shared = _shared_training(configs, preps) if engine == "fast" and device is None else {}
+    followers = {j for members in shared.values() for j in members}
+    points: dict[int, list[tuple[float, ...]]] = {j: [] for j in followers}
+
+    def observe(i: int, step: int, evaluate: Callable[[Prepared], tuple]) -> None:
+        for j in shared.get(i, ()):
+            points[j].append((step, *evaluate(preps[j])))
+
+    todo = [i for i in range(len(configs)) if i not in followers]
     fast = [
-        i for i, c in enumerate(configs)
-        if engine == "fast" and c.arch == "leaky" and c.resolved()["batch_size"] == 1
+        i for i in todo
+        if engine == "fast" and configs[i].arch == "leaky"
+        and configs[i].resolved()["batch_size"] == 1
     ]
     if fast:
         from smoothlearn.engine import train_many
 
         for i, curves in zip(fast, train_many([preps[i] for i in fast], threads=threads,
-                                              progress=progress, device=device), strict=True):
+                                              progress=progress, device=device,
+                                              observe=_observer(observe, fast, shared)),
+                             strict=True):
             results[i] = curves
     if engine == "fast":
-        _train_fast_baselines(configs, preps, results, threads, progress, device)
-    for i, config in enumerate(configs):
+        _train_fast_baselines(configs, preps, results, threads, progress, device, todo,
+                              lambda idx: _observer(observe, idx, shared))  # fmt: skip
+    for i in todo:
         if results[i] is None:
-            results[i] = _train_one_reference(config, preps[i], progress)
+            results[i] = _train_one_reference(configs[i], preps[i], progress)
+    for leader, members in shared.items():
+        for j in members:
+            results[j] = _follower_curves(results[leader], points[j])  # type: ignore[arg-type]
+            if progress:
+                progress(preps[j].steps)
     return results  # type: ignore[return-value]
+
+
+def _shared_training(configs: Sequence[RunConfig],
+                     preps: Sequence[Prepared]) -> dict[int, list[int]]:
+    """``{leader: [followers]}``: runs whose training equals an earlier run's (same
+    :meth:`RunConfig.training_key` and equal training arrays), on trainers that can evaluate
+    one network on several test sets (per-sample leaky nets, the LSTM, the conv nets)."""
+    first: dict[str, int] = {}
+    shared: dict[int, list[int]] = {}
+    for i, config in enumerate(configs):
+        if config.arch not in ("leaky", "lstm", "conv") or config.resolved()["batch_size"] > 1:
+            continue
+        leader = first.setdefault(config.training_key(), i)
+        if leader != i and _same_training(preps[leader], preps[i]):
+            shared.setdefault(leader, []).append(i)
+    return shared
+
+
+def _same_training(a: Prepared, b: Prepared) -> bool:
+    """Every input of the training is equal (the test set and its resets may differ)."""
+    arrays = ("targets", "labels", "order", "resets", "leak", "eval_steps")
+    return (
+        a.X is b.X and a.settings == b.settings and a.task == b.task
+        and all(np.array_equal(getattr(a, n), getattr(b, n)) for n in arrays)
+        and a.params.keys() == b.params.keys()
+        and all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    )
+
+
+def _observer(observe: Callable, indices: Sequence[int], shared: dict[int, list[int]]):
+    """``observe`` for a trainer given the runs ``indices``; None when none has followers."""
+    if not any(i in shared for i in indices):
+        return None
+    return lambda k, step, evaluate: observe(indices[k], step, evaluate)
+
+
+def _follower_curves(leader: Curves, rows: list[tuple[float, ...]]) -> Curves:
+    """A follower's curves: its own metrics at the leader's points, the leader's weights."""
+    arr = np.array(rows, np.float64).reshape(-1, 4)
+    steps = arr[:, 0].astype(np.int64)
+    if not np.array_equal(steps, leader.steps):
+        raise RuntimeError(f"a shared training evaluated at {steps.tolist()}, its leader at "
+                           f"{leader.steps.tolist()}")  # fmt: skip
+    return Curves(steps, arr[:, 1], arr[:, 2], arr[:, 3], leader.diverged, leader.final_params)
 
 
 def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared],
                           results: list[Curves | None], threads: int | None,
                           progress: Callable[[int], None] | None,
-                          device: str | None) -> None:
-    """Fill ``results`` for the LSTM, mini-batch and conv runs with their fast trainers
-    (compiled for the CPU, or batched torch ensembles on ``device``)."""
-    lstm = [i for i, c in enumerate(configs) if c.arch == "lstm"]
-    conv = [i for i, c in enumerate(configs) if c.arch == "conv"]
-    batched = [i for i, c in enumerate(configs)
-               if c.arch == "leaky" and c.resolved()["batch_size"] > 1]
+                          device: str | None, todo: Sequence[int],
+                          observer: Callable[[list[int]], Callable | None]) -> None:
+    """Fill ``results`` for the LSTM, mini-batch and conv runs among ``todo`` with their fast
+    trainers (compiled for the CPU, or batched torch ensembles on ``device``);
+    ``observer(indices)`` gives the evaluation observer for a trainer of those runs."""
+    lstm = [i for i in todo if configs[i].arch == "lstm"]
+    conv = [i for i in todo if configs[i].arch == "conv"]
+    batched = [i for i in todo
+               if configs[i].arch == "leaky" and configs[i].resolved()["batch_size"] > 1]
     if lstm:
         from smoothlearn.engine.lstm import LSTMRun, train_lstm_many
         from smoothlearn.engine.torch_lstm import train_lstm_device
 
         runs = [LSTMRun(preps[i], configs[i].resolved_hidden, configs[i].bptt,
                         configs[i].resolved()["init_seed"]) for i in lstm]
-        trained = (train_lstm_many(runs, threads, progress) if device is None
+        trained = (train_lstm_many(runs, threads, progress, observer(lstm)) if device is None
                    else train_lstm_device(runs, device, progress))  # fmt: skip
         for i, curves in zip(lstm, trained, strict=True):
             results[i] = curves
@@ -255,6 +324,7 @@ def _train_fast_baselines(configs: Sequence[RunConfig], preps: Sequence[Prepared
     if conv:
         from smoothlearn.engine.conv import train_conv_many
 
-        trained = train_conv_many([preps[i] for i in conv], threads, progress, device=device)
+        trained = train_conv_many([preps[i] for i in conv], threads, progress, device=device,
+                                  observe=observer(conv))
         for i, curves in zip(conv, trained, strict=True):
             results[i] = curves

@@ -168,20 +168,24 @@ def plan_batches(
 ) -> list[list[RunConfig]]:
     """Compatible runs in config order, cut into near-equal batches of at most the cap.
 
-    Depends on the configs (and engine) only, so every executor gets the same batches.
+    Runs that differ only in their test protocol (one training, :func:`runs.run_many`) stay
+    in one batch, and the cap counts them once. Depends on the configs (and engine) only,
+    so every executor gets the same batches.
     """
-    groups: dict[str, list[RunConfig]] = {}
+    groups: dict[str, dict[str, list[RunConfig]]] = {}
     for config in configs:
-        groups.setdefault(ensemble_key(config), []).append(config)
+        trainings = groups.setdefault(ensemble_key(config), {})
+        trainings.setdefault(config.training_key(), []).append(config)
     batches = []
-    for members in groups.values():
-        cap = max_batch or batch_cap(members[0], engine)
-        count = math.ceil(len(members) / cap)
-        size, extra = divmod(len(members), count)
+    for trainings in groups.values():
+        units = list(trainings.values())
+        cap = max_batch or batch_cap(units[0][0], engine)
+        count = math.ceil(len(units) / cap)
+        size, extra = divmod(len(units), count)
         start = 0
         for i in range(count):
             stop = start + size + (i < extra)
-            batches.append(members[start:stop])
+            batches.append([c for unit in units[start:stop] for c in unit])
             start = stop
     return batches
 
@@ -582,8 +586,8 @@ def run_sweep(
     """Compute every run of ``configs`` that ``out`` does not hold yet; return what was done.
 
     ``execution`` says which engine trains and where (:class:`Execution`); ``max_batch`` caps
-    runs per batch (default: :func:`batch_cap`). Failed runs are recorded and computed again
-    by the next sweep; the sweep itself goes on.
+    trainings per batch (default: :func:`batch_cap`; see :func:`plan_batches`). Failed runs
+    are recorded and computed again by the next sweep; the sweep itself goes on.
     """
     from smoothlearn.results import Store
 

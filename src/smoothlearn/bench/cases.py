@@ -16,7 +16,7 @@ from smoothlearn.bench.timing import median_time, rates, side_by_side
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import Prepared
 from smoothlearn.engine import evaluate_many, train_many
-from smoothlearn.engine.lstm import train_lstm_fast
+from smoothlearn.engine.lstm import LSTMRun, train_lstm_fast, train_lstm_many
 from smoothlearn.engine.minibatch import train_minibatch_fast
 from smoothlearn.train import evaluate, train_lstm, train_minibatch
 
@@ -81,6 +81,28 @@ def lstm_case(wl: Workload, ref_steps: int, fast_steps: int, repeats: int) -> di
     )  # fmt: skip
     return case_row(f"LSTM, BPTT window {LSTM_BPTT}", f"{wl.shape} LSTM", 1, fast_steps, 1,
                     eng, ref, 10, f"naive: train.train_lstm; data: {wl.source}")  # fmt: skip
+
+
+def lstm_threads_case(wl: Workload, steps: int, repeats: int, naive: float) -> dict[str, Any]:
+    """Two A.8 LSTM runs on two cores: one after the other, each on both cores (its weights
+    split between them, ``engine.lstm``'s default), against side by side, one core each.
+
+    The row's rate is one run's steps per wall second on two threads; ``naive`` is the
+    reference's one-thread rate (the LSTM row's), so engine/naive here also counts the second
+    core. The note has the machine's total rate both ways, the fair comparison.
+    """
+    runs = [LSTMRun(_memoryless_run(wl, "repeat-5", steps), wl.hidden, LSTM_BPTT, s)
+            for s in (0, 1)]  # fmt: skip
+    train_lstm_many(runs[:1], 2)  # warm-up (both thread counts compile the same kernels)
+    both = median_time(lambda: train_lstm_many(runs, 2, threads_per_run=2), repeats)
+    side = median_time(lambda: train_lstm_many(runs, 2, threads_per_run=1), repeats)
+    total, total_side = 2 * steps / both[0], 2 * steps / side[0]
+    return case_row(
+        "LSTM, one run on 2 threads", f"{wl.shape} LSTM", 2, steps, 2, rates(2, both), naive, 0,
+        f"2 runs one after the other, each on both cores: {total:,.0f} steps/s in all; side by "
+        f"side, a core each: {total_side:,.0f} ({total / total_side:.2f}×); naive: "
+        f"train.train_lstm, 1 thread; data: {wl.source}",
+    )  # fmt: skip
 
 
 def minibatch_case(wl: Workload, ref_items: int, fast_items: int, repeats: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ on the CPU. ``device="cpu"`` runs that same code (how it is tested).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from smoothlearn.contract import Curves, Prepared
+from smoothlearn.contract import Curves, Observer, Prepared
 from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import OPTIMISERS, opt_update
 from smoothlearn.engine.runtime import torch_threads
@@ -191,7 +192,10 @@ class ConvEnsemble(Schedule):
 
     def evaluate(self, step: int) -> None:
         for k in self.wanted(step):
-            self.points[k].append((step, *evaluate_conv(self.runs[k], self.params(k))))
+            params = self.params(k)
+            self.points[k].append((step, *evaluate_conv(self.runs[k], params)))
+            if self.observe is not None:
+                self.observe(k, step, functools.partial(evaluate_conv, params=params))
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         if k in self.frozen:
@@ -218,6 +222,7 @@ def train_conv_many(
     progress: Callable[[int], None] | None = None,
     max_ensemble: int = MAX_ENSEMBLE,
     device: str | None = None,
+    observe: Observer | None = None,
 ) -> list[Curves]:
     """Train conv runs (as :func:`smoothlearn.train.train_conv_reference`), in input order.
 
@@ -225,7 +230,8 @@ def train_conv_many(
     stacks stop paying once the arithmetic outweighs the per-step overhead; see
     ``docs/convnet.md``), and the ensembles run side by side on ``threads`` threads (default:
     all cores), torch using one thread each (torch's ops release the GIL). ``device`` (e.g.
-    ``"cuda"``) trains the ensembles there (see the module's docstring).
+    ``"cuda"``) trains the ensembles there (see the module's docstring). ``observe`` sees
+    each evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``).
     """
     runs = list(runs)
     by_key: dict[tuple, list[int]] = {}
@@ -242,7 +248,10 @@ def train_conv_many(
                 progress(n)
 
     def train(chunk: list[int]) -> list[Curves]:
-        return ConvEnsemble([runs[i] for i in chunk], device).run(report)
+        ensemble = ConvEnsemble([runs[i] for i in chunk], device)
+        if observe is not None:
+            ensemble.observe = lambda k, step, evaluate: observe(chunk[k], step, evaluate)
+        return ensemble.run(report)
 
     out: list[Any] = [None] * len(runs)
     with torch_threads(1), ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:

@@ -9,12 +9,13 @@ torch tensors instead (:mod:`.torch_path`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from smoothlearn.contract import Curves, Prepared
+from smoothlearn.contract import Curves, Metrics, Observer, Prepared
 from smoothlearn.engine.arrays import cached, choose_sparse, csr, f32, ro, shared
 from smoothlearn.engine.evaluate import eval_groups, evaluate
 from smoothlearn.engine.kernels import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS, train_chunk
@@ -29,8 +30,12 @@ _TASKS = ("classify", "reconstruct")
 class Ensemble(Schedule):
     """Stacked state of compatible runs, trained chunk by chunk between evaluation steps."""
 
-    def __init__(self, runs: Sequence[Prepared], sparse: bool | None, threads: int = 1) -> None:
+    def __init__(self, runs: Sequence[Prepared], sparse: bool | None, threads: int = 1,
+                 observe: Observer | None = None) -> None:
         first = runs[0]
+        self.observe = observe
+        self.sparse_choice = sparse
+        self.other_groups: dict[int, tuple[Prepared, list]] = {}
         self.runs = runs
         self.settings = first.settings
         self.classify = first.task == "classify"
@@ -98,6 +103,20 @@ class Ensemble(Schedule):
         )  # fmt: skip
         for k, (mse, ce, acc) in res.items():
             self.points[k].append((step, mse, ce, acc))
+        if self.observe is not None:
+            for k in nets:
+                self.observe(k, step, functools.partial(self.evaluate_other, k))
+
+    def evaluate_other(self, k: int, other: Prepared) -> Metrics:
+        """Network ``k``'s current weights on ``other``'s test set (its own evaluation code)."""
+        if id(other) not in self.other_groups:  # built once per run (the prep is kept alive)
+            self.other_groups[id(other)] = (other, eval_groups([other], self.sparse_choice))
+        groups = self.other_groups[id(other)][1]
+        one = slice(k, k + 1)
+        params = (self.W1T[one], self.b1[one], self.W2[one], self.b2[one], self.leak[one])
+        res = evaluate(groups, np.zeros(1, np.int64), params, self.settings.output,
+                       self.classify, 1)  # fmt: skip
+        return res[0]
 
     def train(self, s0: int, s1: int) -> int:
         """Steps [s0, s1) of every live network; returns network-steps counted as done."""
@@ -227,6 +246,7 @@ def train_many(
     sparse: bool | None = None,
     progress: Callable[[int], None] | None = None,
     device: str | None = None,
+    observe: Observer | None = None,
 ) -> list[Curves]:
     """Train every run (one independent network each) and return their curves in input order.
 
@@ -239,7 +259,11 @@ def train_many(
 
     ``device`` (e.g. ``"cuda"``) trains each ensemble as batched torch tensors on that device
     instead (optional path for GPUs; ``"cpu"`` runs the same code, which is how it is tested).
+    ``observe`` (CPU path only) sees each evaluation point (:data:`~smoothlearn.contract.
+    Observer`; ``k`` indexes ``runs``).
     """
+    if observe is not None and device is not None:
+        raise ValueError("observe is supported on the CPU path only (device=None)")
     runs = list(runs)
     for i, run in enumerate(runs):
         check_run(run, i)
@@ -250,8 +274,9 @@ def train_many(
     with numba_threads(threads) as n_threads:
         for members in by_key.values():
             group = [runs[i] for i in members]
+            seen = None if observe is None else _local(observe, members)
             ensemble = (
-                Ensemble(group, sparse, n_threads)
+                Ensemble(group, sparse, n_threads, seen)
                 if device is None
                 else TorchEnsemble(group, device)
             )
@@ -303,3 +328,8 @@ def evaluate_many(
                 mse, ce, acc = res[j]
                 out[i] = {"test_mse": mse, "test_ce": ce, "test_acc": acc}
     return out
+
+
+def _local(observe: Observer, members: Sequence[int]) -> Observer:
+    """``observe`` for an ensemble of ``members``: its network ``k`` is run ``members[k]``."""
+    return lambda k, step, evaluate: observe(members[k], step, evaluate)

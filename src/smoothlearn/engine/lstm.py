@@ -16,8 +16,15 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
 - the backward products with ``W_hh`` (2.4 MB at h = 392, a little more than a core's L2
   here) take four rows at a time and alternate direction, so each pass starts on the rows
   the last one left in cache;
-- each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
-  ensemble of runs uses every core without sharing caches;
+- two threads share one run (``lockstep``): the units are split in two halves and each
+  thread holds all four gates of its half (its rows of ``W_ih``, ``W_hh`` and the biases),
+  so its 1.2 MB of ``W_hh`` stays in its own core's L2 and its cells need nothing from the
+  other half. A step meets at four kinds of barrier: after the cells (the new state), after
+  each backward product (``W_hh.T d`` is summed part by part, then added in a fixed order),
+  before the updates of the shared ``W_out``, and at the end of the step. One thread runs
+  both halves itself with the same arithmetic, so the numbers do not depend on the thread
+  count (tested). Measured here, two runs one after the other on both cores beat two runs
+  side by side (``smoothlearn bench``, "LSTM, one run on 2 threads");
 - evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
   rows per pass, the per-sample engine's ``forward_w1_csr``), then runs the recurrence
   (streamed) or the single step (memory off) over the tile.
@@ -36,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from smoothlearn.contract import Curves, Prepared
+from smoothlearn.contract import Curves, Metrics, Observer, Prepared
+from smoothlearn.engine.arrays import cached
 from smoothlearn.engine.baselines import (
     JIT,
     LOSSES,
@@ -483,9 +491,12 @@ def _evaluate_kernel(
 
 
 # ---------------------------------------------------------------- drivers
-def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int = 1) -> Curves:
+def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int = 1,
+               observe: Callable[[int, Callable[[Prepared], Metrics]], None] | None = None,
+               ) -> Curves:
     """One run on ``threads`` threads (1 or 2; the same numbers either way): compiled steps
-    between evaluation points, evaluations in between."""
+    between evaluation points, evaluations in between (``observe(step, evaluate)`` sees
+    each, as :data:`~smoothlearn.contract.Observer` without the run index)."""
     prep, s = run.prep, run.prep.settings
     d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
     P = _kernel_params(init_lstm_params(d_in, run.hidden, d_out, run.init_seed))
@@ -524,9 +535,20 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int
             done = point
         if point in points:
             rows.append((point, *_evaluate_kernel(prep, P, test_csr, threads)))
+            if observe is not None:
+                observe(point, functools.partial(_evaluate_other, P=P, threads=threads))
     if progress and diverged:
         progress(prep.steps - done)  # a diverged run's remaining steps count as done
     return curves_of(rows, diverged, _torch_params(P))
+
+
+def _evaluate_other(other: Prepared, P: tuple, threads: int) -> Metrics:
+    """The current weights ``P`` on another run's test set (its CSR rows kept with it)."""
+    return _evaluate_kernel(other, P, cached(other.X_eval, "lstm-csr", _test_csr), threads)
+
+
+def _test_csr(X: np.ndarray) -> tuple[np.ndarray, ...]:
+    return csr_rows(np.asarray(X, dtype=np.float32))
 
 
 def lstm_threads(threads: int | None) -> tuple[int, int]:
@@ -544,12 +566,23 @@ def train_lstm_many(
     runs: Sequence[LSTMRun],
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    observe: Observer | None = None,
+    threads_per_run: int | None = None,
 ) -> list[Curves]:
     """Train LSTM runs on ``threads`` cores (default all): two threads per run where there
-    are two cores (:func:`lstm_threads`); ``progress(n)`` receives the steps completed
-    (thread-safe). The numbers do not depend on ``threads``."""
+    are two cores (:func:`lstm_threads`; ``threads_per_run`` 1 or 2 overrides it);
+    ``progress(n)`` receives the steps completed (thread-safe); ``observe`` sees each
+    evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``).
+    The numbers do not depend on ``threads`` or ``threads_per_run``."""
     at_once, per_run = lstm_threads(threads)
-    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X), threads=per_run) for r in runs]
+    if threads_per_run is not None:
+        if threads_per_run not in range(1, PARTS + 1):
+            raise ValueError(f"threads_per_run={threads_per_run!r}; allowed: 1 to {PARTS}")
+        per_run = threads_per_run
+        at_once = max(1, (threads or os.cpu_count() or 1) // per_run)
+    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X), threads=per_run,
+                              observe=None if observe is None else functools.partial(observe, k))
+            for k, r in enumerate(runs)]  # fmt: skip
     return train_on_threads(jobs, at_once, progress)
 
 

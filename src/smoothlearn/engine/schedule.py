@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from smoothlearn.contract import Curves, Prepared
+from smoothlearn.contract import Curves, Observer, Prepared
 
 #: Longest stretch of steps per kernel call, so ``progress`` is called regularly.
 MAX_CHUNK_STEPS = 4096
@@ -16,7 +16,8 @@ class Schedule:
     """Chunked training between evaluation points; subclasses hold the state and the math.
 
     Subclasses set ``runs``, ``T``, ``eval_sets``, ``points``, ``alive`` and ``stop`` (numpy,
-    up to date after each ``train`` call) and implement ``train``, ``evaluate``, ``params``.
+    up to date after each ``train`` call) and implement ``train``, ``evaluate``, ``params``;
+    ``evaluate`` calls ``observe`` where the subclass supports it.
     """
 
     runs: Sequence[Prepared]
@@ -25,6 +26,8 @@ class Schedule:
     points: list[list[tuple[int, float, float, float]]]
     alive: np.ndarray
     stop: np.ndarray
+    #: Sees each evaluation point where a subclass supports it (``contract.Observer``).
+    observe: Observer | None = None
 
     def train(self, s0: int, s1: int) -> int:
         raise NotImplementedError
