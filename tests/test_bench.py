@@ -64,7 +64,10 @@ def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
     assert row["max_abs_diff"] < 1e-5  # the engine's numbers are the reference's
     nnz = np.count_nonzero(wl.X_test)
     assert row["gmac_per_eval"] == pytest.approx((nnz * 8 + 50 * 8 * 4) / 1e9)
-    assert row["target"] == f"≤{cases.EVAL_MS_BEFORE / 2:.1f} ms"
+    # timed against the kernel from before issue 13, which gave the same numbers
+    assert row["max_abs_diff_before"] == 0 and row["before_ms_per_eval"] > 0
+    assert row["target"] == "≤½ before"
+    assert row["met"] == (row["ms_per_eval"] <= row["before_ms_per_eval"] / 2)
 
 
 def test_case_table_prints_each_row_in_its_unit():

@@ -178,31 +178,3 @@ def test_run_many_sends_lstm_and_minibatch_runs_to_the_compiled_trainers(monkeyp
     for a, b in zip(fast, reference, strict=True):
         assert_same(a, b)
 
-
-@pytest.mark.parametrize("settings", [
-    dict(lr=0.1, stream_eval=True),
-    dict(optimizer="rmsprop", rmsprop_momentum=0.9, loss="ce", lr=0.002),
-    dict(loss="ce", lr=1e25, eval_every=1, steps=20),  # diverges: both threads stop together
-])
-@pytest.mark.parametrize("hidden", [5, 6])  # odd: the two parts have 3 and 2 units
-def test_two_threads_on_one_run_give_the_same_numbers_as_one(settings, hidden):
-    prep = make_run(**settings)
-    one = train_lstm_fast(prep, hidden, 4, 3, threads=1)
-    two = train_lstm_fast(prep, hidden, 4, 3, threads=2)
-    np.testing.assert_array_equal(one.steps, two.steps)
-    assert one.diverged == two.diverged
-    for name in ("test_mse", "test_ce", "test_acc"):
-        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
-    for name, value in one.final_params.items():
-        np.testing.assert_array_equal(two.final_params[name], value, err_msg=name)
-
-
-def test_kernel_layout_round_trips_pytorch_parameters():
-    from smoothlearn.engine.lstm import _kernel_params, _torch_params, part_rows
-
-    params = init_lstm_params(7, 5, 3, 0)
-    back = _torch_params(_kernel_params(params))
-    for name, value in params.items():
-        np.testing.assert_array_equal(back[name], value, err_msg=name)
-    rows = np.concatenate([part_rows(5, 0), part_rows(5, 1)])
-    assert sorted(rows.tolist()) == list(range(20))  # every gate row in exactly one part

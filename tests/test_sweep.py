@@ -387,25 +387,3 @@ def test_pool_workers_use_one_math_thread():
                              initializer=sweep._init_worker) as pool:
         assert pool.submit(_worker_threads).result(timeout=60) == ("1", 1, 1)
 
-
-def test_compiled_lstm_runs_get_the_whole_machine_after_the_pool(monkeypatch, tmp_path):
-    """With two workers, LSTM batches run in this process on two threads, after the pool
-    (each run's weights split over both cores); the numbers equal a one-worker sweep."""
-    pytest.importorskip("smoothlearn.engine")
-    lstm = [make_config(**SMALL, model="lstm", hidden=6, seed=s) for s in range(2)]
-    configs = [*lstm, make_config(**SMALL, seed=0)]
-    calls = []
-    real = sweep._run_in_process
-
-    def spy(payloads, engine, sink, device=None, threads=1):
-        calls.extend(([d["model"] for d in p], threads) for p in payloads)
-        return real(payloads, engine, sink, device, threads)
-
-    monkeypatch.setattr(sweep, "_run_in_process", spy)
-    sweep.run_sweep(configs, tmp_path / "two", sweep.Execution(workers=2, quiet=True))
-    assert calls == [(["lstm"], 2), (["lstm"], 2)]  # the feedforward run went to the pool
-    calls.clear()
-    sweep.run_sweep(configs, tmp_path / "one", sweep.Execution(workers=1, quiet=True))
-    assert sorted(t for _, t in calls) == [1, 1, 1]
-    pd.testing.assert_frame_equal(_frame(tmp_path / "two"), _frame(tmp_path / "one"),
-                                  check_exact=True)

@@ -61,9 +61,8 @@ CAP_SMALL = 128
 #: Runs per batch for the reference trainer (one run at a time anyway; a batch only
 #: amortises task overhead).
 CAP_REFERENCE = 4
-#: Compiled LSTM runs take minutes each: one per batch, so each is stored as soon as it is
-#: done. On the local executor they get the whole machine, one run at a time after the other
-#: batches (two threads share a run's weights: ``engine.lstm.lstm_threads``).
+#: Compiled LSTM runs take minutes each and train one after another in a worker: one per
+#: batch spreads them evenly over the workers and stores each as soon as it is done.
 CAP_LSTM = 1
 #: Failed runs printed to stderr before the rest are only counted.
 SHOW_FAILURES = 10
@@ -253,13 +252,11 @@ def _failed(run_id: str, err: BaseException, engine: str) -> RunResult:
     return RunResult(run_id, "failed", _one_line(err), trace=trace, engine=engine)
 
 
-def _train(configs: Sequence[RunConfig], engine: str, device: str | None,
-           threads: int = 1) -> list[RunResult]:
+def _train(configs: Sequence[RunConfig], engine: str, device: str | None) -> list[RunResult]:
     from smoothlearn.runs import run_many
 
     start = time.perf_counter()
-    curves = run_many(configs, engine=engine, threads=threads,  # type: ignore[arg-type]
-                      device=device)
+    curves = run_many(configs, engine=engine, threads=1, device=device)  # type: ignore[arg-type]
     seconds = (time.perf_counter() - start) / len(configs)
     out = []
     for config, curve in zip(configs, curves, strict=True):
@@ -273,7 +270,7 @@ def _train(configs: Sequence[RunConfig], engine: str, device: str | None,
 
 
 def _train_each(payload: Sequence[dict[str, Any]], engine: str,
-                device: str | None, threads: int = 1) -> list[RunResult]:
+                device: str | None) -> list[RunResult]:
     """One run at a time, so that a bad run fails alone."""
     from smoothlearn.experiments import RunConfig
 
@@ -281,7 +278,7 @@ def _train_each(payload: Sequence[dict[str, Any]], engine: str,
     for dump in payload:
         run_id = str(dump.get("_run_id", "?"))
         try:
-            out.extend(_train([RunConfig(**_config_dump(dump))], engine, device, threads))
+            out.extend(_train([RunConfig(**_config_dump(dump))], engine, device))
         except Exception as err:
             out.append(_failed(run_id, err, engine))
     return out
@@ -293,10 +290,9 @@ def _config_dump(dump: dict[str, Any]) -> dict[str, Any]:
 
 def run_batch(
     payload: Sequence[dict[str, Any]], engine: str, limit: bool = True,
-    device: str | None = None, threads: int = 1,
+    device: str | None = None,
 ) -> list[RunResult]:
-    """Train one batch (config dumps, each with its ``_run_id``) on ``threads`` cores; never
-    raises for a run.
+    """Train one batch (config dumps, each with its ``_run_id``); never raises for a run.
 
     The batch is trained as one call (one ensemble where the engine allows; on ``device``
     when given, see :class:`Execution`); if that raises, its runs are retried one at a time
@@ -308,11 +304,11 @@ def run_batch(
         from smoothlearn.experiments import RunConfig
 
         configs = [RunConfig(**_config_dump(d)) for d in payload]
-        results = _train(configs, engine, device, threads)
+        results = _train(configs, engine, device)
     except Exception as err:
         if len(payload) == 1:
             return [_failed(str(payload[0].get("_run_id", "?")), err, engine)]
-        return _train_each(payload, engine, device, threads)
+        return _train_each(payload, engine, device)
     for dump, result in zip(payload, results, strict=True):
         if result.run_id != dump["_run_id"]:  # a worker with another smoothlearn version
             raise RuntimeError(f"run_id mismatch in worker: {result.run_id} != "
@@ -329,19 +325,12 @@ def _failed_batch(payload: Sequence[dict[str, Any]], err: BaseException) -> list
 
 
 def _run_in_process(payloads: list[list[dict]], engine: str, sink: Sink,
-                    device: str | None = None, threads: int = 1) -> None:
+                    device: str | None = None) -> None:
     from smoothlearn.engine.runtime import torch_threads
 
     with torch_threads(1):  # one torch thread, as pool workers have
         for payload in payloads:
-            sink(run_batch(payload, engine, limit=False, device=device, threads=threads))
-
-
-def _whole_machine(batch: Sequence[RunConfig], execution: Execution) -> bool:
-    """Batches that run best alone on every core: compiled LSTM runs (see :data:`CAP_LSTM`)."""
-    return (execution.engine == "fast" and execution.executor == "local"
-            and execution.device is None and execution.worker_count > 1
-            and all(c.arch == "lstm" for c in batch))  # fmt: skip
+            sink(run_batch(payload, engine, limit=False, device=device))
 
 
 @contextmanager
@@ -609,9 +598,10 @@ def run_sweep(
     label = _label(list(by_id.values()))
     tally = _Tally(store, by_id, len(todo), label, execution.quiet)
     try:
-        batches = plan_batches(todo, engine, max_batch)
-        alone = [_dumps(b) for b in batches if _whole_machine(b, execution)]
-        payloads = [_dumps(b) for b in batches if not _whole_machine(b, execution)]
+        payloads = [
+            [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
+            for batch in plan_batches(todo, engine, max_batch)
+        ]
         if not payloads:
             pass
         elif execution.executor == "dask":
@@ -620,7 +610,6 @@ def run_sweep(
             _run_in_process(payloads, engine, tally, execution.device)
         else:
             _run_pool(payloads, engine, workers, tally, execution.device)
-        _run_in_process(alone, engine, tally, threads=workers)  # after the pool: no sharing
     finally:
         tally.close()
         store.claims.release_all()
@@ -631,10 +620,6 @@ def run_sweep(
         skipped=len(by_id) - len(todo) - len(elsewhere), seconds=time.perf_counter() - start,
         store=Path(out), failures=tuple(tally.failures), elsewhere=len(elsewhere),
     )
-
-
-def _dumps(batch: Sequence[RunConfig]) -> list[dict[str, Any]]:
-    return [{**c.model_dump(mode="json"), "_run_id": c.run_id()} for c in batch]
 
 
 def _warn_unreadable(found: list[Problem], quiet: bool) -> None:

@@ -37,7 +37,6 @@ from smoothlearn.bench.cases import (
     evaluation_case,
     fig2_projection,
     lstm_case,
-    lstm_threads_case,
     minibatch_case,
 )
 from smoothlearn.bench.timing import engine_rate, naive_rate, parallel_check, roofline
@@ -95,9 +94,6 @@ def measure(quick: bool) -> dict[str, Any]:
     full_test = mnist_workload(quick, test_items=FIG2_EVAL_ITEMS)
     cases = per_sample_cases(mnist, threads, repeats, quick)
     cases.append(lstm_case(mnist, *((50, 500) if quick else (500, 5000)), repeats))
-    if threads >= 2:
-        naive = cases[-1]["naive_rate"]
-        cases.append(lstm_threads_case(mnist, 300 if quick else 2000, repeats, naive))
     cases.append(minibatch_case(mnist, *((800, 8000) if quick else (8000, 80_000)), repeats))
     cases.append(evaluation_case(full_test, threads, repeats))
     fig2 = fig2_projection(full_test, threads, cases[0]["engine_rate"], quick)

@@ -16,15 +16,8 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
 - the backward products with ``W_hh`` (2.4 MB at h = 392, a little more than a core's L2
   here) take four rows at a time and alternate direction, so each pass starts on the rows
   the last one left in cache;
-- two threads share one run (``lockstep``): the units are split in two halves and each
-  thread holds all four gates of its half (its rows of ``W_ih``, ``W_hh`` and the biases),
-  so its 1.2 MB of ``W_hh`` stays in its own core's L2 and its cells need nothing from the
-  other half. A step meets at four kinds of barrier: after the cells (the new state), after
-  each backward product (``W_hh.T d`` is summed part by part, then added in a fixed order),
-  before the updates of the shared ``W_out``, and at the end of the step. One thread runs
-  both halves itself with the same arithmetic, so the numbers do not depend on the thread
-  count (tested). Measured here, two runs one after the other on both cores beat two runs
-  side by side (``smoothlearn bench``, "LSTM, one run on 2 threads");
+- each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
+  ensemble of runs uses every core without sharing caches;
 - evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
   rows per pass, the per-sample engine's ``forward_w1_csr``), then runs the recurrence
   (streamed) or the single step (memory off) over the tile.
@@ -36,7 +29,6 @@ Cross-checked against the reference in ``tests/test_engine_lstm.py``.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -64,14 +56,11 @@ from smoothlearn.engine.baselines import (
     update_and_project,
 )
 from smoothlearn.engine.kernels import forward_w1_csr
-from smoothlearn.engine.lockstep import barrier, run_in_lockstep
 from smoothlearn.nn import init_lstm_params
 
 _EVAL_TILE = 64  # test items whose input products are taken before their recurrence
-PARTS = 2  # the units are split in two halves, each run by one thread (or both by one)
 
-__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm", "lstm_threads",
-           "part_rows"]
+__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm"]
 
 
 @dataclass(frozen=True)
@@ -219,21 +208,24 @@ def _sgd_rows4_and_project(W, r, grad, lr, x, out):
 
 
 @njit(**JIT)
-def _gate_grads(a, tc, c_prev, dh, dc, d, u0, u1):
-    """One kept step's gate gradients ``d`` for units ``[u0, u1)`` (a part: ``a``/``d`` are
-    its gate rows i, f, g, o); ``dc`` carries dLoss/dc to the step before."""
-    n = u1 - u0
+def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
+    """Gate gradients ``D[k]`` of the window, from ``dh`` = dLoss/dh of its last output."""
+    H = Wh.shape[1]
+    dc = np.zeros(H, np.float32)
     one = np.float32(1.0)
-    for q in range(n):
-        j = u0 + q
-        i, f, g, o = a[q], a[n + q], a[2 * n + q], a[3 * n + q]
-        t = tc[j]
-        dcj = dc[j] + dh[j] * o * (one - t * t)
-        d[q] = dcj * g * i * (one - i)
-        d[n + q] = dcj * c_prev[j] * f * (one - f)
-        d[2 * n + q] = dcj * i * (one - g * g)
-        d[3 * n + q] = dh[j] * t * o * (one - o)
-        dc[j] = dcj * f
+    for k in range(n_win - 1, -1, -1):
+        a = acts[k]
+        for j in range(H):
+            i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+            tc = TC[k, j]
+            dcj = dc[j] + dh[j] * o * (one - tc * tc)
+            D[k, j] = dcj * g * i * (one - i)
+            D[k, H + j] = dcj * Cprev[k, j] * f * (one - f)
+            D[k, 2 * H + j] = dcj * i * (one - g * g)
+            D[k, 3 * H + j] = dh[j] * tc * o * (one - o)
+            dc[j] = dcj * f
+        if k > 0:  # the oldest kept step's input state is a constant: no gradient past it
+            _matvec_t4(Wh, D[k], dh, (n_win - 1 - k) % 2 == 0)
 
 
 @njit(**JIT)
@@ -244,276 +236,182 @@ def _shift(a):
 
 
 @njit(**JIT)
-def _shift_units(a, u0, u1):
-    """:func:`_shift` on the columns ``[u0, u1)`` only (a part's units)."""
-    for k in range(a.shape[0] - 1):
-        a[k, u0:u1] = a[k + 1, u0:u1]
+def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P, SQ, BUF,
+                 window, history, state, hs, cs, Px, zh, cfg, lrs):
+    """Train steps ``[start, stop)``; returns the step that diverged, or -1.
 
-
-@njit(**JIT)
-def _units(p, H):
-    """The hidden units ``[u0, u1)`` of part ``p`` (see :func:`part_rows`)."""
-    s = (H + 1) // 2
-    return (0, s) if p == 0 else (s, H)
-
-
-@njit(**JIT)
-def _train_steps(me, threads, sync, indptr, indices, values, targets, labels, order, start,
-                 stop, P, SQ, BUF, windows, history, state, hs, cs, PX, ZH, partials, cfg, lrs):
-    """Train steps ``[start, stop)`` as thread ``me`` of ``threads``; returns the step that
-    diverged, or -1.
-
-    ``P = (WX, WH, BI, BH, Wo, bo)``: per part ``p``, ``WX[p] [d_in, 4n]`` (its rows of
-    ``W_ih``, transposed), ``WH[p] [4n, h]``, ``BI[p]``/``BH[p]``; ``Wo [d_out, h]`` and ``bo``
-    are shared, each part updating its units' columns. ``SQ``/``BUF`` hold RMSprop's averages
-    and momentum buffers in the same layout. Thread ``me`` owns parts ``me, me + threads``.
-    Persisting between calls: the carried state ``hs``/``cs``; the stored history of the
-    last ``bptt`` steps (``windows[p]`` item ids, ``history = (ACTS, tanh_c, c_in, h_in)``,
-    oldest first, ``ACTS[p]`` a part's gate activations); ``state[me] = (length of the
-    history, products valid)``; this step's products ``PX[p][0] = WX[p].T x`` and
-    ``ZH[p] = WH[p] hs``. ``partials [2, 2, h]`` is shared scratch for ``W_hh.T d``.
-    ``cfg = (bptt, output, loss, optimiser)``, ``lrs = (lr, alpha, eps, momentum)``.
+    ``P = (Wx [d_in, 4h], Wh [4h, h], b_ih, b_hh, Wo [d_out, h], b_out)``; ``SQ``/``BUF`` hold
+    RMSprop's averages and momentum buffers of the same shapes. Persisting between calls:
+    the carried state ``hs``/``cs``; the stored history of the last ``bptt`` steps (``window``
+    item ids and ``history = (acts, tanh_c, c_in, h_in)``, oldest first; ``state[0]`` its
+    length); and this step's products ``Px[0] = Wx.T x`` and ``zh = Wh hs`` (valid when
+    ``state[1]``). ``cfg = (bptt, output, loss, optimiser)``, ``lrs = (lr, alpha, eps,
+    momentum)``.
     """
-    WX, WH, BI, BH, Wo, bo = P
-    ACTS, TC, Cin, Hin = history
+    Wx, Wh, bi, bh, Wo, bo = P
+    acts, TC, Cin, Hin = history
     bptt, output, loss, opt = cfg[0], cfg[1], cfg[2], cfg[3]
     lr, alpha, eps, mom = lrs[0], lrs[1], lrs[2], lrs[3]
-    d_in = WX[0].shape[0]
-    H = hs.shape[0]
+    d_in, G = Wx.shape
     n_out = Wo.shape[0]
-    G0, G1 = WX[0].shape[1], WX[1].shape[1]
-    D = (np.zeros((bptt, G0), np.float32), np.zeros((bptt, G1), np.float32))
-    GATES = (np.empty(G0, np.float32), np.empty(G1, np.float32))
-    GRAD = (np.empty(G0, np.float32), np.empty(G1, np.float32))
-    GB = (np.empty(G0, np.float32), np.empty(G1, np.float32))
+    D = np.zeros((bptt, G), np.float32)
+    gates = np.empty(G, np.float32)
     z = np.empty(n_out, np.float32)
     dz = np.empty(n_out, np.float32)
-    dh = np.empty(H, np.float32)
-    dc = np.empty(H, np.float32)
-    grad_h = np.empty(H, np.float32)
-    grad4 = np.empty((4, H), np.float32)
+    dh = np.empty(Wh.shape[1], np.float32)
+    grad_g = np.empty(G, np.float32)
+    grad_h = np.empty(Wh.shape[1], np.float32)
+    grad4 = np.empty((4, Wh.shape[1]), np.float32)
+    gb = np.empty(G, np.float32)
     mark = np.zeros(d_in, np.int8)
     dense = np.zeros((bptt, d_in), np.float32)
     dense_next = np.zeros((1, d_in), np.float32)
     items = np.empty(1, np.int64)
-    n_win, ready = state[me, 0], state[me, 1]
-    mine = windows[me]  # every part's window holds the same items
-    if ready == 0 and start < stop:  # the run's first step: nothing precomputed yet
-        items[0] = order[start]
-        for p in range(me, 2, threads):
-            project(WX[p], indptr, indices, values, items, 1, PX[p], mark, dense)
-            ZH[p][:] = 0
-            matvec_add(WH[p], hs, ZH[p])
-        ready = 1
-        barrier(sync, me, threads)  # every read of hs before the first cell writes to it
     for step in range(start, stop):
-        full = n_win == bptt
-        n_win = bptt if full else n_win + 1
+        if state[1] == 0:  # the run's first step: nothing precomputed yet
+            items[0] = order[step]
+            project(Wx, indptr, indices, values, items, 1, Px, mark, dense)
+            zh[:] = 0
+            matvec_add(Wh, hs, zh)
+        n_win = state[0]
+        if n_win == bptt:  # the oldest step leaves the history
+            for a in (acts, TC, Cin, Hin):
+                _shift(a)
+            _shift(window)
+        else:
+            n_win += 1
+            state[0] = n_win
         k = n_win - 1
-        # ---- forward: each part moves its units' state on
-        for p in range(me, 2, threads):
-            u0, u1 = _units(p, H)
-            if full:  # the oldest step leaves the history
-                _shift(ACTS[p])
-                _shift(windows[p])
-                for a in (TC, Cin, Hin):
-                    _shift_units(a, u0, u1)
-            windows[p][k] = order[step]
-            Hin[k, u0:u1] = hs[u0:u1]
-            Cin[k, u0:u1] = cs[u0:u1]
-            gates = GATES[p]
-            gates[:] = PX[p][0] + BI[p]
-            gates += ZH[p]
-            gates += BH[p]
-            _lstm_cell(gates, cs[u0:u1], cs[u0:u1], hs[u0:u1], ACTS[p][k], TC[k, u0:u1])
-        barrier(sync, me, threads)  # A: the new state hs is complete
+        window[k] = order[step]
+        Hin[k] = hs
+        Cin[k] = cs
+        gates[:] = Px[0] + bi
+        gates += zh
+        gates += bh
+        _lstm_cell(gates, cs, cs, hs, acts[k], TC[k])  # the carried state moves on
         z[:] = bo
         matvec_add(Wo, hs, z)
-        value = output_loss(z, targets[mine[k]], labels[mine[k]], output, loss, dz)
-        if not np.isfinite(value):  # every thread sees the same z and stops here
+        value = output_loss(z, targets[window[k]], labels[window[k]], output, loss, dz)
+        if not np.isfinite(value):
             return step
         matvec_t(Wo, dz, dh)  # Wo before its update
-        # ---- backward through the kept steps; W_hh.T d is summed part by part
-        dc[:] = 0
-        for kk in range(n_win - 1, -1, -1):
-            for p in range(me, 2, threads):
-                u0, u1 = _units(p, H)
-                _gate_grads(ACTS[p][kk], TC[kk], Cin[kk], dh, dc, D[p][kk], u0, u1)
-            if kk > 0:  # the oldest kept step's input state is a constant: no gradient past it
-                half = partials[kk % 2]  # alternating: the other thread may still read the last
-                for p in range(me, 2, threads):
-                    _matvec_t4(WH[p], D[p][kk], half[p], (n_win - 1 - kk) % 2 == 0)
-                barrier(sync, me, threads)  # B: both parts' sums are there
-                for p in range(me, 2, threads):
-                    u0, u1 = _units(p, H)
-                    for j in range(u0, u1):
-                        dh[j] = half[0, j] + half[1, j]
-        barrier(sync, me, threads)  # C: nobody reads Wo or bo any more this step
+        _backward(acts, TC, Cin, Wh, dh, n_win, D)
         # ---- optimiser steps (all gradients above used the old weights)
-        for p in range(me, 2, threads):
-            u0, u1 = _units(p, H)
-            for r in range(n_out):
-                for j in range(u0, u1):
-                    grad_h[j] = dz[r] * hs[j]
-                opt_update(Wo[r, u0:u1], grad_h[u0:u1], SQ[4][r, u0:u1], BUF[4][r, u0:u1],
-                           opt, lr, alpha, eps, mom)  # fmt: skip
-            if p == 0:
-                opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
-            gb = GB[p]
-            gb[:] = 0
-            for j in range(n_win):
-                gb += D[p][j]
-            opt_update(BI[p], gb, SQ[2][p], BUF[2][p], opt, lr, alpha, eps, mom)
-            opt_update(BH[p], gb, SQ[3][p], BUF[3][p], opt, lr, alpha, eps, mom)
-            _update_wh_and_project(WH[p], SQ[1][p], BUF[1][p], D[p], Hin, n_win, hs, ZH[p],
-                                   grad4, opt, lr, alpha, eps, mom)  # fmt: skip
-            n_next = 0
-            if step + 1 < order.shape[0]:
-                items[0] = order[step + 1]
-                n_next = 1
-            update_and_project(WX[p], SQ[0][p], BUF[0][p], indptr, indices, values, windows[p],
-                               n_win, D[p], items, n_next, PX[p], mark, dense, dense_next,
-                               GRAD[p], opt, lr, alpha, eps, mom)  # fmt: skip
-        barrier(sync, me, threads)  # D: the step is done everywhere (the history may shift)
-    state[me, 0], state[me, 1] = n_win, ready
+        for r in range(n_out):
+            grad_h[:] = dz[r] * hs
+            opt_update(Wo[r], grad_h, SQ[4][r], BUF[4][r], opt, lr, alpha, eps, mom)
+        opt_update(bo, dz, SQ[5], BUF[5], opt, lr, alpha, eps, mom)
+        gb[:] = 0
+        for j in range(n_win):
+            gb += D[j]
+        opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
+        opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
+        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
+                               alpha, eps, mom)  # fmt: skip
+        n_next = 0
+        if step + 1 < order.shape[0]:
+            items[0] = order[step + 1]
+            n_next = 1
+        update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, window, n_win, D, items,
+                           n_next, Px, mark, dense, dense_next, grad_g, opt, lr, alpha, eps,
+                           mom)  # fmt: skip
+        state[1] = 1
     return -1
 
 
 # ---------------------------------------------------------------- evaluation
 @njit(**JIT)
-def _evaluate(me, threads, sync, csr, targets, labels, streamed, P, h2, output, classify):
+def _evaluate(csr, targets, labels, streamed, P, output, classify):
     """Mean test MSE, CE and accuracy over the test items (``csr`` rows of ``X_eval``),
-    streamed in order from a zero state, or each item alone; as thread ``me`` of
-    ``threads`` (thread 0 returns the metrics). ``h2 [2, h]`` is the shared state, zeroed:
-    item ``i`` reads row ``i % 2`` and writes the other."""
+    streamed in order from a zero state, or each item alone."""
     indptr, indices, values = csr
-    WX, WH, BI, BH, Wo, bo = P
+    Wx, Wh, bi, bh, Wo, bo = P
     n = indptr.shape[0] - 1
-    H = Wo.shape[1]
+    G, H = Wh.shape
     n_out = Wo.shape[0]
-    G0, G1 = WX[0].shape[1], WX[1].shape[1]
+    h = np.zeros(H, np.float32)
     c = np.zeros(H, np.float32)
     zero = np.zeros(H, np.float32)
-    PXT = (np.empty((_EVAL_TILE, G0), np.float32), np.empty((_EVAL_TILE, G1), np.float32))
-    ACT = (np.empty(G0, np.float32), np.empty(G1, np.float32))
+    Px = np.empty((_EVAL_TILE, G), np.float32)
+    acts = np.empty(G, np.float32)
     tc = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
     totals = np.zeros(3)  # squared error, cross-entropy, hits
     for t0 in range(0, n, _EVAL_TILE):  # input products of a tile first: Wh then stays cached
         m = min(_EVAL_TILE, n - t0)
-        for p in range(me, 2, threads):
-            for k in range(m):  # WX[p].T x + BI[p]
-                forward_w1_csr(PXT[p][k], WX[p], BI[p], indptr, indices, values, t0 + k)
         for k in range(m):
-            h_old, h_new = h2[(t0 + k) % 2], h2[(t0 + k + 1) % 2]
-            for p in range(me, 2, threads):
-                u0, u1 = _units(p, H)
-                gates = PXT[p][k]
-                if streamed:
-                    _matvec_add4(WH[p], h_old, gates, k % 2 == 1)
-                    gates += BH[p]
-                    _lstm_cell(gates, c[u0:u1], c[u0:u1], h_new[u0:u1], ACT[p], tc[u0:u1])
-                else:
-                    gates += BH[p]
-                    _lstm_cell(gates, zero[u0:u1], c[u0:u1], h_new[u0:u1], ACT[p], tc[u0:u1])
-            barrier(sync, me, threads)  # h_new is complete
-            if me == 0:
-                z[:] = bo
-                matvec_add(Wo, h_new, z)
-                add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
+            forward_w1_csr(Px[k], Wx, bi, indptr, indices, values, t0 + k)  # Wx.T x + b_ih
+        for k in range(m):
+            gates = Px[k]
+            if streamed:
+                _matvec_add4(Wh, h, gates, k % 2 == 1)
+                gates += bh
+                _lstm_cell(gates, c, c, h, acts, tc)
+            else:
+                gates += bh
+                _lstm_cell(gates, zero, c, h, acts, tc)
+            z[:] = bo
+            matvec_add(Wo, h, z)
+            add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
     return finish_metrics(totals, n, n_out, classify)
 
 
-def part_rows(hidden: int, part: int) -> np.ndarray:
-    """Rows of ``W_ih``/``W_hh`` (PyTorch's gate order i, f, g, o) held by ``part``.
-
-    The units are split in two halves, and a part holds all four gates of its units, so its
-    cells need nothing from the other part; its rows keep the order i, f, g, o.
-    """
-    s = (hidden + 1) // 2
-    units = np.arange(0, s) if part == 0 else np.arange(s, hidden)
-    return np.concatenate([g * hidden + units for g in range(4)])
+def _kernel_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The kernels' layout: ``Wx`` is ``W_ih`` transposed (one row per input pixel)."""
+    f32 = [np.ascontiguousarray(params[k], dtype=np.float32)
+           for k in ("W_hh", "b_ih", "b_hh", "W_out", "b_out")]  # fmt: skip
+    return (np.ascontiguousarray(params["W_ih"].T, dtype=np.float32), *f32)
 
 
-def _kernel_params(params: dict[str, np.ndarray]) -> tuple:
-    """The kernels' layout: per part, its rows of ``W_ih`` transposed (one row per input
-    pixel), of ``W_hh`` and of the biases; then ``W_out``, ``b_out``."""
-    hidden = params["W_hh"].shape[1]
-    rows = [part_rows(hidden, p) for p in range(PARTS)]
-
-    def parts(a: np.ndarray, transpose: bool = False) -> tuple[np.ndarray, ...]:
-        return tuple(np.ascontiguousarray(a[r].T if transpose else a[r], dtype=np.float32)
-                     for r in rows)  # fmt: skip
-
-    return (parts(params["W_ih"], True), parts(params["W_hh"]), parts(params["b_ih"]),
-            parts(params["b_hh"]), np.ascontiguousarray(params["W_out"], dtype=np.float32),
-            np.ascontiguousarray(params["b_out"], dtype=np.float32))  # fmt: skip
+def _torch_params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    names = ("W_hh", "b_ih", "b_hh", "W_out", "b_out")
+    return {"W_ih": np.ascontiguousarray(P[0].T), **{k: v.copy() for k, v in zip(names, P[1:],
+                                                                                strict=True)}}
 
 
-def _zeros_like(P: tuple) -> tuple:
-    return tuple(tuple(np.zeros_like(a) for a in p) if isinstance(p, tuple) else np.zeros_like(p)
-                 for p in P)  # fmt: skip
-
-
-def _torch_params(P: tuple) -> dict[str, np.ndarray]:
-    WX, WH, BI, BH, Wo, bo = P
-    hidden, d_in = Wo.shape[1], WX[0].shape[0]
-    out = {"W_ih": np.empty((4 * hidden, d_in), np.float32),
-           "W_hh": np.empty((4 * hidden, hidden), np.float32),
-           "b_ih": np.empty(4 * hidden, np.float32), "b_hh": np.empty(4 * hidden, np.float32)}
-    for p in range(PARTS):
-        r = part_rows(hidden, p)
-        out["W_ih"][r], out["W_hh"][r] = WX[p].T, WH[p]
-        out["b_ih"][r], out["b_hh"][r] = BI[p], BH[p]
-    return {**out, "W_out": Wo.copy(), "b_out": bo.copy()}
-
-
-def evaluate_lstm(prep: Prepared, params: dict[str, np.ndarray],
-                  threads: int = 1) -> tuple[float, float, float]:
+def evaluate_lstm(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
     """Test MSE, CE and accuracy of an LSTM (``init_lstm_params`` names) on ``prep``'s test set."""
-    return _evaluate_kernel(prep, _kernel_params(params), threads=threads)
+    return _evaluate_kernel(prep, _kernel_params(params))
 
 
 def _evaluate_kernel(
-    prep: Prepared, P: tuple, test_csr: tuple[np.ndarray, ...] | None = None, threads: int = 1,
+    prep: Prepared, P: tuple[np.ndarray, ...], test_csr: tuple[np.ndarray, ...] | None = None
 ) -> tuple[float, float, float]:
     """``test_csr``: the test items as CSR rows, built once per run (it evaluates ~60 times)."""
     s = prep.settings
-    h2 = np.zeros((2, P[4].shape[1]), np.float32)
-    mse, ce, acc = run_in_lockstep(
-        _evaluate, threads, test_csr or csr_rows(np.asarray(prep.X_eval, dtype=np.float32)),
+    mse, ce, acc = _evaluate(
+        test_csr or csr_rows(np.asarray(prep.X_eval, dtype=np.float32)),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
         np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
-        prep.eval_resets is not None, P, h2, OUTPUTS[s.output], prep.task == "classify",
+        prep.eval_resets is not None, P, OUTPUTS[s.output], prep.task == "classify",
     )
     return float(mse), float(ce), float(acc)
 
 
 # ---------------------------------------------------------------- drivers
-def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int = 1,
+def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress,
                observe: Callable[[int, Callable[[Prepared], Metrics]], None] | None = None,
                ) -> Curves:
-    """One run on ``threads`` threads (1 or 2; the same numbers either way): compiled steps
-    between evaluation points, evaluations in between (``observe(step, evaluate)`` sees
-    each, as :data:`~smoothlearn.contract.Observer` without the run index)."""
+    """One run: compiled steps between evaluation points, evaluations in between
+    (``observe(step, evaluate)`` sees each, as :data:`~smoothlearn.contract.Observer`
+    without the run index)."""
     prep, s = run.prep, run.prep.settings
     d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
     P = _kernel_params(init_lstm_params(d_in, run.hidden, d_out, run.init_seed))
-    SQ = _zeros_like(P)  # RMSprop's averages (unused by SGD)
-    BUF = _zeros_like(P) if s.rmsprop_momentum > 0 else SQ  # read only with momentum > 0,
-    # so momentum 0 shares SQ's arrays instead of allocating more
-    H, bptt = run.hidden, run.bptt
-    windows = tuple(np.zeros(bptt, np.int64) for _ in range(PARTS))
-    history = (tuple(np.zeros((bptt, w.shape[1]), np.float32) for w in P[0]),
-               *(np.zeros((bptt, H), np.float32) for _ in range(3)))  # fmt: skip
-    state = np.zeros((PARTS, 2), np.int64)
-    PX = tuple(np.zeros((1, w.shape[1]), np.float32) for w in P[0])
-    ZH = tuple(np.zeros(w.shape[1], np.float32) for w in P[0])
-    partials = np.zeros((2, PARTS, H), np.float32)
-    hs = np.zeros(H, np.float32)
-    cs = np.zeros(H, np.float32)
-    cfg = np.array([bptt, OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]],
+    SQ = tuple(np.zeros_like(p) for p in P)  # RMSprop's averages (unused by SGD)
+    BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ  # read only
+    # with momentum > 0, so momentum 0 shares SQ's arrays instead of allocating more
+    G = P[0].shape[1]
+    window = np.zeros(run.bptt, np.int64)
+    history = (np.zeros((run.bptt, G), np.float32),
+               *(np.zeros((run.bptt, run.hidden), np.float32) for _ in range(3)))  # fmt: skip
+    state = np.zeros(2, np.int64)
+    Px = np.zeros((1, G), np.float32)
+    zh = np.zeros(G, np.float32)
+    hs = np.zeros(run.hidden, np.float32)
+    cs = np.zeros(run.hidden, np.float32)
+    cfg = np.array([run.bptt, OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]],
                    np.int64)  # fmt: skip
     lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
     targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
@@ -524,9 +422,8 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int
     points = set(prep.eval_steps.tolist())
     for point in sorted(p for p in points | {prep.steps} if 0 <= p <= prep.steps):
         if point > done:
-            bad = run_in_lockstep(_train_steps, threads, *csr, targets, labels, order, done,
-                                  point, P, SQ, BUF, windows, history, state, hs, cs, PX, ZH,
-                                  partials, cfg, lrs)  # fmt: skip
+            bad = _train_steps(*csr, targets, labels, order, done, point, P, SQ, BUF, window,
+                               history, state, hs, cs, Px, zh, cfg, lrs)  # fmt: skip
             if progress:
                 progress((bad if bad >= 0 else point) - done)
             if bad >= 0:
@@ -534,32 +431,21 @@ def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress, threads: int
                 break
             done = point
         if point in points:
-            rows.append((point, *_evaluate_kernel(prep, P, test_csr, threads)))
+            rows.append((point, *_evaluate_kernel(prep, P, test_csr)))
             if observe is not None:
-                observe(point, functools.partial(_evaluate_other, P=P, threads=threads))
+                observe(point, functools.partial(_evaluate_other, P=P))
     if progress and diverged:
         progress(prep.steps - done)  # a diverged run's remaining steps count as done
     return curves_of(rows, diverged, _torch_params(P))
 
 
-def _evaluate_other(other: Prepared, P: tuple, threads: int) -> Metrics:
+def _evaluate_other(other: Prepared, P: tuple[np.ndarray, ...]) -> Metrics:
     """The current weights ``P`` on another run's test set (its CSR rows kept with it)."""
-    return _evaluate_kernel(other, P, cached(other.X_eval, "lstm-csr", _test_csr), threads)
+    return _evaluate_kernel(other, P, cached(other.X_eval, "lstm-csr", _test_csr))
 
 
 def _test_csr(X: np.ndarray) -> tuple[np.ndarray, ...]:
     return csr_rows(np.asarray(X, dtype=np.float32))
-
-
-def lstm_threads(threads: int | None) -> tuple[int, int]:
-    """``(runs at once, threads per run)`` for ``threads`` cores (default: all).
-
-    Two threads share a run wherever two cores are free: each keeps its half of ``W_hh`` in
-    its own L2, which beats two runs side by side that both stream all of it from L3.
-    """
-    total = max(1, threads or os.cpu_count() or 1)
-    per_run = min(PARTS, total)
-    return max(1, total // per_run), per_run
 
 
 def train_lstm_many(
@@ -567,28 +453,20 @@ def train_lstm_many(
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
     observe: Observer | None = None,
-    threads_per_run: int | None = None,
 ) -> list[Curves]:
-    """Train LSTM runs on ``threads`` cores (default all): two threads per run where there
-    are two cores (:func:`lstm_threads`; ``threads_per_run`` 1 or 2 overrides it);
+    """Train LSTM runs, one network per thread (``threads`` at a time; default all cores);
     ``progress(n)`` receives the steps completed (thread-safe); ``observe`` sees each
-    evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``).
-    The numbers do not depend on ``threads`` or ``threads_per_run``."""
-    at_once, per_run = lstm_threads(threads)
-    if threads_per_run is not None:
-        if threads_per_run not in range(1, PARTS + 1):
-            raise ValueError(f"threads_per_run={threads_per_run!r}; allowed: 1 to {PARTS}")
-        per_run = threads_per_run
-        at_once = max(1, (threads or os.cpu_count() or 1) // per_run)
-    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X), threads=per_run,
+    evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``)."""
+    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X),
                               observe=None if observe is None else functools.partial(observe, k))
             for k, r in enumerate(runs)]  # fmt: skip
-    return train_on_threads(jobs, at_once, progress)
+    return train_on_threads(jobs, threads, progress)
 
 
 def train_lstm_fast(
     prep: Prepared, hidden: int, bptt: int = 10, init_seed: int = 0,
-    progress: Callable[[int], None] | None = None, threads: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> Curves:
     """The compiled twin of :func:`smoothlearn.train.train_lstm` (same arguments, same curves)."""
-    return train_lstm_many([LSTMRun(prep, hidden, bptt, init_seed)], threads, progress)[0]
+    return train_lstm_many([LSTMRun(prep, hidden, bptt, init_seed)], 1, progress)[0]
+

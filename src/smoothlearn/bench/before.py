@@ -1,0 +1,89 @@
+"""Memory-off evaluation as the engine did it before issue 13 (``git show 4af13af^``).
+
+Kept only as a side-by-side baseline for the evaluation row's target ("at least 2x faster
+than before, numbers unchanged"): this machine's speed has varied by a third between
+sessions, so a time measured once is no yardstick, while a ratio taken in one run is.
+The code is the old kernel's: per item, a gather of the non-zero pixels of the dense row,
+then one ``W1`` row per pass over the pre-activations; the helpers it called are the
+engine's current ones (unchanged since).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+from smoothlearn.contract import Metrics, Prepared
+from smoothlearn.engine.kernels import FASTMATH, OUTPUTS, logits, metrics_add, relu
+
+__all__ = ["evaluate_before"]
+
+_BEFORE = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+
+
+@njit(**_BEFORE)
+def _forward_nonzero(pre, W1T, b1, X, item, nz):
+    """pre = W1 x + b1 for a dense row, skipping its zero elements (``nz`` is scratch [d])."""
+    d = X.shape[1]
+    n = 0
+    for c in range(d):  # branch-free gather of the non-zero inputs
+        nz[n] = c
+        n += X[item, c] != 0
+    for j in range(pre.shape[0]):
+        pre[j] = b1[j]
+    for p in range(n):
+        c = nz[p]
+        xv = X[item, c]
+        for j in range(pre.shape[0]):
+            pre[j] += W1T[c, j] * xv
+
+
+@njit(**_BEFORE)
+def _evaluate_off(X, W1T, b1, W2, b2, tgt, lab, out_kind, classify, out):
+    """Test MSE, CE and accuracy of one network, memory off, item by item."""
+    m, d = X.shape
+    h = b1.shape[0]
+    o = b2.shape[0]
+    pre = np.empty(h, np.float32)
+    H = np.zeros(h, np.float32)
+    z = np.empty(o, np.float32)
+    ez = np.empty(o, np.float32)
+    nz = np.empty(d, np.int64)
+    sums = np.zeros(3)
+    for i in range(m):
+        _forward_nonzero(pre, W1T, b1, X, i, nz)
+        for j in range(h):
+            H[j] = relu(pre[j])
+        logits(z, W2, b2, H)
+        metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
+    out[0] = sums[0] / (m * o)
+    out[1] = sums[1] / m if classify else np.nan
+    out[2] = sums[2] / m if classify else np.nan
+
+
+def evaluate_before(runs: Sequence[Prepared]) -> Callable[[int], list[Metrics]]:
+    """A function ``(threads) -> metrics`` evaluating each run's initial network on its test
+    set, memory off, ``threads`` networks at once; the arrays are laid out beforehand, as the
+    engine kept them, so that only the kernel is timed."""
+    f32 = np.float32
+    jobs = [(
+        np.ascontiguousarray(r.X_eval, f32),
+        np.ascontiguousarray(np.asarray(r.params["W1"], f32).T),
+        np.asarray(r.params["b1"], f32), np.ascontiguousarray(r.params["W2"], f32),
+        np.asarray(r.params["b2"], f32), np.ascontiguousarray(r.targets_eval, f32),
+        np.asarray(r.labels_eval, np.int64), OUTPUTS[r.settings.output], r.task == "classify",
+    ) for r in runs]  # fmt: skip
+
+    def one(args: tuple) -> Metrics:
+        out = np.zeros(3)
+        _evaluate_off(*args, out)
+        return float(out[0]), float(out[1]), float(out[2])
+
+    def evaluate(threads: int) -> list[Metrics]:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(one, jobs))
+
+    return evaluate
