@@ -226,3 +226,16 @@ def test_publish_copies_the_tool_output_into_docs_and_readme(tmp_path):
     assert "](figures/figA7.png)" in (docs / "reproduction.md").read_text()
     cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)])
     assert readme.read_text() == first  # the block is replaced, never appended twice
+
+
+def test_runs_of_later_experiments_that_share_a_training_join_the_earlier_sweep():
+    from smoothlearn.experiments import make_config
+    from smoothlearn.reproduce import later_siblings
+
+    base = dict(dataset="synthetic-categories", model="leaky-reset", condition="repeat-3",
+                steps=300, eval_every=100)
+    first = [make_config(**base, experiment="a", test_mode="same", seed=s) for s in (0, 1)]
+    later = [make_config(**base, experiment="b", test_mode="repeat-1", seed=0),  # sibling
+             make_config(**base, experiment="b", test_mode="same", seed=1),  # first[1] itself
+             make_config(**base, experiment="b", test_mode="off", seed=0, lr=0.02)]  # other net
+    assert later_siblings(first, later) == [later[0]]

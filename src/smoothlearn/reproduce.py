@@ -203,15 +203,33 @@ def load_frame(configs: Sequence[RunConfig], directory: Path) -> pd.DataFrame:
     return frame.merge(table[missing], on="run_id", how="left")
 
 
+def later_siblings(configs: Sequence[RunConfig],
+                   later: Sequence[RunConfig]) -> list[RunConfig]:
+    """Runs of ``later`` experiments that train the same networks as ``configs`` and test them
+    another way (:meth:`RunConfig.training_key`): swept with ``configs``, they share those
+    trainings (``runs.run_many``) instead of training them again when their turn comes."""
+    keys = {c.training_key() for c in configs}
+    own = {c.run_id() for c in configs}
+    out: dict[str, RunConfig] = {}
+    for c in later:
+        if c.run_id() not in own and c.training_key() in keys:
+            out.setdefault(c.run_id(), c)
+    return list(out.values())
+
+
 def _run_experiment(info: ExperimentInfo, configs: list[RunConfig], out: Path,
-                    execution: Execution) -> pd.DataFrame | None:
-    """Train what the shared store lacks of this experiment, then load its runs."""
+                    execution: Execution, siblings: Sequence[RunConfig] = ()
+                    ) -> pd.DataFrame | None:
+    """Train what the shared store lacks of this experiment (and of ``siblings``, runs of
+    later experiments that share its trainings), then load its runs."""
     start = time.perf_counter()
     try:
-        summary = run_sweep(configs, out / STORE, execution)
+        summary = run_sweep([*configs, *siblings], out / STORE, execution)
         frame = load_frame(configs, out / STORE).assign(experiment=info.name)
         info.status = "failed" if summary.failed else "ok"
-        info.message = summary.line()
+        info.message = summary.line() + (
+            f"; {len(siblings)} of them belong to later experiments and test the same networks "
+            "another way" if siblings else "")  # fmt: skip
         return frame
     except Exception as err:  # reported in the report; the other experiments go on
         info.status, info.message = "failed", f"{type(err).__name__}: {err}"
@@ -251,14 +269,21 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
         print(line, flush=True)
         notes.append(line)
     frames = []
+    runnable = [(info, configs) for info, configs in plans
+                if info.status not in ("failed", "skipped")
+                and not (problem and info.name in needs_real)]  # fmt: skip
     for info, configs in plans:
         if info.status in ("failed", "skipped"):
             continue
         if problem and info.name in needs_real:
             info.status, info.message = "skipped", "MNIST unavailable"
             continue
-        _say(f"{info.name}: {len(configs)} runs ...", quiet)
-        frame = _run_experiment(info, configs, out, execution)
+        at = next(i for i, (other, _) in enumerate(runnable) if other is info)
+        siblings = later_siblings(configs, [c for _, cs in runnable[at + 1:] for c in cs])
+        _say(f"{info.name}: {len(configs)} runs"
+             + (f" (+{len(siblings)} of later experiments, same trainings)" if siblings else "")
+             + " ...", quiet)
+        frame = _run_experiment(info, configs, out, execution, siblings)
         _say(f"{info.name}: {info.status} in {info.seconds:.1f} s"
              + (f" ({info.message})" if info.message else ""), quiet)
         if frame is not None and len(frame):
