@@ -177,4 +177,3 @@ def test_run_many_sends_lstm_and_minibatch_runs_to_the_compiled_trainers(monkeyp
     fast = runs.run_many(configs, engine="fast", threads=1)
     for a, b in zip(fast, reference, strict=True):
         assert_same(a, b)
-

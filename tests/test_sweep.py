@@ -386,4 +386,3 @@ def test_pool_workers_use_one_math_thread():
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                              initializer=sweep._init_worker) as pool:
         assert pool.submit(_worker_threads).result(timeout=60) == ("1", 1, 1)
-

@@ -158,7 +158,7 @@ def test_lstm_history_gradient_is_bptt_through_the_kept_steps(bptt):
     carried state before them, and its output is the online forward's."""
     import torch
 
-    from smoothlearn.nn import LSTMClassifier, init_lstm_params
+    from smoothlearn.nn import LSTMClassifier, init_lstm_params, lstm_cell
     from smoothlearn.train import _lstm_window_output, _LSTMStep
 
     torch.manual_seed(0)
@@ -172,9 +172,7 @@ def test_lstm_history_gradient_is_bptt_through_the_kept_steps(bptt):
                      + lstm.weight_hh_l0 @ h + lstm.bias_hh_l0)  # fmt: skip
             history = [*history, _LSTMStep(item, h, c, gates)][-bptt:]
             states.append((h, c))
-            i, f, g, o = gates.chunk(4)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
+            h, c = lstm_cell(gates, c)
     kept = model(X[7 - bptt:].unsqueeze(0),
                  tuple(s.view(1, 1, 4) for s in states[7 - bptt]))[0][0, -1]  # fmt: skip
     ours = _lstm_window_output(model, X, history)

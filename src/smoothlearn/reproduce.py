@@ -269,16 +269,12 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
         print(line, flush=True)
         notes.append(line)
     frames = []
-    runnable = [(info, configs) for info, configs in plans
-                if info.status not in ("failed", "skipped")
-                and not (problem and info.name in needs_real)]  # fmt: skip
-    for info, configs in plans:
-        if info.status in ("failed", "skipped"):
-            continue
-        if problem and info.name in needs_real:
+    for info, _ in plans:
+        if info.status not in ("failed", "skipped") and problem and info.name in needs_real:
             info.status, info.message = "skipped", "MNIST unavailable"
-            continue
-        at = next(i for i, (other, _) in enumerate(runnable) if other is info)
+    runnable = [(info, configs) for info, configs in plans
+                if info.status not in ("failed", "skipped")]  # fmt: skip
+    for at, (info, configs) in enumerate(runnable):
         siblings = later_siblings(configs, [c for _, cs in runnable[at + 1:] for c in cs])
         _say(f"{info.name}: {len(configs)} runs"
              + (f" (+{len(siblings)} of later experiments, same trainings)" if siblings else "")

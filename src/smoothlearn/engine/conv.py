@@ -43,7 +43,7 @@ from smoothlearn.contract import Curves, Observer, Prepared
 from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import OPTIMISERS, opt_update
 from smoothlearn.engine.runtime import torch_threads
-from smoothlearn.engine.schedule import Schedule
+from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_ops import optimiser_step
 from smoothlearn.nn import unit_groups
 from smoothlearn.train import evaluate_conv
@@ -249,8 +249,7 @@ def train_conv_many(
 
     def train(chunk: list[int]) -> list[Curves]:
         ensemble = ConvEnsemble([runs[i] for i in chunk], device)
-        if observe is not None:
-            ensemble.observe = lambda k, step, evaluate: observe(chunk[k], step, evaluate)
+        ensemble.observe = for_members(observe, chunk)
         return ensemble.run(report)
 
     out: list[Any] = [None] * len(runs)

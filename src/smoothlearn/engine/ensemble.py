@@ -20,7 +20,7 @@ from smoothlearn.engine.arrays import cached, choose_sparse, csr, f32, ro, share
 from smoothlearn.engine.evaluate import eval_groups, evaluate
 from smoothlearn.engine.kernels import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS, train_chunk
 from smoothlearn.engine.runtime import PARALLEL_LOCK, numba_threads
-from smoothlearn.engine.schedule import Schedule
+from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_path import TorchEnsemble
 from smoothlearn.nn import unit_groups
 
@@ -274,9 +274,8 @@ def train_many(
     with numba_threads(threads) as n_threads:
         for members in by_key.values():
             group = [runs[i] for i in members]
-            seen = None if observe is None else _local(observe, members)
             ensemble = (
-                Ensemble(group, sparse, n_threads, seen)
+                Ensemble(group, sparse, n_threads, for_members(observe, members))
                 if device is None
                 else TorchEnsemble(group, device)
             )
@@ -328,8 +327,3 @@ def evaluate_many(
                 mse, ce, acc = res[j]
                 out[i] = {"test_mse": mse, "test_ce": ce, "test_acc": acc}
     return out
-
-
-def _local(observe: Observer, members: Sequence[int]) -> Observer:
-    """``observe`` for an ensemble of ``members``: its network ``k`` is run ``members[k]``."""
-    return lambda k, step, evaluate: observe(members[k], step, evaluate)

@@ -78,3 +78,10 @@ class Schedule:
                 )
             )
         return curves
+
+
+def for_members(observe: Observer | None, members: Sequence[int]) -> Observer | None:
+    """``observe`` for a group of runs ``members`` (its run ``k`` is ``members[k]``)."""
+    if observe is None:
+        return None
+    return lambda k, step, evaluate: observe(members[k], step, evaluate)
