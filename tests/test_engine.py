@@ -13,11 +13,15 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
 
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
-from smoothlearn.engine.arrays import csr
-from smoothlearn.engine.kernels import forward_w1_csr
+from smoothlearn.engine.arrays import aligned_rows, csr
+from smoothlearn.engine.kernels import forward_w1_csr, forward_w1_wide
+from smoothlearn.engine.vectors import PREFER_512, wide_vectors
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import evaluate, train_reference
 
@@ -310,6 +314,46 @@ def test_forward_w1_csr_equals_dense_product(h: int) -> None:
         want = X[i].astype(np.float64) @ W1T + b1
         np.testing.assert_allclose(pre, want, rtol=1e-5, atol=1e-5, err_msg=f"item {i}")
     assert (np.diff(ptr) == 0).sum() == 2  # empty items were covered
+
+
+@pytest.mark.parametrize("aligned", [True, False], ids=["aligned-rows", "plain-array"])
+@pytest.mark.parametrize("h", [13, 392])
+def test_wide_first_layer_equals_the_in_order_one_bit_for_bit(h: int, aligned: bool) -> None:
+    """The evaluation's 512-bit first layer adds the same products in the same order: its
+    sums equal :func:`forward_w1_csr`'s exactly, on padded aligned rows or on any array."""
+    X = np.vstack([_ragged(37, 50), _data(np.random.default_rng(3), 1, 50)])
+    rng = np.random.default_rng(7)
+    W1T = rng.standard_normal((50, h), dtype=np.float32)
+    b1 = rng.standard_normal(h, dtype=np.float32)
+    wide = aligned_rows(50, h) if aligned else np.zeros((50, h), np.float32)
+    wide[:, :h] = W1T
+    ptr, idx, val = csr(X)
+    pre, got = np.empty(h, np.float32), np.empty(h, np.float32)
+    for i in range(X.shape[0]):
+        forward_w1_csr(pre, W1T, b1, ptr, idx, val, i)
+        forward_w1_wide(got, wide, b1, ptr, idx, val, i)
+        np.testing.assert_array_equal(got, pre, err_msg=f"item {i}")
+
+
+def test_wide_vectors_marks_its_caller_512_bit_and_out_of_line() -> None:
+    @njit(cache=False)
+    def widened(a):
+        wide_vectors()
+        return a.sum()
+
+    assert widened(np.ones(3)) == 3.0
+    ir = next(iter(widened.inspect_llvm().values()))
+    marked = [line for line in ir.splitlines() if PREFER_512 in line]
+    assert marked and all("noinline" in line for line in marked)
+
+
+@given(rows=st.integers(1, 40), cols=st.integers(1, 130))
+@settings(max_examples=30, deadline=None)
+def test_aligned_rows_start_on_64_byte_boundaries(rows: int, cols: int) -> None:
+    a = aligned_rows(rows, cols)
+    assert a.shape[0] == rows and a.shape[1] >= cols and a.shape[1] % 16 == 0
+    assert a.flags.c_contiguous and a.dtype == np.float32 and not a.any()
+    assert all(a[r].ctypes.data % 64 == 0 for r in range(rows))
 
 
 @pytest.mark.parametrize("stacked", [False, True], ids=["shared-set", "stacked-sets"])

@@ -43,6 +43,19 @@ def ro(a: np.ndarray) -> np.ndarray:
     return view
 
 
+def aligned_rows(rows: int, cols: int, align: int = 64) -> np.ndarray:
+    """Zeros ``[rows, >= cols]`` float32 whose rows start on ``align``-byte boundaries.
+
+    The row length is padded to a multiple of ``align`` bytes; the caller uses the first
+    ``cols`` columns.
+    """
+    per = align // 4
+    width = -(-cols // per) * per
+    buf = np.zeros(rows * width + per, dtype=np.float32)
+    start = (-buf.ctypes.data % align) // 4
+    return buf[start : start + rows * width].reshape(rows, width)
+
+
 def csr(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row pointers, column indices (sorted per row) and values of X's non-zero elements."""
     X = ro(X)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smoothlearn.contract import Prepared
-from smoothlearn.engine.arrays import cached, csr, density, f32, ro
+from smoothlearn.engine.arrays import aligned_rows, cached, csr, density, f32, ro
 from smoothlearn.engine.kernels import OUTPUTS, eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
 from smoothlearn.nn import unit_groups
@@ -181,7 +181,7 @@ def _evaluate_fused(
     out = np.empty((ks.size, 3))
     eval_chunk(
         *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, ro(leak), eg.resets, eg.streamed, group,
-        eg.targets, eg.labels, OUTPUTS[output], classify, out,
+        eg.targets, eg.labels, OUTPUTS[output], classify, aligned_rows(*W1T.shape[1:]), out,
     )  # fmt: skip
     return out
 
