@@ -13,6 +13,7 @@ import pytest
 
 from smoothlearn import bench
 from smoothlearn.bench import cases
+from smoothlearn.bench.before import at_offset, evaluate_before
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import TrainSettings
 
@@ -66,8 +67,22 @@ def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
     assert row["gmac_per_eval"] == pytest.approx((nnz * 8 + 50 * 8 * 4) / 1e9)
     # timed against the kernel from before issue 13, which gave the same numbers
     assert row["max_abs_diff_before"] == 0 and row["before_ms_per_eval"] > 0
+    assert row["before_fresh_ms_per_eval"] > 0  # and at a fresh array's alignment
     assert row["target"] == "≤½ before"
     assert row["met"] == (row["ms_per_eval"] <= row["before_ms_per_eval"] / 2)
+
+
+@pytest.mark.parametrize("offset", [0, 16, 32, 48])
+def test_the_old_kernels_weights_start_where_asked(offset: int) -> None:
+    a = np.arange(784 * 13, dtype=np.float32).reshape(784, 13)
+    got = at_offset(a.T, offset)
+    assert got.ctypes.data % 64 == offset and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, a.T)
+
+
+def test_the_old_kernels_offset_is_checked() -> None:
+    with pytest.raises(ValueError, match="offset"):
+        evaluate_before([], offset=8)
 
 
 def test_case_table_prints_each_row_in_its_unit():
