@@ -179,21 +179,6 @@ def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
 
 
 @njit(**JIT)
-def project_tile(X, t0, m, W, out):
-    """``out[k] = W.T X[t0 + k]`` for the ``m`` items of a tile of test items, skipping zero
-    inputs; each row of ``W [d_in, n]`` is read once per tile rather than once per item."""
-    out[:m] = 0
-    for p in range(X.shape[1]):
-        row = W[p]
-        for k in range(m):
-            v = X[t0 + k, p]
-            if v != 0:
-                pk = out[k]
-                for j in range(row.shape[0]):
-                    pk[j] += v * row[j]
-
-
-@njit(**JIT)
 def add_metrics(z, y, target, label, output, classify, totals):
     """Add one test item's squared error, cross-entropy and hit (``totals``, float64) from
     its logits ``z`` (``y`` is scratch for the output)."""

@@ -2,9 +2,10 @@
 
 Networks whose evaluation items are one array share it; small distinct sets are stacked.
 Sparse inputs or small layers are evaluated item by item in numba (:func:`.kernels.eval_items`
-over the items' CSR form, skipping zero inputs, one network per worker thread); dense large
-layers use BLAS products over the whole set, with the leaky memory run over the activations
-afterwards.
+over the items' CSR form, skipping zero inputs, one network per worker thread; the first layer
+in 512-bit vectors on a copy of ``W1`` whose rows start on cache lines,
+:func:`.kernels.forward_w1_wide`); dense large layers use BLAS products over the whole set,
+with the leaky memory run over the activations afterwards.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from smoothlearn.contract import Curves, Prepared
+from smoothlearn.engine.arrays import aligned_rows, cached, csr
 from smoothlearn.engine.baselines import (
     JIT,
     LOSSES,
@@ -34,14 +35,13 @@ from smoothlearn.engine.baselines import (
     opt_update,
     output_loss,
     project,
-    project_tile,
     train_on_threads,
     update_and_project,
 )
+from smoothlearn.engine.kernels import forward_w1_wide
 
 __all__ = ["train_minibatch_fast", "train_minibatch_many"]
 
-_EVAL_TILE = 64
 
 
 @njit(**JIT)
@@ -111,36 +111,43 @@ def _train_batches(indptr, indices, values, targets, labels, order, start, stop,
 
 
 @njit(**JIT)
-def _evaluate(X, targets, labels, P, output, classify, tile):
-    """Mean test MSE, CE and accuracy of the memoryless net on every item of ``X``."""
+def _evaluate(csr, targets, labels, P, W1wide, output, classify):
+    """Mean test MSE, CE and accuracy of the memoryless net on every CSR row of ``csr``.
+
+    The first layer is the per-sample engine's evaluation pass (:func:`forward_w1_wide` on
+    ``W1wide``, ``W1T`` copied onto 64-byte lines) from zero, ``b1`` added after it as the
+    reference does: the same products in the same order as a pass over dense rows.
+    """
+    indptr, indices, values = csr
     W1T, b1, W2, b2 = P
-    n, d_in = X.shape
+    n = indptr.shape[0] - 1
     H = W1T.shape[1]
     n_out = W2.shape[0]
-    pre = np.zeros((tile, H), np.float32)
+    zero = np.zeros(H, np.float32)
+    pre = np.empty(H, np.float32)
     hidden = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
     totals = np.zeros(3)  # squared error, cross-entropy, hits
-    for t0 in range(0, n, tile):
-        m = min(tile, n - t0)
-        project_tile(X, t0, m, W1T, pre)
-        for k in range(m):
-            for j in range(H):
-                hidden[j] = max(pre[k, j] + b1[j], np.float32(0.0))
-            z[:] = b2
-            matvec_add(W2, hidden, z)
-            add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
+    for i in range(n):
+        forward_w1_wide(pre, W1wide, zero, indptr, indices, values, i)
+        for j in range(H):
+            hidden[j] = max(pre[j] + b1[j], np.float32(0.0))
+        z[:] = b2
+        matvec_add(W2, hidden, z)
+        add_metrics(z, y, targets[i], labels[i], output, classify, totals)
     return finish_metrics(totals, n, n_out, classify)
 
 
 def _evaluate_prep(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
     """Memory off: with leak 0, a streamed evaluation gives the same numbers (H = act)."""
+    W1wide = aligned_rows(*P[0].shape)
+    W1wide[:, : P[0].shape[1]] = P[0]
     mse, ce, acc = _evaluate(
-        np.ascontiguousarray(prep.X_eval, dtype=np.float32),
+        cached(prep.X_eval, "csr", csr),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
-        np.ascontiguousarray(np.maximum(prep.labels_eval, 0), dtype=np.int64), P,
-        OUTPUTS[prep.settings.output], prep.task == "classify", _EVAL_TILE,
+        np.ascontiguousarray(np.maximum(prep.labels_eval, 0), dtype=np.int64), P, W1wide,
+        OUTPUTS[prep.settings.output], prep.task == "classify",
     )  # fmt: skip
     return float(mse), float(ce), float(acc)
 

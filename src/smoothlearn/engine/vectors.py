@@ -31,7 +31,10 @@ def wide_vectors(typingctx):  # noqa: ARG001 (numba's intrinsic signature)
 
     def codegen(context, builder, signature, args):  # noqa: ARG001
         attributes = builder.function.attributes
-        set.add(attributes, PREFER_512)  # a string attribute, past llvmlite's fixed list
+        try:  # a string attribute, past llvmlite's list of known ones (its set's own add)
+            set.add(attributes, PREFER_512)
+        except TypeError:  # an llvmlite whose attributes are no set: keep the default width
+            return context.get_dummy_value()
         attributes.add("noinline")
         return context.get_dummy_value()
 
