@@ -43,7 +43,6 @@ from smoothlearn.engine.kernels import forward_w1_wide
 __all__ = ["train_minibatch_fast", "train_minibatch_many"]
 
 
-
 @njit(**JIT)
 def _train_batches(indptr, indices, values, targets, labels, order, start, stop, batch, P, SQ,
                    BUF, Px, state, cfg, lrs):  # fmt: skip
