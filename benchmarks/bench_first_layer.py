@@ -29,7 +29,7 @@ from numba import njit
 from smoothlearn.bench.before import at_offset, evaluate_before
 from smoothlearn.bench.timing import median_time
 from smoothlearn.bench.workloads import mnist_workload
-from smoothlearn.engine.arrays import aligned_rows, csr
+from smoothlearn.engine.arrays import aligned_copy, csr
 from smoothlearn.engine.kernels import forward_w1_csr, forward_w1_wide
 from smoothlearn.engine.runtime import numba_threads
 
@@ -50,8 +50,7 @@ def main() -> None:
     ptr, idx, val = csr(np.ascontiguousarray(wl.X_test, np.float32))
     W1T = np.ascontiguousarray(np.asarray(run.params["W1"], np.float32).T)
     b1 = np.asarray(run.params["b1"], np.float32)
-    aligned = aligned_rows(*W1T.shape)
-    aligned[:, : W1T.shape[1]] = W1T
+    aligned = aligned_copy(W1T)
     plain = at_offset(W1T, 32)  # rows alternate 32 and 0 bytes past a line
     forms = {
         "256-bit, plain array": (forward_w1_csr, plain, idx),

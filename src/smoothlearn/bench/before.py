@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from smoothlearn.contract import Metrics, Prepared
+from smoothlearn.engine.arrays import past_line
 from smoothlearn.engine.kernels import FASTMATH, OUTPUTS, logits, metrics_add, relu
 
 __all__ = ["FRESH_ARRAY_OFFSET", "at_offset", "evaluate_before"]
@@ -75,9 +76,7 @@ def at_offset(a: np.ndarray, offset: int) -> np.ndarray:
     The old kernel's 256-bit loads cost more when ``W1``'s rows straddle cache lines (about
     15% here), and where a numpy array starts is up to the allocator, so the baseline pins it.
     """
-    buf = np.zeros(a.size + 32, np.float32)
-    start = (-buf.ctypes.data % 64 + offset) // 4
-    out = buf[start : start + a.size].reshape(a.shape)
+    out = past_line(a.size, offset).reshape(a.shape)
     out[...] = a
     return out
 

@@ -43,6 +43,17 @@ def ro(a: np.ndarray) -> np.ndarray:
     return view
 
 
+def past_line(size: int, offset: int = 0, align: int = 64) -> np.ndarray:
+    """Zeros float32 ``[size]`` starting ``offset`` bytes past an ``align``-byte boundary.
+
+    Where numpy puts an array is up to the allocator; kernels whose loads cost more across
+    cache lines (and benchmarks that must not depend on that luck) place it themselves.
+    """
+    buf = np.zeros(size + (align + offset) // 4, dtype=np.float32)
+    start = (-buf.ctypes.data % align + offset) // 4
+    return buf[start : start + size]
+
+
 def aligned_rows(rows: int, cols: int, align: int = 64) -> np.ndarray:
     """Zeros ``[rows, >= cols]`` float32 whose rows start on ``align``-byte boundaries.
 
@@ -51,9 +62,14 @@ def aligned_rows(rows: int, cols: int, align: int = 64) -> np.ndarray:
     """
     per = align // 4
     width = -(-cols // per) * per
-    buf = np.zeros(rows * width + per, dtype=np.float32)
-    start = (-buf.ctypes.data % align) // 4
-    return buf[start : start + rows * width].reshape(rows, width)
+    return past_line(rows * width, 0, align).reshape(rows, width)
+
+
+def aligned_copy(a: np.ndarray) -> np.ndarray:
+    """``a [rows, cols]`` copied into :func:`aligned_rows` (its first ``cols`` columns)."""
+    out = aligned_rows(*a.shape)
+    out[:, : a.shape[1]] = a
+    return out
 
 
 def csr(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
