@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import smoothlearn.nn as nn_module
+import smoothlearn.memory as memory_module
 from smoothlearn.nn import (
     LeakyMemory,
     LeakyNet,
@@ -333,7 +333,7 @@ def test_reset_flags_through_an_order_equal_the_gathered_stream(steps, groups, s
         g = groups if policy == "input-change" else 1
         want = reset_flags(policy, items[order], labels[order], g, aggregate)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(nn_module, "_CHANGE_BLOCK", block)
+            patch.setattr(memory_module, "_CHANGE_BLOCK", block)
             got = reset_flags(policy, items, labels[order], g, aggregate, order=order)
         assert got.dtype == bool and np.array_equal(got, want)
 

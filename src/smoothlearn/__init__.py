@@ -28,14 +28,14 @@ _EXPORTS = {
     "parse_condition": "smoothlearn.streams",
     "LeakyMemory": "smoothlearn.nn",
     "LeakyNet": "smoothlearn.nn",
-    "reset_flags": "smoothlearn.nn",
+    "reset_flags": "smoothlearn.memory",
     "load": "smoothlearn.data",
     "load_dataset": "smoothlearn.data",
     "make_config": "smoothlearn.experiments",
     "RunConfig": "smoothlearn.experiments",
     "run_sweep": "smoothlearn.sweep",
 }
-_SUBMODULES = ("data", "streams", "nn", "train", "engine", "experiments", "sweep", "results",
+_SUBMODULES = ("data", "streams", "memory", "nn", "train", "engine", "experiments", "sweep", "results",
                "analysis", "claims", "report", "reproduce", "robustness")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # what static type checkers see; at run time __getattr__ does
     from smoothlearn import results  # noqa: F401
     from smoothlearn.data import load, load_dataset  # noqa: F401
     from smoothlearn.experiments import RunConfig, make_config  # noqa: F401
-    from smoothlearn.nn import LeakyMemory, LeakyNet, reset_flags  # noqa: F401
+    from smoothlearn.memory import reset_flags  # noqa: F401
+    from smoothlearn.nn import LeakyMemory, LeakyNet  # noqa: F401
     from smoothlearn.streams import StreamSampler, order, parse_condition  # noqa: F401
     from smoothlearn.sweep import run_sweep  # noqa: F401
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from smoothlearn.nn import group_slices, input_change
+from smoothlearn.memory import group_slices, input_change
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
     import pandas as pd

@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from smoothlearn import data, streams
 from smoothlearn.contract import TrainSettings
-from smoothlearn.convnet import image_side
-from smoothlearn.nn import parse_reset
+from smoothlearn.convshape import image_side
+from smoothlearn.memory import parse_reset
 
 if TYPE_CHECKING:
     from smoothlearn.contract import Curves

@@ -40,12 +40,12 @@ import torch
 from torch.nn import functional as F
 
 from smoothlearn.contract import Curves, Observer, Prepared
-from smoothlearn.convnet import CHANNELS, KERNEL, PARAM_NAMES, image_side
+from smoothlearn.convshape import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import OPTIMISERS, opt_update
 from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_ops import optimiser_step
-from smoothlearn.nn import unit_groups
+from smoothlearn.memory import unit_groups
 from smoothlearn.train import evaluate_conv
 
 __all__ = ["ConvEnsemble", "train_conv_many"]

@@ -22,7 +22,7 @@ from smoothlearn.engine.kernels import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS, 
 from smoothlearn.engine.runtime import PARALLEL_LOCK, numba_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_path import TorchEnsemble
-from smoothlearn.nn import unit_groups
+from smoothlearn.memory import unit_groups
 
 _TASKS = ("classify", "reconstruct")
 

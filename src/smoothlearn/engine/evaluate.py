@@ -19,7 +19,7 @@ from smoothlearn.contract import Prepared
 from smoothlearn.engine.arrays import aligned_rows, cached, csr, density, f32, ro
 from smoothlearn.engine.kernels import OUTPUTS, eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
-from smoothlearn.nn import unit_groups
+from smoothlearn.memory import unit_groups
 
 #: Evaluation skips zero inputs item by item (numba) up to this density, else uses BLAS.
 EVAL_SPARSE_MAX_DENSITY = 0.3

@@ -16,7 +16,7 @@ from smoothlearn.engine.arrays import shared
 from smoothlearn.engine.evaluate import metrics
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.engine.torch_ops import as_tensor, optimiser_step
-from smoothlearn.nn import unit_groups
+from smoothlearn.memory import unit_groups
 
 
 class TorchEnsemble(Schedule):

@@ -41,7 +41,7 @@ from smoothlearn import claims as claims_mod
 from smoothlearn import data, streams
 from smoothlearn.claims import Claim, beats
 from smoothlearn.figures.unit import Drawing, FigureUnit, QuickSettings
-from smoothlearn.nn import reset_flags
+from smoothlearn.memory import reset_flags
 from smoothlearn.report import plots, prose
 from smoothlearn.report.style import model_color, new_figure, panel_title, style_axes
 
