@@ -13,9 +13,9 @@ from smoothlearn import figures, robustness
 from smoothlearn.claims import Claim, beats
 from smoothlearn.experiments import MODELS, report_names
 from smoothlearn.figures import fig2
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.style import condition_color, new_figure
 from smoothlearn.figures.unit import Drawing, FigureUnit, QuickSettings
-from smoothlearn.report import plots
-from smoothlearn.report.style import condition_color, new_figure
 from smoothlearn.reproduce import ReproduceOptions, plan_experiments, reproduce
 from smoothlearn.sweep import Execution
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from smoothlearn.figures.unit import FigureUnit, QuickSettings
 from smoothlearn.report import headline
 from smoothlearn.report.draw import FigureResult, draw_figures, save_figure
 from smoothlearn.report.html import write_report
+from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.results import training_seconds
 from smoothlearn.runs import run_many
 from smoothlearn.sweep import Execution, run_sweep
@@ -51,23 +52,6 @@ __all__ = ["reproduce", "ReproduceOptions", "Reproduction", "plan_experiments", 
 
 DEFAULT_OUT = Path("runs") / "reproduce"
 STORE = "store"
-
-
-@dataclass
-class ExperimentInfo:
-    """One experiment as planned and run: its TOML, the overrides used, and how it went."""
-
-    name: str
-    figure: str = ""
-    title: str = ""
-    toml: str = ""
-    seeds: int | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    runs: int = 0
-    status: str = "pending"  # ok, failed, skipped
-    message: str = ""
-    seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------- options

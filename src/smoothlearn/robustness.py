@@ -320,7 +320,7 @@ def matrix_figure(table: pd.DataFrame):
     import matplotlib
     from matplotlib.patches import Patch, Rectangle
 
-    from smoothlearn.report.style import RC, new_figure
+    from smoothlearn.figures.plotting.style import RC, new_figure
 
     claims = list(dict.fromkeys(table["claim"]))
     cells = [c.name for c in CELLS if c.name in set(table["cell"])]

@@ -40,10 +40,10 @@ from matplotlib.lines import Line2D
 from smoothlearn import claims as claims_mod
 from smoothlearn import data, streams
 from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import model_color, new_figure, panel_title, style_axes
 from smoothlearn.figures.unit import Drawing, FigureUnit, QuickSettings
 from smoothlearn.memory import reset_flags
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import model_color, new_figure, panel_title, style_axes
 
 #: The streams' generator keywords; the TOML's ``dataset_params`` must equal these.
 STREAMS: dict[str, dict[str, Any]] = {

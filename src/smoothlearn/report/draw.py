@@ -14,9 +14,10 @@ from matplotlib.figure import Figure
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import figures
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.context import Context
+from smoothlearn.figures.plotting.style import RC
 from smoothlearn.figures.unit import Drawing, FigureUnit
-from smoothlearn.report import plots
-from smoothlearn.report.style import RC
 
 
 @dataclass
@@ -59,10 +60,10 @@ def first_exhaustion(frame: pd.DataFrame) -> int | None:
         return None
 
 
-def _context(frame: pd.DataFrame, drawing: Drawing) -> plots.Context:
+def _context(frame: pd.DataFrame, drawing: Drawing) -> Context:
     every = plots.eval_every(frame)
     window = plots.moving_average_points(every) if drawing.smoothed else 0
-    ctx = plots.Context(window=window, every=every)
+    ctx = Context(window=window, every=every)
     if drawing.exhaustion:
         ctx.exhaustion = first_exhaustion(frame)
     return ctx

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from smoothlearn.report.style import new_figure
+from smoothlearn.figures.plotting.style import new_figure
 from smoothlearn.verdicts import ComparisonResult, claim_verdict
 
 __all__ = ["HeadlineRow", "headline_rows", "scorecard_figure", "VERDICT_COLORS"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smoothlearn.report import prose
+from smoothlearn.report import words
+from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.verdicts import ComparisonResult, summarise
 
 if TYPE_CHECKING:
     from smoothlearn.report.draw import FigureResult
-    from smoothlearn.reproduce import ExperimentInfo
 
 
 def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ def markdown_report(
     """The report for GitHub: the same tables, figures as relative PNG links."""
     mode = "quick (indicative only)" if meta.get("quick") else "paper"
     lines = [f"# {report_title(meta)}", "",
-             f"Mode: **{mode}**. {prose.run_time(meta)} Finished {meta.get('finished', '')}; "
+             f"Mode: **{mode}**. {words.run_time(meta)} Finished {meta.get('finished', '')}; "
              f"step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
     lines += headline_markdown(meta.get("headline", []), "figures")
@@ -70,9 +70,9 @@ def markdown_report(
     for rec in records:
         lines.append("| " + " | ".join(md_escape(x) for x in (
             f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
-            prose.fmt(rec.get("step")), prose.protocol_text(rec),
+            words.fmt(rec.get("step")), words.protocol_text(rec),
             "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
-            prose.fmt(rec.get("mean_diff")), prose.ci(rec), prose.fmt(rec.get("share"), 2),
+            words.fmt(rec.get("mean_diff")), words.ci(rec), words.fmt(rec.get("share"), 2),
             rec["verdict"])) + " |")
     lines += ["", "## Figures", ""]
     for fig in (f for f in figures if f.id != "scorecard"):  # the scorecard heads the page
@@ -89,7 +89,7 @@ def markdown_report(
     lines += ["", "## Settings the paper left open", "", "| setting | the paper | chosen here |",
               "|---|---|---|"]
     lines += [f"| {md_escape(a)} | {md_escape(b)} | {md_escape(c)} |"
-              for a, b, c in prose.OPEN_SETTINGS]
+              for a, b, c in words.OPEN_SETTINGS]
     lines += ["", "## Environment", "", "| package | version |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in prose.package_versions().items()]
+    lines += [f"| {k} | {v} |" for k, v in words.package_versions().items()]
     return "\n".join(lines) + "\n"

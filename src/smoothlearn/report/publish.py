@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from smoothlearn.report import prose
+from smoothlearn.report import words
 from smoothlearn.report.markdown import md_escape
 
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
@@ -153,7 +153,7 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
         if (docs / "figures" / f"{fig}.png").is_file():
             lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]
             break
-    lines += [prose.run_time(data), ""]
+    lines += [words.run_time(data), ""]
     if data.get("headline"):
         lines += ["| claim | paper | verdict, no test labels read | streamed with label resets "
                   "(the paper's protocol) | seeds | differs under (robustness) |",
