@@ -10,7 +10,9 @@ import pytest
 from smoothlearn import cli
 from smoothlearn import robustness as rb
 from smoothlearn.experiments import ConfigError
+from smoothlearn.report.tables import VERDICT_COLORS
 from smoothlearn.sweep import Execution
+from smoothlearn.verdicts import Verdict
 
 CELLS = {c.name: c for c in rb.CELLS}
 
@@ -33,8 +35,10 @@ def test_claim_level_aggregates_comparisons():
     # a missing arm makes the claim "no data", never a partial verdict
     assert rb.claim_level(["reproduced", "no data"]) == "no data"
     assert rb.claim_level(["no data"]) == "no data"
-    assert set(rb.VERDICT_COLORS) >= {rb.claim_level([v]) for v in (
+    words = {rb.claim_level([v]) for v in (
         "reproduced", "reversed", "no detectable effect", "not testable", "no data")}
+    assert {rb.verdict_of(w) for w in words} <= set(VERDICT_COLORS)
+    assert all(rb.verdict_of(rb.judge(v)) == v for v in Verdict)
 
 
 def test_cells_share_arms_and_change_one_thing():
@@ -105,7 +109,7 @@ def test_every_claim_cell_and_stage_is_judged(small_sweep):
     assert set(table["stage"]) == {"early", "mid", "end"}
     assert set(table["cell"]) == {"literal", "test: memory off"}
     assert len(table) == 5 * 2 * 3 and table["literal"].sum() == 15
-    assert set(table["verdict"]) <= set(rb.VERDICT_COLORS)
+    assert {rb.verdict_of(v) for v in table["verdict"]} <= set(VERDICT_COLORS)
     records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
     assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect",
                                        "not testable", "no data"} for r in records)

@@ -23,17 +23,36 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from smoothlearn import stats
 
-__all__ = ["Effect", "Paired", "paired", "relative", "ComparisonResult", "ClaimResult",
-           "decide", "claim_verdict", "aggregate", "summarise", "VERDICTS", "IDENTICAL"]
+__all__ = ["Verdict", "Effect", "Paired", "paired", "relative", "ComparisonResult",
+           "ClaimResult", "decide", "claim_verdict", "aggregate", "summarise", "VERDICTS",
+           "IDENTICAL"]
 
-#: Verdicts of one comparison (:func:`decide`).
-VERDICTS = ("reproduced", "reversed", "no detectable effect", "not testable", "no data")
+
+class Verdict(StrEnum):
+    """Every verdict word, of a comparison (:func:`decide`) and of a claim
+    (:func:`aggregate`). String-valued, so records and JSON hold the same words as before."""
+
+    REPRODUCED = "reproduced"
+    REVERSED = "reversed"
+    NO_EFFECT = "no detectable effect"
+    NOT_TESTABLE = "not testable"
+    NO_DATA = "no data"
+    #: Claim level only: some comparisons reproduced and none reversed.
+    PARTLY = "partly reproduced"
+    #: Claim level only: some comparisons reproduced and some reversed.
+    MIXED = "mixed"
+
+
+#: Verdicts of one comparison (:func:`decide`), in the order counts are listed.
+VERDICTS = (Verdict.REPRODUCED, Verdict.REVERSED, Verdict.NO_EFFECT, Verdict.NOT_TESTABLE,
+            Verdict.NO_DATA)
 
 
 # ----------------------------------------------------------------------------- results

@@ -18,6 +18,7 @@ from smoothlearn.figures.plotting import plots
 from smoothlearn.figures.plotting.context import Context
 from smoothlearn.figures.plotting.style import RC
 from smoothlearn.figures.unit import Drawing, FigureUnit
+from smoothlearn.streams import parse_condition
 
 
 @dataclass
@@ -51,7 +52,8 @@ def first_exhaustion(frame: pd.DataFrame) -> int | None:
         if labels is None:
             return None
         pairs = norm[["condition", "order_seed"]].drop_duplicates()
-        pairs = pairs[pairs["condition"].str.startswith("repeat-")]
+        repeats = pairs["condition"].map(lambda c: parse_condition(c).kind == "repeat")
+        pairs = pairs[repeats.astype(bool)]
         steps = [claims_mod.exhaustion_step(labels, str(first["dataset"]),
                                              int(first["data_seed"]), str(r.condition),
                                              int(r.order_seed)) for r in pairs.itertuples()]

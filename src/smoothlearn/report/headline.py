@@ -22,13 +22,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from smoothlearn.figures.plotting.style import new_figure
-from smoothlearn.verdicts import ComparisonResult, claim_verdict
+from smoothlearn.report.tables import verdict_color
+from smoothlearn.verdicts import ComparisonResult, Verdict, claim_verdict
 
-__all__ = ["HeadlineRow", "headline_rows", "scorecard_figure", "VERDICT_COLORS"]
+__all__ = ["HeadlineRow", "headline_rows", "scorecard_figure"]
 
-VERDICT_COLORS = {"reproduced": "#1B9E77", "partly reproduced": "#A6DBA0",
-                  "mixed": "#E6AB02", "reversed": "#D95F02", "no detectable effect": "#BDBDBD",
-                  "not testable": "#FFFFFF", "no data": "#F0F0F0", "": "#FFFFFF"}
+#: Verdicts whose effect dots are drawn grey: they carry no direction.
+_UNDIRECTED = (Verdict.NO_EFFECT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _wrap(text: str, width: int = 62) -> str:
 
 
 def _cell(ax, x: float, y: float, verdict: str) -> None:
-    colour = VERDICT_COLORS.get(verdict, "#FFFFFF")
+    colour = verdict_color(verdict)
     ax.add_patch(_rect(x, y, colour))
     ax.text(x + 0.5, y, verdict.replace("no detectable effect", "no detectable\neffect")
             .replace("partly reproduced", "partly\nreproduced") or "—", ha="center",
@@ -189,8 +189,8 @@ def _effects(ax, y: float, effects: Sequence[Mapping[str, Any]]) -> None:
     shown = [e for e in effects if math.isfinite(_num(e["effect_sd"]))]
     offsets = np.linspace(-0.25, 0.25, len(shown)) if len(shown) > 1 else [0.0]
     for dy, e in zip(offsets, shown, strict=False):
-        colour = VERDICT_COLORS.get(e["verdict"], "#999999")
-        colour = "#777777" if colour in ("#FFFFFF", "#F0F0F0", "#BDBDBD") else colour
+        colour = "#777777" if e["verdict"] in _UNDIRECTED else verdict_color(e["verdict"],
+                                                                             "#999999")
         low, high = _num(e["ci_low_sd"]), _num(e["ci_high_sd"])
         if math.isfinite(low) and math.isfinite(high):
             ax.plot([low, high], [y + dy] * 2, color=colour, lw=1)

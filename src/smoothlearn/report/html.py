@@ -17,17 +17,14 @@ import jinja2
 from smoothlearn.report import markdown, words
 from smoothlearn.report.draw import FigureResult
 from smoothlearn.report.inputs import ExperimentInfo
-
-_VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
-                  "no detectable effect": "meh", "partly reproduced": "part",
-                  "not testable": "none", "no data": "none"}
+from smoothlearn.report.tables import verdict_class
 
 
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("smoothlearn.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
-    env.globals["verdict_class"] = lambda v: _VERDICT_CLASS.get(v, "none")
+    env.globals["verdict_class"] = verdict_class
     return env
 
 
