@@ -51,7 +51,7 @@ from smoothlearn.verdicts import Verdict, aggregate
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdict_of",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
-           "RobustnessOptions", "DEFAULT_OUT"]
+           "RobustnessOptions", "RobustnessResult", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "robustness"
 CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
@@ -233,7 +233,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,
                                 "cell_reads_labels": cell.reads_test_labels,
-                                "robust_verdict": judge(res.verdict)})
+                                "robust_verdict": judge(res.decision.verdict)})
     return records
 
 
@@ -518,10 +518,25 @@ class RobustnessOptions:
                               + ", ".join(repr(c.name) for c in CELLS))
 
 
-def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RobustnessResult:
+    """What :func:`run` wrote and found: the matrix figure and ``claims.md``, the claim x cell
+    x stage table, every comparison record, the page's metadata, the sweep's summary and the
+    plain-language findings (warnings first)."""
+
+    png: Path
+    svg: Path
+    markdown: Path
+    table: pd.DataFrame
+    records: list[dict[str, Any]]
+    meta: dict[str, Any]
+    sweep: SweepSummary
+    summary: list[str]
+
+
+def run(options: RobustnessOptions, execution: Execution) -> RobustnessResult:
     """Train what the store lacks, judge every claim, write ``robustness.json``,
-    ``claims.md`` and ``robustness.png``/``.svg`` into ``options.out``; returns the paths, the
-    table and the sweep's :class:`~smoothlearn.sweep.SweepSummary` (``"sweep"``)."""
+    ``claims.md`` and ``robustness.png``/``.svg`` into ``options.out``."""
     import os
 
     from smoothlearn import results
@@ -561,9 +576,9 @@ def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
                    "claims": ae["claims"], "reset_rate": ae["reset_rate"].to_dict("records")}}
     (out / "robustness.json").write_text(
         json.dumps(results.strict_json(payload), indent=2, default=str))
-    return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
-            "records": records, "meta": meta, "sweep": summary,
-            "summary": meta["warnings"] + summary_lines(table)}
+    return RobustnessResult(png=png, svg=svg, markdown=out / "claims.md", table=table,
+                            records=records, meta=meta, sweep=summary,
+                            summary=meta["warnings"] + summary_lines(table))
 
 
 def _failures(summary: SweepSummary, store: Path) -> list[str]:

@@ -55,27 +55,32 @@ class HeadlineRow:
 
 def _reads_labels(result: ComparisonResult) -> bool:
     """The comparison's protocol reads test labels (a no-data row: judged from its arms)."""
-    if result.reads_test_labels is not None:
-        return bool(result.reads_test_labels)
-    arms = f"{result.better} {result.worse}"
+    if result.arms.reads_test_labels is not None:
+        return bool(result.arms.reads_test_labels)
+    arms = f"{result.arms.better} {result.arms.worse}"
     return "leaky-reset" in arms and "test_mode=same" in arms
 
 
 def _effect(result: ComparisonResult) -> dict[str, Any]:
-    sd = result.sd_diff if result.sd_diff and math.isfinite(result.sd_diff) else math.nan
+    measured = result.stats
+    sd = measured.sd_diff if measured.sd_diff and math.isfinite(measured.sd_diff) else math.nan
     scale = (lambda v: v / sd) if sd > 0 else (lambda v: math.nan)
-    return {"comparison": result.comparison, "verdict": result.verdict,
-            "reads_test_labels": _reads_labels(result), "effect_sd": result.effect_sd,
-            "ci_low_sd": scale(result.ci_low), "ci_high_sd": scale(result.ci_high),
-            "n": result.n}
+    return {"comparison": result.comparison, "verdict": str(result.decision.verdict),
+            "reads_test_labels": _reads_labels(result), "effect_sd": measured.effect_sd,
+            "ci_low_sd": scale(measured.ci_low), "ci_high_sd": scale(measured.ci_high),
+            "n": measured.n}
 
 
 def _verdict(results: Sequence[ComparisonResult]) -> tuple[str, str]:
-    return claim_verdict(list(results)) if results else ("", "")
+    """The claim-level verdict word and its reason ("" for a row without such results)."""
+    if not results:
+        return "", ""
+    verdict, reason = claim_verdict(list(results))
+    return str(verdict), reason
 
 
 def _seeds(results: Sequence[ComparisonResult]) -> str:
-    counts = sorted({r.n for r in results if r.n})
+    counts = sorted({r.stats.n for r in results if r.stats.n})
     return "/".join(str(n) for n in counts) or "0"
 
 
@@ -96,7 +101,8 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
         verdict, reason = _verdict(free)
         if not free:
             # not missing data: the claim's design needs labelled test streams (its own column)
-            verdict, reason = "not testable", "every comparison of this claim reads test labels"
+            verdict = str(Verdict.NOT_TESTABLE)
+            reason = "every comparison of this claim reads test labels"
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
             claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
