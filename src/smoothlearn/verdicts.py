@@ -201,21 +201,21 @@ class ComparisonResult:
         def picked(kind: type) -> dict[str, Any]:
             return {f.name: record[f.name] for f in fields(kind) if f.name in record}
 
-        stats = picked(Paired)
-        if stats.get("seeds") is not None:
-            stats["seeds"] = tuple(stats["seeds"])
+        measured = picked(Paired)
+        if measured.get("seeds") is not None:
+            measured["seeds"] = tuple(measured["seeds"])
         identity = {k: v for k, v in picked(cls).items()
                     if k not in ("arms", "stats", "decision", "init", "gain")}
         effects = {name: Effect(*(record[f"{name}_{k}"] for k in _EFFECT_KEYS))
                    for name in ("init", "gain") if f"{name}_mean_diff" in record}
-        return cls(**identity, arms=Arms(**picked(Arms)), stats=Paired(**stats),
+        return cls(**identity, arms=Arms(**picked(Arms)), stats=Paired(**measured),
                    decision=Decision(**picked(Decision)), **effects)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON record, in its fixed key order: identity, arms, statistics, decision,
         note, then the effects flattened (``init_mean_diff``, ``gain_ci_low``, ...);
         ``step_policy``/``lr``/``optimizer``/``model`` and the arm means only when set."""
-        arms, stats, decision = self.arms, self.stats, self.decision
+        arms, measured, decision = self.arms, self.stats, self.decision
         out: dict[str, Any] = {"id": self.id, "claim": self.claim, "text": self.text,
                                "comparison": self.comparison, "experiment": self.experiment,
                                "source": self.source, "stage": self.stage}
@@ -224,14 +224,15 @@ class ComparisonResult:
         out |= {"better": arms.better, "worse": arms.worse, "metric": arms.metric,
                 "dataset": arms.dataset, "step": arms.step, "step_rule": arms.step_rule,
                 "test_mode": arms.test_mode, "test_protocol": arms.test_protocol,
-                "reads_test_labels": arms.reads_test_labels, "n": stats.n,
-                "seeds": None if stats.seeds is None else list(stats.seeds)}
+                "reads_test_labels": arms.reads_test_labels, "n": measured.n,
+                "seeds": None if measured.seeds is None else list(measured.seeds)}
         out |= _when_set(mean_better=arms.mean_better, mean_worse=arms.mean_worse)
-        out |= {"mean_diff": stats.mean_diff, "ci_low": stats.ci_low, "ci_high": stats.ci_high,
-                "share": stats.share, "relative_diff": self.relative_diff,
-                "sd_diff": stats.sd_diff, "effect_sd": stats.effect_sd, "p": stats.p,
+        out |= {"mean_diff": measured.mean_diff, "ci_low": measured.ci_low,
+                "ci_high": measured.ci_high, "share": measured.share,
+                "relative_diff": self.relative_diff,
+                "sd_diff": measured.sd_diff, "effect_sd": measured.effect_sd, "p": measured.p,
                 "p_holm": decision.p_holm, "mde": decision.mde,
-                "not_testable": stats.not_testable, "verdict": str(decision.verdict),
+                "not_testable": measured.not_testable, "verdict": str(decision.verdict),
                 "note": self.note}
         for name, effect in (("init", self.init), ("gain", self.gain)):
             if effect is not None:
