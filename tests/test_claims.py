@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 
 from smoothlearn import figures, verdicts
-from smoothlearn.claims import Claim, beats, chain, evaluate_claims
+from smoothlearn.claims import (
+    Claim,
+    Measured,
+    beats,
+    chain,
+    evaluate_claims,
+    normalise_frame,
+    paired_comparison,
+)
 from smoothlearn.verdicts import ComparisonResult, Verdict
 
 
@@ -268,3 +276,15 @@ def test_curve_record_has_todays_keys_and_round_trips():
         "p", "p_holm", "mde", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
+
+
+def test_a_single_comparison_is_measured_as_typed_arms_and_statistics():
+    frame = normalise_frame(curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s))
+    got = paired_comparison(frame, {"condition": "repeat-1"}, {"condition": "random"},
+                            n_boot=200)
+    assert isinstance(got, Measured)
+    assert got.arms.better == "condition=repeat-1" and got.arms.step == 200
+    assert got.arms.mean_worse == pytest.approx(0.6045)
+    assert got.stats.n == 10 and got.stats.mean_diff == pytest.approx(0.1) and not got.note
+    none = paired_comparison(frame, {"condition": "repeat-9"}, {"condition": "random"})
+    assert none.stats.n == 0 and none.note == "no runs match the better arm"
