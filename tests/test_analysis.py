@@ -131,8 +131,9 @@ def _run_table(err_fast, err_slow, models=("ae-feedforward", "ae-leaky-reset")):
 def test_feature_error_claims_on_an_analysis_table():
     table = _run_table(0.2 + 0.001 * np.arange(8), np.full(8, 0.1))
     (res,) = U.feature_error_claims(table)
-    assert res.verdict == "reproduced" and res.n == 8 and res.model == "ae-leaky-reset"
-    assert res.mean_diff == pytest.approx(0.1035)
+    assert res.decision.verdict == "reproduced" and res.stats.n == 8
+    assert res.model == "ae-leaky-reset"
+    assert res.stats.mean_diff == pytest.approx(0.1035)
     assert res.id == "ae-slow-row-learned-better: ae-leaky-reset"
     record = res.to_record()
     assert record["lr"] == 0.01 and record["step"] is None and record["seeds"] == list(range(8))
@@ -153,8 +154,9 @@ def test_a14_claim_reads_the_correlation_across_seeds():
                          "corr": np.sqrt(r2[seed]) if unit else 0.1,
                          "err_fast": 0.1 + 0.05 * r2[seed]})  # error grows with r^2
     (res,) = U.a14_claims(pd.DataFrame(rows))
-    assert res.mean_diff == pytest.approx(1.0) and res.ci_low > 0.99
-    assert res.p < 0.001 and res.verdict == "reproduced" and math.isnan(res.share)
+    assert res.stats.mean_diff == pytest.approx(1.0) and res.stats.ci_low > 0.99
+    assert res.stats.p < 0.001 and res.decision.verdict == "reproduced"
+    assert math.isnan(res.stats.share)
     record = res.to_record()
     assert "mean_better" not in record and record["note"].startswith("least-squares slope")
 
@@ -188,12 +190,13 @@ def test_an_effect_present_at_initialisation_is_named():
     results = U.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
     by_claim = {r.claim: r for r in results}
     selective = by_claim["ae-selectivity"]
-    assert selective.verdict == "reproduced" and selective.init.p == pytest.approx(2 / 1024)
+    assert selective.decision.verdict == "reproduced"
+    assert selective.init.p == pytest.approx(2 / 1024)
     assert selective.init.mean_diff == pytest.approx(0.1, abs=0.01)
     assert abs(selective.gain.mean_diff) < 0.002 and selective.gain.p > 0.05
     reasons = {row.claim: row.reason for row in verdicts.summarise(results)}
     assert "already present at initialisation" in reasons["ae-selectivity"]
     assert "not from learning" in reasons["ae-selectivity"]
     error = by_claim["ae-ff-lower-error"]
-    assert error.verdict == "reproduced" and error.init.mean_diff == 0.0
+    assert error.decision.verdict == "reproduced" and error.init.mean_diff == 0.0
     assert "initialisation" not in reasons["ae-ff-lower-error"]

@@ -9,8 +9,16 @@ import pandas as pd
 import pytest
 
 from smoothlearn import figures, verdicts
-from smoothlearn.claims import Claim, beats, chain, evaluate_claims
-from smoothlearn.verdicts import ComparisonResult
+from smoothlearn.claims import (
+    Claim,
+    Measured,
+    beats,
+    chain,
+    evaluate_claims,
+    normalise_frame,
+    paired_comparison,
+)
+from smoothlearn.verdicts import ComparisonResult, Verdict
 
 
 def curves(arms: dict[str, dict], values, steps=(0, 100, 200), seeds=10, **extra) -> pd.DataFrame:
@@ -94,8 +102,8 @@ def test_accuracy_counts_higher_as_better():
 def test_five_seeds_can_never_reproduce():
     frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s, seeds=5)
     (res,) = evaluate_claims(frame, claims=[CLAIM])
-    assert res.n == 5 and res.share == 1.0 and res.p == pytest.approx(2 / 32)
-    assert res.verdict == "no detectable effect" and math.isinf(res.mde)
+    assert res.stats.n == 5 and res.stats.share == 1.0 and res.stats.p == pytest.approx(2 / 32)
+    assert res.decision.verdict == "no detectable effect" and math.isinf(res.decision.mde)
     (row,) = verdicts.summarise([res])
     assert row.verdict == "no detectable effect"
     assert "5 seeds cannot reach p < 0.05" in row.reason and "0.0625" in row.reason
@@ -108,12 +116,15 @@ def test_holm_across_the_comparisons_of_one_claim():
     frame = curves(arms, lambda a, s, t: level[a] + (0.01 * (-1) ** s if a == "c" else 0))
     claim = Claim("chain", "", "exp", chain("condition", ["repeat-1", "random", "repeat-3"]))
     first, second = evaluate_claims(frame, claims=[claim])
-    assert first.p == pytest.approx(2 / 1024) and first.p_holm == pytest.approx(4 / 1024)
-    assert second.p == pytest.approx(1.0) and second.p_holm == pytest.approx(1.0)
-    assert (first.verdict, second.verdict) == ("reproduced", "no detectable effect")
+    assert first.stats.p == pytest.approx(2 / 1024)
+    assert first.decision.p_holm == pytest.approx(4 / 1024)
+    assert second.stats.p == pytest.approx(1.0) and second.decision.p_holm == pytest.approx(1.0)
+    assert (first.decision.verdict, second.decision.verdict) == (
+        Verdict.REPRODUCED, Verdict.NO_EFFECT)
     # the detectable effect is quoted at Holm's first level, 0.05 / 2
-    sd = second.sd_diff
-    assert second.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+    sd = second.stats.sd_diff
+    assert second.decision.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10),
+                                                rel=1e-5)
     (row,) = verdicts.summarise([first, second])
     assert row.verdict == "partly reproduced"
     assert row.reason.startswith("1 of 2 comparisons reproduced, 0 reversed")
@@ -147,8 +158,8 @@ def test_a_missing_arm_makes_the_claim_no_data():
                                     beats({"condition": "repeat-1"}, {"condition": "repeat-9"},
                                           "repeat-1 < repeat-9")))
     present, missing = evaluate_claims(frame, claims=[claim])
-    assert present.verdict == "reproduced" and missing.verdict == "no data"
-    assert present.p_holm == present.p  # the missing arm is not in the Holm family
+    assert present.decision.verdict == "reproduced" and missing.decision.verdict == "no data"
+    assert present.decision.p_holm == present.stats.p  # the missing arm is not in the Holm family
     (row,) = verdicts.summarise([present, missing])
     assert row.verdict == "no data"
     assert row.reason == "no data for repeat-1 < repeat-9 (no runs match the worse arm)"
@@ -165,8 +176,8 @@ def test_missing_experiment_is_reported_not_hidden():
     fig2 = figures.get("fig2").claims  # the paper's claims: their experiment is not here
     results = evaluate_claims(frame, fig2)
     assert len(results) == sum(len(c.comparisons) for c in fig2)
-    assert {r.verdict for r in results} == {"no data"}
-    assert all(math.isnan(r.p) and r.note.startswith("no runs match") for r in results)
+    assert {r.decision.verdict for r in results} == {"no data"}
+    assert all(math.isnan(r.stats.p) and r.note.startswith("no runs match") for r in results)
 
 
 def test_match_experiment_false_uses_any_subset():
@@ -265,3 +276,15 @@ def test_curve_record_has_todays_keys_and_round_trips():
         "p", "p_holm", "mde", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
+
+
+def test_a_single_comparison_is_measured_as_typed_arms_and_statistics():
+    frame = normalise_frame(curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s))
+    got = paired_comparison(frame, {"condition": "repeat-1"}, {"condition": "random"},
+                            n_boot=200)
+    assert isinstance(got, Measured)
+    assert got.arms.better == "condition=repeat-1" and got.arms.step == 200
+    assert got.arms.mean_worse == pytest.approx(0.6045)
+    assert got.stats.n == 10 and got.stats.mean_diff == pytest.approx(0.1) and not got.note
+    none = paired_comparison(frame, {"condition": "repeat-9"}, {"condition": "random"})
+    assert none.stats.n == 0 and none.note == "no runs match the better arm"

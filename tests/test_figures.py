@@ -13,9 +13,9 @@ from smoothlearn import figures, robustness
 from smoothlearn.claims import Claim, beats
 from smoothlearn.experiments import MODELS, report_names
 from smoothlearn.figures import fig2
+from smoothlearn.figures.plotting import Context, plots
+from smoothlearn.figures.plotting.style import condition_color, new_figure
 from smoothlearn.figures.unit import Drawing, FigureUnit, QuickSettings
-from smoothlearn.report import plots
-from smoothlearn.report.style import condition_color, new_figure
 from smoothlearn.reproduce import ReproduceOptions, plan_experiments, reproduce
 from smoothlearn.sweep import Execution
 
@@ -91,7 +91,7 @@ condition = ["random", "repeat-1"]
 """
 
 
-def draw_toy(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
+def draw_toy(frame: pd.DataFrame, ctx: Context) -> tuple[Figure, str]:
     fig = new_figure(4.0, 3.0)
     ax = fig.subplots()
     plots.curves_by(ax, frame, "condition", "test_mse", ctx, condition_color)

@@ -8,18 +8,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from smoothlearn.report.headline import headline_rows, scorecard_figure
-from smoothlearn.verdicts import ComparisonResult, decide, paired
+from smoothlearn.verdicts import Arms, ComparisonResult, decide, paired
 
 
 def _result(claim: str, diffs, reads: bool | None, label: str = "x") -> ComparisonResult:
     stats = paired(np.asarray(diffs, float), seeds=range(len(diffs)), n_boot=200)
+    arms = Arms(better="model=leaky-reset, test_mode=same" if reads else "model=feedforward",
+                worse="model=feedforward", metric="test_mse", reads_test_labels=reads)
     (res,) = decide([ComparisonResult(
         claim=claim, text=f"{claim} text", comparison=label, experiment="exp", source="§1",
-        better="model=leaky-reset, test_mode=same" if reads else "model=feedforward",
-        worse="model=feedforward", metric="test_mse", reads_test_labels=reads,
-        n=stats.n, seeds=list(stats.seeds or ()), mean_diff=stats.mean_diff,
-        ci_low=stats.ci_low, ci_high=stats.ci_high, share=stats.share, sd_diff=stats.sd_diff,
-        effect_sd=stats.effect_sd, p=stats.p)])
+        arms=arms, stats=stats)])
     return res
 
 

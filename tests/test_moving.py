@@ -377,18 +377,18 @@ def test_the_summary_table_reports_paired_gains_and_verdicts():
 
 def test_the_curves_draw_every_stream():
     from smoothlearn.figures import moving
-    from smoothlearn.report import plots
+    from smoothlearn.figures.plotting import Context
 
-    fig, caption = moving.draw_curves(_fake_results("leaky"), plots.Context())
+    fig, caption = moving.draw_curves(_fake_results("leaky"), Context())
     assert len(fig.axes) == len(moving.FAMILIES) * len(moving.STREAMS)
     assert "streamed" in caption
 
 
 def test_the_strip_shows_the_start_of_each_stream(mnist_available):
     from smoothlearn.figures import moving
-    from smoothlearn.report import plots
+    from smoothlearn.figures.plotting import Context
 
-    fig, caption = moving.draw_strip(_fake_results("leaky").head(1), plots.Context())
+    fig, caption = moving.draw_strip(_fake_results("leaky").head(1), Context())
     assert len(fig.axes) == len(moving.STREAMS) * moving.STRIP_FRAMES
     assert "first" in caption
 

@@ -13,10 +13,11 @@ import pytest
 
 from smoothlearn import claims, figures
 from smoothlearn.experiments import curves_frame, load_experiment
-from smoothlearn.report import plots, style
+from smoothlearn.figures.plotting import plots, style
 from smoothlearn.report.draw import draw_figures
 from smoothlearn.report.html import write_report
-from smoothlearn.reproduce import ExperimentInfo, config_table
+from smoothlearn.report.inputs import ExperimentInfo
+from smoothlearn.reproduce import config_table
 from smoothlearn.runs import run_many
 
 CHROMIUM = Path("/usr/bin/chromium")

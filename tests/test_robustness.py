@@ -10,7 +10,9 @@ import pytest
 from smoothlearn import cli
 from smoothlearn import robustness as rb
 from smoothlearn.experiments import ConfigError
+from smoothlearn.report.tables import VERDICT_COLORS
 from smoothlearn.sweep import Execution
+from smoothlearn.verdicts import Verdict
 
 CELLS = {c.name: c for c in rb.CELLS}
 
@@ -33,8 +35,10 @@ def test_claim_level_aggregates_comparisons():
     # a missing arm makes the claim "no data", never a partial verdict
     assert rb.claim_level(["reproduced", "no data"]) == "no data"
     assert rb.claim_level(["no data"]) == "no data"
-    assert set(rb.VERDICT_COLORS) >= {rb.claim_level([v]) for v in (
+    words = {rb.claim_level([v]) for v in (
         "reproduced", "reversed", "no detectable effect", "not testable", "no data")}
+    assert {rb.verdict_of(w) for w in words} <= set(VERDICT_COLORS)
+    assert all(rb.verdict_of(rb.judge(v)) == v for v in Verdict)
 
 
 def test_cells_share_arms_and_change_one_thing():
@@ -101,11 +105,11 @@ def _small_options(out) -> rb.RobustnessOptions:
 
 def test_every_claim_cell_and_stage_is_judged(small_sweep):
     out, res = small_sweep
-    table = res["table"]
+    table = res.table
     assert set(table["stage"]) == {"early", "mid", "end"}
     assert set(table["cell"]) == {"literal", "test: memory off"}
     assert len(table) == 5 * 2 * 3 and table["literal"].sum() == 15
-    assert set(table["verdict"]) <= set(rb.VERDICT_COLORS)
+    assert {rb.verdict_of(v) for v in table["verdict"]} <= set(VERDICT_COLORS)
     records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
     assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect",
                                        "not testable", "no data"} for r in records)
@@ -119,15 +123,15 @@ def test_every_claim_cell_and_stage_is_judged(small_sweep):
 
 def test_outputs_are_written_and_the_sweep_resumes(small_sweep):
     out, res = small_sweep
-    assert res["png"].stat().st_size > 10_000 and res["svg"].is_file()
+    assert res.png.stat().st_size > 10_000 and res.svg.is_file()
     text = (out / "claims.md").read_text()
     assert "Do not edit by hand" in text and "robustness.png" in text
     assert "## Summary" in text and "**ff-order**" in text
     again = rb.run(_small_options(out), Execution(workers=1, quiet=True))
-    sweep = again["sweep"]
-    assert sweep.done == 0 and sweep.skipped == sweep.total == again["meta"]["runs"]
-    assert again["meta"]["sweep"] == sweep.line()
-    assert again["table"].equals(res["table"])
+    sweep = again.sweep
+    assert sweep.done == 0 and sweep.skipped == sweep.total == again.meta["runs"]
+    assert again.meta["sweep"] == sweep.line()
+    assert again.table.equals(res.table)
 
 
 def test_autoencoder_part_reports_init_and_reset_rate(monkeypatch):
@@ -160,14 +164,14 @@ def test_options_reject_an_unknown_cell():
 
 def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
     _, res = small_sweep
-    records = res["records"]
+    records = res.records
     table = rb.claim_table(records, {"literal": 0.9, "test: memory off": 0.1})
     assert table.loc[table["cell"] == "literal", "learned"].all()
     assert not table.loc[table["cell"] == "test: memory off", "learned"].any()
     lines = rb.summary_lines(table)
     assert "test: memory off" not in " ".join(lines[:-1])
     assert lines[-1].startswith("Left out above") and "test: memory off" in lines[-1]
-    health = res["meta"]["health"]
+    health = res.meta["health"]
     assert set(health) == {"literal", "test: memory off"} and 0.25 < health["literal"] <= 1.0
     no_runs = rb.claim_table(records, {"literal": math.nan, "test: memory off": 0.9})
     assert not no_runs.loc[no_runs["cell"] == "literal", "learned"].any()
@@ -175,6 +179,6 @@ def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
 
 def test_no_literal_verdict_when_its_nets_did_not_learn(small_sweep):
     _, res = small_sweep
-    table = rb.claim_table(res["records"], {"literal": 0.1, "test: memory off": 0.9})
+    table = rb.claim_table(res.records, {"literal": 0.1, "test: memory off": 0.9})
     lines = rb.summary_lines(table)
     assert all("no verdict under the literal protocol" in line for line in lines[:5])

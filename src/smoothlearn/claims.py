@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import stats
-from smoothlearn.verdicts import ComparisonResult, decide, paired, relative
+from smoothlearn.verdicts import Arms, ComparisonResult, Paired, decide, paired
 
 __all__ = [
     "Comparison",
     "Claim",
+    "Measured",
     "paired_comparison",
     "choose_step",
     "evaluate_claims",
@@ -333,6 +334,16 @@ def _values_at(arm: pd.DataFrame, metric: str, step: int) -> pd.Series:
     return at.set_index("seed")[metric].astype(float)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What :func:`paired_comparison` measured: the arms (and where), the paired statistics of
+    the per-seed differences, and a note (seeds dropped, or why there is no data)."""
+
+    arms: Arms
+    stats: Paired = Paired()
+    note: str = ""
+
+
 def paired_comparison(
     frame: pd.DataFrame,
     better: Mapping[str, Any],
@@ -343,18 +354,17 @@ def paired_comparison(
     labels_fn: LabelsFn | None = None,
     n_boot: int = stats.N_BOOT,
     seed: int = 0,
-) -> dict[str, Any]:
-    """One paired comparison on a (normalised) frame: the measured fields of a
-    :class:`ComparisonResult` (its keyword arguments beyond the claim's identity).
+) -> Measured:
+    """One paired comparison on a (normalised) frame: what a :class:`ComparisonResult` holds
+    beyond the claim's identity and the decision.
 
     ``mean_diff`` is the advantage of ``better`` over ``worse`` (positive = as claimed): the
     error of ``worse`` minus that of ``better``, or the reverse for accuracy.
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
-    arms = {"better": _describe(better), "worse": _describe(worse), "metric": metric}
     if a.empty or b.empty:
         missing = "better" if a.empty else "worse"
-        return {**arms, **_no_data(f"no runs match the {missing} arm")}
+        return _no_data(better, worse, metric, f"no runs match the {missing} arm")
     choice = choose_step(pd.concat([a, b]), step_policy, stage, labels_fn)
     va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
     both = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
@@ -369,24 +379,17 @@ def paired_comparison(
     notes = []
     if dropped:
         notes.append(f"{dropped} seed(s) without a finite value in both arms (diverged)")
-    mean_worse = float(both["b"].mean()) if n else math.nan
     same = _same_network(a.iloc[0], b.iloc[0])
-    return {
-        **arms,
-        "dataset": str(a.iloc[0]["dataset"]),
-        "step": int(choice.step),
-        "step_rule": choice.rule,
-        "test_mode": {"better": str(a.iloc[0]["test_mode"]),
-                      "worse": str(b.iloc[0]["test_mode"])},
-        "test_protocol": {"better": prot_a, "worse": prot_b},
-        "reads_test_labels": bool(reads_a or reads_b),
-        "mean_better": float(both["a"].mean()) if n else math.nan,
-        "mean_worse": mean_worse,
-        **asdict(result),
-        "relative_diff": relative(result.mean_diff, mean_worse),
-        **({"not_testable": same} if same else {}),
-        "note": "; ".join(notes),
-    }
+    arms = Arms(
+        better=_describe(better), worse=_describe(worse), metric=metric,
+        dataset=str(a.iloc[0]["dataset"]), step=int(choice.step), step_rule=choice.rule,
+        test_mode={"better": str(a.iloc[0]["test_mode"]), "worse": str(b.iloc[0]["test_mode"])},
+        test_protocol={"better": prot_a, "worse": prot_b},
+        reads_test_labels=bool(reads_a or reads_b),
+        mean_better=float(both["a"].mean()) if n else math.nan,
+        mean_worse=float(both["b"].mean()) if n else math.nan)
+    return Measured(arms, replace(result, not_testable=same) if same else result,
+                    "; ".join(notes))
 
 
 def _same_network(better: pd.Series, worse: pd.Series) -> str:
@@ -410,9 +413,11 @@ def _same_network(better: pd.Series, worse: pd.Series) -> str:
             "net by construction (differences come only from class-exhaustion tails)")
 
 
-def _no_data(note: str) -> dict[str, Any]:
-    """The measured fields of a comparison that could not be made, and why."""
-    return {"mean_better": math.nan, "mean_worse": math.nan, "note": note}
+def _no_data(better: Mapping[str, Any], worse: Mapping[str, Any], metric: str,
+             note: str) -> Measured:
+    """A comparison that could not be made, and why."""
+    return Measured(Arms(_describe(better), _describe(worse), metric, mean_better=math.nan,
+                         mean_worse=math.nan), note=note)
 
 
 def evaluate_claims(
@@ -444,11 +449,12 @@ def evaluate_claims(
                 measured = paired_comparison(sub, comp.better, comp.worse, claim.metric,
                                              step_policy, claim.stage, labels_fn, n_boot, seed)
             except Exception as err:  # a broken check is reported, never dropped
-                measured = {"better": _describe(comp.better), "worse": _describe(comp.worse),
-                            "metric": claim.metric, **_no_data(f"check failed: {err}")}
+                measured = _no_data(comp.better, comp.worse, claim.metric,
+                                    f"check failed: {err}")
             family.append(ComparisonResult(
                 claim=claim.id, text=claim.text, comparison=comp.label,
                 experiment=claim.experiment, source=claim.source, stage=claim.stage,
-                step_policy=str(step_policy), **measured))
+                step_policy=str(step_policy), arms=measured.arms, stats=measured.stats,
+                note=measured.note))
         results += decide(family)
     return results

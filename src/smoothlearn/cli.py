@@ -301,10 +301,10 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     _output_dir(options.out, "--out")
     _check_data(["mnist"])
     res = run(options, execution)
-    print(res["sweep"].line())
-    for line in res["summary"]:
+    print(res.sweep.line())
+    for line in res.summary:
         print(line.replace("**", ""))
-    print(f"matrix: {res['png']}\nclaims: {res['markdown']}")
+    print(f"matrix: {res.png}\nclaims: {res.markdown}")
     return 0
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,33 +41,17 @@ from smoothlearn.figures.unit import FigureUnit, QuickSettings
 from smoothlearn.report import headline
 from smoothlearn.report.draw import FigureResult, draw_figures, save_figure
 from smoothlearn.report.html import write_report
+from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.results import training_seconds
 from smoothlearn.runs import run_many
 from smoothlearn.sweep import Execution, run_sweep
-from smoothlearn.verdicts import ComparisonResult, summarise
+from smoothlearn.verdicts import ComparisonResult, Verdict, summarise
 
 __all__ = ["reproduce", "ReproduceOptions", "Reproduction", "plan_experiments", "ExperimentInfo",
            "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "reproduce"
 STORE = "store"
-
-
-@dataclass
-class ExperimentInfo:
-    """One experiment as planned and run: its TOML, the overrides used, and how it went."""
-
-    name: str
-    figure: str = ""
-    title: str = ""
-    toml: str = ""
-    seeds: int | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    runs: int = 0
-    status: str = "pending"  # ok, failed, skipped
-    message: str = ""
-    seconds: float = 0.0
 
 
 # ----------------------------------------------------------------------------- options
@@ -319,11 +303,11 @@ def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str
 
     fig_dir = out / "figures"  # beside the other figures, where report.md links them
     fig_dir.mkdir(parents=True, exist_ok=True)
-    result.png = Path(shutil.copy2(res["png"], fig_dir / res["png"].name))
-    result.svg = Path(shutil.copy2(res["svg"], fig_dir / res["svg"].name))
-    result.caption = (" ".join(line.replace("**", "") for line in res["summary"])
+    result.png = Path(shutil.copy2(res.png, fig_dir / res.png.name))
+    result.svg = Path(shutil.copy2(res.svg, fig_dir / res.svg.name))
+    result.caption = (" ".join(line.replace("**", "") for line in res.summary)
                       + f" Details, every comparison and the autoencoder checks: "
-                      f"{res['markdown'].relative_to(out)}.")
+                      f"{res.markdown.relative_to(out)}.")
     return result
 
 
@@ -422,7 +406,8 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
             results += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}
     return [replace(r, note=why[r.experiment])
-            if r.verdict == "no data" and r.experiment in why else r for r in results]
+            if r.decision.verdict == Verdict.NO_DATA and r.experiment in why else r
+            for r in results]
 
 
 def analyse(plans, engine: str, notes: list[str]) -> dict[str, dict[str, Any]]:

@@ -45,16 +45,16 @@ from smoothlearn import claims as claims_mod
 from smoothlearn.claims import Claim
 from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.figures import fig2
+from smoothlearn.report.tables import VERDICT_COLORS, frame_table, verdict_color
 from smoothlearn.sweep import Execution, SweepSummary, run_sweep
-from smoothlearn.verdicts import aggregate
+from smoothlearn.verdicts import Verdict, aggregate
 
-__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge",
+__all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdict_of",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
-           "RobustnessOptions", "DEFAULT_OUT"]
+           "RobustnessOptions", "RobustnessResult", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("runs") / "robustness"
 CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
-ALPHA = 0.05
 #: Paper-scale settings and the quick (CI-sized) ones.
 FULL = {"seeds": 10, "steps": None, "eval_items": None, "stages": (5000, 20000, 54000)}
 #: Quick mode keeps 8 seeds: with fewer, an exact paired test cannot reach p < 0.05 after
@@ -176,12 +176,19 @@ def cell_claims(cell: Cell) -> tuple[Claim, ...]:
 
 # ----------------------------------------------------------------------------- statistics
 #: The sweep's words for the claims' verdicts ("holds" reads better across a matrix of cells).
-_WORDS = {"reproduced": "holds", "partly reproduced": "partly holds"}
+_WORDS = {Verdict.REPRODUCED: "holds", Verdict.PARTLY: "partly holds"}
+_VERDICT_OF = {word: verdict for verdict, word in _WORDS.items()}
 
 
 def judge(verdict: str) -> str:
     """A verdict of :func:`smoothlearn.verdicts.decide` in the sweep's words."""
-    return _WORDS.get(verdict, verdict)
+    return _WORDS.get(verdict, str(verdict))
+
+
+def verdict_of(word: str) -> str:
+    """The verdict a sweep word stands for (to colour it as the report does): the inverse of
+    :func:`judge`."""
+    return _VERDICT_OF.get(word, word)
 
 
 def claim_level(verdicts: Sequence[str]) -> str:
@@ -226,7 +233,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,
                                 "cell_reads_labels": cell.reads_test_labels,
-                                "robust_verdict": judge(res.verdict)})
+                                "robust_verdict": judge(res.decision.verdict)})
     return records
 
 
@@ -301,9 +308,6 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
 
 
 # ----------------------------------------------------------------------------- figure
-VERDICT_COLORS = {"holds": "#1B9E77", "partly holds": "#A6DBA0", "mixed": "#E6AB02",
-                  "reversed": "#D95F02", "no detectable effect": "#D9D9D9",
-                  "not testable": "#9E9E9E", "no data": "#FFFFFF"}
 STAGES = ("early", "mid", "end")
 STAGE_TITLES = {
     "early": "Early in training ({} steps; quick: {})".format(
@@ -320,7 +324,7 @@ def matrix_figure(table: pd.DataFrame):
     import matplotlib
     from matplotlib.patches import Patch, Rectangle
 
-    from smoothlearn.report.style import RC, new_figure
+    from smoothlearn.figures.plotting.style import RC, new_figure
 
     claims = list(dict.fromkeys(table["claim"]))
     cells = [c.name for c in CELLS if c.name in set(table["cell"])]
@@ -339,8 +343,8 @@ def matrix_figure(table: pd.DataFrame):
                     if (claim, cell) not in part.index:
                         continue
                     row = part.loc[(claim, cell)]
-                    ax.add_patch(Rectangle((j, i), 1, 1, color=VERDICT_COLORS[row["verdict"]],
-                                           ec="white", lw=1.5))
+                    colour = verdict_color(verdict_of(row["verdict"]))
+                    ax.add_patch(Rectangle((j, i), 1, 1, color=colour, ec="white", lw=1.5))
                     effect = row["median_relative"]
                     text = f"{row['holds']}/{row['comparisons']}"
                     if math.isfinite(effect):
@@ -358,7 +362,8 @@ def matrix_figure(table: pd.DataFrame):
                 ax.spines[side].set_visible(False)
         axes[-1].set_xticks(np.arange(len(cells)) + 0.5, [label(c) for c in cells],
                             rotation=40, ha="right", fontsize=8)
-        handles = [Patch(color=c, label=v) for v, c in VERDICT_COLORS.items() if v != "no data"]
+        handles = [Patch(color=c, label=judge(v)) for v, c in VERDICT_COLORS.items()
+                   if v != Verdict.NO_DATA]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=8)
         fig.suptitle("Which claims hold under which reading of the paper\n"
@@ -396,10 +401,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 
 
 def _md_table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
-    return "\n".join([head, rule, *body])
+    return frame_table(frame, _fmt)
 
 
 def _fmt(value: Any) -> str:
@@ -516,10 +518,25 @@ class RobustnessOptions:
                               + ", ".join(repr(c.name) for c in CELLS))
 
 
-def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RobustnessResult:
+    """What :func:`run` wrote and found: the matrix figure and ``claims.md``, the claim x cell
+    x stage table, every comparison record, the page's metadata, the sweep's summary and the
+    plain-language findings (warnings first)."""
+
+    png: Path
+    svg: Path
+    markdown: Path
+    table: pd.DataFrame
+    records: list[dict[str, Any]]
+    meta: dict[str, Any]
+    sweep: SweepSummary
+    summary: list[str]
+
+
+def run(options: RobustnessOptions, execution: Execution) -> RobustnessResult:
     """Train what the store lacks, judge every claim, write ``robustness.json``,
-    ``claims.md`` and ``robustness.png``/``.svg`` into ``options.out``; returns the paths, the
-    table and the sweep's :class:`~smoothlearn.sweep.SweepSummary` (``"sweep"``)."""
+    ``claims.md`` and ``robustness.png``/``.svg`` into ``options.out``."""
     import os
 
     from smoothlearn import results
@@ -559,9 +576,9 @@ def run(options: RobustnessOptions, execution: Execution) -> dict[str, Any]:
                    "claims": ae["claims"], "reset_rate": ae["reset_rate"].to_dict("records")}}
     (out / "robustness.json").write_text(
         json.dumps(results.strict_json(payload), indent=2, default=str))
-    return {"png": png, "svg": svg, "markdown": out / "claims.md", "table": table,
-            "records": records, "meta": meta, "sweep": summary,
-            "summary": meta["warnings"] + summary_lines(table)}
+    return RobustnessResult(png=png, svg=svg, markdown=out / "claims.md", table=table,
+                            records=records, meta=meta, sweep=summary,
+                            summary=meta["warnings"] + summary_lines(table))
 
 
 def _failures(summary: SweepSummary, store: Path) -> list[str]:

@@ -10,9 +10,7 @@ gain from training).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -27,7 +25,7 @@ from smoothlearn.analysis import (
     feature_name,
     pearson,
 )
-from smoothlearn.verdicts import ComparisonResult, Paired, decide, paired, relative
+from smoothlearn.verdicts import Arms, ComparisonResult, Paired, decide, paired, relative
 
 __all__ = ["SETTING", "fig3e_table", "autoencoder_claims", "feature_error_claims", "a14_claims",
            "a13_table", "a14_relation"]
@@ -127,7 +125,8 @@ def _decide_by_claim(results: list[ComparisonResult]) -> list[ComparisonResult]:
     lr, optimizer, test_mode), in the input order."""
     families: dict[tuple, list[int]] = {}
     for i, res in enumerate(results):
-        key = (res.claim, res.experiment, res.dataset, res.lr, res.optimizer, res.test_mode)
+        key = (res.claim, res.experiment, res.arms.dataset, res.lr, res.optimizer,
+               res.arms.test_mode)
         families.setdefault(key, []).append(i)
     out = list(results)
     for members in families.values():
@@ -144,16 +143,20 @@ FINAL_WEIGHTS = "end of training (final weights)"
 
 def _result(claim: str, comparison: str, text: str, source: str, setting: dict[str, Any],
             better: str, worse: str, metric: str, mean_better: float | None,
-            mean_worse: float | None, measured: Paired, **extra: Any) -> ComparisonResult:
+            mean_worse: float | None, measured: Paired, step: int | None = None,
+            test_protocol: str | None = None, **extra: Any) -> ComparisonResult:
     """An autoencoder comparison: measured on final weights over the held-out stream, which
-    these label-free protocols read no test labels of."""
-    extra.setdefault("test_protocol", _PROTOCOL.get(setting["test_mode"], ""))
-    extra.setdefault("relative_diff", relative(measured.mean_diff, mean_worse or math.nan))
-    return ComparisonResult(
-        claim=claim, comparison=comparison, text=text, source=source, **setting,
-        better=better, worse=worse, metric=metric, mean_better=mean_better,
-        mean_worse=mean_worse, step_rule=FINAL_WEIGHTS, reads_test_labels=False,
-        **asdict(measured), **extra)
+    these label-free protocols read no test labels of. ``setting``: the experiment, lr,
+    optimizer (and model) it belongs to, and the dataset and test_mode its arms were
+    measured on; ``extra``: id, note, init, gain."""
+    identity = {k: v for k, v in setting.items() if k not in ("dataset", "test_mode")}
+    arms = Arms(better=better, worse=worse, metric=metric, dataset=setting["dataset"],
+                step=step, step_rule=FINAL_WEIGHTS, test_mode=setting["test_mode"],
+                test_protocol=(_PROTOCOL.get(setting["test_mode"], "") if test_protocol is None
+                               else test_protocol),
+                reads_test_labels=False, mean_better=mean_better, mean_worse=mean_worse)
+    return ComparisonResult(claim=claim, comparison=comparison, text=text, source=source,
+                            **identity, arms=arms, stats=measured, **extra)
 
 
 def _selectivity_claim(setting, model, wide, n_boot, seed) -> ComparisonResult:

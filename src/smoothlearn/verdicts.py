@@ -2,8 +2,9 @@
 
 A comparison's evidence is a vector of per-seed paired differences (positive = as claimed).
 :func:`paired` summarises it (:class:`Paired`: seeds, mean, bootstrap CI, share, SD units,
-exact sign-flip p); a :class:`ComparisonResult` is one row of ``claims.json`` (serialised only
-by its ``to_record``); :func:`decide` gives the comparisons of one claim their verdicts, with
+exact sign-flip p); a :class:`ComparisonResult` (its :class:`Arms`, its :class:`Paired`
+statistics and its :class:`Decision`) is one row of ``claims.json`` (serialised only by its
+``to_record``); :func:`decide` gives the comparisons of one claim their verdicts, with
 Holm across them; :func:`summarise` gives each claim a :class:`ClaimResult` with a verdict and
 a reason. Curve claims (:mod:`smoothlearn.claims`), the autoencoder claims
 (:mod:`smoothlearn.analysis`) and the robustness sweep all go through here.
@@ -23,17 +24,36 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from smoothlearn import stats
 
-__all__ = ["Effect", "Paired", "paired", "relative", "ComparisonResult", "ClaimResult",
-           "decide", "claim_verdict", "aggregate", "summarise", "VERDICTS", "IDENTICAL"]
+__all__ = ["Verdict", "Effect", "Paired", "paired", "relative", "Arms", "Decision",
+           "ComparisonResult", "ClaimResult", "decide", "claim_verdict", "aggregate",
+           "summarise", "VERDICTS", "IDENTICAL"]
 
-#: Verdicts of one comparison (:func:`decide`).
-VERDICTS = ("reproduced", "reversed", "no detectable effect", "not testable", "no data")
+
+class Verdict(StrEnum):
+    """Every verdict word, of a comparison (:func:`decide`) and of a claim
+    (:func:`aggregate`). String-valued, so records and JSON hold the same words as before."""
+
+    REPRODUCED = "reproduced"
+    REVERSED = "reversed"
+    NO_EFFECT = "no detectable effect"
+    NOT_TESTABLE = "not testable"
+    NO_DATA = "no data"
+    #: Claim level only: some comparisons reproduced and none reversed.
+    PARTLY = "partly reproduced"
+    #: Claim level only: some comparisons reproduced and some reversed.
+    MIXED = "mixed"
+
+
+#: Verdicts of one comparison (:func:`decide`), in the order counts are listed.
+VERDICTS = (Verdict.REPRODUCED, Verdict.REVERSED, Verdict.NO_EFFECT, Verdict.NOT_TESTABLE,
+            Verdict.NO_DATA)
 
 
 # ----------------------------------------------------------------------------- results
@@ -94,20 +114,53 @@ def paired(diff: np.ndarray, seeds: Sequence[int] | None = None, n_boot: int = s
 
 
 _EFFECT_KEYS = ("mean_diff", "ci_low", "ci_high", "p")
-#: Record fields that only some kinds of comparison have; left out of the record when None.
-_OPTIONAL = ("step_policy", "lr", "optimizer", "model", "mean_better", "mean_worse")
+
+
+@dataclass(frozen=True)
+class Arms:
+    """What one comparison compares and where it was measured: the two arms in words, the
+    metric, dataset and step, how each arm was tested (and whether that reads test labels),
+    and each arm's mean over the paired seeds (None where a kind of comparison has none)."""
+
+    better: str
+    worse: str
+    metric: str
+    dataset: str | None = None
+    step: int | None = None
+    step_rule: str = ""
+    test_mode: Mapping[str, str] | str | None = None
+    test_protocol: Mapping[str, str] | str | None = None
+    reads_test_labels: bool | None = None
+    mean_better: float | None = None
+    mean_worse: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How :func:`decide` judged a comparison within its claim: the verdict, the
+    Holm-adjusted p, and the smallest mean difference these seeds detect at 80% power after
+    Holm (inf: none)."""
+
+    verdict: Verdict = Verdict.NO_DATA
+    p_holm: float = math.nan
+    mde: float = math.nan
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
 
 
 @dataclass(frozen=True, kw_only=True)
 class ComparisonResult:
     """One checked comparison of one claim: a row of ``claims.json`` and of the report.
 
-    Built by :func:`evaluate_claims` (curve claims) and the autoencoder claim builders in
-    :mod:`smoothlearn.analysis`; :meth:`to_record` is its only serialisation. Fields a kind of
-    comparison does not have (``step_policy`` of curve claims; the autoencoders'
-    ``lr``/``optimizer``/``model`` and ``init``/``gain``; A.14's arm means) are None and left
-    out of the record. ``verdict``, ``p_holm`` and ``mde`` are set by :func:`decide`, over
-    the comparisons of one claim.
+    Composed of the claim it belongs to (``claim``, ``text``, ``experiment``, ...), its
+    :class:`Arms`, the :class:`Paired` statistics of its per-seed differences and the
+    :class:`Decision` (set by :func:`decide`, over the comparisons of one claim). Built by
+    :func:`evaluate_claims` (curve claims) and the autoencoder claim builders in
+    :mod:`smoothlearn.unmixing`; :meth:`to_record` is its only serialisation and
+    :meth:`from_record` reads one back. ``step_policy`` (curve claims), ``lr``/``optimizer``/
+    ``model`` and ``init``/``gain`` (autoencoders) are None where a kind of comparison does
+    not have them, and left out of the record.
     """
 
     claim: str
@@ -122,34 +175,9 @@ class ComparisonResult:
     lr: float | None = None
     optimizer: str | None = None
     model: str | None = None
-    better: str
-    worse: str
-    metric: str
-    dataset: str | None = None
-    step: int | None = None
-    step_rule: str = ""
-    test_mode: Mapping[str, str] | str | None = None
-    test_protocol: Mapping[str, str] | str | None = None
-    reads_test_labels: bool | None = None
-    n: int = 0
-    seeds: tuple[int, ...] | None = None
-    mean_better: float | None = None
-    mean_worse: float | None = None
-    mean_diff: float = math.nan
-    ci_low: float = math.nan
-    ci_high: float = math.nan
-    share: float = math.nan
-    #: mean_diff relative to the claimed-worse arm's mean (NaN where that is 0 or missing)
-    relative_diff: float = math.nan
-    #: SD of the paired differences over seeds, and mean_diff in units of it
-    sd_diff: float = math.nan
-    effect_sd: float = math.nan
-    p: float = math.nan
-    p_holm: float = math.nan
-    #: smallest mean_diff this many seeds detect at 80% power after Holm (inf: none)
-    mde: float = math.nan
-    not_testable: str = ""
-    verdict: str = "no data"
+    arms: Arms
+    stats: Paired = Paired()
+    decision: Decision = Decision()
     note: str = ""
     #: The same difference at initialisation, and the paired change owed to training.
     init: Effect | None = None
@@ -159,34 +187,62 @@ class ComparisonResult:
         if not self.id:
             object.__setattr__(self, "id", f"{self.claim}: {self.comparison}")
 
+    @property
+    def relative_diff(self) -> float:
+        """``mean_diff`` relative to the claimed-worse arm's mean (NaN where that is 0 or
+        missing)."""
+        worse = self.arms.mean_worse
+        return relative(self.stats.mean_diff, math.nan if worse is None else worse)
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ComparisonResult:
         """The result a :meth:`to_record` record came from (other keys, e.g. a robustness
         cell's, are ignored): for code that reads ``claims.json`` or records back."""
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in record.items() if k in names}
-        if record.get("seeds") is not None:
-            kwargs["seeds"] = tuple(record["seeds"])
-        for name in ("init", "gain"):
-            if f"{name}_mean_diff" in record:
-                kwargs[name] = Effect(*(record[f"{name}_{k}"] for k in _EFFECT_KEYS))
-        return cls(**kwargs)
+        def picked(kind: type) -> dict[str, Any]:
+            return {f.name: record[f.name] for f in fields(kind) if f.name in record}
+
+        measured = picked(Paired)
+        if measured.get("seeds") is not None:
+            measured["seeds"] = tuple(measured["seeds"])
+        identity = {k: v for k, v in picked(cls).items()
+                    if k not in ("arms", "stats", "decision", "init", "gain")}
+        effects = {name: Effect(*(record[f"{name}_{k}"] for k in _EFFECT_KEYS))
+                   for name in ("init", "gain") if f"{name}_mean_diff" in record}
+        return cls(**identity, arms=Arms(**picked(Arms)), stats=Paired(**measured),
+                   decision=Decision(**picked(Decision)), **effects)
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON record: every field, optional ones only when set, effects flattened
-        (``init_mean_diff``, ``gain_ci_low``, ...)."""
-        out: dict[str, Any] = {"id": self.id}
-        for f in fields(self):
-            if f.name == "id":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, Effect):
-                out.update({f"{f.name}_{k}": v for k, v in asdict(value).items()})
-            elif isinstance(value, tuple):
-                out[f.name] = list(value)
-            elif value is not None or f.name not in _OPTIONAL + ("init", "gain"):
-                out[f.name] = value
+        """The JSON record, in its fixed key order: identity, arms, statistics, decision,
+        note, then the effects flattened (``init_mean_diff``, ``gain_ci_low``, ...);
+        ``step_policy``/``lr``/``optimizer``/``model`` and the arm means only when set."""
+        arms, measured, decision = self.arms, self.stats, self.decision
+        out: dict[str, Any] = {"id": self.id, "claim": self.claim, "text": self.text,
+                               "comparison": self.comparison, "experiment": self.experiment,
+                               "source": self.source, "stage": self.stage}
+        out |= _when_set(step_policy=self.step_policy, lr=self.lr, optimizer=self.optimizer,
+                         model=self.model)
+        out |= {"better": arms.better, "worse": arms.worse, "metric": arms.metric,
+                "dataset": arms.dataset, "step": arms.step, "step_rule": arms.step_rule,
+                "test_mode": arms.test_mode, "test_protocol": arms.test_protocol,
+                "reads_test_labels": arms.reads_test_labels, "n": measured.n,
+                "seeds": None if measured.seeds is None else list(measured.seeds)}
+        out |= _when_set(mean_better=arms.mean_better, mean_worse=arms.mean_worse)
+        out |= {"mean_diff": measured.mean_diff, "ci_low": measured.ci_low,
+                "ci_high": measured.ci_high, "share": measured.share,
+                "relative_diff": self.relative_diff,
+                "sd_diff": measured.sd_diff, "effect_sd": measured.effect_sd, "p": measured.p,
+                "p_holm": decision.p_holm, "mde": decision.mde,
+                "not_testable": measured.not_testable, "verdict": str(decision.verdict),
+                "note": self.note}
+        for name, effect in (("init", self.init), ("gain", self.gain)):
+            if effect is not None:
+                out |= {f"{name}_{k}": v for k, v in asdict(effect).items()}
         return out
+
+
+def _when_set(**values: Any) -> dict[str, Any]:
+    """The optional record fields that have a value."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -197,12 +253,13 @@ class ClaimResult:
     text: str
     experiment: str
     source: str
-    verdict: str
-    counts: Mapping[str, int]
+    verdict: Verdict
+    counts: Mapping[Verdict, int]
     reason: str = ""
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self) | {"counts": dict(self.counts)}
+        return asdict(self) | {"verdict": str(self.verdict),
+                               "counts": {str(v): n for v, n in self.counts.items()}}
 
 
 def relative(mean_diff: float, reference: float) -> float:
@@ -224,26 +281,28 @@ def decide(family: Sequence[ComparisonResult]) -> list[ComparisonResult]:
     * ``no detectable effect``: otherwise; ``mde`` says what effect these seeds could have
       found (80% power at the Holm level of the family's first step, alpha / m).
     """
-    testable = [r.n > 0 and not r.not_testable for r in family]
-    adjusted = stats.holm([r.p if t else math.nan for r, t in zip(family, testable,
-                                                                  strict=True)])
+    testable = [r.stats.n > 0 and not r.stats.not_testable for r in family]
+    adjusted = stats.holm([r.stats.p if t else math.nan for r, t in zip(family, testable,
+                                                                        strict=True)])
     level = stats.ALPHA / max(sum(testable), 1)
     out = []
     for res, ok, p_holm in zip(family, testable, adjusted, strict=True):
-        if res.n == 0:
-            verdict = "no data"
+        measured = res.stats
+        if measured.n == 0:
+            verdict = Verdict.NO_DATA
         elif not ok:
-            verdict = "not testable"
+            verdict = Verdict.NOT_TESTABLE
         elif p_holm < stats.ALPHA:
-            verdict = "reproduced" if res.mean_diff > 0 else "reversed"
+            verdict = Verdict.REPRODUCED if measured.mean_diff > 0 else Verdict.REVERSED
         else:
-            verdict = "no detectable effect"
-        mde = stats.min_detectable_effect(res.sd_diff, res.n, level) if ok else math.nan
-        out.append(replace(res, p_holm=float(p_holm), mde=mde, verdict=verdict))
+            verdict = Verdict.NO_EFFECT
+        mde = (stats.min_detectable_effect(measured.sd_diff, measured.n, level) if ok
+               else math.nan)
+        out.append(replace(res, decision=Decision(verdict, float(p_holm), mde)))
     return out
 
 
-def claim_verdict(family: Sequence[ComparisonResult]) -> tuple[str, str]:
+def claim_verdict(family: Sequence[ComparisonResult]) -> tuple[Verdict, str]:
     """One verdict for a claim from its decided comparisons, and the reason in words.
 
     Any comparison without data makes the claim ``no data`` (never a partial verdict); the
@@ -252,55 +311,58 @@ def claim_verdict(family: Sequence[ComparisonResult]) -> tuple[str, str]:
     reversed, ``partly reproduced``; reproduced and reversed, ``mixed``; reversed and none
     reproduced, ``reversed``; else ``no detectable effect``.
     """
-    missing = [r for r in family if r.verdict == "no data"]
+    missing = [r for r in family if r.decision.verdict == Verdict.NO_DATA]
     if missing:
-        return "no data", "no data for " + "; ".join(
+        return Verdict.NO_DATA, "no data for " + "; ".join(
             f"{r.comparison} ({r.note})" if r.note else r.comparison for r in missing)
-    tested = [r for r in family if r.verdict != "not testable"]
-    untestable = [r for r in family if r.verdict == "not testable"]
+    tested = [r for r in family if r.decision.verdict != Verdict.NOT_TESTABLE]
+    untestable = [r for r in family if r.decision.verdict == Verdict.NOT_TESTABLE]
     if not tested:
-        return "not testable", f"not testable: {untestable[0].not_testable}"
-    verdicts = [r.verdict for r in tested]
-    ups, downs = verdicts.count("reproduced"), verdicts.count("reversed")
+        return Verdict.NOT_TESTABLE, f"not testable: {untestable[0].stats.not_testable}"
+    verdicts = [r.decision.verdict for r in tested]
+    ups, downs = verdicts.count(Verdict.REPRODUCED), verdicts.count(Verdict.REVERSED)
     return aggregate(verdicts), _reason(tested, untestable, ups, downs)
 
 
-def aggregate(verdicts: Sequence[str]) -> str:
-    """A claim's verdict from its comparisons' verdicts (the rules of :func:`claim_verdict`)."""
-    if not verdicts or "no data" in verdicts:
-        return "no data"
-    tested = [v for v in verdicts if v != "not testable"]
+def aggregate(verdicts: Sequence[str]) -> Verdict:
+    """A claim's verdict from its comparisons' verdicts (the rules of :func:`claim_verdict`);
+    the words of :class:`Verdict` are accepted as plain strings too."""
+    if not verdicts or Verdict.NO_DATA in verdicts:
+        return Verdict.NO_DATA
+    tested = [v for v in verdicts if v != Verdict.NOT_TESTABLE]
     if not tested:
-        return "not testable"
-    ups, downs = tested.count("reproduced"), tested.count("reversed")
+        return Verdict.NOT_TESTABLE
+    ups, downs = tested.count(Verdict.REPRODUCED), tested.count(Verdict.REVERSED)
     if ups == len(tested):
-        return "reproduced"
+        return Verdict.REPRODUCED
     if ups and downs:
-        return "mixed"
+        return Verdict.MIXED
     if downs:
-        return "reversed"
-    return "partly reproduced" if ups else "no detectable effect"
+        return Verdict.REVERSED
+    return Verdict.PARTLY if ups else Verdict.NO_EFFECT
 
 
 def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonResult],
             ups: int, downs: int) -> str:
-    seeds = sorted({r.n for r in tested})
+    seeds = sorted({r.stats.n for r in tested})
     n_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     parts = [f"{ups} of {len(tested)} comparisons reproduced, {downs} reversed (paired "
              f"permutation test over {n_text} seeds, Holm within the claim, alpha "
              f"{stats.ALPHA:g})"]
-    quiet = [r for r in tested if r.verdict == "no detectable effect" and not math.isnan(r.mde)]
+    quiet = [r for r in tested if r.decision.verdict == Verdict.NO_EFFECT
+             and not math.isnan(r.decision.mde)]
     if quiet:
-        worst = max(quiet, key=lambda r: r.mde)
+        worst = max(quiet, key=lambda r: r.decision.mde)
         level = stats.ALPHA / len(tested)
-        if math.isinf(worst.mde):
-            parts.append(f"{worst.n} seeds cannot reach p < {level:.2g} (the smallest "
-                         f"possible p is {stats.smallest_p(worst.n):.3g}): underpowered")
+        if math.isinf(worst.decision.mde):
+            parts.append(f"{worst.stats.n} seeds cannot reach p < {level:.2g} (the smallest "
+                         f"possible p is {stats.smallest_p(worst.stats.n):.3g}): underpowered")
         else:
             parts.append("smallest effect detectable at 80% power: "
-                         f"{min(r.mde for r in quiet):.3g}-{worst.mde:.3g} in {worst.metric}")
+                         f"{min(r.decision.mde for r in quiet):.3g}-{worst.decision.mde:.3g} "
+                         f"in {worst.arms.metric}")
     if untestable:
-        parts.append("not testable (" + untestable[0].not_testable + "): "
+        parts.append("not testable (" + untestable[0].stats.not_testable + "): "
                      + ", ".join(r.comparison for r in untestable))
     built_in = [r for r in tested if r.init is not None and r.init.p < stats.ALPHA
                 and r.init.mean_diff > 0]
@@ -312,7 +374,7 @@ def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonR
         parts.append(f"the effect is already present at initialisation ({r.comparison}: "
                      f"{r.init.mean_diff:+.3g}, p = {r.init.p:.3g}{gain}): it comes from "
                      "the architecture, not from learning")
-    if any(r.reads_test_labels for r in tested):
+    if any(r.arms.reads_test_labels for r in tested):
         parts.append("the test protocol reads test labels")
     return "; ".join(parts) + "."
 
@@ -325,7 +387,7 @@ def summarise(results: Iterable[ComparisonResult]) -> list[ClaimResult]:
         by_claim.setdefault(res.claim, []).append(res)
     out = []
     for claim, members in by_claim.items():
-        verdicts = [m.verdict for m in members]
+        verdicts = [m.decision.verdict for m in members]
         first = members[0]
         verdict, reason = claim_verdict(members)
         out.append(ClaimResult(

@@ -22,7 +22,7 @@ _UNITS: dict[str, FigureUnit] = {}
 def _discover() -> dict[str, FigureUnit]:
     if not _UNITS:
         for info in pkgutil.iter_modules(__path__):
-            if info.name.startswith("_") or info.name == "unit":
+            if info.name.startswith("_") or info.name in ("unit", "plotting"):
                 continue
             unit = getattr(importlib.import_module(f"{__name__}.{info.name}"), "UNIT", None)
             if isinstance(unit, FigureUnit):

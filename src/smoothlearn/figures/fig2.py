@@ -13,15 +13,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats, chain, select_runs
-from smoothlearn.figures.unit import MNIST_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import (
     condition_color,
     condition_legend,
     new_figure,
     panel_title,
     style_axes,
 )
+from smoothlearn.figures.unit import MNIST_QUICK, Drawing, FigureUnit
 
 #: The paper's feedforward ordering: minimum smoothness is best, more smoothness slows.
 FF_ORDER = ["repeat-1", "random", "repeat-3", "repeat-5"]

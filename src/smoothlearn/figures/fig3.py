@@ -12,9 +12,8 @@ from matplotlib.lines import Line2D
 
 from smoothlearn import unmixing
 from smoothlearn.claims import Claim, beats
-from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.style import (
     MODEL_LABELS,
     ae_order,
     model_color,
@@ -22,6 +21,7 @@ from smoothlearn.report.style import (
     new_figure,
     panel_title,
 )
+from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 
 #: The analysis settings that get a panel each when they vary (Fig A.12: lr and dataset).
 SETTING = ["dataset", "lr", "optimizer", "test_mode"]

@@ -9,9 +9,9 @@ from matplotlib.figure import Figure
 
 from smoothlearn.claims import Claim, chain
 from smoothlearn.figures.fig2 import FF_ORDER
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.style import condition_color, new_figure, panel_title, sort_key
 from smoothlearn.figures.unit import SYNTHETIC_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots
-from smoothlearn.report.style import condition_color, new_figure, panel_title, sort_key
 
 
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:

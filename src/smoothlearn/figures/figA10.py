@@ -8,9 +8,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import (
+    model_color,
+    model_legend,
+    new_figure,
+    panel_title,
+    style_axes,
+)
 from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import model_color, model_legend, new_figure, panel_title, style_axes
 
 _MODE_STYLE = {"same": "-", "off": "-", "repeat-1": "--", "random": ":"}
 

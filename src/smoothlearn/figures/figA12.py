@@ -10,8 +10,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from smoothlearn.figures.fig3 import selectivity_claims, selectivity_figure
+from smoothlearn.figures.plotting import plots
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots
 
 
 def draw_curves(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:

@@ -12,9 +12,15 @@ from matplotlib.patches import Patch
 
 from smoothlearn import unmixing
 from smoothlearn.figures.fig3 import SETTING
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.style import (
+    FEATURE_COLORS,
+    SHORT_LABELS,
+    ae_order,
+    new_figure,
+    panel_title,
+)
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots
-from smoothlearn.report.style import FEATURE_COLORS, SHORT_LABELS, ae_order, new_figure, panel_title
 
 
 def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:

@@ -10,8 +10,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from smoothlearn import unmixing
+from smoothlearn.figures.plotting.style import (
+    MODEL_LABELS,
+    ae_order,
+    model_color,
+    new_figure,
+    panel_title,
+)
 from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
-from smoothlearn.report.style import MODEL_LABELS, ae_order, model_color, new_figure, panel_title
 
 
 def draw(inputs: Mapping[str, Any]) -> tuple[Figure, str]:

@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn import analysis
-from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting.style import (
     FEATURE_COLORS,
     MODEL_LABELS,
     UNIT_COLORS,
@@ -19,6 +18,7 @@ from smoothlearn.report.style import (
     new_figure,
     panel_title,
 )
+from smoothlearn.figures.unit import AUTOENCODER_QUICK, Drawing, FigureUnit
 
 UNIT_NAMES = ("no-memory", "short-memory", "long-memory")
 

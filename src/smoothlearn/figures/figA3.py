@@ -7,9 +7,9 @@ from matplotlib.figure import Figure
 
 from smoothlearn.claims import Claim, chain
 from smoothlearn.figures.fig2 import FEEDFORWARD, FF_ORDER
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import condition_legend, new_figure, panel_title
 from smoothlearn.figures.unit import MNIST_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import condition_legend, new_figure, panel_title
 
 
 def early_late_figure(frame: pd.DataFrame, ctx: plots.Context, metric: str,

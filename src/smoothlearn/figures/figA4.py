@@ -8,9 +8,9 @@ from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats, chain
 from smoothlearn.figures.fig2 import SMOOTH
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import condition_color, new_figure, panel_title, sort_key
 from smoothlearn.figures.unit import SYNTHETIC_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import condition_color, new_figure, panel_title, sort_key
 
 _MODE_MARKERS = {"off": ("o", True), "same": ("s", False), "repeat-1": ("D", False),
                  "random": ("^", False)}

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smoothlearn.figures.unit import MINIBATCH_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import (
     MODEL_LABELS,
     condition_color,
     condition_legend,
@@ -16,6 +15,7 @@ from smoothlearn.report.style import (
     panel_title,
     style_axes,
 )
+from smoothlearn.figures.unit import MINIBATCH_QUICK, Drawing, FigureUnit
 
 
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:

@@ -8,8 +8,8 @@ from matplotlib.figure import Figure
 
 from smoothlearn.claims import Claim, beats
 from smoothlearn.figures.figA3 import early_late_figure
+from smoothlearn.figures.plotting import plots
 from smoothlearn.figures.unit import MINIBATCH_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots
 
 _MB = {"model": "minibatch-feedforward"}
 

@@ -8,9 +8,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import MODEL_COLORS, new_figure, panel_title, style_axes
 from smoothlearn.figures.unit import SYNTHETIC_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import MODEL_COLORS, new_figure, panel_title, style_axes
 
 VARIANT_COLORS = {
     "feedforward": MODEL_COLORS["feedforward"],

@@ -7,15 +7,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from smoothlearn.claims import Claim, chain
-from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import (
     condition_color,
     condition_legend,
     new_figure,
     panel_title,
     style_axes,
 )
+from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
 
 LSTM_STREAMED = {"model": "lstm", "test_mode": "same"}
 

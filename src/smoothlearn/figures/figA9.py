@@ -10,9 +10,15 @@ from matplotlib.lines import Line2D
 from smoothlearn.claims import Claim, beats
 from smoothlearn.figures.fig2 import FEEDFORWARD, PAPER
 from smoothlearn.figures.figA8 import LSTM_STREAMED
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import (
+    model_color,
+    model_legend,
+    new_figure,
+    panel_title,
+    style_axes,
+)
 from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import model_color, model_legend, new_figure, panel_title, style_axes
 
 _ORDER = ["lstm", "leaky-reset", "feedforward"]
 

@@ -40,10 +40,10 @@ from matplotlib.lines import Line2D
 from smoothlearn import claims as claims_mod
 from smoothlearn import data, streams
 from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.plotting import plots, prose
+from smoothlearn.figures.plotting.style import model_color, new_figure, panel_title, style_axes
 from smoothlearn.figures.unit import Drawing, FigureUnit, QuickSettings
 from smoothlearn.memory import reset_flags
-from smoothlearn.report import plots, prose
-from smoothlearn.report.style import model_color, new_figure, panel_title, style_axes
 
 #: The streams' generator keywords; the TOML's ``dataset_params`` must equal these.
 STREAMS: dict[str, dict[str, Any]] = {
@@ -220,7 +220,7 @@ def summary_table(frame: pd.DataFrame, metrics: Mapping[str, Mapping[str, float]
                     "test MSE": last["test_mse"].mean() if len(last) else np.nan,
                     "test acc": last["test_acc"].mean() if len(last) else np.nan,
                     "vs FF (MSE gain)": _gain(res, -1.0 if stream == CONTROL else 1.0),
-                    "verdict": res.verdict if res is not None else "",
+                    "verdict": str(res.decision.verdict) if res is not None else "",
                 })
     return pd.DataFrame(rows)
 
@@ -228,10 +228,10 @@ def summary_table(frame: pd.DataFrame, metrics: Mapping[str, Mapping[str, float]
 def _gain(result: Any, sign: float) -> str:
     """FF's error minus the arm's (positive: the arm is better), with its 95% CI; ``sign``
     is -1 where the claim is that FF is better."""
-    if result is None or not np.isfinite(result.mean_diff):
+    if result is None or not np.isfinite(result.stats.mean_diff):
         return ""
-    low, high = sorted((sign * result.ci_low, sign * result.ci_high))
-    return f"{sign * result.mean_diff:+.4f} [{low:+.4f}, {high:+.4f}]"
+    low, high = sorted((sign * result.stats.ci_low, sign * result.stats.ci_high))
+    return f"{sign * result.stats.mean_diff:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
 def draw_table(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:

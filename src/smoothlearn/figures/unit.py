@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from smoothlearn.claims import Claim
-from smoothlearn.report.plots import Context
+from smoothlearn.figures.plotting.context import Context
 
 #: Draws one figure from the experiment's results frame: (figure, caption).
 CurveDraw = Callable[[pd.DataFrame, Context], tuple[Figure, str]]

@@ -27,7 +27,6 @@ import pandas as pd
 from smoothlearn import stats
 from smoothlearn.landscape.grid import Plan, mean_run_length
 
-ALPHA = 0.05
 PANEL = ["dataset", "optimizer", "lr", "reset", "protocol"]
 CELL = [*PANEL, "checkpoint", "step", "leak", "smoothness"]
 REFERENCES = ("same", "random")
@@ -132,7 +131,7 @@ def _adjust(cells: pd.DataFrame) -> pd.DataFrame:
         for _, family in cells.groupby([*PANEL, "checkpoint"], sort=False):
             adjusted[family.index] = stats.holm(family[f"p_{ref}"].to_numpy())
         cells[f"p_holm_{ref}"] = adjusted
-        cells[f"significant_{ref}"] = adjusted < ALPHA
+        cells[f"significant_{ref}"] = adjusted < stats.ALPHA
     return cells
 
 

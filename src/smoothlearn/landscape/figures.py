@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from smoothlearn.landscape.grid import RESET_NAMES
+from smoothlearn.streams import parse_condition
 
 CMAP = "RdBu_r"
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -47,10 +48,11 @@ def rate_name(optimizer: str, lr: float) -> str:
 
 def smoothness_name(condition: str, run_length: float) -> str:
     """Column label: repeat-N as 'rep N', sticky-P with its mean run length."""
-    if condition.startswith("repeat-"):
-        return f"rep {condition.removeprefix('repeat-')}"
-    if condition.startswith("sticky-"):
-        return f"sticky {condition.removeprefix('sticky-')}\n(run {run_length:.1f})"
+    parsed = parse_condition(condition)
+    if parsed.kind == "repeat":
+        return f"rep {parsed.repeats}"
+    if parsed.kind == "sticky":
+        return f"sticky {parsed.stay:g}\n(run {run_length:.1f})"
     return condition
 
 

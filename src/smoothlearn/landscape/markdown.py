@@ -7,7 +7,6 @@ under the memory-off test protocol, where no test label and no test order reache
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 from smoothlearn.landscape.analysis import PANEL
 from smoothlearn.landscape.figures import DATASET_NAMES, rate_name
 from smoothlearn.landscape.grid import RESET_NAMES, min_holm_p
+from smoothlearn.report.tables import markdown_table
 
 HEADLINE = {"checkpoint": "end", "protocol": "memory-off"}
 
@@ -278,13 +278,7 @@ def _panel_table(table: pd.DataFrame) -> str:
                      _p(min_holm_p(int(leaky["n_pairs_same"].max() or 0), len(leaky)))])
     head = ["dataset", "rate", "reset", "test", "cells", "better", "worse",
             "best cell vs same-order FF", "smallest reachable Holm p"]
-    return _md_table(head, rows)
-
-
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(head, rows)
 
 
 def _header(meta: Meta) -> list[str]:

@@ -1,14 +1,16 @@
-"""Figures of the paper and a self-contained HTML report (plus a Markdown twin).
+"""The report, above the figures: a self-contained HTML page (plus a Markdown twin).
 
-The package is split by concern: :mod:`~smoothlearn.report.style` (colours, labels, the
-matplotlib look), :mod:`~smoothlearn.report.plots` (curve and bar helpers every figure shares),
-:mod:`~smoothlearn.report.prose` (caption pieces and the report's fixed text),
-:mod:`~smoothlearn.report.draw` (draws every registered figure, :mod:`smoothlearn.figures`),
+The package is split by concern: :mod:`~smoothlearn.report.draw` (draws every registered
+figure, :mod:`smoothlearn.figures`), :mod:`~smoothlearn.report.headline` (one row per paper
+claim and the scorecard), :mod:`~smoothlearn.report.tables` (the one Markdown table writer and
+the one verdict colour map, also used by the robustness and landscape pages),
+:mod:`~smoothlearn.report.words` (the report's fixed text and number formatting),
+:mod:`~smoothlearn.report.inputs` (what a study hands the report: ``ExperimentInfo``),
 :mod:`~smoothlearn.report.html` and :mod:`~smoothlearn.report.markdown` (the two renderings)
-and :mod:`~smoothlearn.report.publish` (copying a finished report into ``docs/``).
+and :mod:`~smoothlearn.report.publish` (copying a finished report into ``docs/``). What the
+figures draw with (style, curve helpers, captions) is below them, in
+:mod:`smoothlearn.figures.plotting`; nothing there imports the report.
 
-Figures are drawn from a tidy results frame (``smoothlearn.results.load`` or
-``experiments.curves_frame``) through ``Figure`` objects (Agg canvas), never ``pyplot``, so
-drawing needs no display and no global state. ``report.html`` embeds its images as base64
-PNGs and its styles inline: it opens from a file with no network.
+``report.html`` embeds its images as base64 PNGs and its styles inline: it opens from a file
+with no network.
 """

@@ -14,9 +14,11 @@ from matplotlib.figure import Figure
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import figures
+from smoothlearn.figures.plotting import plots
+from smoothlearn.figures.plotting.context import Context
+from smoothlearn.figures.plotting.style import RC
 from smoothlearn.figures.unit import Drawing, FigureUnit
-from smoothlearn.report import plots
-from smoothlearn.report.style import RC
+from smoothlearn.streams import parse_condition
 
 
 @dataclass
@@ -50,7 +52,8 @@ def first_exhaustion(frame: pd.DataFrame) -> int | None:
         if labels is None:
             return None
         pairs = norm[["condition", "order_seed"]].drop_duplicates()
-        pairs = pairs[pairs["condition"].str.startswith("repeat-")]
+        repeats = pairs["condition"].map(lambda c: parse_condition(c).kind == "repeat")
+        pairs = pairs[repeats.astype(bool)]
         steps = [claims_mod.exhaustion_step(labels, str(first["dataset"]),
                                              int(first["data_seed"]), str(r.condition),
                                              int(r.order_seed)) for r in pairs.itertuples()]
@@ -59,10 +62,10 @@ def first_exhaustion(frame: pd.DataFrame) -> int | None:
         return None
 
 
-def _context(frame: pd.DataFrame, drawing: Drawing) -> plots.Context:
+def _context(frame: pd.DataFrame, drawing: Drawing) -> Context:
     every = plots.eval_every(frame)
     window = plots.moving_average_points(every) if drawing.smoothed else 0
-    ctx = plots.Context(window=window, every=every)
+    ctx = Context(window=window, every=every)
     if drawing.exhaustion:
         ctx.exhaustion = first_exhaustion(frame)
     return ctx

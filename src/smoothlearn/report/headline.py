@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from smoothlearn.report.style import new_figure
-from smoothlearn.verdicts import ComparisonResult, claim_verdict
+from smoothlearn.figures.plotting.style import new_figure
+from smoothlearn.report.tables import verdict_color
+from smoothlearn.verdicts import ComparisonResult, Verdict, claim_verdict
 
-__all__ = ["HeadlineRow", "headline_rows", "scorecard_figure", "VERDICT_COLORS"]
+__all__ = ["HeadlineRow", "headline_rows", "scorecard_figure"]
 
-VERDICT_COLORS = {"reproduced": "#1B9E77", "partly reproduced": "#A6DBA0",
-                  "mixed": "#E6AB02", "reversed": "#D95F02", "no detectable effect": "#BDBDBD",
-                  "not testable": "#FFFFFF", "no data": "#F0F0F0", "": "#FFFFFF"}
+#: Verdicts whose effect dots are drawn grey: they carry no direction.
+_UNDIRECTED = (Verdict.NO_EFFECT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
 
 
 @dataclass(frozen=True)
@@ -55,27 +55,32 @@ class HeadlineRow:
 
 def _reads_labels(result: ComparisonResult) -> bool:
     """The comparison's protocol reads test labels (a no-data row: judged from its arms)."""
-    if result.reads_test_labels is not None:
-        return bool(result.reads_test_labels)
-    arms = f"{result.better} {result.worse}"
+    if result.arms.reads_test_labels is not None:
+        return bool(result.arms.reads_test_labels)
+    arms = f"{result.arms.better} {result.arms.worse}"
     return "leaky-reset" in arms and "test_mode=same" in arms
 
 
 def _effect(result: ComparisonResult) -> dict[str, Any]:
-    sd = result.sd_diff if result.sd_diff and math.isfinite(result.sd_diff) else math.nan
+    measured = result.stats
+    sd = measured.sd_diff if measured.sd_diff and math.isfinite(measured.sd_diff) else math.nan
     scale = (lambda v: v / sd) if sd > 0 else (lambda v: math.nan)
-    return {"comparison": result.comparison, "verdict": result.verdict,
-            "reads_test_labels": _reads_labels(result), "effect_sd": result.effect_sd,
-            "ci_low_sd": scale(result.ci_low), "ci_high_sd": scale(result.ci_high),
-            "n": result.n}
+    return {"comparison": result.comparison, "verdict": str(result.decision.verdict),
+            "reads_test_labels": _reads_labels(result), "effect_sd": measured.effect_sd,
+            "ci_low_sd": scale(measured.ci_low), "ci_high_sd": scale(measured.ci_high),
+            "n": measured.n}
 
 
 def _verdict(results: Sequence[ComparisonResult]) -> tuple[str, str]:
-    return claim_verdict(list(results)) if results else ("", "")
+    """The claim-level verdict word and its reason ("" for a row without such results)."""
+    if not results:
+        return "", ""
+    verdict, reason = claim_verdict(list(results))
+    return str(verdict), reason
 
 
 def _seeds(results: Sequence[ComparisonResult]) -> str:
-    counts = sorted({r.n for r in results if r.n})
+    counts = sorted({r.stats.n for r in results if r.stats.n})
     return "/".join(str(n) for n in counts) or "0"
 
 
@@ -96,7 +101,8 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
         verdict, reason = _verdict(free)
         if not free:
             # not missing data: the claim's design needs labelled test streams (its own column)
-            verdict, reason = "not testable", "every comparison of this claim reads test labels"
+            verdict = str(Verdict.NOT_TESTABLE)
+            reason = "every comparison of this claim reads test labels"
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
             claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
@@ -126,7 +132,7 @@ def _wrap(text: str, width: int = 62) -> str:
 
 
 def _cell(ax, x: float, y: float, verdict: str) -> None:
-    colour = VERDICT_COLORS.get(verdict, "#FFFFFF")
+    colour = verdict_color(verdict)
     ax.add_patch(_rect(x, y, colour))
     ax.text(x + 0.5, y, verdict.replace("no detectable effect", "no detectable\neffect")
             .replace("partly reproduced", "partly\nreproduced") or "—", ha="center",
@@ -189,8 +195,8 @@ def _effects(ax, y: float, effects: Sequence[Mapping[str, Any]]) -> None:
     shown = [e for e in effects if math.isfinite(_num(e["effect_sd"]))]
     offsets = np.linspace(-0.25, 0.25, len(shown)) if len(shown) > 1 else [0.0]
     for dy, e in zip(offsets, shown, strict=False):
-        colour = VERDICT_COLORS.get(e["verdict"], "#999999")
-        colour = "#777777" if colour in ("#FFFFFF", "#F0F0F0", "#BDBDBD") else colour
+        colour = "#777777" if e["verdict"] in _UNDIRECTED else verdict_color(e["verdict"],
+                                                                             "#999999")
         low, high = _num(e["ci_low_sd"]), _num(e["ci_high_sd"])
         if math.isfinite(low) and math.isfinite(high):
             ax.plot([low, high], [y + dy] * 2, color=colour, lw=1)

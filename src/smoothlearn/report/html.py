@@ -10,26 +10,21 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
-from smoothlearn.report import markdown, prose
+from smoothlearn.report import markdown, words
 from smoothlearn.report.draw import FigureResult
-
-if TYPE_CHECKING:
-    from smoothlearn.reproduce import ExperimentInfo
-
-_VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
-                  "no detectable effect": "meh", "partly reproduced": "part",
-                  "not testable": "none", "no data": "none"}
+from smoothlearn.report.inputs import ExperimentInfo
+from smoothlearn.report.tables import verdict_class
 
 
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("smoothlearn.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
-    env.globals["verdict_class"] = lambda v: _VERDICT_CLASS.get(v, "none")
+    env.globals["verdict_class"] = verdict_class
     return env
 
 
@@ -47,19 +42,19 @@ def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
     if len(steps) == 1:
         rule = next(r["step_rule"] for r in recs if r.get("step_rule"))
         (step,) = steps
-        return f"Measured at step {prose.fmt(step)}: {rule}." if step is not None else f"{rule}."
+        return f"Measured at step {words.fmt(step)}: {rule}." if step is not None else f"{rule}."
     return "Measurement steps differ between comparisons (see the step column's tooltips)."
 
 
 def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
     """One comparison as the table shows it (formatted numbers, protocol in words)."""
     return {"comparison": rec["comparison"], "note": rec.get("note") or "",
-            "dataset": prose.fmt(rec.get("dataset")), "metric": str(rec["metric"]),
-            "step_rule": rec.get("step_rule") or "", "step": prose.fmt(rec.get("step")),
-            "protocol": prose.protocol_text(rec),
+            "dataset": words.fmt(rec.get("dataset")), "metric": str(rec["metric"]),
+            "step_rule": rec.get("step_rule") or "", "step": words.fmt(rec.get("step")),
+            "protocol": words.protocol_text(rec),
             "reads": "yes" if rec.get("reads_test_labels") else "no", "n": rec.get("n", 0),
-            "mean_diff": prose.fmt(rec.get("mean_diff")), "ci": prose.ci(rec),
-            "share": prose.fmt(rec.get("share"), 2), "verdict": rec["verdict"]}
+            "mean_diff": words.fmt(rec.get("mean_diff")), "ci": words.ci(rec),
+            "share": words.fmt(rec.get("share"), 2), "verdict": rec["verdict"]}
 
 
 def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -96,12 +91,12 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     return _environment().get_template("report.html.j2").render(
         css=_css(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
         claims=_claims(records),
-        run_time=prose.run_time(meta), scorecard=card if card and card["image"] else None,
+        run_time=words.run_time(meta), scorecard=card if card and card["image"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],
         experiment_rows=[(e.name, e.figure, e.status, e.runs, f"{e.seconds:.1f}", e.message)
                          for e in experiments],
-        open_settings=prose.OPEN_SETTINGS, versions=prose.package_versions().items())
+        open_settings=words.OPEN_SETTINGS, versions=words.package_versions().items())
 
 
 def write_report(out: Path, records: Sequence[Mapping[str, Any]],

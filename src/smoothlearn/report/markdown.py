@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smoothlearn.report import prose
+from smoothlearn.report import words
+from smoothlearn.report.inputs import ExperimentInfo
+from smoothlearn.report.tables import markdown_table, md_escape
 from smoothlearn.verdicts import ComparisonResult, summarise
 
 if TYPE_CHECKING:
     from smoothlearn.report.draw import FigureResult
-    from smoothlearn.reproduce import ExperimentInfo
 
 
 def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -24,18 +25,13 @@ def headline_markdown(rows: Sequence[Mapping[str, Any]], figure_dir: str) -> lis
     reads no test labels first."""
     if not rows:
         return []
-    lines = ["## Headline", "", f"![Scorecard]({figure_dir}/scorecard.png)", "",
-             "| claim | paper | no test labels read (headline) | streamed, label resets "
-             "(paper's protocol) | seeds | depends on |", "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append("| " + " | ".join(md_escape(x) for x in (
-            row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}",
-            row["streamed"] or "—", row["seeds"], row["depends_on"] or "—")) + " |")
-    return lines + [""]
-
-
-def md_escape(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    head = ["claim", "paper", "no test labels read (headline)",
+            "streamed, label resets (paper's protocol)", "seeds", "depends on"]
+    table = markdown_table(head, ((
+        row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}",
+        row["streamed"] or "—", row["seeds"], row["depends_on"] or "—") for row in rows),
+        md_escape)
+    return ["## Headline", "", f"![Scorecard]({figure_dir}/scorecard.png)", "", table, ""]
 
 
 def report_title(meta: Mapping[str, Any]) -> str:
@@ -55,25 +51,23 @@ def markdown_report(
     """The report for GitHub: the same tables, figures as relative PNG links."""
     mode = "quick (indicative only)" if meta.get("quick") else "paper"
     lines = [f"# {report_title(meta)}", "",
-             f"Mode: **{mode}**. {prose.run_time(meta)} Finished {meta.get('finished', '')}; "
+             f"Mode: **{mode}**. {words.run_time(meta)} Finished {meta.get('finished', '')}; "
              f"step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
     lines += headline_markdown(meta.get("headline", []), "figures")
     summary = claim_summary(records)
-    lines += ["## Claims", "", "| claim | statement | paper | verdict |", "|---|---|---|---|"]
-    lines += [f"| {c['claim']} | {md_escape(c['text'])} | {md_escape(c['source'])} "
-              f"| {c['verdict']} |" for c in summary]
-    lines += ["", "### Every comparison", "", "| claim | comparison | step | test protocol "
-              "| reads test labels | n | mean advantage | 95% CI | share | verdict |",
-              "|" + "---|" * 10]
+    lines += ["## Claims", "", markdown_table(
+        ["claim", "statement", "paper", "verdict"],
+        ((c["claim"], c["text"], c["source"], c["verdict"]) for c in summary), md_escape)]
     verdicts = {c["claim"]: c["verdict"] for c in summary}
-    for rec in records:
-        lines.append("| " + " | ".join(md_escape(x) for x in (
-            f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
-            prose.fmt(rec.get("step")), prose.protocol_text(rec),
-            "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
-            prose.fmt(rec.get("mean_diff")), prose.ci(rec), prose.fmt(rec.get("share"), 2),
-            rec["verdict"])) + " |")
+    lines += ["", "### Every comparison", "", markdown_table(
+        ["claim", "comparison", "step", "test protocol", "reads test labels", "n",
+         "mean advantage", "95% CI", "share", "verdict"],
+        ((f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
+          words.fmt(rec.get("step")), words.protocol_text(rec),
+          "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
+          words.fmt(rec.get("mean_diff")), words.ci(rec), words.fmt(rec.get("share"), 2),
+          rec["verdict"]) for rec in records), md_escape)]
     lines += ["", "## Figures", ""]
     for fig in (f for f in figures if f.id != "scorecard"):  # the scorecard heads the page
         lines += [f"### {fig.title}", ""]
@@ -81,15 +75,12 @@ def markdown_report(
             lines += [f"![{fig.title}](figures/{fig.png.name})", "", fig.caption, ""]
         if fig.note:
             lines += [f"*{fig.note}*", ""]
-    lines += ["## Experiments", "", "| experiment | figure | status | runs | seconds |",
-              "|---|---|---|---|---|"]
-    for e in experiments:
-        status = md_escape(e.status + (f": {e.message}" if e.message else ""))
-        lines.append(f"| {e.name} | {e.figure} | {status} | {e.runs} | {e.seconds:.1f} |")
-    lines += ["", "## Settings the paper left open", "", "| setting | the paper | chosen here |",
-              "|---|---|---|"]
-    lines += [f"| {md_escape(a)} | {md_escape(b)} | {md_escape(c)} |"
-              for a, b, c in prose.OPEN_SETTINGS]
-    lines += ["", "## Environment", "", "| package | version |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in prose.package_versions().items()]
+    lines += ["## Experiments", "", markdown_table(
+        ["experiment", "figure", "status", "runs", "seconds"],
+        ((e.name, e.figure, e.status + (f": {e.message}" if e.message else ""), e.runs,
+          f"{e.seconds:.1f}") for e in experiments), md_escape)]
+    lines += ["", "## Settings the paper left open", "", markdown_table(
+        ["setting", "the paper", "chosen here"], words.OPEN_SETTINGS, md_escape)]
+    lines += ["", "## Environment", "", markdown_table(
+        ["package", "version"], words.package_versions().items())]
     return "\n".join(lines) + "\n"

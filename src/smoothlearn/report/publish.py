@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from smoothlearn.report import prose
-from smoothlearn.report.markdown import md_escape
+from smoothlearn.report import words
+from smoothlearn.report.tables import markdown_table, md_escape
 
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
 README_END = "<!-- results:end -->"
@@ -153,17 +153,19 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
         if (docs / "figures" / f"{fig}.png").is_file():
             lines += [f"![{fig}]({rel}/figures/{fig}.png)", ""]
             break
-    lines += [prose.run_time(data), ""]
+    lines += [words.run_time(data), ""]
     if data.get("headline"):
-        lines += ["| claim | paper | verdict, no test labels read | streamed with label resets "
-                  "(the paper's protocol) | seeds | differs under (robustness) |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {md_escape(row['text'])} | {md_escape(row['source'])} | "
-                  f"**{row['label_free']}** | {row['streamed'] or '—'} | {row['seeds']} | "
-                  f"{md_escape(row['depends_on'] or '—')} |" for row in data["headline"]]
+        lines.append(markdown_table(
+            ["claim", "paper", "verdict, no test labels read",
+             "streamed with label resets (the paper's protocol)", "seeds",
+             "differs under (robustness)"],
+            [(md_escape(row["text"]), md_escape(row["source"]), f"**{row['label_free']}**",
+              row["streamed"] or "—", row["seeds"], md_escape(row["depends_on"] or "—"))
+             for row in data["headline"]]))
     else:
-        lines += ["| claim | paper | verdict |", "|---|---|---|"]
-        lines += [f"| {md_escape(row['text'])} | {md_escape(row.get('source', ''))} | "
-                  f"**{row['verdict']}** |" for row in data.get("summary", [])]
+        lines.append(markdown_table(
+            ["claim", "paper", "verdict"],
+            [(md_escape(row["text"]), md_escape(row.get("source", "")),
+              f"**{row['verdict']}**") for row in data.get("summary", [])]))
     lines += ["", README_END]
     return "\n".join(lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,10 @@ from matplotlib.lines import Line2D
 
 from smoothlearn import claims as claims_mod
 from smoothlearn import stats
-from smoothlearn.report import prose
-from smoothlearn.report.style import (
+from smoothlearn.figures.plotting import prose
+from smoothlearn.figures.plotting.context import Context
+from smoothlearn.figures.plotting.style import (
+    EARLY_PANEL,
     ae_order,
     condition_color,
     model_color,
@@ -26,19 +27,6 @@ from smoothlearn.report.style import (
     sort_key,
     style_axes,
 )
-
-#: Fraction of the run shown in the "early" panel of early/late figures (A.3, A.6).
-EARLY_PANEL = 0.2
-
-
-@dataclass
-class Context:
-    """What a figure function needs besides its frame: smoothing and the exhaustion marker."""
-
-    window: int = 0  # moving-average points; 0: the paper used none for this figure
-    every: int = 0
-    exhaustion: int | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- aggregation

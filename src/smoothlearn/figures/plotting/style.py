@@ -13,6 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
+from smoothlearn.streams import parse_condition
+
 #: One colour per smoothness condition in every figure (Okabe-Ito, ordered by smoothness).
 CONDITION_COLORS: dict[str, str] = {
     "random": "#4D4D4D",
@@ -86,11 +88,17 @@ RC = {
 
 
 def sort_key(cond: str) -> tuple[int, float, str]:
-    """random first, then repeat-N by N, then the rest: the paper's order of conditions."""
-    if cond == "random":
+    """random first, then repeat-N by N, then the rest: the paper's order of conditions.
+
+    Any label sorts (legends also sort models with it); only conditions get a rank."""
+    try:
+        parsed = parse_condition(cond)
+    except ValueError:
+        return (2, 0.0, cond)
+    if parsed.kind == "random":
         return (0, 0.0, cond)
-    if cond.startswith("repeat-"):
-        return (1, float(cond.split("-")[1]), cond)
+    if parsed.kind == "repeat":
+        return (1, float(parsed.repeats), cond)
     return (2, 0.0, cond)
 
 
