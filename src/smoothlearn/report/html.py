@@ -32,7 +32,9 @@ def _css() -> str:
     return (Path(__file__).parent / "templates" / "report.css").read_text()
 
 
-def _png_data(path: Path) -> str:
+def _png_data_uri(path: Path) -> str:
+    """The PNG as a complete ``data:`` URI: the one place the prefix is written, so the
+    template puts it in ``src`` as it is (a second prefix is a broken image)."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
@@ -70,7 +72,7 @@ def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _figure(fig: FigureResult) -> dict[str, Any]:
     drawn = fig.png is not None and fig.png.exists()
     return {"id": fig.id, "title": fig.title, "caption": fig.caption, "note": fig.note,
-            "image": _png_data(fig.png) if drawn else "",
+            "data_uri": _png_data_uri(fig.png) if drawn else "",
             "svg": fig.svg.name if drawn and fig.svg else ""}
 
 
@@ -91,7 +93,7 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     return _environment().get_template("report.html.j2").render(
         css=_css(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
         claims=_claims(records),
-        run_time=words.run_time(meta), scorecard=card if card and card["image"] else None,
+        run_time=words.run_time(meta), scorecard=card if card and card["data_uri"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],
         experiment_rows=[(e.name, e.figure, e.status, e.runs, f"{e.seconds:.1f}", e.message)
