@@ -157,6 +157,9 @@ class RunConfig(BaseModel):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
+        if data.userdata.is_user_name(value):  # checked and cached from the user's files
+            data.userdata.user_meta(value)
+            return value
         if value not in data.DATASET_INFO:
             allowed = ", ".join(sorted(data.DATASET_INFO))
             raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}")
@@ -208,6 +211,8 @@ class RunConfig(BaseModel):
             return self.hidden
         if self.arch == "conv":
             return CONV_HIDDEN
+        if data.userdata.is_user_name(self.dataset):
+            return data.userdata.default_hidden(self.dataset)
         return HIDDEN[(self.dataset, self.resolved_task)]
 
     def resolved(self) -> dict[str, Any]:
@@ -279,7 +284,12 @@ class RunConfig(BaseModel):
                 f"leak has {leak.size} values; give 1 or one per hidden unit "
                 f"({self.resolved_hidden})"
             )
-        if (self.dataset, self.resolved_task) not in HIDDEN:
+        if data.userdata.is_user_name(self.dataset):
+            try:
+                data.userdata.check_condition(self.dataset, self.condition, self.resolved_task)
+            except data.DataError as err:
+                raise ConfigError(str(err)) from None
+        elif (self.dataset, self.resolved_task) not in HIDDEN:
             raise ConfigError(f"dataset {self.dataset!r} has no {self.resolved_task!r} task")
         if data.dataset_info(self.dataset).source is not None:
             self._check_rendered_stream()
@@ -357,6 +367,9 @@ class Experiment(BaseModel):
     in_report: bool = True
     base: dict[str, Any] = Field(default_factory=dict)
     grids: list[dict[str, list[Any]]] = Field(default_factory=lambda: [{}])
+    #: Hypotheses declared with the grid (``[[claims]]``), judged by ``smoothlearn check``
+    #: (:mod:`smoothlearn.study`); the runs do not depend on them.
+    claims: list[dict[str, Any]] = Field(default_factory=list)
 
     def runs(self, seeds: int | None = None, overrides: dict[str, Any] | None = None):
         """Expand into checked RunConfigs (duplicates across grids are dropped)."""
@@ -411,10 +424,41 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML ({err})") from None
+    if path.suffix == ".toml" or path.exists():  # a dataset file is named relative to it
+        raw = resolve_dataset_paths(raw, path.parent, where)
     try:
         return Experiment(**raw)
     except ValidationError as err:
         raise _format_validation(err, f"{where}: ") from None
+
+
+def resolve_dataset_paths(raw: dict[str, Any], folder: Path, where: str = "") -> dict[str, Any]:
+    """A TOML's dataset files (``dataset = "data.npz"``, relative to ``folder``) checked and
+    cached, and named by content (:func:`smoothlearn.data.userdata.resolve_dataset`); the
+    reading keys (``label``, ``split``) leave ``dataset_params``, as the hash covers them."""
+    base = dict(raw.get("base", {}))
+    params = dict(base.get("dataset_params", {}))
+    resolve = data.userdata.resolve_dataset
+    prefix = f"{where}: " if where else ""
+    try:
+        if isinstance(base.get("dataset"), str):
+            base["dataset"] = resolve(base["dataset"], folder, params)
+        grids = [{k: [resolve(v, folder, params) if k == "dataset" and isinstance(v, str)
+                      else v for v in values] if isinstance(values, list) else values
+                  for k, values in grid.items()} if isinstance(grid, dict) else grid
+                 for grid in raw.get("grids", [])]
+    except data.DataError as err:
+        raise ConfigError(f"{prefix}{err}") from None
+    files = any(data.userdata.is_user_name(str(v)) for v in [base.get("dataset"),
+                *(x for g in grids if isinstance(g, dict) for x in g.get("dataset", []))])
+    if files and params:
+        for key in ("label", "split"):
+            params.pop(key, None)
+        base["dataset_params"] = params
+    out = {**raw, "base": base}
+    if "grids" in raw:
+        out["grids"] = grids
+    return out
 
 
 CURVE_COLUMNS = [
