@@ -412,7 +412,9 @@ def _from_npz(path: Path) -> str:
             if key.startswith("X_"):
                 sources[key] = source
             else:
-                sources[key] = np.concatenate(list(source.chunks(1 << 20)))
+                parts = list(source.chunks(1 << 20))
+                sources[key] = np.concatenate(parts) if parts else np.zeros(source.shape,
+                                                                             source.dtype)
         return _write(sources, _stem(path.name), str(path), where)
 
 
