@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from smoothlearn.experiments import ConfigError, Experiment, RunConfig, load_experiment
-from smoothlearn.study.check import StudyCheck, check, verdict_table
 from smoothlearn.study.hypotheses import Hypotheses, Hypothesis, parse, record
+from smoothlearn.study.judge import StudyCheck, check, verdict_table
 
 __all__ = ["StudyRun", "StudyCheck", "Hypotheses", "Hypothesis", "run", "check",
            "plan", "hypotheses_of", "resolve_overrides", "verdict_table"]

@@ -86,7 +86,7 @@ class Hypothesis(BaseModel):
 
     def claim(self, experiment: str = "") -> Claim:
         """The package's :class:`Claim`; ``step="auc"`` compares the ``<metric>_auc`` column
-        at the end step (:func:`smoothlearn.study.check.add_auc`)."""
+        at the end step (:func:`smoothlearn.study.judge.add_auc`)."""
         where = _json_values(self.where)
         if self.chain is not None:
             comparisons: tuple[Comparison, ...] = chain(self.by, self.chain)

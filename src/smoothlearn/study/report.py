@@ -18,7 +18,7 @@ import pandas as pd
 from smoothlearn.claims import normalise_frame, select_runs
 
 if TYPE_CHECKING:
-    from smoothlearn.study.check import StudyCheck
+    from smoothlearn.study.judge import StudyCheck
 
 _VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
                   "no detectable effect": "meh", "partly reproduced": "part",
