@@ -162,7 +162,8 @@ class RunConfig(BaseModel):
             return value
         if value not in data.DATASET_INFO:
             allowed = ", ".join(sorted(data.DATASET_INFO))
-            raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}")
+            raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}, or a file "
+                             "(.npz, .csv, .parquet, an image folder)")
         return value
 
     @field_validator("condition")

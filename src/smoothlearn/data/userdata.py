@@ -85,11 +85,16 @@ def is_user_name(name: str) -> bool:
                 and all(c in "0123456789abcdef" for c in digest))
 
 
-def looks_like_path(value: str) -> bool:
-    """A dataset value meant as a file or folder rather than a built-in name."""
+def looks_like_path(value: str, relative_to: Path) -> bool:
+    """A dataset value meant as a file or folder (relative to ``relative_to``) rather than a
+    name; built-in names always win (a folder called ``mnist`` stays the built-in set)."""
+    from smoothlearn.data.registry import DATASET_INFO
+
     text = str(value)
+    if text in DATASET_INFO or is_user_name(text):
+        return False
     return ("/" in text or os.sep in text or text.endswith((".npz", *TABLE_SUFFIXES))
-            or Path(text).is_dir())
+            or (relative_to / text).is_dir())
 
 
 def _store_root() -> Path:
@@ -526,7 +531,7 @@ def from_torch(train: Any, test: Any, name: str = "torch") -> Dataset:
 def resolve_dataset(value: str, relative_to: Path, params: Mapping[str, Any]) -> str:
     """A config's ``dataset``: built-in and registered names as they are; a path (relative
     to ``relative_to``, the TOML's folder) is checked, cached and replaced by its name."""
-    if not looks_like_path(value) or is_user_name(value):
+    if not looks_like_path(value, relative_to):
         return value
     path = Path(value).expanduser()
     path = path if path.is_absolute() else relative_to / path

@@ -10,15 +10,14 @@ import math
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import pandas as pd
 
 from smoothlearn.claims import normalise_frame, select_runs
-
-if TYPE_CHECKING:
-    from smoothlearn.study.judge import StudyCheck
+from smoothlearn.study.hypotheses import TIERS
+from smoothlearn.study.judge import StudyCheck, add_tier
 
 _VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
                   "no detectable effect": "meh", "partly reproduced": "part",
@@ -76,6 +75,7 @@ def _curve_figure(frame: pd.DataFrame, result: StudyCheck, claim: str) -> dict[s
         for arm in (comp.better, comp.worse):
             arms.setdefault(", ".join(f"{k}={v}" for k, v in arm.items()), dict(arm))
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    frame = frame[frame["test_labels"].isin(TIERS[: TIERS.index(hyp.test_labels) + 1])]
     base = select_runs(frame, spec.where) if spec.where else frame
     for label, arm in arms.items():
         runs = select_runs(base, arm)
@@ -118,7 +118,7 @@ def _configs(frame: pd.DataFrame) -> tuple[str, list[str], list[list[str]]]:
 
 def write_report(result: StudyCheck, frame: pd.DataFrame, out: Path) -> Path:
     """Write ``out/report.html``; returns its path."""
-    frame = normalise_frame(frame)
+    frame = add_tier(normalise_frame(frame))
     shared, varying, rows = _configs(frame)
     claims = [{"claim": c.claim, "text": c.text, "reason": c.reason, "verdict": c.verdict,
                "rows": _rows(result, c.claim)} for c in result.claims]
