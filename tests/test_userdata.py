@@ -313,3 +313,15 @@ def test_a_torch_dataset_is_read_item_by_item(tmp_path):
     ds = Dataset.from_torch(train, test, name="t")
     np.testing.assert_array_equal(ds.X_train, data["X_train"])
     assert ds.name == Dataset.from_arrays(**data, name="t").name
+
+
+def test_save_npz_round_trips_to_the_same_dataset(tmp_path):
+    ds = Dataset.from_arrays(**blobs(), name="round")
+    again = Dataset.from_file(ds.save_npz(tmp_path / "round.npz"))
+    assert again.name == ds.name
+
+
+def test_a_folder_named_like_a_built_in_dataset_stays_the_built_in(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    assert userdata.resolve_dataset("mnist", tmp_path, {}) == "mnist"
+    assert not userdata.looks_like_path("synthetic-categories", tmp_path)
