@@ -325,3 +325,20 @@ def test_a_folder_named_like_a_built_in_dataset_stays_the_built_in(tmp_path):
     (tmp_path / "mnist").mkdir()
     assert userdata.resolve_dataset("mnist", tmp_path, {}) == "mnist"
     assert not userdata.looks_like_path("synthetic-categories", tmp_path)
+
+
+def test_a_toml_names_a_csv_relative_to_itself_with_its_label_column(tmp_path):
+    from smoothlearn.experiments import load_experiment
+
+    data = blobs()
+    rows = []
+    for part in ("train", "test"):
+        frame = pd.DataFrame(data[f"X_{part}"], columns=[f"f{i}" for i in range(6)])
+        rows.append(frame.assign(kind=data[f"y_{part}"], split=part))
+    (tmp_path / "sub").mkdir()
+    pd.concat(rows).to_csv(tmp_path / "sub" / "items.csv", index=False)
+    (tmp_path / "sub" / "study.toml").write_text(
+        'name = "items"\n[base]\ndataset = "items.csv"\ndataset_params = { label = "kind" }\n')
+    (config,) = load_experiment(tmp_path / "sub" / "study.toml").runs(seeds=1)
+    assert config.dataset.startswith("items@") and config.dataset_params == {}
+    assert dataset_info(config.dataset).n_classes == 3

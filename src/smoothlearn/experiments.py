@@ -434,28 +434,33 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
 
 
 def resolve_dataset_paths(raw: dict[str, Any], folder: Path, where: str = "") -> dict[str, Any]:
-    """A TOML's dataset files (``dataset = "data.npz"``, relative to ``folder``) checked and
-    cached, and named by content (:func:`smoothlearn.data.userdata.resolve_dataset`); the
-    reading keys (``label``, ``split``) leave ``dataset_params``, as the hash covers them."""
-    base = dict(raw.get("base", {}))
-    params = dict(base.get("dataset_params", {}))
-    resolve = data.userdata.resolve_dataset
-    prefix = f"{where}: " if where else ""
-    try:
-        if isinstance(base.get("dataset"), str):
-            base["dataset"] = resolve(base["dataset"], folder, params)
-        grids = [{k: [resolve(v, folder, params) if k == "dataset" and isinstance(v, str)
-                      else v for v in values] if isinstance(values, list) else values
-                  for k, values in grid.items()} if isinstance(grid, dict) else grid
-                 for grid in raw.get("grids", [])]
-    except data.DataError as err:
-        raise ConfigError(f"{prefix}{err}") from None
-    files = any(data.userdata.is_user_name(str(v)) for v in [base.get("dataset"),
-                *(x for g in grids if isinstance(g, dict) for x in g.get("dataset", []))])
-    if files and params:
-        for key in ("label", "split"):
-            params.pop(key, None)
-        base["dataset_params"] = params
+    """A TOML's dataset files (``dataset = "data.npz"``, relative to ``folder``) checked,
+    cached and named by content (:func:`smoothlearn.data.userdata.resolve_dataset`), in
+    ``base`` and in the grids; the keys that say how to read a table (``label``, ``split``)
+    then leave ``dataset_params``: the content hash already covers them. Malformed tables are
+    left for the schema to name."""
+    base, grids = raw.get("base", {}), raw.get("grids", [])
+    if not isinstance(base, dict) or not isinstance(grids, list):
+        return raw
+    params = base.get("dataset_params", {})
+    params = params if isinstance(params, dict) else {}
+
+    def resolve(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return data.userdata.resolve_dataset(value, folder, params)
+        except data.DataError as err:
+            raise ConfigError(f"{where}: {err}" if where else str(err)) from None
+
+    base = {**base, "dataset": resolve(base["dataset"])} if "dataset" in base else dict(base)
+    grids = [{**grid, "dataset": [resolve(v) for v in grid["dataset"]]}
+             if isinstance(grid, dict) and isinstance(grid.get("dataset"), list) else grid
+             for grid in grids]
+    named = [base.get("dataset"), *(v for g in grids if isinstance(g, dict)
+                                    for v in g.get("dataset", []))]
+    if any(data.userdata.is_user_name(str(v)) for v in named) and params:
+        base["dataset_params"] = {k: v for k, v in params.items() if k not in ("label", "split")}
     out = {**raw, "base": base}
     if "grids" in raw:
         out["grids"] = grids
