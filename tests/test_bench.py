@@ -98,7 +98,8 @@ def test_quick_benchmark_writes_every_case(monkeypatch, tmp_path):
     res = bench.run_benchmarks(quick=True, out=tmp_path)
     names = [c["case"] for c in res.results["cases"]]
     for wanted in ("MNIST leaky+reset, sparse", "MNIST, RMSprop (momentum 0)",
-                   "LSTM, BPTT window 10", "mini-batch 16", "evaluation, memory off"):
+                   "LSTM, BPTT window 10", "mini-batch 16", "evaluation, memory off",
+                   "dense inputs (CIFAR-shaped)"):
         assert wanted in names
         assert f"| {wanted} |" in res.table
     for row in res.results["cases"]:

@@ -14,7 +14,7 @@ from smoothlearn import cli
 def test_every_subcommand_parses():
     parser = cli.build_parser()
     for argv in (["streams"], ["data", "info"], ["list"], ["run", "figA7"], ["results", "x"],
-                 ["reproduce", "--quick"], ["bench", "--quick"]):
+                 ["check", "x"], ["reproduce", "--quick"], ["bench", "--quick"]):
         assert callable(parser.parse_args(argv).func)
 
 

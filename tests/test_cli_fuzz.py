@@ -115,6 +115,13 @@ CASES: list[tuple[str, Setup, str]] = [
      "x.csv"),
     ("results-csv-is-a-dir", lambda t, s: ["results", str(s), "--csv",
                                            str((t / "csvdir").mkdir() or t / "csvdir")], "csvdir"),
+    # check
+    ("check-missing-dir", lambda t, s: ["check", str(t / "no-such-store")], "no-such-store"),
+    ("check-no-hypotheses", lambda t, s: ["check", str(s)], "--claims"),
+    ("check-missing-claims-file", lambda t, s: ["check", str(s), "--claims",
+                                                str(t / "nope.toml")], "nope.toml"),
+    ("check-bad-claim", lambda t, s: ["check", str(s), "--claims", str(_write(
+        t / "c.toml", '[[claims]]\nid = "x"\ntext = "t"\nchain = ["a"]\n'))], "claims[x]"),
     # streams
     ("streams-bad-condition", lambda t, s: ["streams", "--conditions", "repeat-0"], "repeat-0"),
     ("streams-unknown-dataset", lambda t, s: ["streams", "--dataset", "cifar"], "cifar"),

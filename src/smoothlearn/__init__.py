@@ -7,6 +7,8 @@ The main entry points are importable from here::
     idx = smoothlearn.order(y, "repeat-3", seed=0)        # a stream order (smoothlearn.streams)
     layer = smoothlearn.LeakyMemory(784, 392, leak=0.5)   # the paper's layer (smoothlearn.nn)
     frame = smoothlearn.results.load("runs/fig2")         # a sweep's results
+    smoothlearn.run("study.toml", out="runs/study")       # your data, your hypotheses
+    verdicts = smoothlearn.check("runs/study")            # ... judged (docs/your-own-study.md)
 
 ``docs/pytorch.md`` shows them in a training loop of your own.
 
@@ -34,19 +36,23 @@ _EXPORTS = {
     "make_config": "smoothlearn.experiments",
     "RunConfig": "smoothlearn.experiments",
     "run_sweep": "smoothlearn.sweep",
+    "Dataset": "smoothlearn.data",
+    "run": "smoothlearn.study",
+    "check": "smoothlearn.study",
 }
 _SUBMODULES = ("data", "streams", "memory", "nn", "train", "engine", "experiments", "sweep",
-               "results", "analysis", "claims", "report", "reproduce", "robustness")
+               "results", "analysis", "claims", "report", "reproduce", "robustness", "study")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
 if TYPE_CHECKING:  # what static type checkers see; at run time __getattr__ does the work
     from smoothlearn import results  # noqa: F401
-    from smoothlearn.data import load, load_dataset  # noqa: F401
+    from smoothlearn.data import Dataset, load, load_dataset  # noqa: F401
     from smoothlearn.experiments import RunConfig, make_config  # noqa: F401
     from smoothlearn.memory import reset_flags  # noqa: F401
     from smoothlearn.nn import LeakyMemory, LeakyNet  # noqa: F401
     from smoothlearn.streams import StreamSampler, order, parse_condition  # noqa: F401
+    from smoothlearn.study import check, run  # noqa: F401
     from smoothlearn.sweep import run_sweep  # noqa: F401
 
 

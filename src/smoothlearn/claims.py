@@ -52,7 +52,7 @@ __all__ = [
 #: "Early in training" (Figs A.3, A.6) is this fraction of the late measurement step.
 EARLY_FRACTION = 0.1
 #: Metrics where larger is better; every other metric is an error.
-HIGHER_IS_BETTER = {"test_acc"}
+HIGHER_IS_BETTER = {"test_acc", "test_acc_auc"}
 
 LabelsFn = Callable[[str, int], "np.ndarray | None"]
 

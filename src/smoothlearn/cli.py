@@ -222,16 +222,15 @@ def _plan_line(configs: Sequence[Any], out: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from smoothlearn.experiments import load_experiment
+    from smoothlearn import study
     from smoothlearn.sweep import run_sweep
 
-    exp = load_experiment(args.experiment)
     overrides = _overrides(args.set)
     if args.dataset:
         overrides["dataset"] = args.dataset
     if args.steps:
         overrides["steps"] = args.steps
-    configs = exp.runs(seeds=args.seeds, overrides=overrides)
+    exp, configs, hypotheses = study.plan(args.experiment, args.seeds, overrides)
     execution = _execution(args)
     out = Path(args.out or Path("runs") / exp.name)
     if args.dry_run:
@@ -239,6 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     _output_dir(out, "--out")
     _check_data(c.dataset for c in configs)
+    if hypotheses is not None:  # declared before any run starts: pre-registration
+        study.record(out, hypotheses)
     summary = run_sweep(configs, out, execution)
     print(summary.line())
     return 1 if summary.failed else 0
@@ -268,6 +269,18 @@ def cmd_results(args: argparse.Namespace) -> int:
     if problems:
         raise UsageError(f"{_one_line(problems[0])} (see `smoothlearn results "
                          f"{args.directory} --status`)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Verdicts of a study's hypotheses on its store; claims.json and report.html there."""
+    from smoothlearn import study
+
+    result = study.check(args.directory, args.claims)
+    print(study.verdict_table(result))
+    if result.warning:
+        print(f"smoothlearn check: warning: {result.warning}", file=sys.stderr)
+    print(f"wrote {result.json_path} and {result.html_path}")
     return 0
 
 
@@ -457,6 +470,15 @@ def _results_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_results)
 
 
+def _check_parser(sub: Any) -> None:
+    p = sub.add_parser("check", help="judge a study's runs against its hypotheses ([[claims]]): "
+                                     "verdicts, claims.json, report.html")
+    p.add_argument("directory", help="a store written by 'smoothlearn run STUDY.toml'")
+    p.add_argument("--claims", default=None, metavar="FILE",
+                   help="a TOML with [[claims]] (default: those recorded by run)")
+    p.set_defaults(func=cmd_check)
+
+
 def _reproduce_parser(sub: Any) -> None:
     p = sub.add_parser("reproduce", help="run every experiment of the paper; figures, claims "
                        "table and report.html")
@@ -532,8 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for add in (_streams_parser, _data_parser, _list_parser, _run_parser, _results_parser,
-                _reproduce_parser, _robustness_parser, _landscape_parser, _publish_parser,
-                _bench_parser):
+                _check_parser, _reproduce_parser, _robustness_parser, _landscape_parser,
+                _publish_parser, _bench_parser):
         add(sub)
     return parser
 

@@ -157,9 +157,13 @@ class RunConfig(BaseModel):
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
+        if data.userdata.is_user_name(value):  # checked and cached from the user's files
+            data.userdata.user_meta(value)
+            return value
         if value not in data.DATASET_INFO:
             allowed = ", ".join(sorted(data.DATASET_INFO))
-            raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}")
+            raise ValueError(f"unknown dataset {value!r}; allowed: {allowed}, or a file "
+                             "(.npz, .csv, .parquet, an image folder)")
         return value
 
     @field_validator("condition")
@@ -208,6 +212,8 @@ class RunConfig(BaseModel):
             return self.hidden
         if self.arch == "conv":
             return CONV_HIDDEN
+        if data.userdata.is_user_name(self.dataset):
+            return data.userdata.default_hidden(self.dataset)
         return HIDDEN[(self.dataset, self.resolved_task)]
 
     def resolved(self) -> dict[str, Any]:
@@ -279,7 +285,12 @@ class RunConfig(BaseModel):
                 f"leak has {leak.size} values; give 1 or one per hidden unit "
                 f"({self.resolved_hidden})"
             )
-        if (self.dataset, self.resolved_task) not in HIDDEN:
+        if data.userdata.is_user_name(self.dataset):
+            try:
+                data.userdata.check_condition(self.dataset, self.condition, self.resolved_task)
+            except data.DataError as err:
+                raise ConfigError(str(err)) from None
+        elif (self.dataset, self.resolved_task) not in HIDDEN:
             raise ConfigError(f"dataset {self.dataset!r} has no {self.resolved_task!r} task")
         if data.dataset_info(self.dataset).source is not None:
             self._check_rendered_stream()
@@ -357,6 +368,9 @@ class Experiment(BaseModel):
     in_report: bool = True
     base: dict[str, Any] = Field(default_factory=dict)
     grids: list[dict[str, list[Any]]] = Field(default_factory=lambda: [{}])
+    #: Hypotheses declared with the grid (``[[claims]]``), judged by ``smoothlearn check``
+    #: (:mod:`smoothlearn.study`); the runs do not depend on them.
+    claims: list[dict[str, Any]] = Field(default_factory=list)
 
     def runs(self, seeds: int | None = None, overrides: dict[str, Any] | None = None):
         """Expand into checked RunConfigs (duplicates across grids are dropped)."""
@@ -411,10 +425,46 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML ({err})") from None
+    if path.suffix == ".toml" or path.exists():  # a dataset file is named relative to it
+        raw = resolve_dataset_paths(raw, path.parent, where)
     try:
         return Experiment(**raw)
     except ValidationError as err:
         raise _format_validation(err, f"{where}: ") from None
+
+
+def resolve_dataset_paths(raw: dict[str, Any], folder: Path, where: str = "") -> dict[str, Any]:
+    """A TOML's dataset files (``dataset = "data.npz"``, relative to ``folder``) checked,
+    cached and named by content (:func:`smoothlearn.data.userdata.resolve_dataset`), in
+    ``base`` and in the grids; the keys that say how to read a table (``label``, ``split``)
+    then leave ``dataset_params``: the content hash already covers them. Malformed tables are
+    left for the schema to name."""
+    base, grids = raw.get("base", {}), raw.get("grids", [])
+    if not isinstance(base, dict) or not isinstance(grids, list):
+        return raw
+    params = base.get("dataset_params", {})
+    params = params if isinstance(params, dict) else {}
+
+    def resolve(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return data.userdata.resolve_dataset(value, folder, params)
+        except data.DataError as err:
+            raise ConfigError(f"{where}: {err}" if where else str(err)) from None
+
+    base = {**base, "dataset": resolve(base["dataset"])} if "dataset" in base else dict(base)
+    grids = [{**grid, "dataset": [resolve(v) for v in grid["dataset"]]}
+             if isinstance(grid, dict) and isinstance(grid.get("dataset"), list) else grid
+             for grid in grids]
+    named = [base.get("dataset"), *(v for g in grids if isinstance(g, dict)
+                                    for v in g.get("dataset", []))]
+    if any(data.userdata.is_user_name(str(v)) for v in named) and params:
+        base["dataset_params"] = {k: v for k, v in params.items() if k not in ("label", "split")}
+    out = {**raw, "base": base}
+    if "grids" in raw:
+        out["grids"] = grids
+    return out
 
 
 CURVE_COLUMNS = [

@@ -10,7 +10,9 @@ Cases (:mod:`.cases`), each timed against its baseline in the same run:
   ``torch.optim``, one thread), in network-steps/s;
 - the LSTM (A.8) and mini-batch (A.5/A.6) kernels against ``train.train_lstm`` and
   ``train.train_minibatch``, one core each;
-- memory-off evaluation on the 10,000 MNIST test items against ``train.evaluate``.
+- memory-off evaluation on the 10,000 MNIST test items against ``train.evaluate``;
+- dense inputs of a user's width (3,072-1,000-10, random CIFAR-shaped data) on the engine
+  against the naive loop.
 
 The workloads (:mod:`.workloads`) use MNIST when ``SMOOTHLEARN_DATA`` holds it, else random
 inputs of its shape. Timings on a shared machine are noisy (:mod:`.timing`): every figure is
@@ -34,6 +36,7 @@ import torch
 from smoothlearn.bench.cases import (
     FIG2_EVAL_ITEMS,
     case_row,
+    dense_case,
     evaluation_case,
     fig2_projection,
     lstm_case,
@@ -43,6 +46,7 @@ from smoothlearn.bench.timing import engine_rate, naive_rate, parallel_check, ro
 from smoothlearn.bench.workloads import (
     Workload,
     autoencoder_workload,
+    dense_workload,
     mnist_workload,
     synthetic_workload,
 )
@@ -93,6 +97,7 @@ def measure(quick: bool) -> dict[str, Any]:
     mnist = mnist_workload(quick, test_items=1000)
     full_test = mnist_workload(quick, test_items=FIG2_EVAL_ITEMS)
     cases = per_sample_cases(mnist, threads, repeats, quick)
+    cases.append(dense_case(dense_workload(quick), threads, repeats, quick))
     cases.append(lstm_case(mnist, *((50, 500) if quick else (500, 5000)), repeats))
     cases.append(minibatch_case(mnist, *((800, 8000) if quick else (8000, 80_000)), repeats))
     cases.append(evaluation_case(full_test, threads, repeats))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from smoothlearn.bench.before import FRESH_ARRAY_OFFSET, evaluate_before
-from smoothlearn.bench.timing import median_time, rates, side_by_side
+from smoothlearn.bench.timing import engine_rate, median_time, naive_rate, rates, side_by_side
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import Prepared
 from smoothlearn.engine import evaluate_many, train_many
@@ -70,6 +70,18 @@ def fig2_projection(wl: Workload, threads: int, rate: float, quick: bool) -> dic
 def _memoryless_run(wl: Workload, condition: str, steps: int) -> Prepared:
     """One run of ``wl``'s data and settings in a ``condition`` order, leak 0, no resets."""
     return replace(wl, condition=condition, leak=0.0, reset="never").runs(1, steps)[0]
+
+
+def dense_case(wl: Workload, threads: int, repeats: int, quick: bool) -> dict[str, Any]:
+    """Dense inputs of any width on the fast engine (``wl``: 3,072-1,000-10, random
+    CIFAR-shaped data) against the naive autograd loop, 2 networks on ``threads`` cores."""
+
+    steps = 300 if quick else 1000
+    runs = wl.runs(2, steps)
+    naive = naive_rate(runs[0], 60 if quick else 200)
+    eng = engine_rate(runs, threads, repeats)
+    return case_row("dense inputs (CIFAR-shaped)", wl.shape, 2, steps, threads, eng, naive, 0,
+                    f"data: {wl.source}; naive: nn.LeakyNet + torch.optim, one thread")
 
 
 def lstm_case(wl: Workload, ref_steps: int, fast_steps: int, repeats: int) -> dict[str, Any]:

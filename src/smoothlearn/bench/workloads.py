@@ -138,3 +138,23 @@ def training_only(run: Prepared, steps: int) -> Prepared:
         X_eval=run.X_eval[:10], targets_eval=run.targets_eval[:10],
         labels_eval=run.labels_eval[:10], eval_resets=None,
     )  # fmt: skip
+
+
+#: CIFAR-10's shape: 32 x 32 x 3 inputs, 10 classes; the dense row's hidden layer.
+DENSE_INPUTS, DENSE_HIDDEN, DENSE_CLASSES = 3072, 1000, 10
+
+
+def dense_workload(quick: bool) -> Workload:
+    """3,072-1,000-10 on random CIFAR-shaped inputs (uniform [0, 1], no zeros: the dense
+    path), leak 0.5 with label resets: a user's own wide data on the fast engine."""
+    rng = np.random.default_rng(0)
+    n, n_test = (1000, 100) if quick else (3000, 300)
+    X = rng.random((n, DENSE_INPUTS), dtype=np.float32)
+    Xt = rng.random((n_test, DENSE_INPUTS), dtype=np.float32)
+    y, yt = rng.integers(0, DENSE_CLASSES, n), rng.integers(0, DENSE_CLASSES, n_test)
+    _read_only(X, y, Xt, yt)
+    return Workload(
+        "dense", X, y, Xt, yt, DENSE_HIDDEN, 0.5, "label", 1, "repeat-3", "classify",
+        TrainSettings(output="softmax", loss="mse", optimizer="sgd", lr=0.01),
+        "random CIFAR-shaped, dense",
+    )  # fmt: skip

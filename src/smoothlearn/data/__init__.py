@@ -98,6 +98,7 @@ from typing import Any
 
 import numpy as np
 
+from smoothlearn.data import userdata
 from smoothlearn.data.files import MIRRORS, _load_real, cache_dir, clear_cache, fetch, info
 from smoothlearn.data.idx import FILES, SHA256, SPLIT_FILES, read_idx
 from smoothlearn.data.moving import MovingSpec, load_moving, moving_spec
@@ -122,6 +123,7 @@ from smoothlearn.data.synthetic import (
 __all__ = [
     "DataError",
     "Dataset",
+    "userdata",
     "DatasetInfo",
     "DATASET_INFO",
     "dataset_info",
@@ -152,6 +154,11 @@ def load_dataset(
     name: str, data_dir: str | os.PathLike[str] | None = None, **params: Any
 ) -> Dataset:
     """Both splits of a dataset; ``params`` are a generator's keywords (e.g. seed)."""
+    if userdata.is_user_name(name):
+        if params:
+            raise DataError(f"{name}: a dataset from files takes no parameters, got "
+                            f"{', '.join(sorted(params))}")
+        return userdata.load_user(name)
     _check_name(name, DATASETS)
     if name in SYNTHETIC_DATASETS:
         return _make_synthetic(name, params)

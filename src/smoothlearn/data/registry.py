@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -74,7 +75,13 @@ DATASET_INFO: dict[str, DatasetInfo] = {info.name: info for info in (
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The registry record of ``name``; a :class:`DataError` naming the known ones if none."""
+    """The registry record of ``name``; a :class:`DataError` naming the known ones if none.
+    A user dataset (``<stem>@<hash>``, :mod:`smoothlearn.data.userdata`) has its record in
+    the cache it was checked into."""
+    from smoothlearn.data import userdata
+
+    if name not in DATASET_INFO and userdata.is_user_name(name):
+        return userdata.user_info(name)
     try:
         return DATASET_INFO[name]
     except KeyError:
@@ -134,6 +141,41 @@ class Dataset:
                       self.latent_train, self.latent_test):
             if array is not None:
                 array.flags.writeable = False
+
+    @classmethod
+    def from_arrays(cls, X_train: Any, y_train: Any = None, X_test: Any = None,
+                    y_test: Any = None, *, name: str = "arrays", episode_train: Any = None,
+                    episode_test: Any = None) -> Dataset:
+        """Your own arrays, checked and cached under their content hash; runs use its
+        ``name`` (``<name>@<hash>``). Leave the labels out for a reconstruction set."""
+        from smoothlearn.data import userdata
+
+        return userdata.register(X_train, y_train, X_test, y_test, name=name,
+                                 episode_train=episode_train, episode_test=episode_test)
+
+    @classmethod
+    def from_file(cls, path: Any, label: str | None = None, split: str = "split") -> Dataset:
+        """A ``.npz``, ``.csv``/``.parquet`` (``label`` and ``split`` columns) or image
+        folder (``train/<class>/*.png``, ``test/<class>/*.png``), checked and cached."""
+        from smoothlearn.data import userdata
+
+        return userdata.from_file(path, label, split)
+
+    @classmethod
+    def from_torch(cls, train: Any, test: Any, name: str = "torch") -> Dataset:
+        """Two map-style ``torch.utils.data.Dataset`` objects of ``(input, label)``."""
+        from smoothlearn.data import userdata
+
+        return userdata.from_torch(train, test, name)
+
+    def save_npz(self, path: Any) -> Path:
+        """Write the arrays as an ``.npz`` a TOML can name (``dataset = "data.npz"``)."""
+        path = Path(path)
+        arrays = {"X_train": self.X_train, "X_test": self.X_test}
+        if self.task == "classify":
+            arrays.update(y_train=self.y_train, y_test=self.y_test)
+        np.savez(path, **arrays)
+        return path
 
     @property
     def n_classes(self) -> int:
