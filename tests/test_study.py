@@ -117,8 +117,8 @@ def test_the_verdicts_are_the_claim_codes_own(study, monkeypatch):
     frame = results.load(study / "store")
     frame = frame[frame["test_mode"] == "off"]
     direct = evaluate_claims(frame, [hyps.items[0].claim()], match_experiment=False)
-    assert [(c.p, c.p_holm, c.verdict) for c in direct] == [
-        (c.p, c.p_holm, c.verdict) for c in got.comparisons[:2]]
+    assert [(c.stats.p, c.decision) for c in direct] == [
+        (c.stats.p, c.decision) for c in got.comparisons[:2]]
 
 
 def test_hypotheses_written_after_the_runs_are_flagged(study, capsys, monkeypatch):
@@ -165,7 +165,7 @@ def test_a_study_with_a_dataset_object(tmp_path):
     done = smoothlearn.run(exp, tmp_path / "store", overrides={"dataset": ds},
                            execution=Execution(workers=1, quiet=True))
     assert {c.dataset for c in done.configs} == {ds.name}
-    assert smoothlearn.check(tmp_path / "store").comparisons[0].n == 2
+    assert smoothlearn.check(tmp_path / "store").comparisons[0].stats.n == 2
 
 
 # ----------------------------------------------------------------------------- bad hypotheses

@@ -74,14 +74,30 @@ DATASET_INFO: dict[str, DatasetInfo] = {info.name: info for info in (
 )}
 
 
+#: The module that checks and caches user datasets (:mod:`smoothlearn.data.userdata`); it
+#: plugs itself in when imported (``smoothlearn.data`` imports it), so this bottom layer names
+#: it without importing it and the import graph keeps no cycle.
+_user_data: Any = None
+
+
+def use_user_data(module: Any) -> None:
+    """Called once by :mod:`smoothlearn.data.userdata` at import."""
+    global _user_data
+    _user_data = module
+
+
+def _user() -> Any:
+    if _user_data is None:  # only if this module is loaded without its package
+        raise DataError("user datasets need smoothlearn.data to be imported")
+    return _user_data
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """The registry record of ``name``; a :class:`DataError` naming the known ones if none.
     A user dataset (``<stem>@<hash>``, :mod:`smoothlearn.data.userdata`) has its record in
     the cache it was checked into."""
-    from smoothlearn.data import userdata
-
-    if name not in DATASET_INFO and userdata.is_user_name(name):
-        return userdata.user_info(name)
+    if name not in DATASET_INFO and _user_data is not None and _user_data.is_user_name(name):
+        return _user_data.user_info(name)
     try:
         return DATASET_INFO[name]
     except KeyError:
@@ -148,25 +164,19 @@ class Dataset:
                     episode_test: Any = None) -> Dataset:
         """Your own arrays, checked and cached under their content hash; runs use its
         ``name`` (``<name>@<hash>``). Leave the labels out for a reconstruction set."""
-        from smoothlearn.data import userdata
-
-        return userdata.register(X_train, y_train, X_test, y_test, name=name,
+        return _user().register(X_train, y_train, X_test, y_test, name=name,
                                  episode_train=episode_train, episode_test=episode_test)
 
     @classmethod
     def from_file(cls, path: Any, label: str | None = None, split: str = "split") -> Dataset:
         """A ``.npz``, ``.csv``/``.parquet`` (``label`` and ``split`` columns) or image
         folder (``train/<class>/*.png``, ``test/<class>/*.png``), checked and cached."""
-        from smoothlearn.data import userdata
-
-        return userdata.from_file(path, label, split)
+        return _user().from_file(path, label, split)
 
     @classmethod
     def from_torch(cls, train: Any, test: Any, name: str = "torch") -> Dataset:
         """Two map-style ``torch.utils.data.Dataset`` objects of ``(input, label)``."""
-        from smoothlearn.data import userdata
-
-        return userdata.from_torch(train, test, name)
+        return _user().from_torch(train, test, name)
 
     def save_npz(self, path: Any) -> Path:
         """Write the arrays as an ``.npz`` a TOML can name (``dataset = "data.npz"``)."""

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -27,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from smoothlearn.data import registry
 from smoothlearn.data.files import cache_dir
-from smoothlearn.data.registry import DataError, Dataset, DatasetInfo
+from smoothlearn.data.registry import DATASET_INFO, DataError, Dataset, DatasetInfo
 
 __all__ = [
     "UserMeta",
@@ -88,8 +90,6 @@ def is_user_name(name: str) -> bool:
 def looks_like_path(value: str, relative_to: Path) -> bool:
     """A dataset value meant as a file or folder (relative to ``relative_to``) rather than a
     name; built-in names always win (a folder called ``mnist`` stays the built-in set)."""
-    from smoothlearn.data.registry import DATASET_INFO
-
     text = str(value)
     if text in DATASET_INFO or is_user_name(text):
         return False
@@ -536,3 +536,6 @@ def resolve_dataset(value: str, relative_to: Path, params: Mapping[str, Any]) ->
     path = Path(value).expanduser()
     path = path if path.is_absolute() else relative_to / path
     return from_file(path, params.get("label"), params.get("split", "split")).name
+
+
+registry.use_user_data(sys.modules[__name__])

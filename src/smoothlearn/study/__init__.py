@@ -21,7 +21,8 @@ from typing import Any
 
 from smoothlearn.experiments import ConfigError, Experiment, RunConfig, load_experiment
 from smoothlearn.study.hypotheses import Hypotheses, Hypothesis, parse, record
-from smoothlearn.study.judge import StudyCheck, check, verdict_table
+from smoothlearn.study.judge import StudyCheck, assess, verdict_table
+from smoothlearn.study.report import write_report
 
 __all__ = ["StudyRun", "StudyCheck", "Hypotheses", "Hypothesis", "run", "check",
            "plan", "hypotheses_of", "resolve_overrides", "verdict_table"]
@@ -94,3 +95,12 @@ def run(experiment: str | os.PathLike[str] | Experiment, out: str | os.PathLike[
         hyps = record(store, hyps)
     summary = run_sweep(configs, store, execution or Execution())
     return StudyRun(exp, tuple(configs), summary, hyps, store)
+
+
+def check(directory: str | os.PathLike[str],
+          claims: str | os.PathLike[str] | None = None) -> StudyCheck:
+    """Judge the runs of ``directory`` against its recorded hypotheses (or those of the TOML
+    file ``claims``); write ``claims.json`` and ``report.html`` there."""
+    result, frame = assess(directory, claims)
+    write_report(result, frame, Path(directory))
+    return result

@@ -25,7 +25,7 @@ from smoothlearn.experiments import ConfigError
 from smoothlearn.study.hypotheses import TIERS, Hypotheses, load_file, recorded
 from smoothlearn.verdicts import ClaimResult, ComparisonResult, summarise
 
-__all__ = ["StudyCheck", "check", "add_auc", "add_tier", "last_finished", "verdict_table"]
+__all__ = ["StudyCheck", "assess", "add_auc", "add_tier", "last_finished", "verdict_table"]
 
 CLAIMS_JSON = "claims.json"
 REPORT_HTML = "report.html"
@@ -133,12 +133,11 @@ def judge(frame: pd.DataFrame, hyps: Hypotheses) -> list[ComparisonResult]:
     return out
 
 
-def check(directory: str | os.PathLike[str],
-          claims: str | os.PathLike[str] | None = None) -> StudyCheck:
+def assess(directory: str | os.PathLike[str],
+           claims: str | os.PathLike[str] | None = None) -> tuple[StudyCheck, pd.DataFrame]:
     """Judge the runs of ``directory`` against its recorded hypotheses (or those of the TOML
-    file ``claims``); write ``claims.json`` and ``report.html`` there."""
-    from smoothlearn.study.report import write_report
-
+    file ``claims``) and write ``claims.json`` there; the runs' frame comes back for the
+    report (:func:`smoothlearn.study.check` writes both)."""
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"{root}: no such results directory; run a study into it first")
@@ -151,16 +150,16 @@ def check(directory: str | os.PathLike[str],
                         root / CLAIMS_JSON, root / REPORT_HTML)
     text = json.dumps(results.strict_json(result.to_record()), indent=1)
     results.atomic_write(result.json_path, lambda tmp: tmp.write_text(text))
-    write_report(result, frame, root)
-    return result
+    return result, frame
 
 
 def verdict_table(result: StudyCheck) -> str:
     """The verdicts as a plain-text table for the terminal."""
     rows = [("claim", "verdict", "comparisons")]
     for claim in result.claims:
-        parts = [f"{c.comparison}: {c.verdict} (diff {c.mean_diff:+.3g}, p_holm {c.p_holm:.3g}"
-                 f", n {c.n})" for c in result.comparisons if c.claim == claim.claim]
+        parts = [f"{c.comparison}: {c.decision.verdict} (diff {c.stats.mean_diff:+.3g}, "
+                 f"p_holm {c.decision.p_holm:.3g}, n {c.stats.n})"
+                 for c in result.comparisons if c.claim == claim.claim]
         rows.append((claim.claim, claim.verdict, "; ".join(parts)))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows)

@@ -51,11 +51,14 @@ def _rows(result: StudyCheck, claim: str) -> list[dict[str, Any]]:
     for c in result.comparisons:
         if c.claim != claim:
             continue
-        diff = (f"{_num(c.mean_diff)} [{_num(c.ci_low)}, {_num(c.ci_high)}]" if c.n else "—")
-        out.append({"comparison": c.comparison, "note": c.note, "metric": c.metric,
-                    "step": "—" if c.step is None else str(c.step), "step_rule": c.step_rule,
-                    "n": c.n, "diff": diff, "p_holm": _num(c.p_holm), "mde": _num(c.mde),
-                    "verdict": c.verdict})
+        st, arms, dec = c.stats, c.arms, c.decision
+        diff = (f"{_num(st.mean_diff)} [{_num(st.ci_low)}, {_num(st.ci_high)}]" if st.n
+                else "—")
+        out.append({"comparison": c.comparison, "note": c.note, "metric": arms.metric,
+                    "step": "—" if arms.step is None else str(arms.step),
+                    "step_rule": arms.step_rule, "n": st.n, "diff": diff,
+                    "p_holm": _num(dec.p_holm), "mde": _num(dec.mde),
+                    "verdict": str(dec.verdict)})
     return out
 
 
@@ -85,7 +88,7 @@ def _curve_figure(frame: pd.DataFrame, result: StudyCheck, claim: str) -> dict[s
         ax.plot(curve["step"], curve["mean"], label=label)
         ax.fill_between(curve["step"], curve["mean"] - curve["sem"].fillna(0),
                         curve["mean"] + curve["sem"].fillna(0), alpha=0.2)
-    steps = {c.step for c in comps if c.step is not None}
+    steps = {c.arms.step for c in comps if c.arms.step is not None}
     for step in steps:
         ax.axvline(step, color="#999", lw=0.8, ls="--")
     ax.set_xlabel("training step")
