@@ -347,6 +347,23 @@ def test_wide_vectors_marks_its_caller_512_bit_and_out_of_line() -> None:
     assert marked and all("noinline" in line for line in marked)
 
 
+def test_csr_lists_each_rows_nonzeros_in_column_order() -> None:
+    X = np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]], np.float32)
+    indptr, indices, values = csr(X)
+    assert indptr.tolist() == [0, 1, 1, 3]
+    assert indices.tolist() == [1, 0, 2] and values.tolist() == [2, 1, 3]
+
+
+def test_csr_is_built_once_for_a_read_only_array_and_afresh_for_a_writable_one() -> None:
+    """Datasets are read-only and shared by many runs; a writable array may change."""
+    X = np.array([[0, 2, 0], [1, 0, 3]], np.float32)
+    first = csr(X)
+    X[0, 0] = 5
+    assert csr(X)[0].tolist() == [0, 2, 4] and first[0].tolist() == [0, 1, 3]
+    X.flags.writeable = False
+    assert csr(X)[1] is csr(X)[1]
+
+
 @given(rows=st.integers(1, 40), cols=st.integers(1, 130))
 @settings(max_examples=30, deadline=None)
 def test_aligned_rows_start_on_64_byte_boundaries(rows: int, cols: int) -> None:

@@ -41,7 +41,8 @@ from torch.nn import functional as F
 
 from smoothlearn.contract import Curves, Observer, Prepared
 from smoothlearn.convshape import CHANNELS, KERNEL, PARAM_NAMES, image_side
-from smoothlearn.engine.baselines import OPTIMISERS, opt_update
+from smoothlearn.engine.baselines import opt_update
+from smoothlearn.engine.codes import OPTIMIZERS
 from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_ops import optimiser_step
@@ -99,7 +100,7 @@ class ConvEnsemble(Schedule):
         owner = [np.repeat(np.arange(K), a[0].size) for a in stacks]
         self.owner = None if device is None else torch.from_numpy(np.concatenate(owner)).to(on)
         s = self.settings
-        self.hyper = (OPTIMISERS[s.optimizer], *np.float32([s.lr, s.rmsprop_alpha,
+        self.hyper = (OPTIMIZERS[s.optimizer], *np.float32([s.lr, s.rmsprop_alpha,
                                                             s.rmsprop_eps, s.rmsprop_momentum]))
         self.H = torch.zeros(K, h, device=on)
         self.rows = torch.arange(K, device=on)
