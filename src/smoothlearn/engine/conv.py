@@ -20,8 +20,9 @@ apart from the others) and it is evaluated no more. Evaluation is the reference'
 
 With a ``device`` (e.g. ``"cuda"``) the stack lives there and the optimiser step is the
 device paths' masked one (:func:`smoothlearn.engine.torch_ops.optimiser_step`), which also
-freezes diverged networks without a host sync per step; evaluation stays the reference's,
-on the CPU. ``device="cpu"`` runs that same code (how it is tested).
+freezes diverged networks without a host sync per step; evaluation stays the reference's
+(:func:`smoothlearn.evaluation.evaluate_conv`), on the CPU. ``device="cpu"`` runs that same
+code (how it is tested).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ from smoothlearn.engine.codes import OPTIMIZERS
 from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_ops import optimiser_step
+from smoothlearn.evaluation import evaluate_conv
 from smoothlearn.memory import unit_groups
-from smoothlearn.train import evaluate_conv
 
 __all__ = ["ConvEnsemble", "train_conv_many"]
 

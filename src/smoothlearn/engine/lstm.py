@@ -51,7 +51,7 @@ from smoothlearn.engine.baselines import (
 from smoothlearn.engine.codes import JIT, LOSSES, OPTIMIZERS, OUTPUTS, SGD
 from smoothlearn.engine.kernels import forward_w1_csr, sigmoid
 from smoothlearn.engine.schedule import Schedule, for_members
-from smoothlearn.nn import init_lstm_params
+from smoothlearn.lstmcell import init_lstm_params
 
 _EVAL_TILE = 64  # test items whose input products are taken before their recurrence
 
