@@ -12,6 +12,10 @@ metrics (:func:`add_metrics`) sum each squared error and the cross-entropy in fl
 :func:`.kernels.metrics_add` sums an item's errors in float32 first. Each is tested equal to
 its reference within float32 tolerance; merging the two accumulators would move the curves
 of one family in the last bits. Setting codes and constants come from :mod:`.codes`.
+
+numba's on-disk cache keys a kernel on its own file only, and :mod:`.lstm` and
+:mod:`.minibatch` compile these functions into their kernels: after editing this file (or
+:mod:`.kernels`, :mod:`.codes`), clear ``engine/__pycache__``.
 """
 
 from __future__ import annotations

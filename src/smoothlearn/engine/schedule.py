@@ -1,4 +1,5 @@
-"""Chunked training between evaluation points, shared by the numba and the torch ensembles."""
+"""Chunked training between evaluation points: the one evaluation loop of every trainer in
+the engine (the per-sample, LSTM, mini-batch and conv ensembles, numba and torch)."""
 
 from __future__ import annotations
 
