@@ -555,7 +555,7 @@ def test_the_numba_and_device_trainers_load_neither_reference_module() -> None:
     the conv net's own modules, which build on ``smoothlearn.nn``.)"""
     code = ("import sys, smoothlearn.engine, smoothlearn.engine.lstm, smoothlearn.engine.minibatch,"
             " smoothlearn.engine.torch_lstm, smoothlearn.engine.torch_minibatch;"
-            f" print(sorted(set(sys.modules) & {sorted(REFERENCE)!r}))")
+            f" print(sorted(set(sys.modules) & set({sorted(REFERENCE)!r})))")
     here = str(Path(smoothlearn.engine.__file__).parents[2])  # this copy of the package
     env = {**os.environ, "PYTHONPATH": here}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
