@@ -24,9 +24,9 @@ import functools
 import os
 
 import numpy as np
+from before import at_offset, evaluate_before  # this folder: the kernel before issue 13
 from numba import njit
 
-from smoothlearn.bench.before import at_offset, evaluate_before
 from smoothlearn.bench.timing import median_time
 from smoothlearn.bench.workloads import mnist_workload
 from smoothlearn.engine.arrays import aligned_copy, csr

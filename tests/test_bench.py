@@ -13,7 +13,6 @@ import pytest
 
 from smoothlearn import bench
 from smoothlearn.bench import cases
-from smoothlearn.bench.before import at_offset, evaluate_before
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import TrainSettings
 
@@ -56,9 +55,16 @@ def test_lstm_and_minibatch_rows_time_the_compiled_trainers_against_the_referenc
     assert mini["case"] == "mini-batch 16" and mini["target"] == ""
 
 
+def before_kernel():
+    """The frozen kernel of ``benchmarks/before.py`` (these tests run from a source checkout)."""
+    module = cases.load_before()
+    assert module is not None, "benchmarks/before.py not found beside src/"
+    return module
+
+
 def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
     wl = tiny_mnist(test_items=50)
-    row = cases.evaluation_case(wl, threads=2, repeats=1)
+    row = cases.evaluation_case(wl, threads=2, repeats=1, before=before_kernel())
     check_row(row, "evals/s")
     assert row["networks"] == 2 and row["steps"] == 50
     assert row["ms_per_eval"] == pytest.approx(1e3 / row["engine_rate"])
@@ -70,19 +76,32 @@ def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
     assert row["before_fresh_ms_per_eval"] > 0  # and at a fresh array's alignment
     assert row["target"] == "≤½ before"
     assert row["met"] == (row["ms_per_eval"] <= row["before_ms_per_eval"] / 2)
+    assert row["before_available"] and "benchmarks/before.py" in row["note"]
+
+
+def test_without_a_source_checkout_the_evaluation_row_says_the_old_kernel_is_not_timed(
+    tmp_path,
+):
+    assert cases.load_before(tmp_path / "benchmarks" / "before.py") is None
+    row = cases.evaluation_case(tiny_mnist(test_items=20), threads=1, repeats=1, before=None)
+    check_row(row, "evals/s")
+    assert not row["before_available"] and "before_ms_per_eval" not in row
+    assert row["target"] == "" and row["met"]
+    assert "not timed: benchmarks/before.py comes with a source checkout" in row["note"]
+    assert "| — | " in bench.case_table([row])[2]  # no target to meet
 
 
 @pytest.mark.parametrize("offset", [0, 16, 32, 48])
 def test_the_old_kernels_weights_start_where_asked(offset: int) -> None:
     a = np.arange(784 * 13, dtype=np.float32).reshape(784, 13)
-    got = at_offset(a.T, offset)
+    got = before_kernel().at_offset(a.T, offset)
     assert got.ctypes.data % 64 == offset and got.flags.c_contiguous
     np.testing.assert_array_equal(got, a.T)
 
 
 def test_the_old_kernels_offset_is_checked() -> None:
     with pytest.raises(ValueError, match="offset"):
-        evaluate_before([], offset=8)
+        before_kernel().evaluate_before([], offset=8)
 
 
 def test_case_table_prints_each_row_in_its_unit():
@@ -94,8 +113,11 @@ def test_case_table_prints_each_row_in_its_unit():
 
 
 def test_quick_benchmark_writes_every_case(monkeypatch, tmp_path):
+    """Run as an installed copy would (no benchmarks/ folder): one line says what is missing."""
     monkeypatch.setattr(bench, "mnist_workload", tiny_mnist)
+    monkeypatch.setattr(bench, "load_before", lambda: None)
     res = bench.run_benchmarks(quick=True, out=tmp_path)
+    assert f"\n\n{cases.BEFORE_MISSING}\n" in res.table
     names = [c["case"] for c in res.results["cases"]]
     for wanted in ("MNIST leaky+reset, sparse", "MNIST, RMSprop (momentum 0)",
                    "LSTM, BPTT window 10", "mini-batch 16", "evaluation, memory off",

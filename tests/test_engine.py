@@ -8,8 +8,13 @@ the ``diverged`` flag must match exactly.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
+import smoothlearn.engine
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
 from smoothlearn.engine.arrays import aligned_rows, csr
@@ -347,6 +353,23 @@ def test_wide_vectors_marks_its_caller_512_bit_and_out_of_line() -> None:
     assert marked and all("noinline" in line for line in marked)
 
 
+def test_csr_lists_each_rows_nonzeros_in_column_order() -> None:
+    X = np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]], np.float32)
+    indptr, indices, values = csr(X)
+    assert indptr.tolist() == [0, 1, 1, 3]
+    assert indices.tolist() == [1, 0, 2] and values.tolist() == [2, 1, 3]
+
+
+def test_csr_is_built_once_for_a_read_only_array_and_afresh_for_a_writable_one() -> None:
+    """Datasets are read-only and shared by many runs; a writable array may change."""
+    X = np.array([[0, 2, 0], [1, 0, 3]], np.float32)
+    first = csr(X)
+    X[0, 0] = 5
+    assert csr(X)[0].tolist() == [0, 2, 4] and first[0].tolist() == [0, 1, 3]
+    X.flags.writeable = False
+    assert csr(X)[1] is csr(X)[1]
+
+
 @given(rows=st.integers(1, 40), cols=st.integers(1, 130))
 @settings(max_examples=30, deadline=None)
 def test_aligned_rows_start_on_64_byte_boundaries(rows: int, cols: int) -> None:
@@ -496,3 +519,46 @@ def test_lazy_rmsprop_on_rarely_lit_inputs_equals_the_reference() -> None:
     for sparse in (False, True):
         (fast,) = train_many([run], sparse=sparse)
         assert_same(fast, train_reference(run))
+
+
+# ----------------------------------------------------------------------------- layering
+#: The reference trainer and model: the engine is tested against them, so it must not use them.
+REFERENCE = {"smoothlearn.train", "smoothlearn.nn"}
+
+
+def _imports(source: str) -> set[str]:
+    """Every module an ``import`` statement of ``source`` names (``from a import b``: a, a.b)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def test_import_parser_sees_every_spelling_of_an_import() -> None:
+    for line in ("import smoothlearn.nn", "from smoothlearn import nn",
+                 "from smoothlearn.nn import lstm_cell", "def f():\n    import smoothlearn.nn"):
+        assert "smoothlearn.nn" in _imports(line), line
+
+
+def test_no_engine_module_imports_the_reference_trainer_or_model() -> None:
+    modules = sorted(Path(smoothlearn.engine.__file__).parent.glob("*.py"))
+    assert len(modules) > 10
+    for path in modules:
+        assert not _imports(path.read_text()) & REFERENCE, path.name
+
+
+def test_the_numba_and_device_trainers_load_neither_reference_module() -> None:
+    """Checked in a fresh interpreter, so nothing else has loaded them. (The conv path uses
+    the conv net's own modules, which build on ``smoothlearn.nn``.)"""
+    code = ("import sys, smoothlearn.engine, smoothlearn.engine.lstm, smoothlearn.engine.minibatch,"
+            " smoothlearn.engine.torch_lstm, smoothlearn.engine.torch_minibatch;"
+            f" print(sorted(set(sys.modules) & set({sorted(REFERENCE)!r})))")
+    here = str(Path(smoothlearn.engine.__file__).parents[2])  # this copy of the package
+    env = {**os.environ, "PYTHONPATH": here}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300, env=env)
+    assert out.stdout.strip() == "[]"
+

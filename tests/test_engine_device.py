@@ -20,7 +20,7 @@ from smoothlearn.contract import Curves
 from smoothlearn.engine import conv as engine_conv
 from smoothlearn.engine import ensemble, lstm, minibatch
 from smoothlearn.engine.runtime import torch_threads
-from smoothlearn.engine.torch_minibatch import boundaries, train_minibatch_device
+from smoothlearn.engine.torch_minibatch import train_minibatch_device
 from smoothlearn.experiments import ConfigError, make_config
 from smoothlearn.runs import prepare, run_many
 
@@ -119,7 +119,7 @@ def test_a_diverging_network_is_frozen_and_its_batch_mate_carries_on():
 
 
 def test_minibatch_points_are_recorded_once_each_at_the_next_batch_start():
-    assert boundaries(np.array([0, 5, 10, 16, 60]), 16, 60) == {0: 1, 16: 3, 60: 1}
+    assert minibatch.boundaries(np.array([0, 5, 10, 16, 60]), 16, 60) == {0: 1, 16: 3, 60: 1}
 
 
 @pytest.mark.parametrize("settings", [dict(loss="ce", lr=0.02), dict(optimizer="rmsprop",

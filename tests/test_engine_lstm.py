@@ -20,9 +20,7 @@ import numpy as np
 import pytest
 
 from smoothlearn.contract import Curves, Prepared, TrainSettings
-from smoothlearn.engine.baselines import csr_rows
-from smoothlearn.engine.lstm import LSTMRun, evaluate_lstm, train_lstm_fast, train_lstm_many
-from smoothlearn.nn import init_lstm_params
+from smoothlearn.engine.lstm import LSTMRun, train_lstm_fast, train_lstm_many
 from smoothlearn.train import train_lstm
 
 ATOL = RTOL = 1e-5
@@ -148,19 +146,24 @@ def test_progress_counts_every_step():
 
 
 def test_evaluation_of_initial_weights_matches_reference_first_point():
+    """Step 0 is evaluated before any training: the initial weights, both test protocols."""
     for stream in (False, True):
         prep = make_run(stream_eval=stream, steps=3)
-        params = init_lstm_params(12, 6, 4, 3)
-        ref = train_lstm(prep, 6, 4, 3)
-        np.testing.assert_allclose(evaluate_lstm(prep, params),
+        fast, ref = train_lstm_fast(prep, 6, 4, 3), train_lstm(prep, 6, 4, 3)
+        assert fast.steps[0] == ref.steps[0] == 0
+        np.testing.assert_allclose([fast.test_mse[0], fast.test_ce[0], fast.test_acc[0]],
                                    [ref.test_mse[0], ref.test_ce[0], ref.test_acc[0]], 1e-6)
 
 
-def test_csr_rows_lists_each_rows_nonzeros():
-    X = np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]], np.float32)
-    indptr, indices, values = csr_rows(X)
-    assert indptr.tolist() == [0, 1, 1, 3]
-    assert indices.tolist() == [1, 0, 2] and values.tolist() == [2, 1, 3]
+def test_training_runs_to_the_end_past_the_last_evaluation_point():
+    """Final weights are those after every step, also when the last point comes earlier."""
+    prep = make_run(steps=60, lr=0.1)
+    early = make_run(steps=60, lr=0.1)
+    early.eval_steps = np.array([0, 20], np.int64)
+    full, cut = train_lstm_fast(prep, 5, 3, 1), train_lstm_fast(early, 5, 3, 1)
+    assert cut.steps.tolist() == [0, 20]
+    for name, value in full.final_params.items():
+        np.testing.assert_array_equal(cut.final_params[name], value, err_msg=name)
 
 
 def test_run_many_sends_lstm_and_minibatch_runs_to_the_compiled_trainers(monkeypatch):

@@ -11,7 +11,7 @@ Architecture (LeNet-like, one input channel, ``docs/convnet.md``)::
 The memory lives only in the feature layer, with the same detached-memory rule and resets as
 the MLP's hidden layer (:class:`~smoothlearn.nn.LeakyMemory`): the convolutions are a pure
 function of the current image, so the feature layer is exactly the MLP's hidden layer applied
-to the pooled features. That is why evaluation reuses :func:`smoothlearn.train.evaluate` on
+to the pooled features. That is why evaluation reuses :func:`smoothlearn.evaluation.evaluate` on
 the features, and why the weights keep the MLP's names (``W1 b1 W2 b2``) next to the
 convolutions' (``C1 c1 C2 c2``).
 

@@ -8,7 +8,8 @@ with ``H(n-1)`` detached (no gradient flows back in time) and ``leak`` set to 0 
 a step where its memory resets. Nothing here keeps hidden state: :class:`LeakyMemory` takes and
 returns the memory like ``nn.RNNCell``. The reset rules (:func:`reset_flags`) are pure numpy
 functions of the inputs and labels, in :mod:`smoothlearn.memory` (re-exported here), used by the
-reference trainer and the fast engine alike.
+reference trainer and the fast engine alike. So are the LSTM's initial weights and cell
+(:mod:`smoothlearn.lstmcell`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smoothlearn.lstmcell import init_lstm_params, lstm_cell
 from smoothlearn.memory import (
     AGGREGATES,
     RESET_POLICIES,
@@ -242,35 +244,6 @@ class LeakyNet(nn.Module):
         """One step: ``(logits, h)``; see :meth:`LeakyMemory.forward`."""
         h = self.hidden(x, h, reset)
         return self.out(h), h
-
-
-def init_lstm_params(d_in: int, hidden: int, d_out: int, init_seed: int) -> dict[str, np.ndarray]:
-    """The LSTM's start, built like :func:`init_params`: Xavier-uniform weights, zero biases.
-
-    The paper initialises the LSTM as its other nets (Xavier), so ``W_ih [4h, d_in]``, then
-    ``W_hh [4h, h]``, then ``W_out [d_out, h]`` are drawn (each as one matrix, gates i, f, g, o
-    stacked as in ``torch.nn.LSTM``) from one generator seeded with ``init_seed``; the two gate
-    biases and the read-out bias start at zero. Both trainers start from these arrays.
-    """
-    gen = torch.Generator().manual_seed(int(init_seed))
-    shapes = {"W_ih": (4 * hidden, d_in), "W_hh": (4 * hidden, hidden), "W_out": (d_out, hidden)}
-    out = {}
-    for name, shape in shapes.items():
-        weight = torch.empty(shape)
-        nn.init.xavier_uniform_(weight, generator=gen)
-        out[name] = weight.numpy()
-    out["b_ih"] = np.zeros(4 * hidden, np.float32)
-    out["b_hh"] = np.zeros(4 * hidden, np.float32)
-    out["b_out"] = np.zeros(d_out, np.float32)
-    return out
-
-
-def lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.nn.LSTM``'s cell: pre-activations (i, f, g, o) stacked on the last axis and the
-    previous ``c`` -> ``h, c``. The trainers that keep a step's gates apply it themselves."""
-    i, f, g, o = gates.chunk(4, -1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
 
 
 class LSTMClassifier(nn.Module):

@@ -10,8 +10,6 @@ engine (``smoothlearn.engine``) consume exactly the same inputs and can be teste
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -20,14 +18,19 @@ import torch
 from torch.nn import functional as F
 
 from smoothlearn.contract import RMSPROP_V_FLOOR, Curves, Prepared, TrainSettings
-from smoothlearn.convnet import ConvLeakyNet, conv_features
+from smoothlearn.convnet import ConvLeakyNet
+from smoothlearn.evaluation import (
+    evaluate,
+    evaluate_conv,
+    hidden_states,
+    output_of,
+    readonly_tensor,
+)
 from smoothlearn.nn import (
     LeakyNet,
     LSTMClassifier,
     init_lstm_params,
-    leaky_update,
     lstm_cell,
-    unit_groups,
 )
 
 __all__ = [
@@ -66,21 +69,10 @@ class _Recorder:
         )
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    """Zero-copy view of a (possibly read-only, cached) array; the trainers never write to it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(array)
-
-
-def _output(logits: torch.Tensor, output: str) -> torch.Tensor:
-    return torch.softmax(logits, -1) if output == "softmax" else torch.sigmoid(logits)
-
-
 def _step_loss(logits: torch.Tensor, target: torch.Tensor, label: int, s: TrainSettings):
     if s.loss == "ce":
         return F.cross_entropy(logits.unsqueeze(0), torch.tensor([label]))
-    return F.mse_loss(_output(logits, s.output), target)
+    return F.mse_loss(output_of(logits, s.output), target)
 
 
 class FlooredRMSprop(torch.optim.RMSprop):
@@ -108,51 +100,6 @@ def make_optimizer(params, s: TrainSettings) -> torch.optim.Optimizer:
     return FlooredRMSprop(
         params, lr=s.lr, alpha=s.rmsprop_alpha, eps=s.rmsprop_eps, momentum=s.rmsprop_momentum
     )
-
-
-def hidden_states(
-    params: dict[str, np.ndarray], leak: np.ndarray, X: np.ndarray, resets: np.ndarray | None
-) -> np.ndarray:
-    """Hidden activity ``[m, h]`` of a network run over items ``X`` in order.
-
-    With ``resets=None`` memory is off (each item alone, H = ReLU(pre)); otherwise the leaky
-    recursion (:func:`~smoothlearn.nn.leaky_update`, the layer's own equation) runs through
-    the items from H = 0, resetting units per their group's flag.
-    """
-    act = np.maximum(X @ params["W1"].T + params["b1"], 0).astype(np.float32)
-    if resets is None:
-        return act
-    flags = torch.from_numpy(resets[:, unit_groups(act.shape[1], resets.shape[1])])
-    leak_t = torch.from_numpy(np.asarray(leak, np.float32))
-    keep = torch.where(flags, 0.0, leak_t)
-    out = torch.from_numpy(act).clone()
-    state = torch.zeros(act.shape[1])
-    for i in range(act.shape[0]):
-        state = leaky_update(state, out[i], keep[i])
-        out[i] = state
-    return out.numpy()
-
-
-def evaluate(
-    params: dict[str, np.ndarray],
-    leak: np.ndarray,
-    X_eval: np.ndarray,
-    targets_eval: np.ndarray,
-    labels_eval: np.ndarray,
-    eval_resets: np.ndarray | None,
-    output: str,
-    task: str,
-) -> tuple[float, float, float]:
-    """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass)."""
-    hidden = hidden_states(params, leak, X_eval, eval_resets)
-    logits = torch.from_numpy(hidden @ params["W2"].T + params["b2"])
-    mse = float(F.mse_loss(_output(logits, output), _tensor(targets_eval)))
-    if task != "classify":
-        return mse, math.nan, math.nan
-    labels = _tensor(labels_eval)
-    ce = float(F.cross_entropy(logits, labels))
-    acc = float((logits.argmax(-1) == labels).float().mean())
-    return mse, ce, acc
 
 
 def _evaluate_prepared(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, ...]:
@@ -183,7 +130,7 @@ def train_per_sample(prep: Prepared, net: torch.nn.Module,
     """
     s = prep.settings
     opt = make_optimizer(net.parameters(), s)
-    X, targets = _tensor(prep.X), _tensor(prep.targets)
+    X, targets = readonly_tensor(prep.X), readonly_tensor(prep.targets)
     resets = torch.from_numpy(prep.resets)  # [steps, groups]: the layer maps groups to units
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
     h = None
@@ -203,19 +150,6 @@ def train_per_sample(prep: Prepared, net: torch.nn.Module,
         if progress and (step + 1) % 1000 == 0:
             progress(1000)
     return record.curves(False, net.params())
-
-
-def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """Test MSE, CE and accuracy on the run's evaluation stream, memory off or streamed.
-
-    The features of every test image are computed at once; the feature layer, its memory
-    (when ``prep.eval_resets`` is set) and the read-out are the MLP's
-    (:func:`evaluate`), so both kinds of net share one test protocol.
-    """
-    feats = conv_features(params, prep.X_eval)
-    head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
-    return evaluate(head, prep.leak, feats, prep.targets_eval, prep.labels_eval,
-                    prep.eval_resets, prep.settings.output, prep.task)
 
 
 def train_conv_reference(prep: Prepared, progress: Progress = None) -> Curves:
@@ -245,8 +179,8 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
         prep.params
     )
     opt = make_optimizer(net.parameters(), s)
-    X, targets = _tensor(prep.X), _tensor(prep.targets)
-    labels = _tensor(prep.labels)
+    X, targets = readonly_tensor(prep.X), readonly_tensor(prep.targets)
+    labels = readonly_tensor(prep.labels)
     record, pending = _Recorder(), list(prep.eval_steps.tolist())
     for start in range(0, prep.steps + batch_size, batch_size):
         seen = min(start, prep.steps)
@@ -260,7 +194,7 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
         if s.loss == "ce":
             loss = F.cross_entropy(logits, labels[idx])
         else:
-            loss = F.mse_loss(_output(logits, s.output), targets[idx])
+            loss = F.mse_loss(output_of(logits, s.output), targets[idx])
         if not torch.isfinite(loss):
             return record.curves(True, net.params())
         opt.zero_grad()
@@ -274,16 +208,16 @@ def train_minibatch(prep: Prepared, batch_size: int = 16, progress: Progress = N
 def _lstm_evaluate(model: LSTMClassifier, prep: Prepared) -> tuple[float, float, float]:
     """Memory off: each test item alone from a zero state; streamed: one pass, state carried."""
     with torch.no_grad():
-        x = _tensor(prep.X_eval)
+        x = readonly_tensor(prep.X_eval)
         if prep.eval_resets is None:
             logits, _ = model(x.unsqueeze(1))
             logits = logits[:, 0]
         else:
             logits, _ = model(x.unsqueeze(0))
             logits = logits[0]
-    labels = _tensor(prep.labels_eval)
-    out = _output(logits, prep.settings.output)
-    mse = float(F.mse_loss(out, _tensor(prep.targets_eval)))
+    labels = readonly_tensor(prep.labels_eval)
+    out = output_of(logits, prep.settings.output)
+    mse = float(F.mse_loss(out, readonly_tensor(prep.targets_eval)))
     ce = float(F.cross_entropy(logits, labels))
     return mse, ce, float((logits.argmax(-1) == labels).float().mean())
 
@@ -341,7 +275,7 @@ def train_lstm(
         init_lstm_params(d_in, hidden, d_out, init_seed)
     )
     opt = make_optimizer(model.parameters(), s)
-    X, targets = _tensor(prep.X), _tensor(prep.targets)
+    X, targets = readonly_tensor(prep.X), readonly_tensor(prep.targets)
     record, eval_at = _Recorder(), set(prep.eval_steps.tolist())
     history: list[_LSTMStep] = []
     h, c = torch.zeros(hidden), torch.zeros(hidden)

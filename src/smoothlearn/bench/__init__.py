@@ -34,11 +34,13 @@ import numpy as np
 import torch
 
 from smoothlearn.bench.cases import (
+    BEFORE_MISSING,
     FIG2_EVAL_ITEMS,
     case_row,
     dense_case,
     evaluation_case,
     fig2_projection,
+    load_before,
     lstm_case,
     minibatch_case,
 )
@@ -100,7 +102,7 @@ def measure(quick: bool) -> dict[str, Any]:
     cases.append(dense_case(dense_workload(quick), threads, repeats, quick))
     cases.append(lstm_case(mnist, *((50, 500) if quick else (500, 5000)), repeats))
     cases.append(minibatch_case(mnist, *((800, 8000) if quick else (8000, 80_000)), repeats))
-    cases.append(evaluation_case(full_test, threads, repeats))
+    cases.append(evaluation_case(full_test, threads, repeats, load_before()))
     fig2 = fig2_projection(full_test, threads, cases[0]["engine_rate"], quick)
     roof = roofline(mnist.X, mnist.runs(1, 2001)[0].order)
     return {
@@ -169,6 +171,8 @@ def markdown(res: dict[str, Any]) -> str:
             f"{min(m['effective_cores']):.2f} of {m['threads']}); multi-thread figures are low."
         )
     lines += ["", *case_table(res["cases"])]
+    if not all(c.get("before_available", True) for c in res["cases"]):
+        lines += ["", BEFORE_MISSING]
     r = res["roofline"]
     share = 100 * res["cases"][0]["engine_rate"] / r["sparse_roofline_steps_per_s_2cores"]
     lines += [

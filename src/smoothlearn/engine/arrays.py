@@ -73,7 +73,13 @@ def aligned_copy(a: np.ndarray) -> np.ndarray:
 
 
 def csr(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row pointers, column indices (sorted per row) and values of X's non-zero elements."""
+    """Row pointers, column indices (sorted per row) and float32 values of X's non-zero
+    elements: the one sparse form of the engine's inputs (kept while a read-only X lives: a
+    dataset's array is shared by every run on it, and converting MNIST's takes a while)."""
+    return cached(X, "csr", _build_csr)
+
+
+def _build_csr(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = ro(X)
     ptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
     csr_count(X, ptr)

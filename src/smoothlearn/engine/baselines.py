@@ -1,10 +1,21 @@
 """Compiled pieces shared by the per-sample LSTM and the mini-batch trainers (numba, float32).
 
-Sparse inputs enter through their CSR rows (:func:`csr_rows`); a first-layer weight matrix is
+Sparse inputs enter through their CSR rows (:func:`.arrays.csr`); a first-layer weight matrix is
 stored transposed, one row per input pixel, so an input touches only the rows of its lit
 pixels. :func:`update_and_project` fuses a layer's optimiser step with the input products of
 the next step's items, reading each lit row once for both. The optimisers and losses follow
 ``docs/model.md`` (PyTorch's SGD and RMSprop; MSE or cross-entropy on softmax/sigmoid).
+
+Why these pieces are not the per-sample kernels' (:mod:`.kernels`): they work on whole
+vectors of a layer (a batch, four gates) where those work one unit at a time, and their test
+metrics (:func:`add_metrics`) sum each squared error and the cross-entropy in float64 where
+:func:`.kernels.metrics_add` sums an item's errors in float32 first. Each is tested equal to
+its reference within float32 tolerance; merging the two accumulators would move the curves
+of one family in the last bits. Setting codes and constants come from :mod:`.codes`.
+
+numba's on-disk cache keys a kernel on its own file only, and :mod:`.lstm` and
+:mod:`.minibatch` compile these functions into their kernels: after editing this file (or
+:mod:`.kernels`, :mod:`.codes`), clear ``engine/__pycache__``.
 """
 
 from __future__ import annotations
@@ -12,56 +23,24 @@ from __future__ import annotations
 import math
 import os
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-from smoothlearn.contract import RMSPROP_V_FLOOR, Curves
+from smoothlearn.contract import Curves
+from smoothlearn.engine.codes import CE, JIT, RMSPROP_FLOOR, SGD, SOFTMAX
+from smoothlearn.engine.kernels import sigmoid
 
 __all__ = [
-    "JIT", "OUTPUTS", "LOSSES", "OPTIMISERS", "csr_rows", "sigmoid", "matvec_add", "matvec_t",
-    "output_loss", "opt_update", "scatter", "project", "project_row", "combine_rows",
-    "update_and_project",
+    "matvec_add", "matvec_t", "output_loss", "opt_update", "add_metrics", "finish_metrics",
+    "scatter", "project", "project_row", "combine_rows", "update_and_project",
+    "train_on_threads",
 ]
 
-# reassoc lets dot products and axpys vectorise; the order of float sums differs from
-# PyTorch's anyway (the tests compare within float32 tolerance).
-_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
-JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-OUTPUTS = {"softmax": 0, "sigmoid": 1}
-LOSSES = {"mse": 0, "ce": 1}
-OPTIMISERS = {"sgd": 0, "rmsprop": 1}
-#: The reference's RMSprop floor, as a compile-time float32 constant of the kernels.
-_FLOOR = np.float32(RMSPROP_V_FLOOR)
 
-
-# ---------------------------------------------------------------- sparse input
-def csr_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(indptr, indices, values)`` of the non-zero entries of each row of ``X`` (CSR).
-
-    Kept for the few most recent arrays (while they live): a dataset's training array is
-    shared by every run on it, and converting MNIST's takes about a second.
-    """
-    key = id(X)
-    hit = _CSR_CACHE.get(key)
-    if hit is not None and hit[0]() is X:
-        return hit[1]
-    rows, cols = np.nonzero(X)
-    indptr = np.zeros(X.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=indptr[1:])
-    csr = (indptr, cols.astype(np.int64), np.ascontiguousarray(X[rows, cols], dtype=np.float32))
-    if len(_CSR_CACHE) >= 4:
-        _CSR_CACHE.pop(next(iter(_CSR_CACHE)))
-    _CSR_CACHE[key] = (weakref.ref(X), csr)
-    return csr
-
-
-_CSR_CACHE: dict[int, tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
-
-
+# ---------------------------------------------------------------- drivers
 def train_on_threads(jobs: Sequence[Callable[[Callable[[int], None]], Curves]],
                      threads: int | None, progress: Callable[[int], None] | None) -> list[Curves]:
     """Run each job (a one-network trainer taking a progress callback) on its own thread,
@@ -80,20 +59,7 @@ def train_on_threads(jobs: Sequence[Callable[[Callable[[int], None]], Curves]],
         return [f.result() for f in futures]
 
 
-def curves_of(rows: Sequence[tuple[float, ...]], diverged: bool,
-              params: dict[str, np.ndarray]) -> Curves:
-    """``Curves`` from ``(step, mse, ce, acc)`` rows, as both compiled baselines record them."""
-    arr = np.array(rows, np.float64).reshape(-1, 4)
-    return Curves(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3], diverged, params)
-
-
 # ---------------------------------------------------------------- small kernels
-@njit(**JIT)
-def sigmoid(x):
-    """The logistic function (float32 in, float32 out)."""
-    return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))
-
-
 @njit(**JIT)
 def matvec_add(W, x, out):
     """``out += W @ x`` for ``W [m, n]`` (one pass over W's rows)."""
@@ -122,7 +88,7 @@ def output_loss(z, target, label, output, loss, dz):
     """Loss of one output ``z`` and its gradient ``dz`` (``docs/model.md``, backward pass)."""
     n = z.shape[0]
     y = np.empty(n, np.float32)
-    if output == 0 or loss == 1:
+    if output == SOFTMAX or loss == CE:
         m = z.max()
         s = np.float32(0.0)
         for k in range(n):
@@ -134,7 +100,7 @@ def output_loss(z, target, label, output, loss, dz):
         for k in range(n):
             y[k] = sigmoid(z[k])
         lse = np.float32(0.0)
-    if loss == 1:
+    if loss == CE:
         dz[:] = y
         dz[label] -= 1
         return lse - z[label]
@@ -142,7 +108,7 @@ def output_loss(z, target, label, output, loss, dz):
     for k in range(n):
         value += (y[k] - target[k]) ** 2
     u = np.float32(2.0) * (y - target) / np.float32(n)
-    if output == 0:
+    if output == SOFTMAX:
         uy = np.float32(0.0)
         for k in range(n):
             uy += u[k] * y[k]
@@ -158,19 +124,19 @@ def decay_floored(sq, alpha):
     subnormal: see :data:`~smoothlearn.contract.RMSPROP_V_FLOOR`)."""
     for j in range(sq.shape[0]):
         v = sq[j] * alpha
-        sq[j] = v if v >= _FLOOR else np.float32(0.0)
+        sq[j] = v if v >= RMSPROP_FLOOR else np.float32(0.0)
 
 
 @njit(**JIT)
 def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
     """SGD, or PyTorch's RMSprop, on flat views ``w`` with gradient ``g`` (same length)."""
-    if opt == 0:
+    if opt == SGD:
         for j in range(w.shape[0]):
             w[j] -= lr * g[j]
         return
     for j in range(w.shape[0]):
         v = alpha * sq[j] + (np.float32(1.0) - alpha) * g[j] * g[j]
-        sq[j] = v if v >= _FLOOR else np.float32(0.0)  # stored floored, step uses v as is
+        sq[j] = v if v >= RMSPROP_FLOOR else np.float32(0.0)  # stored floored, step uses v as is
         step = g[j] / (np.sqrt(v) + eps)
         if momentum > 0:
             buf[j] = momentum * buf[j] + step
@@ -182,7 +148,7 @@ def opt_update(w, g, sq, buf, opt, lr, alpha, eps, momentum):
 def add_metrics(z, y, target, label, output, classify, totals):
     """Add one test item's squared error, cross-entropy and hit (``totals``, float64) from
     its logits ``z`` (``y`` is scratch for the output)."""
-    if output == 0:
+    if output == SOFTMAX:
         y[:] = np.exp(z - z.max())
         y /= y.sum()
     else:
@@ -300,7 +266,7 @@ def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, 
     Px[:n_proj] = 0
     coef = np.empty(max(n_grad, 1), np.float32)
     for p in range(W.shape[0]):
-        if mark[p] == 0 and opt == 0:
+        if mark[p] == 0 and opt == SGD:
             continue
         row = W[p]
         if mark[p] != 0 or momentum > 0:
@@ -308,7 +274,7 @@ def update_and_project(W, sq, buf, indptr, indices, values, grad_items, n_grad, 
                 coef[k] = dense_g[k, p]
             combine_rows(coef, D, n_grad, grad)
             opt_update(row, grad, sq[p], buf[p], opt, lr, alpha, eps, momentum)
-        elif opt != 0:  # zero gradient, no momentum: only the average decays, w is unchanged
+        elif opt != SGD:  # zero gradient, no momentum: only the average decays, w is unchanged
             decay_floored(sq[p], alpha)
         if mark[p] != 0:
             project_row(row, dense_p[:n_proj, p], Px)

@@ -20,8 +20,9 @@ apart from the others) and it is evaluated no more. Evaluation is the reference'
 
 With a ``device`` (e.g. ``"cuda"``) the stack lives there and the optimiser step is the
 device paths' masked one (:func:`smoothlearn.engine.torch_ops.optimiser_step`), which also
-freezes diverged networks without a host sync per step; evaluation stays the reference's,
-on the CPU. ``device="cpu"`` runs that same code (how it is tested).
+freezes diverged networks without a host sync per step; evaluation stays the reference's
+(:func:`smoothlearn.evaluation.evaluate_conv`), on the CPU. ``device="cpu"`` runs that same
+code (how it is tested).
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ from torch.nn import functional as F
 
 from smoothlearn.contract import Curves, Observer, Prepared
 from smoothlearn.convshape import CHANNELS, KERNEL, PARAM_NAMES, image_side
-from smoothlearn.engine.baselines import OPTIMISERS, opt_update
+from smoothlearn.engine.baselines import opt_update
+from smoothlearn.engine.codes import OPTIMIZERS
 from smoothlearn.engine.runtime import torch_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_ops import optimiser_step
+from smoothlearn.evaluation import evaluate_conv
 from smoothlearn.memory import unit_groups
-from smoothlearn.train import evaluate_conv
 
 __all__ = ["ConvEnsemble", "train_conv_many"]
 
@@ -99,7 +101,7 @@ class ConvEnsemble(Schedule):
         owner = [np.repeat(np.arange(K), a[0].size) for a in stacks]
         self.owner = None if device is None else torch.from_numpy(np.concatenate(owner)).to(on)
         s = self.settings
-        self.hyper = (OPTIMISERS[s.optimizer], *np.float32([s.lr, s.rmsprop_alpha,
+        self.hyper = (OPTIMIZERS[s.optimizer], *np.float32([s.lr, s.rmsprop_alpha,
                                                             s.rmsprop_eps, s.rmsprop_momentum]))
         self.H = torch.zeros(K, h, device=on)
         self.rows = torch.arange(K, device=on)

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from smoothlearn.contract import Curves, Metrics, Observer, Prepared
-from smoothlearn.engine.arrays import cached, choose_sparse, csr, f32, ro, shared
+from smoothlearn.engine.arrays import choose_sparse, csr, f32, ro, shared
+from smoothlearn.engine.codes import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS
 from smoothlearn.engine.evaluate import eval_groups, evaluate
-from smoothlearn.engine.kernels import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS, train_chunk
+from smoothlearn.engine.kernels import train_chunk
 from smoothlearn.engine.runtime import PARALLEL_LOCK, numba_threads
 from smoothlearn.engine.schedule import Schedule, for_members
 from smoothlearn.engine.torch_path import TorchEnsemble
@@ -45,7 +46,7 @@ class Ensemble(Schedule):
         self.X = ro(X)
         self.sparse = choose_sparse(X, h) if sparse is None else bool(sparse)
         if self.sparse:
-            layout = cached(X, "csr", csr)
+            layout = csr(X)
         else:
             layout = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
         self.ptr, self.idx, self.val = (ro(a) for a in layout)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smoothlearn.contract import Prepared
-from smoothlearn.engine.arrays import aligned_rows, cached, csr, density, f32, ro
-from smoothlearn.engine.kernels import OUTPUTS, eval_chunk, stream_memory
+from smoothlearn.engine.arrays import aligned_rows, csr, density, f32, ro
+from smoothlearn.engine.codes import OUTPUTS
+from smoothlearn.engine.kernels import eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
 from smoothlearn.memory import unit_groups
 
@@ -61,7 +62,7 @@ def _csr_per_array(X: np.ndarray, dataset: np.ndarray) -> tuple[np.ndarray, ...]
     (``cached``), so repeated evaluations of one test set do not pay for it again.
     """
     u, m, d = X.shape
-    ptr, idx, val = cached(dataset, "csr", csr) if u == 1 else csr(X.reshape(u * m, d))
+    ptr, idx, val = csr(dataset) if u == 1 else csr(X.reshape(u * m, d))
     rows = np.stack([ptr[k * m : (k + 1) * m + 1] for k in range(u)])
     return ro(rows), ro(idx), ro(val)
 

@@ -26,29 +26,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from smoothlearn.contract import RMSPROP_V_FLOOR
+from smoothlearn.engine.codes import (
+    CE,
+    F0,
+    F1,
+    F2,
+    FASTMATH,
+    RMSPROP_FLOOR,
+    SGD,
+    SIGMOID,
+    SOFTMAX,
+)
 from smoothlearn.engine.floatmode import FLUSH_SUBNORMALS, float_mode, set_float_mode
 from smoothlearn.engine.vectors import wide_vectors
 
-# Reassociation and FMA contraction only: NaN/inf must survive, they signal divergence.
 # Kernels use error_model="numpy": a division by zero gives inf/NaN (which the divergence
 # check sees) instead of a Python exception, and the check would block vectorisation.
-FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
-
-OUTPUTS = {"softmax": 0, "sigmoid": 1}
-LOSSES = {"mse": 0, "ce": 1}
-OPTIMIZERS = {"sgd": 0, "rmsprop": 1}
-LEAK_GRADS = {"exact": True, "ignore": False}
-SOFTMAX, SIGMOID = 0, 1
-CE = 1
-SGD = 0
-
-F0 = np.float32(0.0)
-F1 = np.float32(1.0)
-F2 = np.float32(2.0)
-
-RMSPROP_FLOOR = np.float32(RMSPROP_V_FLOOR)
-
 _STEP = dict(cache=True, error_model="numpy", fastmath=FASTMATH)
 
 

@@ -36,31 +36,26 @@ import numpy as np
 from numba import njit
 
 from smoothlearn.contract import Curves, Metrics, Observer, Prepared
-from smoothlearn.engine.arrays import cached
+from smoothlearn.engine.arrays import csr
 from smoothlearn.engine.baselines import (
-    JIT,
-    LOSSES,
-    OPTIMISERS,
-    OUTPUTS,
     add_metrics,
-    csr_rows,
-    curves_of,
     finish_metrics,
     matvec_add,
     matvec_t,
     opt_update,
     output_loss,
     project,
-    sigmoid,
     train_on_threads,
     update_and_project,
 )
-from smoothlearn.engine.kernels import forward_w1_csr
-from smoothlearn.nn import init_lstm_params
+from smoothlearn.engine.codes import JIT, LOSSES, OPTIMIZERS, OUTPUTS, SGD
+from smoothlearn.engine.kernels import forward_w1_csr, sigmoid
+from smoothlearn.engine.schedule import Schedule, for_members
+from smoothlearn.lstmcell import init_lstm_params
 
 _EVAL_TILE = 64  # test items whose input products are taken before their recurrence
 
-__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many", "evaluate_lstm"]
+__all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many"]
 
 
 @dataclass(frozen=True)
@@ -175,7 +170,7 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
     H = Wh.shape[1]
     for r in range(0, Wh.shape[0], 4):
         _gradient_rows4(D, r, Hs, n_win, grad)
-        if opt == 0:  # SGD: update and product in one loop over the four rows
+        if opt == SGD:  # update and product in one loop over the four rows
             _sgd_rows4_and_project(Wh, r, grad, lr, h_next, zh)
             continue
         for i in range(4):
@@ -370,18 +365,13 @@ def _torch_params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
                                                                                 strict=True)}}
 
 
-def evaluate_lstm(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
-    """Test MSE, CE and accuracy of an LSTM (``init_lstm_params`` names) on ``prep``'s test set."""
-    return _evaluate_kernel(prep, _kernel_params(params))
-
-
 def _evaluate_kernel(
     prep: Prepared, P: tuple[np.ndarray, ...], test_csr: tuple[np.ndarray, ...] | None = None
 ) -> tuple[float, float, float]:
     """``test_csr``: the test items as CSR rows, built once per run (it evaluates ~60 times)."""
     s = prep.settings
     mse, ce, acc = _evaluate(
-        test_csr or csr_rows(np.asarray(prep.X_eval, dtype=np.float32)),
+        test_csr or csr(prep.X_eval),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
         np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
         prep.eval_resets is not None, P, OUTPUTS[s.output], prep.task == "classify",
@@ -390,62 +380,68 @@ def _evaluate_kernel(
 
 
 # ---------------------------------------------------------------- drivers
-def _train_one(run: LSTMRun, csr: tuple[np.ndarray, ...], progress,
-               observe: Callable[[int, Callable[[Prepared], Metrics]], None] | None = None,
-               ) -> Curves:
-    """One run: compiled steps between evaluation points, evaluations in between
-    (``observe(step, evaluate)`` sees each, as :data:`~smoothlearn.contract.Observer`
-    without the run index)."""
-    prep, s = run.prep, run.prep.settings
-    d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
-    P = _kernel_params(init_lstm_params(d_in, run.hidden, d_out, run.init_seed))
-    SQ = tuple(np.zeros_like(p) for p in P)  # RMSprop's averages (unused by SGD)
-    BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ  # read only
-    # with momentum > 0, so momentum 0 shares SQ's arrays instead of allocating more
-    G = P[0].shape[1]
-    window = np.zeros(run.bptt, np.int64)
-    history = (np.zeros((run.bptt, G), np.float32),
-               *(np.zeros((run.bptt, run.hidden), np.float32) for _ in range(3)))  # fmt: skip
-    state = np.zeros(2, np.int64)
-    Px = np.zeros((1, G), np.float32)
-    zh = np.zeros(G, np.float32)
-    hs = np.zeros(run.hidden, np.float32)
-    cs = np.zeros(run.hidden, np.float32)
-    cfg = np.array([run.bptt, OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]],
-                   np.int64)  # fmt: skip
-    lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
-    targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
-    labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
-    order = np.ascontiguousarray(prep.order, dtype=np.int64)
-    rows, done, diverged = [], 0, False
-    test_csr = csr_rows(np.asarray(prep.X_eval, dtype=np.float32))
-    points = set(prep.eval_steps.tolist())
-    for point in sorted(p for p in points | {prep.steps} if 0 <= p <= prep.steps):
-        if point > done:
-            bad = _train_steps(*csr, targets, labels, order, done, point, P, SQ, BUF, window,
-                               history, state, hs, cs, Px, zh, cfg, lrs)  # fmt: skip
-            if progress:
-                progress((bad if bad >= 0 else point) - done)
-            if bad >= 0:
-                diverged = True
-                break
-            done = point
-        if point in points:
-            rows.append((point, *_evaluate_kernel(prep, P, test_csr)))
-            if observe is not None:
-                observe(point, functools.partial(_evaluate_other, P=P))
-    if progress and diverged:
-        progress(prep.steps - done)  # a diverged run's remaining steps count as done
-    return curves_of(rows, diverged, _torch_params(P))
+class _LSTMSchedule(Schedule):
+    """One run's compiled steps between its evaluation points (:class:`.schedule.Schedule`)."""
+
+    def __init__(self, run: LSTMRun, train_rows: tuple[np.ndarray, ...]) -> None:
+        prep, s = run.prep, run.prep.settings
+        self.runs, self.T, self.train_rows = [prep], prep.steps, train_rows
+        d_in, d_out = prep.X.shape[1], prep.targets.shape[1]
+        self.P = _kernel_params(init_lstm_params(d_in, run.hidden, d_out, run.init_seed))
+        self.SQ = tuple(np.zeros_like(p) for p in self.P)  # RMSprop's averages (unused by SGD)
+        # read only with momentum > 0, so momentum 0 shares SQ's arrays instead of more
+        self.BUF = tuple(np.zeros_like(p) for p in self.P) if s.rmsprop_momentum > 0 else self.SQ
+        G = self.P[0].shape[1]
+        self.window = np.zeros(run.bptt, np.int64)
+        self.history = (np.zeros((run.bptt, G), np.float32),
+                        *(np.zeros((run.bptt, run.hidden), np.float32) for _ in range(3)))
+        self.state = np.zeros(2, np.int64)
+        self.Px = np.zeros((1, G), np.float32)
+        self.zh = np.zeros(G, np.float32)
+        self.hs = np.zeros(run.hidden, np.float32)
+        self.cs = np.zeros(run.hidden, np.float32)
+        self.cfg = np.array([run.bptt, OUTPUTS[s.output], LOSSES[s.loss],
+                             OPTIMIZERS[s.optimizer]], np.int64)
+        self.lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum],
+                            np.float32)
+        self.targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
+        self.labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
+        self.order = np.ascontiguousarray(prep.order, dtype=np.int64)
+        self.test_rows = csr(prep.X_eval)
+        self.eval_sets = [set(prep.eval_steps.tolist())]
+        self.points: list[list[tuple[int, float, float, float]]] = [[]]
+        self.alive, self.stop = np.ones(1, np.bool_), np.full(1, -1, np.int64)
+
+    def train(self, s0: int, s1: int) -> int:
+        bad = _train_steps(*self.train_rows, self.targets, self.labels, self.order, s0, s1,
+                           self.P, self.SQ, self.BUF, self.window, self.history, self.state,
+                           self.hs, self.cs, self.Px, self.zh, self.cfg, self.lrs)
+        if bad < 0:
+            return s1 - s0
+        self.alive[0], self.stop[0] = False, bad
+        return self.T - s0  # a diverged run's remaining steps count as done
+
+    def evaluate(self, step: int) -> None:
+        if not self.wanted(step):
+            return
+        self.points[0].append((step, *_evaluate_kernel(self.runs[0], self.P, self.test_rows)))
+        if self.observe is not None:
+            self.observe(0, step, functools.partial(_evaluate_other, P=self.P))
+
+    def params(self, k: int) -> dict[str, np.ndarray]:
+        return _torch_params(self.P)
 
 
 def _evaluate_other(other: Prepared, P: tuple[np.ndarray, ...]) -> Metrics:
-    """The current weights ``P`` on another run's test set (its CSR rows kept with it)."""
-    return _evaluate_kernel(other, P, cached(other.X_eval, "lstm-csr", _test_csr))
+    """The current weights ``P`` on another run's test set."""
+    return _evaluate_kernel(other, P, csr(other.X_eval))
 
 
-def _test_csr(X: np.ndarray) -> tuple[np.ndarray, ...]:
-    return csr_rows(np.asarray(X, dtype=np.float32))
+def _train_one(run: LSTMRun, train_rows: tuple[np.ndarray, ...], observe: Observer | None,
+               progress: Callable[[int], None]) -> Curves:
+    schedule = _LSTMSchedule(run, train_rows)
+    schedule.observe = observe
+    return schedule.run(progress)[0]
 
 
 def train_lstm_many(
@@ -457,9 +453,8 @@ def train_lstm_many(
     """Train LSTM runs, one network per thread (``threads`` at a time; default all cores);
     ``progress(n)`` receives the steps completed (thread-safe); ``observe`` sees each
     evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``)."""
-    jobs = [functools.partial(_train_one, r, csr_rows(r.prep.X),
-                              observe=None if observe is None else functools.partial(observe, k))
-            for k, r in enumerate(runs)]  # fmt: skip
+    jobs = [functools.partial(_train_one, r, csr(r.prep.X), for_members(observe, [k]))
+            for k, r in enumerate(runs)]
     return train_on_threads(jobs, threads, progress)
 
 

@@ -13,22 +13,17 @@ Runs go one per thread (``nogil`` kernels), each network's weights staying with 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from numba import njit
 
 from smoothlearn.contract import Curves, Prepared
-from smoothlearn.engine.arrays import aligned_copy, cached, csr
+from smoothlearn.engine.arrays import aligned_copy, csr
 from smoothlearn.engine.baselines import (
-    JIT,
-    LOSSES,
-    OPTIMISERS,
-    OUTPUTS,
     add_metrics,
     combine_rows,
-    csr_rows,
-    curves_of,
     finish_metrics,
     matvec_add,
     matvec_t,
@@ -38,9 +33,11 @@ from smoothlearn.engine.baselines import (
     train_on_threads,
     update_and_project,
 )
+from smoothlearn.engine.codes import JIT, LOSSES, OPTIMIZERS, OUTPUTS
 from smoothlearn.engine.kernels import forward_w1_wide
+from smoothlearn.engine.schedule import Schedule
 
-__all__ = ["train_minibatch_fast", "train_minibatch_many"]
+__all__ = ["boundaries", "train_minibatch_fast", "train_minibatch_many"]
 
 
 @njit(**JIT)
@@ -141,7 +138,7 @@ def _evaluate(csr, targets, labels, P, W1wide, output, classify):
 def _evaluate_prep(prep: Prepared, P: tuple[np.ndarray, ...]) -> tuple[float, float, float]:
     """Memory off: with leak 0, a streamed evaluation gives the same numbers (H = act)."""
     mse, ce, acc = _evaluate(
-        cached(prep.X_eval, "csr", csr),
+        csr(prep.X_eval),
         np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
         np.ascontiguousarray(np.maximum(prep.labels_eval, 0), dtype=np.int64), P,
         aligned_copy(P[0]),
@@ -155,47 +152,63 @@ def _params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
             "b2": P[3].copy()}  # fmt: skip
 
 
-def _train_one(prep: Prepared, batch: int, csr: tuple[np.ndarray, ...], progress) -> Curves:
-    """One run, with the reference's schedule: an evaluation point is taken at the first
-    batch boundary at or after it (and recorded at that boundary, once per point)."""
-    if np.any(prep.leak != 0):
-        raise ValueError("mini-batch training is defined for memoryless nets (leak 0)")
-    s = prep.settings
-    P = (np.ascontiguousarray(prep.params["W1"].T, dtype=np.float32),
-         *(np.array(prep.params[k], np.float32) for k in ("b1", "W2", "b2")))  # fmt: skip
-    SQ = tuple(np.zeros_like(p) for p in P)
-    BUF = tuple(np.zeros_like(p) for p in P) if s.rmsprop_momentum > 0 else SQ
-    Px = np.zeros((batch, P[0].shape[1]), np.float32)
-    state = np.zeros(1, np.int64)
-    cfg = np.array([OUTPUTS[s.output], LOSSES[s.loss], OPTIMISERS[s.optimizer]], np.int64)
-    lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum], np.float32)
-    targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
-    labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
-    order = np.ascontiguousarray(prep.order, dtype=np.int64)
-    pending = sorted(prep.eval_steps.tolist())
-    rows, done, diverged = [], 0, False
-    while True:
-        seen = min(done, prep.steps)
-        while pending and pending[0] <= seen:
-            pending.pop(0)
-            rows.append((seen, *_evaluate_prep(prep, P)))
-        if done >= prep.steps:
-            break
-        # train up to the batch boundary at or after the next evaluation point
-        target = prep.steps if not pending else min(prep.steps, pending[0])
-        stop = done + -(-(target - done) // batch) * batch
-        bad = _train_batches(*csr, targets, labels, order, done, stop, batch, P, SQ, BUF, Px,
-                             state, cfg, lrs)  # fmt: skip
-        reached = bad if bad >= 0 else min(stop, prep.steps)
-        if progress:
-            progress(reached - done)
-        if bad >= 0:
-            diverged = True
-            break
-        done = stop
-    if progress and diverged:
-        progress(prep.steps - reached)  # a diverged run's remaining steps count as done
-    return curves_of(rows, diverged, _params(P))
+def boundaries(eval_steps: np.ndarray, batch: int, steps: int) -> Counter[int]:
+    """Where each evaluation point is recorded: the first batch start at or after it (the
+    run's length at the end), counted once per point."""
+    return Counter(min(-(-int(p) // batch) * batch, steps) for p in eval_steps)
+
+
+class _MiniBatchSchedule(Schedule):
+    """One run's compiled batches between its evaluation points, which lie on batch starts
+    (:func:`boundaries`), with the reference's schedule."""
+
+    def __init__(self, prep: Prepared, batch: int, train_rows: tuple[np.ndarray, ...]) -> None:
+        if np.any(prep.leak != 0):
+            raise ValueError("mini-batch training is defined for memoryless nets (leak 0)")
+        s = prep.settings
+        self.runs, self.T, self.batch, self.train_rows = [prep], prep.steps, batch, train_rows
+        self.P = (np.ascontiguousarray(prep.params["W1"].T, dtype=np.float32),
+                  *(np.array(prep.params[k], np.float32) for k in ("b1", "W2", "b2")))
+        self.SQ = tuple(np.zeros_like(p) for p in self.P)
+        self.BUF = tuple(np.zeros_like(p) for p in self.P) if s.rmsprop_momentum > 0 else self.SQ
+        self.Px = np.zeros((batch, self.P[0].shape[1]), np.float32)
+        self.state = np.zeros(1, np.int64)
+        self.cfg = np.array([OUTPUTS[s.output], LOSSES[s.loss], OPTIMIZERS[s.optimizer]],
+                            np.int64)
+        self.lrs = np.array([s.lr, s.rmsprop_alpha, s.rmsprop_eps, s.rmsprop_momentum],
+                            np.float32)
+        self.targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
+        self.labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
+        self.order = np.ascontiguousarray(prep.order, dtype=np.int64)
+        self.counts = boundaries(prep.eval_steps, batch, self.T)
+        self.eval_sets = [set(self.counts)]
+        self.points: list[list[tuple[int, float, float, float]]] = [[]]
+        self.alive, self.stop = np.ones(1, np.bool_), np.full(1, -1, np.int64)
+
+    def train(self, s0: int, s1: int) -> int:
+        """The batches starting in ``[s0, s1)``."""
+        begun = -(-s0 // self.batch) * self.batch
+        if begun >= s1:
+            return 0
+        bad = _train_batches(*self.train_rows, self.targets, self.labels, self.order, begun, s1,
+                             self.batch, self.P, self.SQ, self.BUF, self.Px, self.state,
+                             self.cfg, self.lrs)
+        if bad < 0:
+            return min(-(-s1 // self.batch) * self.batch, self.T) - begun
+        self.alive[0], self.stop[0] = False, bad
+        return self.T - begun  # a diverged run's remaining steps count as done
+
+    def evaluate(self, step: int) -> None:
+        for _ in range(self.counts[step] if self.wanted(step) else 0):
+            self.points[0].append((step, *_evaluate_prep(self.runs[0], self.P)))
+
+    def params(self, k: int) -> dict[str, np.ndarray]:
+        return _params(self.P)
+
+
+def _train_one(prep: Prepared, batch: int, train_rows: tuple[np.ndarray, ...],
+               progress: Callable[[int], None]) -> Curves:
+    return _MiniBatchSchedule(prep, batch, train_rows).run(progress)[0]
 
 
 def train_minibatch_many(
@@ -205,7 +218,7 @@ def train_minibatch_many(
     progress: Callable[[int], None] | None = None,
 ) -> list[Curves]:
     """Train mini-batch runs, one network per thread (``threads`` at a time; default all)."""
-    jobs = [functools.partial(_train_one, p, b, csr_rows(p.X))
+    jobs = [functools.partial(_train_one, p, b, csr(p.X))
             for p, b in zip(runs, batch_sizes, strict=True)]
     return train_on_threads(jobs, threads, progress)
 

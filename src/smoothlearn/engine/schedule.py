@@ -1,4 +1,5 @@
-"""Chunked training between evaluation points, shared by the numba and the torch ensembles."""
+"""Chunked training between evaluation points: the one evaluation loop of every trainer in
+the engine (the per-sample, LSTM, mini-batch and conv ensembles, numba and torch)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class Schedule:
         return [k for k in range(len(self.runs)) if self.alive[k] and step in self.eval_sets[k]]
 
     def bounds(self) -> list[int]:
-        """Chunk boundaries: every evaluation step of any run, at most MAX_CHUNK_STEPS apart."""
-        steps = sorted(set().union(*self.eval_sets))
+        """Chunk boundaries: 0, every evaluation step of any run within the runs, and ``T``
+        (training always reaches the end, so the final weights are the trained ones), at
+        most MAX_CHUNK_STEPS apart."""
+        steps = sorted({0, self.T} | {s for s in set().union(*self.eval_sets) if 0 <= s <= self.T})
         out = [steps[0]]
         for s in steps[1:]:
             while s - out[-1] > MAX_CHUNK_STEPS:
@@ -53,7 +56,8 @@ class Schedule:
         return out
 
     def run(self, progress: Callable[[int], None] | None) -> list[Curves]:
-        """Evaluate at the first boundary, then alternate training chunks and evaluations."""
+        """Evaluate at step 0, then alternate training chunks and evaluations (each network
+        only at its own evaluation steps, :meth:`wanted`)."""
         bounds = self.bounds()
         self.evaluate(bounds[0])
         for s0, s1 in zip(bounds[:-1], bounds[1:], strict=True):

@@ -5,7 +5,7 @@ truncated BPTT over the stored history of the last ``bptt`` steps (Williams & Pe
 BPTT(h; 1)). The state is carried forward once; each step keeps its item, input state and
 gates; the newest loss is backpropagated through the kept steps with the current weights,
 written, as in the reference, so that autograd computes it. Weights start from
-:func:`smoothlearn.nn.init_lstm_params`.
+:func:`smoothlearn.lstmcell.init_lstm_params`.
 
 On the device the networks share every kernel launch: the kept steps' products with the
 current weights are two batched products per step (``[K, n, d] x [K, d, 4h]`` and
@@ -36,7 +36,7 @@ from smoothlearn.engine.torch_ops import (
     net_losses,
     optimiser_step,
 )
-from smoothlearn.nn import init_lstm_params, lstm_cell
+from smoothlearn.lstmcell import init_lstm_params, lstm_cell
 
 __all__ = ["TorchLSTMEnsemble", "train_lstm_device"]
 

@@ -11,13 +11,13 @@ masked optimiser step freezes diverged networks on the device.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from smoothlearn.contract import Curves, Prepared
+from smoothlearn.engine.minibatch import boundaries
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.engine.torch_ops import (
     EVAL_TILE,
@@ -31,12 +31,6 @@ from smoothlearn.engine.torch_ops import (
 __all__ = ["TorchMiniBatchEnsemble", "train_minibatch_device"]
 
 NAMES = ("W1", "b1", "W2", "b2")
-
-
-def boundaries(eval_steps: np.ndarray, batch: int, steps: int) -> Counter[int]:
-    """Where each evaluation point is recorded: the first batch start at or after it (the
-    run's length at the end), counted once per point."""
-    return Counter(min(-(-int(p) // batch) * batch, steps) for p in eval_steps)
 
 
 class TorchMiniBatchEnsemble(Schedule):

@@ -1,5 +1,8 @@
 """Memory-off evaluation as the engine did it before issue 13 (``git show 4af13af^``).
 
+Frozen code, so it lives beside the benchmarks rather than in the installed package;
+``smoothlearn bench`` loads it from a source checkout (``bench.cases.load_before``).
+
 Kept only as a side-by-side baseline for the evaluation row's target ("at least 2x faster
 than before, numbers unchanged"): this machine's speed has varied by a third between
 sessions, so a time measured once is no yardstick, while a ratio taken in one run is.
@@ -18,7 +21,8 @@ from numba import njit
 
 from smoothlearn.contract import Metrics, Prepared
 from smoothlearn.engine.arrays import past_line
-from smoothlearn.engine.kernels import FASTMATH, OUTPUTS, logits, metrics_add, relu
+from smoothlearn.engine.codes import FASTMATH, OUTPUTS
+from smoothlearn.engine.kernels import logits, metrics_add, relu
 
 __all__ = ["FRESH_ARRAY_OFFSET", "at_offset", "evaluate_before"]
 

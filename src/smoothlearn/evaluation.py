@@ -1,0 +1,95 @@
+"""The test protocol, once: a network's test MSE, cross-entropy and accuracy on its
+evaluation stream, memory off (each item alone) or streamed (the leaky memory carried
+through the items in order).
+
+The reference trainers (:mod:`smoothlearn.train`) and the conv net's fast path
+(:mod:`smoothlearn.engine.conv`) evaluate with these functions, so both report the same
+numbers for the same weights; the engine imports them from here rather than from the
+reference trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from smoothlearn.contract import Prepared
+from smoothlearn.convnet import conv_features
+from smoothlearn.memory import unit_groups
+from smoothlearn.nn import leaky_update
+
+__all__ = ["readonly_tensor", "output_of", "hidden_states", "evaluate", "evaluate_conv"]
+
+
+def readonly_tensor(array: np.ndarray) -> torch.Tensor:
+    """Zero-copy view of a (possibly read-only, cached) array; the trainers never write to it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
+
+
+def output_of(logits: torch.Tensor, output: str) -> torch.Tensor:
+    """The output layer's nonlinearity (``TrainSettings.output``) applied to ``logits``."""
+    return torch.softmax(logits, -1) if output == "softmax" else torch.sigmoid(logits)
+
+
+def hidden_states(
+    params: dict[str, np.ndarray], leak: np.ndarray, X: np.ndarray, resets: np.ndarray | None
+) -> np.ndarray:
+    """Hidden activity ``[m, h]`` of a network run over items ``X`` in order.
+
+    With ``resets=None`` memory is off (each item alone, H = ReLU(pre)); otherwise the leaky
+    recursion (:func:`~smoothlearn.nn.leaky_update`, the layer's own equation) runs through
+    the items from H = 0, resetting units per their group's flag.
+    """
+    act = np.maximum(X @ params["W1"].T + params["b1"], 0).astype(np.float32)
+    if resets is None:
+        return act
+    flags = torch.from_numpy(resets[:, unit_groups(act.shape[1], resets.shape[1])])
+    leak_t = torch.from_numpy(np.asarray(leak, np.float32))
+    keep = torch.where(flags, 0.0, leak_t)
+    out = torch.from_numpy(act).clone()
+    state = torch.zeros(act.shape[1])
+    for i in range(act.shape[0]):
+        state = leaky_update(state, out[i], keep[i])
+        out[i] = state
+    return out.numpy()
+
+
+def evaluate(
+    params: dict[str, np.ndarray],
+    leak: np.ndarray,
+    X_eval: np.ndarray,
+    targets_eval: np.ndarray,
+    labels_eval: np.ndarray,
+    eval_resets: np.ndarray | None,
+    output: str,
+    task: str,
+) -> tuple[float, float, float]:
+    """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass)."""
+    hidden = hidden_states(params, leak, X_eval, eval_resets)
+    logits = torch.from_numpy(hidden @ params["W2"].T + params["b2"])
+    mse = float(F.mse_loss(output_of(logits, output), readonly_tensor(targets_eval)))
+    if task != "classify":
+        return mse, math.nan, math.nan
+    labels = readonly_tensor(labels_eval)
+    ce = float(F.cross_entropy(logits, labels))
+    acc = float((logits.argmax(-1) == labels).float().mean())
+    return mse, ce, acc
+
+
+def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Test MSE, CE and accuracy on the run's evaluation stream, memory off or streamed.
+
+    The features of every test image are computed at once; the feature layer, its memory
+    (when ``prep.eval_resets`` is set) and the read-out are the MLP's
+    (:func:`evaluate`), so both kinds of net share one test protocol.
+    """
+    feats = conv_features(params, prep.X_eval)
+    head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
+    return evaluate(head, prep.leak, feats, prep.targets_eval, prep.labels_eval,
+                    prep.eval_resets, prep.settings.output, prep.task)
