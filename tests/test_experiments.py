@@ -32,11 +32,11 @@ def test_paper_figures_are_built_in():
 def test_fig2_grid_matches_the_paper():
     runs = load_experiment("fig2").runs()
     assert {r.model for r in runs} == {"feedforward", "leaky", "leaky-reset"}
-    assert {r.condition for r in runs} == {"random", "repeat-1", "repeat-3", "repeat-5",
+    assert {str(r.condition) for r in runs} == {"random", "repeat-1", "repeat-3", "repeat-5",
                                            "repeat-10"}
     # 10 seeds, not the paper's 5: the exact paired test cannot reach p < 0.05 with 5
     assert {r.seed for r in runs} == set(range(10))
-    assert all(r.resolved_hidden == 392 and r.lr == 0.01 for r in runs)
+    assert all(r.spec().hidden == 392 and r.lr == 0.01 for r in runs)
 
 
 def test_run_id_depends_on_settings_not_label():

@@ -18,7 +18,7 @@ def test_import_is_cheap_and_entry_points_load_on_use():
 
 
 @pytest.mark.parametrize("name,module", [
-    ("order", "smoothlearn.streams"), ("StreamSampler", "smoothlearn.streams"),
+    ("order", "smoothlearn.streams"), ("StreamSampler", "smoothlearn.sampler"),
     ("LeakyMemory", "smoothlearn.nn"), ("reset_flags", "smoothlearn.memory"),
     ("load", "smoothlearn.data"), ("make_config", "smoothlearn.experiments"),
     ("run_sweep", "smoothlearn.sweep"),

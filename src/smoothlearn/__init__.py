@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "order": "smoothlearn.streams",
-    "StreamSampler": "smoothlearn.streams",
+    "StreamSampler": "smoothlearn.sampler",
     "parse_condition": "smoothlearn.streams",
     "LeakyMemory": "smoothlearn.nn",
     "LeakyNet": "smoothlearn.nn",
@@ -46,7 +46,8 @@ if TYPE_CHECKING:  # what static type checkers see; at run time __getattr__ does
     from smoothlearn.experiments import RunConfig, make_config  # noqa: F401
     from smoothlearn.memory import reset_flags  # noqa: F401
     from smoothlearn.nn import LeakyMemory, LeakyNet  # noqa: F401
-    from smoothlearn.streams import StreamSampler, order, parse_condition  # noqa: F401
+    from smoothlearn.sampler import StreamSampler  # noqa: F401
+    from smoothlearn.streams import order, parse_condition  # noqa: F401
     from smoothlearn.sweep import run_sweep  # noqa: F401
 
 

@@ -179,7 +179,7 @@ def config_table(configs: Sequence[RunConfig]) -> pd.DataFrame:
     """Resolved settings per run_id: the config columns claims and figures filter on."""
     rows = []
     for config in configs:
-        resolved = config.resolved()
+        resolved = config.spec().record()
         rows.append({
             "run_id": config.run_id(),
             **{k: resolved[k] for k in (

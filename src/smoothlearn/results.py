@@ -477,10 +477,11 @@ def config_columns(config: Any) -> dict[str, Any]:
     Kept in the record rather than recomputed on load, so a table shows what actually ran
     even if a model preset changes later, and loading needs no torch import.
     """
-    resolved = config.resolved()
+    spec = config.spec()
+    resolved = spec.record()
     values = {k: resolved[k] for k in (*SUMMARY_KEYS, "seed")}
     values.update({k: resolved[k] for k in CONFIG_COLUMNS if k in resolved})
-    values["test_reset"] = config.test_reset or resolved["reset"]
+    values["test_reset"] = str(spec.eval_reset)
     values["leak"] = json.dumps(resolved["leak"])
     values["dataset_params"] = json.dumps(resolved["dataset_params"], sort_keys=True)
     return values
