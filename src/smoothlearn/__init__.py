@@ -35,8 +35,9 @@ _EXPORTS = {
     "RunConfig": "smoothlearn.experiments",
     "run_sweep": "smoothlearn.sweep",
 }
-_SUBMODULES = ("data", "streams", "memory", "nn", "train", "engine", "experiments", "sweep",
-               "results", "analysis", "claims", "report", "reproduce", "robustness")
+_SUBMODULES = ("data", "streams", "sampler", "memory", "nn", "train", "engine", "experiments",
+               "families", "runs", "sweep", "results", "analysis", "claims", "report",
+               "reproduce", "robustness")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
