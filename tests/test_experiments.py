@@ -156,3 +156,10 @@ def test_only_test_settings_leave_the_training_key_unchanged():
     tested = make_config(model="leaky", test_mode="same", test_reset="label", eval_items=50)
     assert base.training_key() == tested.training_key() and base.run_id() != tested.run_id()
     assert make_config(model="leaky", lr=0.02).training_key() != base.training_key()
+
+
+@pytest.mark.parametrize("mode", ["off", "same", "repeat-1", "random"])
+def test_the_test_order_follows_the_test_mode(mode):
+    spec = make_config(condition="repeat-3", test_mode=mode).spec()
+    expected = {"off": None, "same": "repeat-3"}.get(mode, mode)
+    assert (None if spec.test_condition is None else str(spec.test_condition)) == expected

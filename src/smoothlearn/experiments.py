@@ -1,13 +1,16 @@
 """Experiments as data: one run's configuration, model presets, and the built-in figures.
 
-A :class:`RunConfig` holds every setting that affects a run's numbers; its :meth:`run_id` is a
-content hash of them. An :class:`Experiment` (a TOML file, or a built-in one under
+A :class:`RunConfig` holds every setting that affects a run's numbers, as given and checked
+where it is built (the condition and reset policies parsed there, once).
+:meth:`RunConfig.spec` resolves it into a :class:`RunSpec`: the model preset applied, every
+setting typed, and the run's model family (:mod:`smoothlearn.families`); the run id (a content
+hash), the training key, the ensemble key and the stored columns derive from it. An :class:`Experiment` (a TOML file, or a built-in one under
 ``smoothlearn/configs/``) expands into a list of runs: ``base`` settings, overridden by each
 ``[[grids]]`` table's cartesian product, times ``seeds`` seeds.
 
 This module only describes runs: :mod:`smoothlearn.runs` turns a config into the arrays both
-engines consume (``prepare``) and trains them (``run_many``). Layering: ``contract`` <-
-``experiments`` <- ``runs`` <- ``sweep``.
+engines consume (``prepare``) and trains them (``run_many``). Layering: ``contract``,
+``streams``, ``memory``, ``families`` <- ``experiments`` <- ``runs`` <- ``sweep``; no torch.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ __all__ = [
 ]
 
 TEST_MODES = ("off", "same", "repeat-1", "random")
+#: The test orders of the test modes that present the test items in an order of their own.
+_TEST_ORDERS = {"repeat-1": streams.Condition("repeat", repeats=1),
+                "random": streams.Condition("random")}
 
 #: Model presets: what each model name sets, before a config's own overrides.
 MODELS: dict[str, dict[str, Any]] = {
@@ -175,7 +181,7 @@ class RunSpec:
             return None
         if self.test_mode == "same":
             return self.condition
-        return streams.parse_condition(self.test_mode)
+        return _TEST_ORDERS[self.test_mode]
 
     def record(self) -> dict[str, Any]:
         """Every setting as plain JSON values: the run id's content and the stored columns."""
