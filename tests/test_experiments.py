@@ -77,6 +77,9 @@ def test_run_id_depends_on_settings_not_label():
         ({"lr": True}, "lr: True is a bool"),
         ({"leak": False}, "leak: False is a bool"),
         ({"epochs": True}, "epochs: True is a bool"),
+        ({"reset": 5}, "reset: reset='5' is not valid"),
+        ({"test_reset": ["every", 3]}, "test_reset: reset=.* is not valid"),
+        ({"condition": 5}, "condition: condition=5 is not valid"),
     ],
 )
 def test_bad_configs_give_one_line_naming_the_key(settings, match):

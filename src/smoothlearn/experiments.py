@@ -4,9 +4,11 @@ A :class:`RunConfig` holds every setting that affects a run's numbers, as given 
 where it is built (the condition and reset policies parsed there, once).
 :meth:`RunConfig.spec` resolves it into a :class:`RunSpec`: the model preset applied, every
 setting typed, and the run's model family (:mod:`smoothlearn.families`); the run id (a content
-hash), the training key, the ensemble key and the stored columns derive from it. An :class:`Experiment` (a TOML file, or a built-in one under
-``smoothlearn/configs/``) expands into a list of runs: ``base`` settings, overridden by each
-``[[grids]]`` table's cartesian product, times ``seeds`` seeds.
+hash), the training key, the ensemble key and the stored columns derive from it.
+
+An :class:`Experiment` (a TOML file, or a built-in one under ``smoothlearn/configs/``) expands
+into a list of runs: ``base`` settings, overridden by each ``[[grids]]`` table's cartesian
+product, times ``seeds`` seeds.
 
 This module only describes runs: :mod:`smoothlearn.runs` turns a config into the arrays both
 engines consume (``prepare``) and trains them (``run_many``). Layering: ``contract``,
@@ -115,10 +117,18 @@ ConditionField = Annotated[
     PlainValidator(streams.parse_condition),
     PlainSerializer(str, return_type=str),
 ]
+
+
+def _reset_policy(value: Any) -> ResetPolicy:
+    """A reset policy from a config: a string (or a parsed one); any other value is named in
+    the error, like a bad string."""
+    return parse_reset(value if isinstance(value, ResetPolicy | str) else repr(value))
+
+
 #: A reset policy, parsed once where a config is built; stored as its string.
 ResetField = Annotated[
     ResetPolicy,
-    PlainValidator(parse_reset),
+    PlainValidator(_reset_policy),
     PlainSerializer(str, return_type=str),
 ]
 
