@@ -1,10 +1,13 @@
-"""From a config to a trained run: :func:`prepare` materialises a :class:`RunConfig` as the
-arrays of the run contract (:class:`~smoothlearn.contract.Prepared`), :func:`run_many` hands
-them to the fast engine or the reference trainer and returns their
+"""From a config to a trained run: :func:`prepare` materialises a :class:`RunConfig` (through
+its :class:`~smoothlearn.experiments.RunSpec`) as the arrays of the run contract
+(:class:`~smoothlearn.contract.Prepared`); :func:`run_many` hands each run to its model
+family's trainer (:data:`smoothlearn.families.FAMILIES`) and returns their
 :class:`~smoothlearn.contract.Curves`.
 
-Layering (imports only go down): ``contract`` <- ``experiments`` (configs) <- ``runs`` (this
-module; ``train`` and ``engine`` below it) <- ``sweep``, ``reproduce``, ``robustness``.
+Layering (imports only go down): ``contract`` <- ``experiments`` (configs), ``families`` <-
+``runs`` (this module) <- ``sweep``, ``reproduce``, ``robustness``. The trainers (``train``,
+``engine``) load when a family's trainer is first called, so importing this module loads
+neither torch nor numba.
 """
 
 from __future__ import annotations
