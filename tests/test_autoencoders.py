@@ -22,7 +22,7 @@ def test_fig3_is_the_papers_setup():
     assert {r.model for r in runs} == set(FIVE)
     assert {r.seed for r in runs} == set(range(50))
     for r in runs:
-        s = r.resolved()
+        s = r.spec().record()
         assert (s["dataset"], s["condition"], s["task"]) == ("multiscale", "given", "reconstruct")
         assert (s["lr"], s["optimizer"], s["loss"], s["output"]) == (0.01, "sgd", "mse", "sigmoid")
         assert (s["hidden"], s["test_mode"], s["data_seed"]) == (3, "same", 0)
@@ -44,7 +44,7 @@ def test_appendix_figures_reuse_the_fig3_runs(name):
 
 def test_the_five_models_differ_only_in_memory_and_reset():
     configs = load_experiment("fig3").runs(seeds=1)
-    settings = [c.resolved() for c in configs]
+    settings = [c.spec().record() for c in configs]
     differing = {k for k in settings[0] if len({repr(s[k]) for s in settings}) > 1}
     assert differing == {"model", "leak", "reset", "reset_groups"}
     preps = [prepare(c) for c in configs]

@@ -25,7 +25,8 @@ from smoothlearn.convnet import ConvLeakyNet, feature_size, image_side, init_con
 from smoothlearn.engine import conv as engine_conv
 from smoothlearn.engine.conv import MAX_ENSEMBLE, train_conv_many
 from smoothlearn.engine.runtime import torch_threads
-from smoothlearn.experiments import CONV_HIDDEN, ConfigError, make_config
+from smoothlearn.experiments import ConfigError, make_config
+from smoothlearn.families import CONV_HIDDEN
 from smoothlearn.nn import reset_flags
 from smoothlearn.runs import prepare, run_many
 from smoothlearn.train import evaluate_conv, train_conv_reference
@@ -220,8 +221,8 @@ def test_presets_resolve_and_fast_equals_reference_through_run_many():
     configs = [make_config(model=m, seed=s, test_mode="same", **CONV)
                for m in ("conv-feedforward", "conv-leaky", "conv-leaky-localreset")
                for s in (0, 1)]
-    assert {c.resolved()["arch"] for c in configs} == {"conv"}
-    assert configs[0].resolved_hidden == CONV_HIDDEN
+    assert {c.spec().arch for c in configs} == {"conv"}
+    assert configs[0].spec().hidden == CONV_HIDDEN
     assert prepare(configs[0]).params["C1"].shape == (8, 1, 5, 5)
     fast, ref = run_many(configs, "fast"), run_many(configs, "reference")
     for f, r in zip(fast, ref, strict=True):

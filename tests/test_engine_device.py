@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from smoothlearn import cli, results, runs, sweep, train
+from smoothlearn import cli, results, sweep, train
 from smoothlearn.contract import Curves
 from smoothlearn.engine import conv as engine_conv
 from smoothlearn.engine import ensemble, lstm, minibatch
@@ -147,10 +147,8 @@ def test_run_many_on_a_device_routes_every_arch_off_the_cpu_trainers(monkeypatch
                     eval_every=20),
     ]
     reference = run_many(configs, engine="reference")
-    monkeypatch.setattr(runs, "train_reference", None)  # nor to the reference trainers
-    monkeypatch.setattr(runs, "train_lstm", None)
-    monkeypatch.setattr(runs, "train_minibatch", None)
-    monkeypatch.setattr(runs, "train_conv_reference", None)
+    for name in ("train_reference", "train_lstm", "train_minibatch", "train_conv_reference"):
+        monkeypatch.setattr(train, name, None)  # nor to the reference trainers
     for name in ("Ensemble", "train_lstm_many", "train_minibatch_many", "opt_update"):
         module = {"Ensemble": ensemble, "train_lstm_many": lstm,
                   "train_minibatch_many": minibatch, "opt_update": engine_conv}[name]

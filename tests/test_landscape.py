@@ -36,9 +36,9 @@ def test_plan_trains_feedforward_once_per_order_and_memory_nets_per_setting():
     assert len(the_plan.run_ids) == len(the_plan.arms)
     for arm, config in zip(the_plan.arms, the_plan.configs, strict=True):
         assert config.steps == 400 and config.eval_steps == [50, 100, 400]
-        assert config.resolved()["leak"] == arm.leak and config.seed == arm.seed
+        assert config.spec().record()["leak"] == arm.leak and config.seed == arm.seed
         if arm.protocol == "streamed":
-            assert (config.test_mode, config.test_reset) == ("same", "input-change")
+            assert (config.test_mode, str(config.test_reset)) == ("same", "input-change")
         elif arm.protocol == "memory-off":
             assert config.test_mode == "off"
 

@@ -333,7 +333,7 @@ def test_the_experiment_runs_the_streams_its_claims_name():
         moving.stream_key(s) for s in moving.STREAMS)
     arms = {(r.model, r.test_mode) for r in runs}
     assert {(p + m, t) for _, p in moving.FAMILIES for m, t in moving.ARMS} == arms
-    conv = [r for r in runs if r.arch == "conv"]
+    conv = [r for r in runs if r.spec().arch == "conv"]
     assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {("rmsprop", 0.001, 10_000)}
     assert moving.UNIT.extension
 
@@ -410,13 +410,13 @@ def test_configs_a_rendered_stream_cannot_honour_are_refused(settings, message):
 def test_each_seed_renders_its_own_stream_unless_data_seed_is_given():
     from smoothlearn.experiments import make_config
 
-    seeds = [make_config(dataset="moving-mnist", condition="given", seed=s).resolved()
+    seeds = [make_config(dataset="moving-mnist", condition="given", seed=s).spec()
              for s in (0, 4)]
-    assert [r["data_seed"] for r in seeds] == [0, 4]
+    assert [r.data_seed for r in seeds] == [0, 4]
     fixed = make_config(dataset="moving-mnist", condition="given", seed=4, data_seed=1)
-    assert fixed.resolved()["data_seed"] == 1
+    assert fixed.spec().data_seed == 1
     synthetic = make_config(dataset="synthetic-categories", seed=4)
-    assert synthetic.resolved()["data_seed"] == 0  # generated sets keep one data seed
+    assert synthetic.spec().data_seed == 0  # generated sets keep one data seed
 
 
 def test_an_evaluation_subset_of_a_stream_is_its_start(mnist_available):
@@ -438,7 +438,7 @@ def test_quick_mode_shortens_the_conv_runs_too():
     longest = {}
     for configs, key in ((quick, "quick"), (full, "full")):
         for c in configs:
-            family = "conv" if c.arch == "conv" else "mlp"
+            family = "conv" if c.spec().arch == "conv" else "mlp"
             longest[key, family] = max(longest.get((key, family), 0), c.steps or 60_000)
     assert longest["quick", "conv"] < longest["full", "conv"]
     assert longest["quick", "mlp"] < longest["full", "mlp"]

@@ -17,8 +17,19 @@ def test_import_is_cheap_and_entry_points_load_on_use():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_config_layer_and_the_claims_load_no_torch():
+    """Configs, orders, runs and claims are read by every command and by the store: they
+    must not pay PyTorch's (or numba's) import, so a fresh interpreter checks."""
+    code = ("import sys\n"
+            "import smoothlearn.experiments, smoothlearn.streams, smoothlearn.claims\n"
+            "import smoothlearn.verdicts, smoothlearn.runs, smoothlearn.families\n"
+            "heavy = {'torch', 'numba'} & set(sys.modules)\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.parametrize("name,module", [
-    ("order", "smoothlearn.streams"), ("StreamSampler", "smoothlearn.streams"),
+    ("order", "smoothlearn.streams"), ("StreamSampler", "smoothlearn.sampler"),
     ("LeakyMemory", "smoothlearn.nn"), ("reset_flags", "smoothlearn.memory"),
     ("load", "smoothlearn.data"), ("make_config", "smoothlearn.experiments"),
     ("run_sweep", "smoothlearn.sweep"),

@@ -10,7 +10,7 @@ import pytest
 
 from smoothlearn import figures
 from smoothlearn import reproduce as rp
-from smoothlearn.experiments import load_experiment, report_names
+from smoothlearn.experiments import builtin_names, load_experiment
 from smoothlearn.figures.unit import LSTM_QUICK, MNIST_QUICK, SYNTHETIC_QUICK
 from smoothlearn.results import strict_json
 from smoothlearn.sweep import Execution, run_sweep
@@ -52,7 +52,8 @@ def test_quick_settings_shrink_mnist_lstm_and_seeds():
 
 def test_quick_plan_covers_every_builtin_experiment():
     plans = rp.plan_experiments(quick=True)
-    in_quick = [n for n in report_names() if not figures.get(n).extension]
+    in_report = [n for n in builtin_names() if load_experiment(n).in_report]
+    in_quick = [n for n in in_report if not figures.get(n).extension]
     assert sorted(info.name for info, _ in plans) == in_quick
     assert "moving" not in in_quick  # an extension: run when named, or in full runs
     assert "moving" in [info.name for info, _ in rp.plan_experiments(quick=False)]
@@ -60,7 +61,7 @@ def test_quick_plan_covers_every_builtin_experiment():
         assert info.status != "failed", info.message
         assert configs and info.toml.startswith("name")
         lstm = [c for c in configs if c.model == "lstm"]
-        assert all(c.resolved_hidden == LSTM_QUICK.per_model["lstm"]["hidden"] for c in lstm)
+        assert all(c.spec().hidden == LSTM_QUICK.per_model["lstm"]["hidden"] for c in lstm)
 
 
 def test_full_plan_keeps_the_toml_settings():

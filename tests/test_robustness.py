@@ -56,7 +56,7 @@ def test_cells_share_arms_and_change_one_thing():
     assert {c.leak_grad for c in plans["no factor, memory off"]
             if c.model != "feedforward"} == {"ignore"}
     assert {c.test_mode for c in plans["no factor, memory off"]} == {"off"}
-    a11 = {(c.model, c.test_reset) for c in plans["test: A.11 resets"]}
+    a11 = {(c.model, c.test_reset and str(c.test_reset)) for c in plans["test: A.11 resets"]}
     assert ("leaky-reset", "input-change") in a11 and ("leaky", None) in a11
     assert not ids["RMSprop"] & ids["literal"]
 

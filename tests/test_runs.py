@@ -126,7 +126,8 @@ def test_runs_differing_only_in_test_protocol_train_once_with_their_own_numbers(
     tests = [dict(test_mode="off"), dict(test_mode="same"), dict(test_mode="repeat-1"),
              dict(test_mode="same", test_reset="never")]
     configs = [make_config(**SHARED[arch], seed=s, **t) for s in (0, 1) for t in tests]
-    shared = runs._shared_training(configs, [prepare(c) for c in configs])
+    shared = runs._shared_training([c.spec() for c in configs],
+                                  [prepare(c) for c in configs])
     assert {len(v) for v in shared.values()} == {3} and len(shared) == 2  # one per seed
     followed = []
     real_follower = runs._follower_curves
@@ -152,5 +153,6 @@ def test_runs_share_a_training_only_when_every_training_setting_agrees():
     configs = [make_config(**base, test_mode="same"), make_config(**base, test_mode="off"),
                make_config(**base, test_mode="off", lr=0.02),
                make_config(**base, test_mode="off", init_seed=5)]
-    shared = runs._shared_training(configs, [prepare(c) for c in configs])
+    shared = runs._shared_training([c.spec() for c in configs],
+                                  [prepare(c) for c in configs])
     assert shared == {0: [1]}

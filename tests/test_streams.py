@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.data import DataLoader
 
 from smoothlearn import streams
 
@@ -183,15 +182,3 @@ def test_bad_labels_and_epochs():
         streams.order(np.array([0.5, 1.5]), "random", 0)
     with pytest.raises(ValueError, match="epochs"):
         streams.order(np.array([0, 1]), "random", 0, epochs=0)
-
-
-def test_sampler_drives_a_dataloader():
-    labels = np.repeat(np.arange(4), 5)
-    sampler = streams.StreamSampler(labels, "repeat-2", seed=3)
-    assert len(sampler) == 20
-    loader = DataLoader(list(range(20)), sampler=sampler, batch_size=None)
-    assert [int(i) for i in loader] == streams.order(labels, "repeat-2", 3).tolist()
-    first = list(sampler)
-    sampler.set_epoch(1)
-    assert list(sampler) != first
-    assert list(sampler) == streams.order(labels, "repeat-2", 3, epochs=2)[20:].tolist()

@@ -282,16 +282,16 @@ def test_fast_engine_numbers_do_not_depend_on_batching(tmp_path):
 def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp_path, capsys):
     from smoothlearn import runs
 
-    real = runs.prepare
+    real = runs._prepare
 
-    def flaky(config):
-        if config.seed == 1:
+    def flaky(spec):
+        if spec.seed == 1:
             raise RuntimeError("boom\nsecond line")
-        return real(config)
+        return real(spec)
 
     configs = [make_config(**SMALL, seed=s) for s in range(4)]
     assert len(sweep.plan_batches(configs, "reference")) == 1  # the bad run has batch-mates
-    monkeypatch.setattr(runs, "prepare", flaky)
+    monkeypatch.setattr(runs, "_prepare", flaky)
     summary = sweep.run_sweep(configs, tmp_path, REF1)
     assert _counts(summary) == (3, 0, 1, 0)
     assert summary.failures == (
@@ -303,7 +303,7 @@ def test_a_run_that_raises_fails_alone_and_is_retried_next_time(monkeypatch, tmp
     assert table.loc[1, "message"] == "RuntimeError: boom second line"
     assert set(results.load(tmp_path)["seed"]) == {0, 2, 3}
 
-    monkeypatch.setattr(runs, "prepare", real)
+    monkeypatch.setattr(runs, "_prepare", real)
     assert _counts(sweep.run_sweep(configs, tmp_path, REF1)) == (1, 0, 0, 3)
     assert results.status(tmp_path)["done"] == 4
 

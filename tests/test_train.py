@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ from smoothlearn.train import (
     train_lstm,
     train_minibatch,
     train_reference,
-    with_settings,
 )
 
 
@@ -121,7 +121,8 @@ def test_streamed_evaluation_uses_memory():
 
 
 def test_divergence_stops_and_marks_the_run():
-    prep = with_settings(tiny(steps=50), lr=1e30, loss="ce")
+    prep = tiny(steps=50)
+    prep.settings = replace(prep.settings, lr=1e30, loss="ce")
     prep.eval_steps = np.arange(0, 51, 5)
     curves = train_reference(prep)
     assert curves.diverged

@@ -233,7 +233,7 @@ def test_the_registry_and_configs_know_a_user_dataset(tmp_path):
     info = dataset_info(ds.name)
     assert (info.task, info.input_size, info.n_classes, info.real) == ("classify", 10, 3, False)
     config = make_config(dataset=ds.name, condition="repeat-3")
-    assert config.resolved_hidden == 5  # half the input width, as 784-392
+    assert config.spec().hidden == 5  # half the input width, as 784-392
     assert load_dataset(ds.name).X_train.shape == (60, 10)
 
 

@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "order": "smoothlearn.streams",
-    "StreamSampler": "smoothlearn.streams",
+    "StreamSampler": "smoothlearn.sampler",
     "parse_condition": "smoothlearn.streams",
     "LeakyMemory": "smoothlearn.nn",
     "LeakyNet": "smoothlearn.nn",
@@ -40,8 +40,9 @@ _EXPORTS = {
     "run": "smoothlearn.study",
     "check": "smoothlearn.study",
 }
-_SUBMODULES = ("data", "streams", "memory", "nn", "train", "engine", "experiments", "sweep",
-               "results", "analysis", "claims", "report", "reproduce", "robustness", "study")
+_SUBMODULES = ("data", "streams", "sampler", "memory", "nn", "train", "engine", "experiments",
+               "families", "runs", "sweep", "results", "analysis", "claims", "report",
+               "reproduce", "robustness", "study")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
@@ -51,7 +52,8 @@ if TYPE_CHECKING:  # what static type checkers see; at run time __getattr__ does
     from smoothlearn.experiments import RunConfig, make_config  # noqa: F401
     from smoothlearn.memory import reset_flags  # noqa: F401
     from smoothlearn.nn import LeakyMemory, LeakyNet  # noqa: F401
-    from smoothlearn.streams import StreamSampler, order, parse_condition  # noqa: F401
+    from smoothlearn.sampler import StreamSampler  # noqa: F401
+    from smoothlearn.streams import order, parse_condition  # noqa: F401
     from smoothlearn.study import check, run  # noqa: F401
     from smoothlearn.sweep import run_sweep  # noqa: F401
 

@@ -15,8 +15,8 @@ seeds, as in the paper):
 * :func:`autoencoder_claims`, :func:`feature_error_claims`, :func:`a14_claims` — the Fig 3,
   A.13 and A.14 claims as :class:`~smoothlearn.verdicts.ComparisonResult` s.
 
-The array measures need only numpy; the reset rule comes from :mod:`smoothlearn.nn` (which
-imports torch), and the trained-run functions import the trainer lazily.
+The array measures need only numpy and the reset rule (:mod:`smoothlearn.memory`); the
+trained-run functions import the PyTorch reference trainer (``train.hidden_states``) lazily.
 
 Hidden units are named by position, as the paper compares "units in the corresponding
 position" across models: unit 0 is the no-memory unit of the multi-scale models (leak 0),
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smoothlearn.memory import group_slices, input_change
+from smoothlearn.runs import dataset_for, prepare
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; the trainer is imported lazily
     import pandas as pd
@@ -237,8 +238,6 @@ def reset_rate(
 # ---------------------------------------------------------------- trained runs
 def _latent_eval(config: RunConfig, X_eval: np.ndarray) -> np.ndarray:
     """Latent states of the evaluation stream; the analysis needs the whole ordered stream."""
-    from smoothlearn.runs import dataset_for
-
     ds = dataset_for(config)
     if ds.latent_test is None:
         raise ValueError(f"dataset {config.dataset!r} has no latent states to correlate with")
@@ -278,8 +277,6 @@ def autoencoder_analysis(
     the selectivity exists before any learning (``docs/autoencoders.md``), and only the change is
     owed to training.
     """
-    from smoothlearn.runs import prepare
-
     params = curves if isinstance(curves, dict) else curves.final_params
     if not params:
         raise ValueError("no final parameters to analyse (LSTM runs keep none)")
@@ -298,8 +295,6 @@ def dynamics_for(
     config: RunConfig, curves: Curves | dict[str, np.ndarray], start: int = 0, length: int = 30
 ) -> dict[str, np.ndarray]:
     """:func:`unit_dynamics` of a trained run on its held-out stream, as its evaluation saw it."""
-    from smoothlearn.runs import prepare
-
     params = curves if isinstance(curves, dict) else curves.final_params
     prep = prepare(config)
     latent = _latent_eval(config, prep.X_eval)

@@ -12,10 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["TrainSettings", "Prepared", "Curves", "Metrics", "Observer"]
+__all__ = ["Task", "Output", "Loss", "Optimizer", "LeakGrad", "TrainSettings", "Prepared",
+           "Curves", "Metrics", "Observer"]
+
+#: What a run learns: the category of each item, or the item itself (an autoencoder).
+Task = Literal["classify", "reconstruct"]
+Output = Literal["softmax", "sigmoid"]
+Loss = Literal["mse", "ce"]
+Optimizer = Literal["sgd", "rmsprop"]
+#: Whether the gradient flows through the leaky memory's own term (docs/model.md).
+LeakGrad = Literal["exact", "ignore"]
 
 
 #: RMSprop's squared-gradient averages below this (float32's smallest normal number) are
@@ -28,14 +38,14 @@ RMSPROP_V_FLOOR = float(np.finfo(np.float32).tiny)
 class TrainSettings:
     """Settings shared by every network of one ensemble (see ``docs/model.md``)."""
 
-    output: str = "softmax"
-    loss: str = "mse"
-    optimizer: str = "sgd"
+    output: Output = "softmax"
+    loss: Loss = "mse"
+    optimizer: Optimizer = "sgd"
     lr: float = 0.01
     rmsprop_alpha: float = 0.99
     rmsprop_momentum: float = 0.0
     rmsprop_eps: float = 1e-8
-    leak_grad: str = "exact"
+    leak_grad: LeakGrad = "exact"
 
 
 @dataclass
@@ -55,7 +65,7 @@ class Prepared:
     labels_eval: np.ndarray
     eval_resets: np.ndarray | None
     settings: TrainSettings
-    task: str = "classify"
+    task: Task = "classify"
 
     @property
     def steps(self) -> int:

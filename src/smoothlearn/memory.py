@@ -9,11 +9,13 @@ fast engine (:mod:`smoothlearn.engine`) call the same functions, so both reset o
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
     "RESET_POLICIES",
+    "ResetPolicy",
     "AGGREGATES",
     "parse_reset",
     "input_change",
@@ -26,16 +28,30 @@ RESET_POLICIES = ("never", "label", "every-K", "input-change")
 AGGREGATES = ("sum", "any", "all")
 
 
-def parse_reset(policy: str) -> tuple[str, int]:
-    """Split a reset policy string into (kind, period); validate with a helpful message."""
+class ResetPolicy(NamedTuple):
+    """A parsed reset policy: ``kind`` is never, label, every or input-change; ``period`` is
+    K of every-K (0 otherwise). ``str()`` gives the policy string back, as configs store it."""
+
+    kind: str
+    period: int = 0
+
+    def __str__(self) -> str:
+        return f"every-{self.period}" if self.kind == "every" else self.kind
+
+
+def parse_reset(policy: str | ResetPolicy) -> ResetPolicy:
+    """Parse a reset policy string (a parsed one passes through); the error names what is
+    allowed."""
+    if isinstance(policy, ResetPolicy):
+        return policy
     match = re.fullmatch(r"every-(\d+)", policy)
     if match:
         period = int(match.group(1))
         if period < 1:
             raise ValueError(f"reset={policy!r}: every-K needs K >= 1")
-        return "every", period
+        return ResetPolicy("every", period)
     if policy in ("never", "label", "input-change"):
-        return policy, 0
+        return ResetPolicy(policy)
     raise ValueError(
         f"reset={policy!r} is not valid; use one of 'never', 'label', 'every-K', 'input-change'"
     )
@@ -75,7 +91,7 @@ def input_change(
 
 
 def reset_flags(
-    policy: str,
+    policy: str | ResetPolicy,
     inputs: np.ndarray,
     labels: np.ndarray | None = None,
     groups: int = 1,

@@ -29,9 +29,10 @@ import pandas as pd
 
 from smoothlearn import analysis, figures
 from smoothlearn import claims as claims_mod
-from smoothlearn.data import dataset_info
+from smoothlearn.data import DataError, dataset_info, load_dataset
 from smoothlearn.experiments import (
     MODELS,
+    ConfigError,
     RunConfig,
     curves_frame,
     load_experiment,
@@ -72,8 +73,6 @@ class ReproduceOptions:
     step_policy: str | int = "pre-exhaustion"
 
     def __post_init__(self) -> None:
-        from smoothlearn.experiments import ConfigError
-
         known = [unit.id for unit in figures.registry()]
         unknown = sorted(set(self.experiments or ()) - set(known))
         if unknown:
@@ -150,8 +149,6 @@ def _per_model(config: RunConfig, per_model: dict[str, dict[str, Any]]) -> RunCo
 # ----------------------------------------------------------------------------- running
 def real_data_problem() -> str | None:
     """Why MNIST cannot be had (cache, SMOOTHLEARN_DATA or download), or None when it can."""
-    from smoothlearn.data import DataError, load_dataset
-
     try:
         load_dataset("mnist")
     except DataError as err:
@@ -163,7 +160,7 @@ def config_table(configs: Sequence[RunConfig]) -> pd.DataFrame:
     """Resolved settings per run_id: the config columns claims and figures filter on."""
     rows = []
     for config in configs:
-        resolved = config.resolved()
+        resolved = config.spec().record()
         rows.append({
             "run_id": config.run_id(),
             **{k: resolved[k] for k in (

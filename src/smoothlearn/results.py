@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from smoothlearn import runclaims
+from smoothlearn.experiments import RunConfig
 
 __all__ = [
     "Store",
@@ -471,16 +472,17 @@ def problems(directory: str | os.PathLike[str],
                   key=lambda p: p.run_id)
 
 
-def config_columns(config: Any) -> dict[str, Any]:
+def config_columns(config: RunConfig) -> dict[str, Any]:
     """Label and resolved-setting columns of a run (a RunConfig), as stored in its record.
 
     Kept in the record rather than recomputed on load, so a table shows what actually ran
-    even if a model preset changes later, and loading needs no torch import.
+    even if a model preset changes later.
     """
-    resolved = config.resolved()
+    spec = config.spec()
+    resolved = spec.record()
     values = {k: resolved[k] for k in (*SUMMARY_KEYS, "seed")}
     values.update({k: resolved[k] for k in CONFIG_COLUMNS if k in resolved})
-    values["test_reset"] = config.test_reset or resolved["reset"]
+    values["test_reset"] = str(spec.eval_reset)
     values["leak"] = json.dumps(resolved["leak"])
     values["dataset_params"] = json.dumps(resolved["dataset_params"], sort_keys=True)
     return values
@@ -489,8 +491,6 @@ def config_columns(config: Any) -> dict[str, Any]:
 def _record_columns(record: Mapping[str, Any]) -> dict[str, Any]:
     if "columns" in record:
         return dict(record["columns"])
-    from smoothlearn.experiments import RunConfig  # a record without columns: recompute
-
     return config_columns(RunConfig(**record["config"]))
 
 

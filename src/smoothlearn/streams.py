@@ -41,16 +41,17 @@ within-category order (and a fresh interleaving for ``random``/``sticky``), as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from torch.utils.data import Sampler
 
 __all__ = [
     "Condition",
     "parse_condition",
+    "as_labels",
     "order",
+    "epoch_order",
     "boundaries",
     "mean_run_length",
     "same_label_fraction",
@@ -58,7 +59,6 @@ __all__ = [
     "smoothness",
     "first_exhaustion_step",
     "balanced_subset",
-    "StreamSampler",
 ]
 
 _PATTERN = re.compile(r"^(random|given|repeat-(\d+)|sticky-([0-9]*\.?[0-9]+))$")
@@ -66,9 +66,10 @@ _PATTERN = re.compile(r"^(random|given|repeat-(\d+)|sticky-([0-9]*\.?[0-9]+))$")
 
 @dataclass(frozen=True)
 class Condition:
-    """A parsed condition string; ``kind`` is random, given, repeat or sticky."""
+    """A parsed condition string; ``str()`` gives it back in its one spelling (``sticky-0.50``
+    becomes ``sticky-0.5``), as configs and result tables store it."""
 
-    kind: str
+    kind: Literal["random", "given", "repeat", "sticky"]
     repeats: int = 1
     stay: float = 0.0
 
@@ -104,7 +105,8 @@ def parse_condition(condition: str | Condition) -> Condition:
     return Condition(kind)
 
 
-def _check_labels(labels: np.ndarray) -> np.ndarray:
+def as_labels(labels: np.ndarray) -> np.ndarray:
+    """``labels`` as a 1-d int64 array; a ValueError says what is wrong with them."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be a 1-d array, got shape {labels.shape}")
@@ -120,7 +122,7 @@ def _seed_rng(seed: int, *stream: int) -> np.random.Generator:
 
 def category_order(labels: np.ndarray, seed: int) -> np.ndarray:
     """The seeded cyclic order in which categories are visited (same for every condition)."""
-    categories = np.unique(_check_labels(labels))
+    categories = np.unique(as_labels(labels))
     return categories[_seed_rng(seed, 0).permutation(categories.size)]
 
 
@@ -184,11 +186,17 @@ def order(
     >>> order(np.array([0, 0, 1, 1]), "repeat-2", seed=0).shape
     (4,)
     """
-    labels = _check_labels(labels)
+    labels = as_labels(labels)
     cond = parse_condition(condition)
     if epochs < 1:
         raise ValueError(f"epochs={epochs!r} must be >= 1")
     return np.concatenate([_one_epoch(labels, cond, seed, e) for e in range(epochs)])
+
+
+def epoch_order(labels: np.ndarray, condition: str | Condition, seed: int,
+                epoch: int) -> np.ndarray:
+    """Epoch ``epoch`` of :func:`order` alone (what a sampler yields after ``set_epoch``)."""
+    return _one_epoch(as_labels(labels), parse_condition(condition), seed, int(epoch))
 
 
 def boundaries(sequence_labels: np.ndarray) -> np.ndarray:
@@ -266,7 +274,7 @@ def first_exhaustion_step(labels: np.ndarray, condition: str | Condition, seed: 
     Claims measured at or before this step are free of the exhausted-category tail artifact.
     For ``random`` it is where the first class presents its last item.
     """
-    labels = _check_labels(labels)
+    labels = as_labels(labels)
     seq = labels[order(labels, condition, seed)]
     last = [np.flatnonzero(seq == c)[-1] for c in np.unique(seq)]
     return int(min(last)) + 1
@@ -278,7 +286,7 @@ def balanced_subset(labels: np.ndarray, seed: int, per_class: int | None = None)
     The subset depends only on ``labels`` and ``seed``, so every condition trains on the same
     items; it removes the exhausted-category tail of repeat-N orders.
     """
-    labels = _check_labels(labels)
+    labels = as_labels(labels)
     cats, counts = np.unique(labels, return_counts=True)
     keep = int(counts.min()) if per_class is None else int(per_class)
     if keep < 1 or keep > counts.min():
@@ -286,26 +294,3 @@ def balanced_subset(labels: np.ndarray, seed: int, per_class: int | None = None)
     rng = _seed_rng(seed, 4)
     chosen = [rng.permutation(np.flatnonzero(labels == c))[:keep] for c in cats]
     return np.sort(np.concatenate(chosen))
-
-
-class StreamSampler(Sampler[int]):
-    """A ``torch.utils.data.Sampler`` yielding one epoch of :func:`order` per iteration.
-
-    Call :meth:`set_epoch` between epochs for a fresh within-category order, as with
-    ``DistributedSampler``.
-    """
-
-    def __init__(self, labels: np.ndarray, condition: str, seed: int = 0) -> None:
-        self.labels = _check_labels(labels)
-        self.condition = parse_condition(condition)
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __iter__(self) -> Iterator[int]:
-        yield from _one_epoch(self.labels, self.condition, self.seed, self.epoch).tolist()
-
-    def __len__(self) -> int:
-        return int(self.labels.size)

@@ -25,7 +25,6 @@ thread limits before numpy, torch or numba are first imported.
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -61,16 +60,8 @@ CAP_SMALL = 128
 #: Runs per batch for the reference trainer (one run at a time anyway; a batch only
 #: amortises task overhead).
 CAP_REFERENCE = 4
-#: Compiled LSTM runs take minutes each and train one after another in a worker: one per
-#: batch spreads them evenly over the workers and stores each as soon as it is done.
-CAP_LSTM = 1
 #: Failed runs printed to stderr before the rest are only counted.
 SHOW_FAILURES = 10
-#: Settings that may differ inside one ensemble (the fast engine trains them in one kernel).
-_ENSEMBLE_FREE = frozenset({
-    "experiment", "seed", "order_seed", "init_seed", "condition", "model", "leak", "reset",
-    "reset_aggregate", "test_mode", "test_reset", "eval_every", "eval_steps", "eval_items",
-})
 
 
 # ----------------------------------------------------------------------------- options
@@ -136,10 +127,9 @@ def check_device(device: str | None) -> None:
 
 # ----------------------------------------------------------------------------- batches
 def ensemble_key(config: RunConfig) -> str:
-    """Runs with equal keys share data, layer shapes, training settings and length."""
-    resolved = config.resolved()
-    kept = {k: v for k, v in resolved.items() if k not in _ENSEMBLE_FREE}
-    return json.dumps(kept, sort_keys=True, default=str)
+    """Runs with equal keys share data, layer shapes, training settings and length
+    (:meth:`~smoothlearn.experiments.RunSpec.ensemble_key`)."""
+    return config.spec().ensemble_key()
 
 
 def _input_size(config: RunConfig) -> int:
@@ -149,16 +139,13 @@ def _input_size(config: RunConfig) -> int:
 
 
 def batch_cap(config: RunConfig, engine: str) -> int:
-    """Most runs per batch: small enough to spread a grid over many workers."""
-    resolved = config.resolved()
-    if engine == "fast" and config.arch == "conv":  # one batch: one stacked ensemble
-        from smoothlearn.engine.conv import MAX_ENSEMBLE
-
-        return MAX_ENSEMBLE
-    if engine == "fast" and config.arch == "lstm":
-        return CAP_LSTM
-    if engine == "reference" or config.arch != "leaky" or resolved["batch_size"] > 1:
+    """Most runs per batch: small enough to spread a grid over many workers; the fast
+    engine's cap is the run's family's (:data:`smoothlearn.families.FAMILIES`)."""
+    if engine == "reference":
         return CAP_REFERENCE
+    cap = config.spec().family.batch_cap
+    if cap is not None:
+        return cap
     return CAP_LARGE if _input_size(config) >= LARGE_INPUT else CAP_SMALL
 
 
@@ -262,7 +249,7 @@ def _train(configs: Sequence[RunConfig], engine: str, device: str | None) -> lis
     for config, curve in zip(configs, curves, strict=True):
         out.append(RunResult(
             run_id=config.run_id(), status="trained", seconds=seconds, engine=engine,
-            diverged=bool(curve.diverged), classify=config.resolved_task == "classify",
+            diverged=bool(curve.diverged), classify=config.spec().task == "classify",
             curve={"step": curve.steps, "test_mse": curve.test_mse, "test_ce": curve.test_ce,
                    "test_acc": curve.test_acc},
         ))

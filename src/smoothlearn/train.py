@@ -11,7 +11,7 @@ engine (``smoothlearn.engine``) consume exactly the same inputs and can be teste
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -303,8 +303,3 @@ def train_lstm(
         if progress and (step + 1) % 1000 == 0:
             progress(1000)
     return record.curves(False, model.params())
-
-
-def with_settings(prep: Prepared, **changes) -> Prepared:
-    """A copy of ``prep`` with some training settings changed (handy in tests and sweeps)."""
-    return replace(prep, settings=replace(prep.settings, **changes))

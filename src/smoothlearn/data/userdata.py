@@ -130,18 +130,17 @@ def default_hidden(name: str) -> int:
     return max(1, user_meta(name).n_features // 2)
 
 
-def check_condition(name: str, condition: str, task: str) -> None:
-    """The order a run asks for can be built from this data: a ``repeat-N`` order needs N
-    items of every class, and orders by category need labels."""
+def check_condition(name: str, condition: str, repeats: int | None, task: str) -> None:
+    """The order a run asks for can be built from this data: a ``repeat-N`` order
+    (``repeats=N``; None for other orders) needs N items of every class, and any order but
+    ``random`` needs labels. The config layer parsed ``condition``; it is only named here."""
     meta = user_meta(name)
     if meta.ordered:
         return
     if task == "classify" and not meta.class_counts:
         raise DataError(f"dataset {meta.source!r} has no labels (y_train); set "
                         "task = \"reconstruct\" or add y_train and y_test")
-    kind, _, value = condition.partition("-")
-    if kind == "repeat" and meta.class_counts:
-        repeats = int(value)
+    if repeats is not None and meta.class_counts:
         small = [(k, n) for k, n in enumerate(meta.class_counts) if n < repeats]
         if small:
             k, n = small[0]
