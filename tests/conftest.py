@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMOOTHLEARN_MIRRORS", closed_port_url())
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def data_setting_restored() -> Iterator[None]:
+    """``--data-dir`` sets SMOOTHLEARN_DATA for the whole process (the CLI's contract): put it
+    back after each test, so that a test run without the data never sees a test's folder."""
+    before = os.environ.get("SMOOTHLEARN_DATA")
+    yield
+    if before is None:
+        os.environ.pop("SMOOTHLEARN_DATA", None)
+    else:
+        os.environ["SMOOTHLEARN_DATA"] = before
 
 
 @pytest.fixture(scope="session")
