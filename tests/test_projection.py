@@ -100,9 +100,22 @@ def test_lines_say_projected_and_actual() -> None:
 def test_a_real_projection_skips_what_the_store_holds(tmp_path) -> None:
     runs = [make_config(**SMALL, seed=s) for s in range(3)]
     run_sweep(runs[:1], tmp_path, Execution(workers=1, quiet=True))
-    p = projection.project([(runs, tmp_path), (runs[:2], tmp_path / "other")], workers=2)
+    p = projection.project([(runs, tmp_path), (runs[:2], tmp_path / "other")], workers=1)
     assert (p.runs, p.already_done, p.borrowed) == (4, 1, 0)
     assert p.seconds > 0 and p.probe_seconds > 0
+
+
+def test_each_sweep_with_a_pool_pays_its_start_up(tmp_path, monkeypatch) -> None:
+    """Sweeps run one after another: their times add, and each that starts a pool (more than
+    one worker, more than one run to do) pays a worker's start-up."""
+    monkeypatch.setattr(projection, "measure_startup", lambda: 5.0)
+    monkeypatch.setattr(projection, "measure_rates",
+                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0)
+                                                       for r in planned})  # fmt: skip
+    runs = [make_config(**SMALL, seed=s) for s in range(5)]
+    groups = [(runs[:4], tmp_path / "a"), (runs[4:], tmp_path / "b")]
+    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 2 + 1)
+    assert projection.project(groups, workers=1).seconds == pytest.approx(4 + 1)
 
 
 def test_reproduce_prints_the_projection_first_and_the_comparison_last(

@@ -7,14 +7,17 @@ steps, which gives seconds per run, per training step and per evaluation point
 (:class:`Rate`); a short run is timed whole. A run's projected
 time is its steps and evaluation points at its kind's rate (runs that share a training,
 :meth:`~smoothlearn.experiments.RunConfig.training_key`, pay it once); the sweep spreads them
-over its workers (:func:`estimate`). Figures, claims and the report are not counted: they
-take seconds. At the end :meth:`Projection.versus` puts the projection beside the time taken.
+over its workers (:func:`estimate`), and each sweep's process pool pays the start-up of a
+fresh Python importing the trainers (:func:`measure_startup`). Figures, claims and the report
+are not counted. At the end :meth:`Projection.versus` puts the projection beside the time taken.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -245,25 +248,42 @@ def _finished(store: Path) -> set[str]:
     return Store(store).open().scan()[0]
 
 
+def measure_startup() -> float:
+    """Seconds for a fresh Python to import what a pool worker imports (torch, numba, the
+    trainers): what each sweep's process pool pays before its first run."""
+    code = "import torch, numba, smoothlearn.runs, smoothlearn.engine, smoothlearn.sweep"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+    return time.perf_counter() - start
+
+
 def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
             engine: str = "fast") -> Projection:
-    """The projected time of every run of ``groups`` (configs, and the store they go to) that
-    its store does not hold yet, trained by ``engine`` on ``workers`` processes."""
+    """The projected time of every run of ``groups`` that its store does not hold yet, trained
+    by ``engine`` on ``workers`` processes. A group is one sweep (its configs and the store
+    they go to); sweeps run one after another, each starting its own pool."""
     start = time.perf_counter()
     todo: list[RunConfig] = []
+    sizes: list[int] = []
     done = 0
     for configs, store in groups:
         unique = {c.run_id(): c for c in configs}
         finished = _finished(store) & set(unique)
         done += len(finished)
         todo += [c for i, c in unique.items() if i not in finished]
+        sizes.append(len(unique) - len(finished))
     planned = plan_runs(todo)
     rates = measure_rates(todo, planned, engine)
+    pools = sum(n > 1 for n in sizes) if workers > 1 else 0
+    seconds = measure_startup() * pools if pools else 0.0
+    at = 0
+    for n in sizes:
+        seconds += estimate(planned[at:at + n], rates, workers)
+        at += n
     info = cpu_info()
     return Projection(
-        seconds=estimate(planned, rates, workers), runs=len(todo), already_done=done,
-        workers=workers, probe_seconds=time.perf_counter() - start,
-        cpu=f"{info.model} ({info.features()})",
+        seconds=seconds, runs=len(todo), already_done=done, workers=workers,
+        probe_seconds=time.perf_counter() - start, cpu=f"{info.model} ({info.features()})",
         borrowed=sum(not rates[r.kind].measured for r in planned),
     )
 

@@ -274,7 +274,7 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
             info.status, info.message = "skipped", "MNIST unavailable"
     runnable = [(info, configs) for info, configs in plans
                 if info.status not in ("failed", "skipped")]  # fmt: skip
-    groups = [([c for _, cs in runnable for c in cs], out / STORE)]  # the projected time:
+    groups = [(cs, out / STORE) for _, cs in runnable]  # one sweep each: the projected time
     if with_sweep and not problem:
         groups.append((projection.robustness_runs(quick), out / "robustness" / STORE))
     projected = None if quiet else projection.announce(groups, execution.worker_count, engine)
