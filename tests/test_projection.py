@@ -116,6 +116,10 @@ def test_each_sweep_with_a_pool_pays_its_start_up(tmp_path, monkeypatch) -> None
     groups = [(runs[:4], tmp_path / "a"), (runs[4:], tmp_path / "b")]
     assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 2 + 1)
     assert projection.project(groups, workers=1).seconds == pytest.approx(4 + 1)
+    monkeypatch.setattr(projection, "measure_rates",
+                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0, warmup_s=3.0)
+                                                       for r in planned})  # fmt: skip
+    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 3 + 2 + 1)
 
 
 def test_reproduce_prints_the_projection_first_and_the_comparison_last(

@@ -8,7 +8,8 @@ steps, which gives seconds per run, per training step and per evaluation point
 time is its steps and evaluation points at its kind's rate (runs that share a training,
 :meth:`~smoothlearn.experiments.RunConfig.training_key`, pay it once); the sweep spreads them
 over its workers (:func:`estimate`), and each sweep's process pool pays the start-up of a
-fresh Python importing the trainers (:func:`measure_startup`). Figures, claims and the report
+fresh Python importing the trainers (:func:`measure_startup`) and loading each kind's data
+and kernels (``Rate.warmup_s``, the first probe's extra time). Figures, claims and the report
 are not counted. At the end :meth:`Projection.versus` puts the projection beside the time taken.
 """
 
@@ -68,6 +69,9 @@ class Rate:
     step_s: float
     eval_s: float
     measured: bool = True  # False: borrowed from another kind
+    #: What a fresh process pays once before its first run of this kind (loading the data
+    #: and the compiled kernels): each sweep's pool pays it again.
+    warmup_s: float = 0.0
 
     def seconds(self, run: PlannedRun) -> float:
         return self.run_s + run.steps * self.step_s + run.points * self.eval_s
@@ -183,17 +187,18 @@ def measure_rate(config: RunConfig, probe_steps: int, run_steps: int,
     shortened to ``probe_steps`` steps evaluated at 2 points and at 6, and to twice as many
     steps at 2 points, which separates the cost per run, per step and per point."""
     if run_steps <= 2 * probe_steps:
-        _probe(config, engine)
-        return Rate(run_s=min(_probe(config, engine), _probe(config, engine)), step_s=0.0,
-                    eval_s=0.0)
-    S = max(probe_steps - probe_steps % 5, 5)
-    _probe(config, engine, S, S)
-    two = _probe(config, engine, S, S)
-    six = _probe(config, engine, S, S // 5)
-    longer = _probe(config, engine, 2 * S, 2 * S)
+        first = _probe(config, engine)
+        whole = min(_probe(config, engine), _probe(config, engine))
+        return Rate(run_s=whole, step_s=0.0, eval_s=0.0, warmup_s=max(first - whole, 0.0))
+    short = max(probe_steps - probe_steps % 5, 5)  # a multiple of 5: 6 points exactly
+    first = _probe(config, engine, short, short)
+    two = _probe(config, engine, short, short)
+    six = _probe(config, engine, short, short // 5)
+    longer = _probe(config, engine, 2 * short, 2 * short)
     eval_s = max(six - two, 0.0) / 4
-    step_s = max(longer - two, 0.0) / S
-    return Rate(run_s=max(two - S * step_s - 2 * eval_s, 0.0), step_s=step_s, eval_s=eval_s)
+    step_s = max(longer - two, 0.0) / short
+    return Rate(run_s=max(two - short * step_s - 2 * eval_s, 0.0), step_s=step_s,
+                eval_s=eval_s, warmup_s=max(first - two, 0.0))
 
 
 def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
@@ -274,11 +279,13 @@ def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
         sizes.append(len(unique) - len(finished))
     planned = plan_runs(todo)
     rates = measure_rates(todo, planned, engine)
-    pools = sum(n > 1 for n in sizes) if workers > 1 else 0
-    seconds = measure_startup() * pools if pools else 0.0
-    at = 0
+    startup = measure_startup() if workers > 1 and any(n > 1 for n in sizes) else 0.0
+    seconds, at = 0.0, 0
     for n in sizes:
-        seconds += estimate(planned[at:at + n], rates, workers)
+        sweep = planned[at:at + n]
+        seconds += estimate(sweep, rates, workers)
+        if workers > 1 and n > 1:  # a new pool: fresh processes import and warm up
+            seconds += startup + sum(rates[k].warmup_s for k in {r.kind for r in sweep})
         at += n
     info = cpu_info()
     return Projection(
