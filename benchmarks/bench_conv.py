@@ -20,6 +20,7 @@ import torch
 from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.convnet import init_conv_params
 from smoothlearn.engine.conv import train_conv_many
+from smoothlearn.machine import cpu_info
 from smoothlearn.nn import reset_flags
 from smoothlearn.train import train_conv_reference
 
@@ -53,6 +54,7 @@ def rate(train, runs: list[Prepared]) -> float:
 
 
 def main() -> None:
+    print(cpu_info().line(), flush=True)  # speed depends on it: say which CPU ran
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--sizes", default="1,4,8,16", help="networks per call of the fast path")

@@ -32,6 +32,7 @@ from smoothlearn.bench.workloads import mnist_workload
 from smoothlearn.engine.arrays import aligned_copy, csr
 from smoothlearn.engine.kernels import forward_w1_csr, forward_w1_wide
 from smoothlearn.engine.runtime import numba_threads
+from smoothlearn.machine import cpu_info
 
 
 @njit(nogil=True)
@@ -42,6 +43,7 @@ def _all_items(first_layer, out, W1T, b1, ptr, idx, val):
 
 
 def main() -> None:
+    print(cpu_info().line(), flush=True)  # speed depends on it: say which CPU ran
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()

@@ -20,6 +20,7 @@ import numpy as np
 
 from smoothlearn import data
 from smoothlearn.data.moving import MovingSpec, render_stream
+from smoothlearn.machine import cpu_info
 
 CASES = {
     "translation (defaults)": {},
@@ -51,6 +52,7 @@ def measure(images: np.ndarray, labels: np.ndarray, spec: MovingSpec, steps: int
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(cpu_info().line(), flush=True)  # speed depends on it: say which CPU ran
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60_000)
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
+python -m smoothlearn.machine  # the CPU: model, AVX2/AVX-512, L2 per core
 out="$(mktemp -d)"
 time smoothlearn run figA4 --seeds 20 --out "$out" --quiet
 smoothlearn results "$out"

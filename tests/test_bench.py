@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from smoothlearn import bench
-from smoothlearn.bench import cases
+from smoothlearn import bench, machine
+from smoothlearn.bench import cases, executors
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import TrainSettings
 
@@ -112,16 +112,51 @@ def test_case_table_prints_each_row_in_its_unit():
     assert "250 [200–300] items/s | 5 items/s | 50× | ≥40× met | n |" in table[2]
 
 
+def test_the_executor_row_times_dask_and_the_local_pool_on_one_grid():
+    pytest.importorskip("distributed")
+    row = executors.executor_case(executors.ExecutorGrid("figA4", 1), workers=1)  # small
+    assert row["networks"] == 20 and row["threads"] == 1
+    assert row["identical"] and row["max_abs_diff"] == 0
+    assert row["ratio"] == pytest.approx(row["local_s"] / row["dask_s"])
+    assert row["met"] == (row["ratio"] >= executors.DASK_TARGET)
+    assert f"Dask throughput {row['ratio']:.0%} of local" in row["note"]
+    assert "curves bit-identical" in row["note"] and "start-up weighs" in row["note"]
+
+
+def test_differing_stores_are_not_called_identical(tmp_path):
+    from smoothlearn import sweep
+    from smoothlearn.experiments import make_config
+
+    small = {"dataset": "synthetic-categories", "steps": 100, "eval_every": 50}
+    one = sweep.Execution(engine="reference", workers=1, quiet=True)
+    for name, lr in (("a", 0.1), ("b", 0.1), ("c", 0.2)):
+        sweep.run_sweep([make_config(**small, lr=lr)], tmp_path / name, one)
+    assert executors.same_curves(tmp_path / "a", tmp_path / "b") == (True, 0.0)
+    assert executors.same_curves(tmp_path / "a", tmp_path / "c") == (False, float("inf"))
+
+
+def test_the_full_grid_is_a_minute_of_work_and_quick_is_small():
+    assert executors.executor_grid(False, mnist=True) == executors.ExecutorGrid("fig2", 2)
+    assert len(executors.executor_grid(False, mnist=False).configs()) == 2000
+    assert len(executors.executor_grid(True, mnist=True).configs()) <= 100
+
+
 def test_quick_benchmark_writes_every_case(monkeypatch, tmp_path):
     """Run as an installed copy would (no benchmarks/ folder): one line says what is missing."""
     monkeypatch.setattr(bench, "mnist_workload", tiny_mnist)
+    dask_row = cases.case_row("Dask LocalCluster vs local pool", "20 runs", 20, 1, 2,
+                              {"rate": 9.0, "rate_min": 9.0, "rate_max": 9.0}, 10.0, 0.9, "n",
+                              "runs/s")  # fmt: skip
+    monkeypatch.setattr(bench, "executor_case", lambda grid: dask_row)  # tested above
     monkeypatch.setattr(bench, "load_before", lambda: None)
     res = bench.run_benchmarks(quick=True, out=tmp_path)
+    assert res.table.startswith(machine.cpu_info().line())
+    assert res.results["machine"]["cpu"]["model"] == machine.cpu_info().model
     assert f"\n\n{cases.BEFORE_MISSING}\n" in res.table
     names = [c["case"] for c in res.results["cases"]]
     for wanted in ("MNIST leaky+reset, sparse", "MNIST, RMSprop (momentum 0)",
                    "LSTM, BPTT window 10", "mini-batch 16", "evaluation, memory off",
-                   "dense inputs (CIFAR-shaped)"):
+                   "dense inputs (CIFAR-shaped)", "Dask LocalCluster vs local pool"):
         assert wanted in names
         assert f"| {wanted} |" in res.table
     for row in res.results["cases"]:

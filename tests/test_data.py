@@ -407,6 +407,20 @@ def test_all_mirrors_failing_gives_actionable_message(
     assert not list((isolated / "mnist").glob("*"))  # nothing half-written
 
 
+def test_no_test_reaches_a_public_address() -> None:
+    """The autouse guard (conftest): a connection off this machine fails at once, in the test
+    process, whatever the mirrors say; loopback stays open for local mirrors and clusters."""
+    with socket.socket() as sock, pytest.raises(OSError, match="may not reach the network"):
+        sock.connect(("192.0.2.1", 80))  # TEST-NET-1: routable-looking, never answered
+    with pytest.raises(OSError, match="may not reach the network"):
+        urllib.request.urlopen("http://192.0.2.1/", timeout=30)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.create_connection(server.getsockname(), timeout=5):
+            pass
+
+
 def test_failed_write_leaves_no_temp_file(
     mirrors: dict[str, tuple[str, list[str]]], isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

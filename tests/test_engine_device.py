@@ -114,8 +114,10 @@ def test_a_diverging_network_is_frozen_and_its_batch_mate_carries_on():
     assert want[1].diverged and not want[0].diverged
     assert_same(got[0], want[0])
     assert got[1].diverged and np.array_equal(got[1].steps, want[1].steps)
-    for name, value in want[1].final_params.items():  # the weights before the bad step
-        np.testing.assert_array_equal(got[1].final_params[name], value)
+    # The weights before the bad step, at ~1e27: batched products against the reference's
+    # (another summation order; on some CPUs BLAS rounds them ~3 ulp apart), so relative.
+    for name, value in want[1].final_params.items():
+        np.testing.assert_allclose(got[1].final_params[name], value, RTOL, 0, err_msg=name)
 
 
 def test_minibatch_points_are_recorded_once_each_at_the_next_batch_start():

@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 from test_engine import STEPS, _data, assert_same, make_run
 
-from smoothlearn.engine import ensemble, kernels, schedule, train_many
+from smoothlearn.engine import ensemble, floatmode, kernels, schedule, train_many
 from smoothlearn.engine.floatmode import FLUSH_SUBNORMALS, X86, float_mode, set_float_mode
 from smoothlearn.train import train_reference
 
@@ -116,6 +116,33 @@ def test_flush_mode_zeroes_subnormals_only_while_set() -> None:
     x = np.full(16, TINY, np.float32)
     assert np.all(halves(x, True) == 0)
     assert np.all(halves(x, False) == HALF_TINY)
+
+
+def test_off_x86_the_float_mode_is_a_no_op_and_rmsprop_keeps_the_floor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The non-x86 path (ARM, ...), forced here: kernels compiled with ``X86`` False read mode
+    0, flush nothing, and RMSprop still equals the reference (the subnormal floor alone).
+    Fresh, uncached compilations, so the cached x86 kernels are neither used nor overwritten."""
+    assert floatmode.has_mxcsr("AMD64") and not floatmode.has_mxcsr("aarch64")
+    monkeypatch.setattr(floatmode, "X86", False)
+
+    @njit
+    def halves(x: np.ndarray) -> tuple[int, np.ndarray]:
+        mode = float_mode()
+        set_float_mode(mode | FLUSH_SUBNORMALS)
+        out = x * np.float32(0.5)
+        set_float_mode(mode)
+        return mode, out
+
+    mode, out = halves(np.full(4, TINY, np.float32))
+    assert mode == 0 and np.all(out == HALF_TINY)  # no float mode was set
+    fresh = njit(**{**kernels._STEP, "cache": False})(kernels.train_net.py_func)
+    monkeypatch.setattr(kernels, "train_net", fresh)
+    monkeypatch.setattr(ensemble, "train_chunk", kernels.train_chunk.py_func)
+    run = make_run(optimizer="rmsprop", lr=0.01, loss="ce", eval_every=STEPS)
+    (fast,) = train_many([run], threads=1)
+    assert_same(fast, train_reference(run))
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

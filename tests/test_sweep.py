@@ -16,6 +16,7 @@ import pytest
 
 from smoothlearn import cli, results, sweep
 from smoothlearn.experiments import ConfigError, load_experiment, make_config
+from smoothlearn.machine import TrainedOn, cpu_info
 
 TINY_TOML = """
 name = "tiny"
@@ -320,6 +321,18 @@ def test_a_failure_inside_a_worker_process_is_recorded(tmp_path):
     assert record["message"].startswith("DataError: synthetic-categories: n_categories")
     assert "Traceback" in record["traceback"]
     assert not (tmp_path / "curves" / f"{bad.run_id()}.parquet").exists()
+    done = json.loads((tmp_path / "runs" / f"{good[0].run_id()}.json").read_text())
+    assert done["trained_on"] == TrainedOn.here().record()  # as the worker process saw it
+
+
+def test_each_record_names_the_cpu_and_device_that_trained_it(tmp_path):
+    config = make_config(**SMALL)
+    sweep.run_sweep([config], tmp_path, REF1)
+    record = json.loads((tmp_path / "runs" / f"{config.run_id()}.json").read_text())
+    info = cpu_info()
+    assert record["trained_on"] == {"cpu": f"{info.model} ({info.llvm_name})",
+                                    "cpu_features": info.features(), "device": "cpu"}
+    assert results.status(tmp_path)["done"] == 1  # the store still reads it
 
 
 class _KillsItsWorker:

@@ -370,9 +370,11 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from smoothlearn.bench import DEFAULT_OUT, run_benchmarks
+    from smoothlearn.machine import cpu_info
 
-    out = Path(args.out) if args.out else DEFAULT_OUT
-    res = run_benchmarks(args.quick, _output_dir(out, "--out"))
+    out = _output_dir(Path(args.out) if args.out else DEFAULT_OUT, "--out")
+    print(cpu_info().line(), flush=True)
+    res = run_benchmarks(args.quick, out)
     print(res.table)
     print(f"wrote {res.json_path} and {res.markdown_path}")
     return 0

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from smoothlearn import analysis, figures
+from smoothlearn import analysis, figures, projection
 from smoothlearn import claims as claims_mod
 from smoothlearn.data import DataError, dataset_info, load_dataset
 from smoothlearn.experiments import (
@@ -255,6 +255,10 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
             info.status, info.message = "skipped", "MNIST unavailable"
     runnable = [(info, configs) for info, configs in plans
                 if info.status not in ("failed", "skipped")]  # fmt: skip
+    groups = [(cs, out / STORE) for _, cs in runnable]  # one sweep each: the projected time
+    if with_sweep and not problem:
+        groups.append((projection.robustness_runs(quick), out / "robustness" / STORE))
+    projected = None if quiet else projection.announce(groups, execution.worker_count, engine)
     for at, (info, configs) in enumerate(runnable):
         siblings = later_siblings(configs, [c for _, cs in runnable[at + 1:] for c in cs])
         _say(f"{info.name}: {len(configs)} runs"
@@ -275,6 +279,8 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
                      "`smoothlearn reproduce --robustness`.")
     path = _write_outputs(out, frame, plans, quick, engine, options.step_policy, notes, started,
                           extra)
+    if projected:
+        print(projected.versus(time.perf_counter() - started), flush=True)
     return Reproduction(path, tuple(i.name for i, _ in plans if i.status == "failed"))
 
 

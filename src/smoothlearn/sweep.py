@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smoothlearn.machine import TrainedOn
+
 if TYPE_CHECKING:
     from smoothlearn.experiments import RunConfig
     from smoothlearn.results import Problem, Store
@@ -190,6 +192,7 @@ class RunResult:
     diverged: bool = False
     classify: bool = True
     curve: dict[str, Any] = field(default_factory=dict)
+    trained_on: TrainedOn | None = None  # the worker's CPU and device
 
     @property
     def steps(self) -> int:
@@ -245,13 +248,14 @@ def _train(configs: Sequence[RunConfig], engine: str, device: str | None) -> lis
     start = time.perf_counter()
     curves = run_many(configs, engine=engine, threads=1, device=device)  # type: ignore[arg-type]
     seconds = (time.perf_counter() - start) / len(configs)
+    here = TrainedOn.here(device)
     out = []
     for config, curve in zip(configs, curves, strict=True):
         out.append(RunResult(
             run_id=config.run_id(), status="trained", seconds=seconds, engine=engine,
             diverged=bool(curve.diverged), classify=config.spec().task == "classify",
             curve={"step": curve.steps, "test_mse": curve.test_mse, "test_ce": curve.test_ce,
-                   "test_acc": curve.test_acc},
+                   "test_acc": curve.test_acc}, trained_on=here,
         ))
     return out
 
@@ -470,6 +474,8 @@ class _Tally:
             "seconds": round(result.seconds, 6), "config": config.model_dump(mode="json"),
             "columns": config_columns(config),
         }
+        if result.trained_on is not None:
+            record["trained_on"] = result.trained_on.record()
         if result.status == "failed":
             self.store.write_run({**record, "status": "failed", "traceback": result.trace},
                                  None)

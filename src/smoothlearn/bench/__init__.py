@@ -12,7 +12,10 @@ Cases (:mod:`.cases`), each timed against its baseline in the same run:
   ``train.train_minibatch``, one core each;
 - memory-off evaluation on the 10,000 MNIST test items against ``train.evaluate``;
 - dense inputs of a user's width (3,072-1,000-10, random CIFAR-shaped data) on the engine
-  against the naive loop.
+  against the naive loop;
+- a real local Dask cluster against the local process pool on one grid (:mod:`.executors`).
+
+The output starts with the CPU (:mod:`smoothlearn.machine`): model, AVX2/AVX-512, L2 per core.
 
 The workloads (:mod:`.workloads`) use MNIST when ``SMOOTHLEARN_DATA`` holds it, else random
 inputs of its shape. Timings on a shared machine are noisy (:mod:`.timing`): every figure is
@@ -25,7 +28,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,7 @@ from smoothlearn.bench.cases import (
     lstm_case,
     minibatch_case,
 )
+from smoothlearn.bench.executors import executor_case, executor_grid
 from smoothlearn.bench.timing import engine_rate, naive_rate, parallel_check, roofline
 from smoothlearn.bench.workloads import (
     Workload,
@@ -52,6 +56,7 @@ from smoothlearn.bench.workloads import (
     mnist_workload,
     synthetic_workload,
 )
+from smoothlearn.machine import CpuInfo, cpu_info
 
 DEFAULT_OUT = Path("runs") / "bench"
 
@@ -103,12 +108,14 @@ def measure(quick: bool) -> dict[str, Any]:
     cases.append(lstm_case(mnist, *((50, 500) if quick else (500, 5000)), repeats))
     cases.append(minibatch_case(mnist, *((800, 8000) if quick else (8000, 80_000)), repeats))
     cases.append(evaluation_case(full_test, threads, repeats, load_before()))
+    cases.append(executor_case(executor_grid(quick, mnist.source == "MNIST")))
     fig2 = fig2_projection(full_test, threads, cases[0]["engine_rate"], quick)
     roof = roofline(mnist.X, mnist.runs(1, 2001)[0].order)
     return {
         "machine": {
             "python": sys.version.split()[0], "platform": platform.platform(),
-            "cpu_count": os.cpu_count(), "processor": _cpu_name(), "torch": torch.__version__,
+            "cpu_count": os.cpu_count(), "processor": _cpu_name(), "cpu": asdict(cpu_info()),
+            "torch": torch.__version__,
             "numpy": np.__version__, "numba": numba.__version__, "quick": quick,
             "repeats": repeats, "threads": threads,
             "effective_cores": [cores_before, parallel_check(threads)],
@@ -159,6 +166,7 @@ def markdown(res: dict[str, Any]) -> str:
     """The results as Markdown tables (what docs/performance.md quotes)."""
     m = res["machine"]
     lines = [
+        CpuInfo(**m["cpu"]).line() + "\n",
         f"Machine: {m['processor']}, {m['cpu_count']} cores; torch {m['torch']}, "
         f"numpy {m['numpy']}, numba {m['numba']}; median of {m['repeats']} "
         f"(range in brackets){' — quick mode' if m['quick'] else ''}. Effective cores "

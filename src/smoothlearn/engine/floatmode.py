@@ -7,9 +7,12 @@ changes a result by less than float32's smallest normal number, 1.2e-38, far ins
 engine's tolerance against the reference trainer. The mode is per thread: a kernel sets it
 on entry and restores it before every return (:func:`kernels.train_net`).
 
-Off x86 the intrinsics compile to nothing (``float_mode`` is 0). numba's cache does not see
-edits to this file in the kernels that inline these intrinsics: clear
-``engine/__pycache__`` after changing it.
+Off 64-bit x86 (ARM, POWER, ...) there is no MXCSR: the intrinsics compile to nothing
+(``float_mode`` is 0) and RMSprop falls back to the subnormal floor alone
+(:data:`~smoothlearn.contract.RMSPROP_V_FLOOR`, applied on every CPU), which keeps the stored
+square averages normal; results still equal the reference trainer's. The choice is made
+when a kernel is compiled, from :data:`X86`. numba's cache does not see edits to this file in
+the kernels that inline these intrinsics: clear ``engine/__pycache__`` after changing it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+def has_mxcsr(machine: str) -> bool:
+    """Whether ``machine`` (as :func:`platform.machine` names it) is 64-bit x86, whose SSE
+    control register the intrinsics below read and write."""
+    return machine.lower() in ("x86_64", "amd64")
+
+
+#: Read by the intrinsics when a kernel is compiled: False compiles them to nothing.
+X86 = has_mxcsr(platform.machine())
 
 #: MXCSR bits 15 (flush-to-zero: subnormal results become 0) and 6 (denormals-are-zero:
 #: subnormal inputs read as 0).

@@ -1,0 +1,315 @@
+"""How long a reproduction will take on this machine, said before it starts.
+
+Rates are measured here and now, in a few seconds: for each kind of run still to do (same
+architecture, dataset, optimiser and sizes: :class:`Kind`), one of its configs is trained
+for a few hundred or thousand steps with 2 and 6 evaluation points and for twice as many
+steps, which gives seconds per run, per training step and per evaluation point
+(:class:`Rate`); a short run is timed whole. A run's projected
+time is its steps and evaluation points at its kind's rate (runs that share a training,
+:meth:`~smoothlearn.experiments.RunConfig.training_key`, pay it once); the sweep spreads them
+over its workers (:func:`estimate`), and each sweep's process pool pays the start-up of a
+fresh Python importing the trainers (:func:`measure_startup`) and loading each kind's data
+and kernels (``Rate.warmup_s``, the first probe's extra time). Figures, claims and the report
+are not counted. At the end :meth:`Projection.versus` puts the projection beside the time taken.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from smoothlearn.experiments import RunConfig, make_config
+from smoothlearn.machine import cpu_info
+
+__all__ = ["Kind", "Rate", "PlannedRun", "Projection", "estimate", "plan_runs",
+           "measure_rates", "project"]
+
+#: Training steps of a probe, by architecture (one probe takes ~0.1-0.5 s on one core).
+PROBE_STEPS = {"lstm": 200, "conv": 100}
+DEFAULT_PROBE_STEPS = 2000
+#: Measuring stops after this many seconds; kinds not measured by then borrow a rate.
+PROBE_BUDGET_S = 20.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What sets a run's cost per step and per evaluation point."""
+
+    arch: str
+    dataset: str
+    dataset_params: str
+    optimizer: str
+    hidden: int
+    batch_size: int | None
+    eval_items: int | None
+    streamed_test: bool
+
+    @classmethod
+    def of(cls, config: RunConfig) -> Kind:
+        return cls(config.arch, config.dataset,
+                   json.dumps(config.dataset_params, sort_keys=True), config.optimizer,
+                   config.resolved_hidden, config.batch_size, config.eval_items,
+                   config.test_mode != "off")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Seconds of one network on one core: per run (preparing it, starting the trainer), per
+    training step and per evaluation point."""
+
+    run_s: float
+    step_s: float
+    eval_s: float
+    measured: bool = True  # False: borrowed from another kind
+    #: What a fresh process pays once before its first run of this kind (loading the data
+    #: and the compiled kernels): each sweep's pool pays it again.
+    warmup_s: float = 0.0
+
+    def seconds(self, run: PlannedRun) -> float:
+        return self.run_s + run.steps * self.step_s + run.points * self.eval_s
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run still to do: its kind, training steps (0 when another run trains its network)
+    and evaluation points."""
+
+    kind: Kind
+    steps: int
+    points: int
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The projected wall time of the runs still to do, and what it rests on."""
+
+    seconds: float
+    runs: int
+    already_done: int
+    workers: int
+    probe_seconds: float
+    cpu: str
+    borrowed: int = 0  # runs whose kind was not measured in the time allowed
+
+    def line(self) -> str:
+        """What ``reproduce`` prints before it starts."""
+        done = f" ({self.already_done} already in the store)" if self.already_done else ""
+        borrowed = (f"; {self.borrowed} runs at a similar kind's rate" if self.borrowed
+                    else "")
+        return (f"Projected time: {_minutes(self.seconds)} of training for {self.runs} runs "
+                f"still to do{done} on {self.workers} workers, from rates measured in "
+                f"{self.probe_seconds:.1f} s on {self.cpu}{borrowed}.")
+
+    def versus(self, actual_s: float) -> str:
+        """What ``reproduce`` prints at the end: projected against actual."""
+        change = (actual_s - self.seconds) / self.seconds if self.seconds > 0 else math.inf
+        how = "" if not math.isfinite(change) else (
+            f" ({abs(change):.0%} {'more' if change >= 0 else 'less'} than projected)")
+        return (f"Projected {_minutes(self.seconds)}, actual {_minutes(actual_s)}{how}.")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def estimate(planned: Sequence[PlannedRun], rates: dict[Kind, Rate], workers: int) -> float:
+    """Wall seconds of ``planned`` on ``workers`` processes: the total spread evenly, but
+    never less than the longest run (a run is not split between workers)."""
+    if workers < 1:
+        raise ValueError(f"workers={workers}: need at least 1")
+    each = [rates[r.kind].seconds(r) for r in planned]
+    return max(sum(each) / workers, max(each, default=0.0))
+
+
+def eval_points(config: RunConfig, steps: int) -> int:
+    """How many evaluation points a run of ``steps`` steps has (as ``runs.prepare`` sets them)."""
+    if config.eval_steps is not None:
+        inside = [s for s in config.eval_steps if 0 <= s < steps]
+        return int(np.unique(np.r_[0, inside, steps]).size)
+    return int(np.unique(np.r_[np.arange(0, steps, config.eval_every), steps]).size)
+
+
+def _length_key(config: RunConfig) -> str:
+    """Settings the length of a run's training order depends on (not its seed)."""
+    fields = ("dataset", "dataset_params", "steps", "epochs", "class_balance")
+    return json.dumps({k: getattr(config, k) for k in fields}, sort_keys=True, default=str)
+
+
+def plan_runs(configs: Sequence[RunConfig],
+              steps_of: Callable[[RunConfig], int] | None = None) -> list[PlannedRun]:
+    """The runs of ``configs`` as work: steps from one prepared run per length (``steps_of``,
+    default ``runs.prepare(config).order.size``), training paid once per training key."""
+    if steps_of is None:
+        from smoothlearn.runs import prepare
+
+        def steps_of(config: RunConfig) -> int:
+            return int(prepare(config).order.size)
+
+    lengths: dict[str, int] = {}
+    trained: set[str] = set()
+    out = []
+    for config in configs:
+        key = _length_key(config)
+        if key not in lengths:
+            lengths[key] = steps_of(config)
+        steps, training = lengths[key], config.training_key()
+        out.append(PlannedRun(Kind.of(config), 0 if training in trained else steps,
+                              eval_points(config, steps)))
+        trained.add(training)
+    return out
+
+
+def _probe(config: RunConfig, engine: str, steps: int | None = None,
+           every: int | None = None) -> float:
+    """Seconds to train ``config`` (shortened to ``steps``, evaluated every ``every``)."""
+    from smoothlearn.runs import run_many
+
+    if steps is not None:
+        config = make_config(**{**config.model_dump(), "steps": steps, "eval_every": every,
+                                "eval_steps": None})  # fmt: skip
+    start = time.perf_counter()
+    run_many([config], engine=engine, threads=1)  # type: ignore[arg-type]
+    return time.perf_counter() - start
+
+
+def measure_rate(config: RunConfig, probe_steps: int, run_steps: int,
+                 engine: str = "fast") -> Rate:
+    """One kind's rate, after a warm-up that loads the data and the compiled kernels. A run
+    of at most ``2 * probe_steps`` steps is timed whole (best of two); a longer one is
+    shortened to ``probe_steps`` steps evaluated at 2 points and at 6, and to twice as many
+    steps at 2 points, which separates the cost per run, per step and per point."""
+    if run_steps <= 2 * probe_steps:
+        first = _probe(config, engine)
+        whole = min(_probe(config, engine), _probe(config, engine))
+        return Rate(run_s=whole, step_s=0.0, eval_s=0.0, warmup_s=max(first - whole, 0.0))
+    short = max(probe_steps - probe_steps % 5, 5)  # a multiple of 5: 6 points exactly
+    first = _probe(config, engine, short, short)
+    two = _probe(config, engine, short, short)
+    six = _probe(config, engine, short, short // 5)
+    longer = _probe(config, engine, 2 * short, 2 * short)
+    eval_s = max(six - two, 0.0) / 4
+    step_s = max(longer - two, 0.0) / short
+    return Rate(run_s=max(two - short * step_s - 2 * eval_s, 0.0), step_s=step_s,
+                eval_s=eval_s, warmup_s=max(first - two, 0.0))
+
+
+def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
+                  engine: str = "fast", budget_s: float = PROBE_BUDGET_S) -> dict[Kind, Rate]:
+    """A rate for every kind in ``planned``: the kinds with most planned steps first, each
+    probed with one of its configs, until ``budget_s`` is spent; a kind left over (or whose
+    probe fails) borrows the slowest measured rate of its architecture, else of any."""
+    work: dict[Kind, int] = {}
+    for run in planned:
+        work[run.kind] = work.get(run.kind, 0) + run.steps + 1
+    example = {}
+    for config, run in zip(configs, planned, strict=True):
+        example.setdefault(run.kind, config)
+    rates: dict[Kind, Rate] = {}
+    start = time.perf_counter()
+    evaluated_only = []
+    for kind in sorted(work, key=work.__getitem__, reverse=True):
+        if time.perf_counter() - start > budget_s:
+            break
+        longest = max(r.steps for r in planned if r.kind == kind)
+        if longest == 0:  # every run of it shares another run's training: only evaluated
+            evaluated_only.append(kind)
+            continue
+        try:
+            rates[kind] = measure_rate(example[kind], PROBE_STEPS.get(kind.arch,
+                                       DEFAULT_PROBE_STEPS), longest, engine)  # fmt: skip
+        except Exception:  # noqa: BLE001 - a projection never stops a reproduction
+            continue
+    for kind in evaluated_only:  # its evaluation costs what its trained twin's does
+        rates[kind] = replace(_borrowed(kind, rates), measured=True)
+    for kind in work:
+        if kind not in rates:
+            rates[kind] = _borrowed(kind, rates)
+    return rates
+
+
+def _borrowed(kind: Kind, measured: dict[Kind, Rate]) -> Rate:
+    """The slowest measured rate of the most similar kinds: same architecture and dataset,
+    else same architecture, else any."""
+    found = [(k, r) for k, r in measured.items() if r.measured]
+    pool = ([r for k, r in found if (k.arch, k.dataset) == (kind.arch, kind.dataset)]
+            or [r for k, r in found if k.arch == kind.arch] or [r for _, r in found]
+            or [Rate(1.0, 1e-3, 0.1)])
+    return replace(max(pool, key=lambda r: (r.step_s, r.run_s)), measured=False)
+
+
+def _finished(store: Path) -> set[str]:
+    if not store.is_dir():
+        return set()
+    from smoothlearn.results import Store
+
+    return Store(store).open().scan()[0]
+
+
+def measure_startup() -> float:
+    """Seconds for a fresh Python to import what a pool worker imports (torch, numba, the
+    trainers): what each sweep's process pool pays before its first run."""
+    code = "import torch, numba, smoothlearn.runs, smoothlearn.engine, smoothlearn.sweep"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+    return time.perf_counter() - start
+
+
+def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
+            engine: str = "fast") -> Projection:
+    """The projected time of every run of ``groups`` that its store does not hold yet, trained
+    by ``engine`` on ``workers`` processes. A group is one sweep (its configs and the store
+    they go to); sweeps run one after another, each starting its own pool."""
+    start = time.perf_counter()
+    todo: list[RunConfig] = []
+    sizes: list[int] = []
+    done = 0
+    for configs, store in groups:
+        unique = {c.run_id(): c for c in configs}
+        finished = _finished(store) & set(unique)
+        done += len(finished)
+        todo += [c for i, c in unique.items() if i not in finished]
+        sizes.append(len(unique) - len(finished))
+    planned = plan_runs(todo)
+    rates = measure_rates(todo, planned, engine)
+    startup = measure_startup() if workers > 1 and any(n > 1 for n in sizes) else 0.0
+    seconds, at = 0.0, 0
+    for n in sizes:
+        sweep = planned[at:at + n]
+        seconds += estimate(sweep, rates, workers)
+        if workers > 1 and n > 1:  # a new pool: fresh processes import and warm up
+            seconds += startup + sum(rates[k].warmup_s for k in {r.kind for r in sweep})
+        at += n
+    info = cpu_info()
+    return Projection(
+        seconds=seconds, runs=len(todo), already_done=done, workers=workers,
+        probe_seconds=time.perf_counter() - start, cpu=f"{info.model} ({info.features()})",
+        borrowed=sum(not rates[r.kind].measured for r in planned),
+    )
+
+
+def robustness_runs(quick: bool) -> list[RunConfig]:
+    """The runs of the robustness sweep that ``reproduce`` adds (its default cells)."""
+    from smoothlearn import robustness
+
+    return [c for configs in robustness.plan(quick).values() for c in configs]
+
+
+def announce(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
+             engine: str = "fast") -> Projection | None:
+    """:func:`project`, printed; a projection that cannot be made says why in one line and
+    never stops the reproduction."""
+    try:
+        projected = project(groups, workers, engine)
+    except Exception as err:  # noqa: BLE001 - e.g. a dataset that cannot be loaded
+        print(f"No projected time: {type(err).__name__}: {err}", flush=True)
+        return None
+    print(projected.line(), flush=True)
+    return projected

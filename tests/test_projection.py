@@ -1,0 +1,134 @@
+"""smoothlearn.projection: the time a reproduction is projected to take, from measured rates.
+The arithmetic is checked on fake plans and rates; one real projection on tiny synthetic runs
+checks the wiring (timings are never asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import pytest
+
+from smoothlearn import projection
+from smoothlearn import reproduce as rp
+from smoothlearn.experiments import make_config
+from smoothlearn.projection import Kind, PlannedRun, Projection, Rate
+from smoothlearn.sweep import Execution, run_sweep
+
+SMALL = {"dataset": "synthetic-categories", "steps": 200, "eval_every": 50}
+BIG = Kind("leaky", "mnist", "{}", "sgd", 392, None, 1000, False)
+LSTM = Kind("lstm", "mnist", "{}", "sgd", 32, None, 1000, True)
+
+
+def test_runs_are_spread_over_the_workers() -> None:
+    rates = {BIG: Rate(run_s=1.0, step_s=1e-4, eval_s=0.5)}
+    plan = [PlannedRun(BIG, 10_000, 4)] * 6  # 1 + 1 + 2 = 4 s each
+    assert projection.estimate(plan, rates, workers=1) == pytest.approx(24.0)
+    assert projection.estimate(plan, rates, workers=2) == pytest.approx(12.0)
+    assert projection.estimate([], rates, workers=2) == 0.0
+
+
+def test_the_longest_run_bounds_the_time_from_below() -> None:
+    rates = {BIG: Rate(0.0, 1e-4, 0.0), LSTM: Rate(0.0, 1e-2, 0.0)}
+    plan = [PlannedRun(LSTM, 10_000, 2), PlannedRun(BIG, 10_000, 2)]  # 100 s and 1 s
+    assert projection.estimate(plan, rates, workers=4) == pytest.approx(100.0)
+
+
+def test_workers_are_checked() -> None:
+    with pytest.raises(ValueError, match="workers=0"):
+        projection.estimate([], {}, workers=0)
+
+
+def test_a_shared_training_is_paid_once_and_each_length_is_prepared_once() -> None:
+    runs = [make_config(**SMALL, seed=s, test_mode=m) for s in (0, 1) for m in ("off", "same")]
+    asked = []
+
+    def steps_of(config):
+        asked.append(config)
+        return 200
+
+    planned = projection.plan_runs(runs, steps_of)
+    assert len(asked) == 1  # same dataset and length: one run is enough
+    assert [r.steps for r in planned] == [200, 0, 200, 0]  # the "same" twins are only tested
+    assert {r.points for r in planned} == {5}  # 0, 50, 100, 150, 200
+    assert planned[0].kind != planned[1].kind  # a streamed test costs another rate
+
+
+def test_evaluation_points_follow_eval_steps_when_given() -> None:
+    config = make_config(**{**SMALL, "eval_steps": [10, 20, 500]})
+    assert projection.eval_points(config, 200) == 4  # 0, 10, 20 and the end
+
+
+def test_kinds_are_measured_by_size_and_the_rest_borrow(monkeypatch) -> None:
+    """Probes run for the kinds with the most work first; one that fails borrows its
+    architecture's slowest rate; an only-evaluated kind takes its twin's rate as measured."""
+    runs = [make_config(**{**SMALL, "steps": steps}, hidden=h, seed=s, test_mode=m)
+            for h, steps in ((8, 200), (16, 300)) for s in (0, 1) for m in ("off", "same")]
+    planned = projection.plan_runs(runs, lambda config: config.steps)
+    probed = []
+
+    def fake(config, probe_steps, run_steps, engine="fast"):
+        probed.append(config.resolved_hidden)
+        if config.resolved_hidden == 8:
+            raise RuntimeError("no such kernel")
+        return Rate(0.0, 1e-3, 0.0)
+
+    monkeypatch.setattr(projection, "measure_rate", fake)
+    rates = projection.measure_rates(runs, planned)
+    assert probed == [16, 8]  # most planned steps first; tested-only twins not probed
+    by_hidden = {(k.hidden, k.streamed_test): r for k, r in rates.items()}
+    assert by_hidden[(16, False)] == Rate(0.0, 1e-3, 0.0)
+    assert by_hidden[(8, False)] == Rate(0.0, 1e-3, 0.0, measured=False)
+    assert by_hidden[(16, True)].measured and by_hidden[(8, True)].measured
+
+
+def test_a_spent_budget_leaves_every_kind_borrowed(monkeypatch) -> None:
+    monkeypatch.setattr(projection, "measure_rate", lambda *a, **k: pytest.fail("probed"))
+    runs = [make_config(**SMALL)]
+    rates = projection.measure_rates(runs, projection.plan_runs(runs, lambda c: 200),
+                                     budget_s=-1.0)  # fmt: skip
+    assert [r.measured for r in rates.values()] == [False]
+
+
+def test_lines_say_projected_and_actual() -> None:
+    p = Projection(seconds=600.0, runs=412, already_done=38, workers=2, probe_seconds=3.2,
+                   cpu="AMD EPYC (AVX2, L2 512 KiB per core)")
+    assert p.line() == ("Projected time: 10.0 min of training for 412 runs still to do (38 "
+                        "already in the store) on 2 workers, from rates measured in 3.2 s on "
+                        "AMD EPYC (AVX2, L2 512 KiB per core).")
+    assert p.versus(660.0) == "Projected 10.0 min, actual 11.0 min (10% more than projected)."
+    assert p.versus(90.0) == "Projected 10.0 min, actual 90 s (85% less than projected)."
+
+
+def test_a_real_projection_skips_what_the_store_holds(tmp_path) -> None:
+    runs = [make_config(**SMALL, seed=s) for s in range(3)]
+    run_sweep(runs[:1], tmp_path, Execution(workers=1, quiet=True))
+    p = projection.project([(runs, tmp_path), (runs[:2], tmp_path / "other")], workers=1)
+    assert (p.runs, p.already_done, p.borrowed) == (4, 1, 0)
+    assert p.seconds > 0 and p.probe_seconds > 0
+
+
+def test_each_sweep_with_a_pool_pays_its_start_up(tmp_path, monkeypatch) -> None:
+    """Sweeps run one after another: their times add, and each that starts a pool (more than
+    one worker, more than one run to do) pays a worker's start-up."""
+    monkeypatch.setattr(projection, "measure_startup", lambda: 5.0)
+    monkeypatch.setattr(projection, "measure_rates",
+                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0)
+                                                       for r in planned})  # fmt: skip
+    runs = [make_config(**SMALL, seed=s) for s in range(5)]
+    groups = [(runs[:4], tmp_path / "a"), (runs[4:], tmp_path / "b")]
+    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 2 + 1)
+    assert projection.project(groups, workers=1).seconds == pytest.approx(4 + 1)
+    monkeypatch.setattr(projection, "measure_rates",
+                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0, warmup_s=3.0)
+                                                       for r in planned})  # fmt: skip
+    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 3 + 2 + 1)
+
+
+def test_reproduce_prints_the_projection_first_and_the_comparison_last(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    """(--quiet prints neither: test_reproduce.py's quiet runs print one line or none.)"""
+    monkeypatch.setattr(rp, "_write_outputs", lambda *args: tmp_path / "report.html")  # fast
+    rp.reproduce(rp.ReproduceOptions(tmp_path, quick=True, experiments=("figA7",)),
+                 Execution(workers=1))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Projected time: ") and "runs still to do" in out[0]
+    assert out[-1].startswith("Projected ") and ", actual " in out[-1]
