@@ -34,6 +34,10 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import stats
+from smoothlearn.data import dataset_info
+from smoothlearn.experiments import MODELS, make_config
+from smoothlearn.runs import dataset_for
+from smoothlearn.streams import first_exhaustion_step
 from smoothlearn.verdicts import Arms, ComparisonResult, Paired, decide, paired
 
 __all__ = [
@@ -103,12 +107,8 @@ def beats(better: Mapping[str, Any], worse: Mapping[str, Any], label: str) -> Co
     return Comparison(dict(better), dict(worse), label)
 
 
-
-
 # ----------------------------------------------------------------------------- frames
 def _task_of(dataset: str) -> str:
-    from smoothlearn.data import dataset_info
-
     return dataset_info(str(dataset)).task
 
 
@@ -118,8 +118,6 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     ``reset`` is the *resolved* policy (a preset's ``None`` becomes e.g. ``"label"``), so arms
     can name it whether or not the store kept the raw value.
     """
-    from smoothlearn.experiments import MODELS
-
     out = frame.copy()
 
     def fill(col: str, default: Callable[[pd.Series], Any]) -> None:
@@ -163,10 +161,6 @@ def select_runs(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame
 @lru_cache(maxsize=16)
 def training_labels(dataset: str, data_seed: int) -> np.ndarray | None:
     """Training labels of a dataset, or None for ordered streams (no exhaustion there)."""
-    from smoothlearn.data import dataset_info
-    from smoothlearn.experiments import make_config
-    from smoothlearn.runs import dataset_for
-
     if dataset_info(str(dataset)).ordered:
         return None
     ds = dataset_for(make_config(dataset=dataset, condition="random", data_seed=data_seed,
@@ -182,8 +176,6 @@ _EXHAUSTION: dict[tuple, int] = {}
 def exhaustion_step(labels: np.ndarray, dataset: str, data_seed: int, condition: str,
                      order_seed: int) -> int:
     """Cached :func:`~smoothlearn.streams.first_exhaustion_step` (it walks a whole epoch)."""
-    from smoothlearn.streams import first_exhaustion_step
-
     key = (dataset, data_seed, labels.size, int(labels.sum()), condition, order_seed)
     if key not in _EXHAUSTION:
         _EXHAUSTION[key] = first_exhaustion_step(labels, condition, order_seed)
