@@ -286,9 +286,10 @@ class RunConfig(BaseModel):
         if self.arch == "conv":
             self._check_conv()
         if data.dataset_info(self.dataset).ordered:
-            if self.condition != "given":
+            if self.condition not in ("given", "random"):
                 raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is "
-                                  f"the data; use condition='given' (not {self.condition!r})")
+                                  "the data; use condition='given' (or 'random': the same "
+                                  f"frames shuffled) (not {self.condition!r})")
             if self.test_mode not in ("off", "same"):
                 raise ConfigError(f"dataset {self.dataset!r} is an ordered stream, tested in its "
                                   f"own order: test_mode must be 'off' or 'same' (not "

@@ -95,9 +95,12 @@ def _reset_labels(config: RunConfig, labels: np.ndarray) -> np.ndarray | None:
 
 def _training_order(config: RunConfig, ds: data.Dataset, labels: np.ndarray) -> np.ndarray:
     resolved = config.resolved()
-    if ds.ordered:
+    if ds.ordered:  # the stream as given, or (condition "random") the same frames shuffled
         idx = np.tile(np.arange(labels.shape[0]), config.epochs)
-        return idx[: config.steps] if config.steps else idx
+        idx = idx[: config.steps] if config.steps else idx
+        if config.condition == "random":
+            idx = np.random.default_rng(resolved["order_seed"]).permutation(idx)
+        return idx
     keep = np.arange(labels.size)
     if config.class_balance == "balanced":
         keep = streams.balanced_subset(labels, resolved["order_seed"])

@@ -80,9 +80,6 @@ class MovingSpec:
     steps: int = 60_000
     #: Test stream length in frames.
     test_steps: int = 10_000
-    #: The same frames of the training stream in a random order (the test stream unchanged):
-    #: the control in which only the order differs from the smooth stream.
-    shuffle: bool = False
     #: Tune on training data only: the training stream is drawn from the first
     #: :data:`VALIDATION_START` training items, the "test" stream from the rest of them.
     validation: bool = False
@@ -108,7 +105,6 @@ class MovingSpec:
                               "an integer >= 1"),
             "steps": (self.steps, _whole(self.steps, 1), "an integer >= 1"),
             "test_steps": (self.test_steps, _whole(self.test_steps, 1), "an integer >= 1"),
-            "shuffle": (self.shuffle, isinstance(self.shuffle, bool), "true or false"),
             "validation": (self.validation, isinstance(self.validation, bool),
                            "true or false"),
             "seed": (self.seed, _whole(self.seed, 0), "an integer >= 0"),
@@ -313,22 +309,14 @@ def render_stream(images: np.ndarray, labels: np.ndarray, spec: MovingSpec, step
 # ---------------------------------------------------------------- the datasets
 def make_moving(name: str, images: tuple[np.ndarray, np.ndarray],
                 labels: tuple[np.ndarray, np.ndarray], spec: MovingSpec) -> Dataset:
-    """The training and test streams of ``spec`` from (train, test) images and labels.
-
-    With ``spec.shuffle`` the training frames are permuted after rendering, by a generator of
-    their own, so the shuffled stream holds exactly the frames of the smooth one.
-    """
-    train_seed, test_seed, shuffle_seed = np.random.SeedSequence(spec.seed).spawn(3)
+    """The training and test streams of ``spec`` from (train, test) images and labels."""
+    train_seed, test_seed = np.random.SeedSequence(spec.seed).spawn(2)
     streams = [
         render_stream(imgs, labs, spec, steps, np.random.default_rng(seq))
         for imgs, labs, steps, seq in zip(images, labels, (spec.steps, spec.test_steps),
                                           (train_seed, test_seed), strict=True)
     ]
-    X, y = streams[0].X, streams[0].y
-    if spec.shuffle:
-        order = np.random.default_rng(shuffle_seed).permutation(y.size)
-        X, y = X[order], y[order]
-    return Dataset(name, X, y, streams[1].X, streams[1].y,
+    return Dataset(name, streams[0].X, streams[0].y, streams[1].X, streams[1].y,
                    task="classify", ordered=True, params=asdict(spec))
 
 
