@@ -565,3 +565,42 @@ def test_the_calibrated_threshold_comes_from_the_training_stream_only():
     shaky = np.clip(other_train + 0.3 * np.random.default_rng(0).uniform(
         size=other_train.shape).astype(np.float32), 0, 1)
     assert threshold(shaky, test) != threshold(train, test)  # the training stream does
+
+
+def test_the_settings_table_in_the_docs_is_the_configs():
+    from pathlib import Path
+
+    from smoothlearn.figures import moving
+
+    doc = (Path(__file__).parents[1] / "docs" / "moving-method.md").read_text()
+    assert moving.settings_table() in doc, "regenerate it: moving.settings_table()"
+    assert "| conv |" in moving.settings_table() and "rmsprop" in moving.settings_table()
+
+
+def test_claims_json_gets_the_reset_detection_list(monkeypatch):
+    from smoothlearn import reproduce as rp
+    from smoothlearn.figures import moving
+
+    fake = (moving.Detection("frame-level", "A.11", 0.9, 0.1, 1.0),)
+    monkeypatch.setattr(moving, "reset_detection", lambda data_seed=0: fake)
+    info = rp.ExperimentInfo(name="moving", title="", figure="", status="ok")
+    notes: list[str] = []
+    tables = rp._unit_tables(_fake_results("leaky").head(3), [info], notes)
+    assert tables == {"reset_detection": [{"stream": "frame-level", "rule": "A.11",
+                                           "hit_rate": 0.9, "false_alarm_rate": 0.1,
+                                           "threshold": 1.0}]}
+    assert not notes
+    failed = rp.ExperimentInfo(name="moving", title="", figure="", status="failed")
+    assert rp._unit_tables(_fake_results("leaky").head(3), [failed], notes) == {}
+
+
+def test_the_roc_figure_shows_every_rule_on_every_natural_stream(mnist_available, monkeypatch):
+    from smoothlearn.figures import moving
+    from smoothlearn.report import plots
+
+    fake = tuple(moving.Detection(s, r, 0.9, 0.05, 1.0) for s in moving.NATURAL
+                 for r in moving.RULES)
+    monkeypatch.setattr(moving, "reset_detection", lambda data_seed=0: fake)
+    fig, caption = moving.draw_roc(_fake_results("leaky").head(1), plots.Context())
+    assert len(fig.axes) == len(moving.NATURAL)
+    assert all(f"{s}, {r}: hit 0.90" in caption for s in moving.NATURAL for r in moving.RULES)
