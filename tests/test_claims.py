@@ -288,3 +288,23 @@ def test_a_single_comparison_is_measured_as_typed_arms_and_statistics():
     assert got.stats.n == 10 and got.stats.mean_diff == pytest.approx(0.1) and not got.note
     none = paired_comparison(frame, {"condition": "repeat-9"}, {"condition": "random"})
     assert none.stats.n == 0 and none.note == "no runs match the better arm"
+
+
+def test_a_class_blocked_given_stream_reads_test_labels_through_its_order():
+    """A moving stream in blocks of one class was ordered by its labels: streaming through it
+    is not label-free; an episode stream, or the same frames trained shuffled, are."""
+    from smoothlearn.claims import _protocol
+
+    def arm(params: str, condition: str = "given", test_mode: str = "same") -> pd.DataFrame:
+        return pd.DataFrame([{"test_mode": test_mode, "test_reset": None,
+                              "reset": "input-change", "task": "classify",
+                              "condition": condition, "dataset": "moving-mnist",
+                              "dataset_params": params}])
+
+    text, reads = _protocol(arm('{"class_repeats": 10, "frames": 1}'))
+    assert reads and "order built from test labels" in text
+    assert _protocol(arm('{"class_repeats": 10, "frames": 1}', "random"))[1]
+    assert not _protocol(arm('{"class_repeats": 1, "frames": 10}'))[1]
+    assert not _protocol(arm('{"class_repeats": 1, "frames": 10}', "random"))[1]
+    assert "own order" in _protocol(arm('{"frames": 10}', "random"))[0]
+    assert not _protocol(arm('{"class_repeats": 10, "frames": 1}', test_mode="off"))[1]

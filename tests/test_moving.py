@@ -275,7 +275,7 @@ def test_a_config_with_a_bad_knob_fails_before_any_file_is_read():
     with pytest.raises(ConfigError, match="dataset_params.*speed="):
         make_config(dataset="moving-mnist", condition="given", dataset_params={"speed": -2})
     with pytest.raises(ConfigError, match="ordered stream"):
-        make_config(dataset="moving-mnist", condition="random")
+        make_config(dataset="moving-mnist", condition="sticky-0.5")
 
 
 def test_the_registry_records_the_moving_sets():
@@ -329,13 +329,50 @@ def test_the_experiment_runs_the_streams_its_claims_name():
 
     runs = load_experiment("moving").runs(seeds=1)
     assert {r.dataset for r in runs} == {"moving-mnist"}
-    assert sorted({json.dumps(r.dataset_params, sort_keys=True) for r in runs}) == sorted(
-        moving.stream_key(s) for s in moving.STREAMS)
+    ran = {(json.dumps(r.dataset_params, sort_keys=True), str(r.condition)) for r in runs}
+    assert ran == {(moving.stream_key(s), moving.condition(s)) for s in moving.STREAMS}
     arms = {(r.model, r.test_mode) for r in runs}
     assert {(p + m, t) for _, p in moving.FAMILIES for m, t in moving.ARMS} == arms
     conv = [r for r in runs if r.spec().arch == "conv"]
-    assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {("rmsprop", 0.001, 10_000)}
+    assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {
+        ("rmsprop", 0.001, moving.CONV_STEPS)}
+    assert {r.lr for r in runs if r.spec().arch != "conv"} == {moving.MLP_LR}
     assert moving.UNIT.extension
+
+
+def test_every_claim_names_arms_the_experiment_runs():
+    from smoothlearn.experiments import load_experiment
+    from smoothlearn.figures import moving
+
+    runs = load_experiment("moving").runs(seeds=1)
+    ran = {(json.dumps(r.dataset_params, sort_keys=True), str(r.condition), r.model, r.test_mode)
+           for r in runs}
+    for claim in moving.CLAIMS:
+        for comparison in claim.comparisons:
+            for arm in (comparison.better, comparison.worse):
+                assert (arm["dataset_params"], arm["condition"], arm["model"],
+                        arm["test_mode"]) in ran, (claim.id, arm)
+
+
+def test_claims_never_mix_tiers_of_test_label_use():
+    """The class-blocked streamed test reads labels through its order: it sits in an
+    ``-order`` twin claim, never beside label-free comparisons."""
+    from smoothlearn.figures import moving
+
+    assert moving.label_tier("category-level", "same") == "order"
+    assert moving.label_tier("category-level", "off") == "none"
+    assert moving.label_tier("frame-level", "same") == "none"
+    for claim in moving.CLAIMS:
+        tiers = {max(moving.label_tier(_stream_of(moving, arm), arm["test_mode"])
+                     for arm in (c.better, c.worse)) for c in claim.comparisons}
+        assert tiers == ({"order"} if claim.id.endswith("-order") else {"none"}), claim.id
+        if claim.id.endswith("-order"):
+            assert claim.headline == claim.id.removesuffix("-order")
+
+
+def _stream_of(moving, arm) -> str:
+    return next(s for s in moving.STREAMS if moving.stream_key(s) == arm["dataset_params"]
+                and moving.condition(s) == arm["condition"])
 
 
 def _fake_results(better: str, seeds: int = 10) -> pd.DataFrame:
@@ -352,9 +389,9 @@ def _fake_results(better: str, seeds: int = 10) -> pd.DataFrame:
                     rows.append({
                         "run_id": f"{stream}-{model}-{test_mode}-{seed}",
                         "experiment": "moving", "dataset": "moving-mnist", "model": model,
-                        "condition": "given", "test_mode": test_mode, "seed": seed,
-                        "dataset_params": moving.stream_key(stream), "step": step,
-                        "test_mse": 0.09 - step * 1e-5 - gain + seed * 1e-4,
+                        "condition": moving.condition(stream), "test_mode": test_mode,
+                        "seed": seed, "dataset_params": moving.stream_key(stream),
+                        "step": step, "test_mse": 0.09 - step * 1e-5 - gain + seed * 1e-4,
                         "test_acc": 0.5, "test_ce": 1.0})
     return pd.DataFrame(rows)
 
@@ -371,6 +408,12 @@ def test_the_summary_table_reports_paired_gains_and_verdicts():
     assert local.loc["frame-level", "vs FF (MSE gain)"].startswith("+0.0100")
     assert local.loc["i.i.d.", "verdict"] == "reversed"  # the control claims FF is better
     assert local.loc["i.i.d.", "vs FF (MSE gain)"].startswith("+0.0100")
+    assert local.loc["frame-level, shuffled", "verdict"] == "reversed"  # a control too
+    # the same gain on the smooth and the shuffled frames: no difference between orders
+    assert local.loc["frame-level", "verdict vs shuffled"] == "not testable"
+    streamed = table[table["arm"] == "leaky-localreset, streamed"].set_index("stream")
+    assert streamed.loc["category-level", "test labels"] == "order"
+    assert streamed.loc["frame-level", "test labels"] == "none"
     leaky = table[table["arm"] == "leaky, memory off"]
     assert set(leaky["verdict"]) == {"not testable"}  # no difference at all
 
@@ -381,6 +424,7 @@ def test_the_curves_draw_every_stream():
 
     fig, caption = moving.draw_curves(_fake_results("leaky"), Context())
     assert len(fig.axes) == len(moving.FAMILIES) * len(moving.STREAMS)
+    assert "shuffled" in caption
     assert "streamed" in caption
 
 
@@ -389,7 +433,7 @@ def test_the_strip_shows_the_start_of_each_stream(mnist_available):
     from smoothlearn.figures.plotting import Context
 
     fig, caption = moving.draw_strip(_fake_results("leaky").head(1), Context())
-    assert len(fig.axes) == len(moving.STREAMS) * moving.STRIP_FRAMES
+    assert len(fig.axes) == len(moving.NATURAL) * moving.STRIP_FRAMES
     assert "first" in caption
 
 
@@ -442,3 +486,121 @@ def test_quick_mode_shortens_the_conv_runs_too():
             longest[key, family] = max(longest.get((key, family), 0), c.steps or 60_000)
     assert longest["quick", "conv"] < longest["full", "conv"]
     assert longest["quick", "mlp"] < longest["full", "mlp"]
+
+
+# ---------------------------------------------------------------- the shuffled control
+def test_the_shuffled_control_trains_on_the_same_frames_in_another_order(mnist_available):
+    from smoothlearn.runs import prepare
+
+    params = {"steps": 200, "test_steps": 20, "frames": 10}
+    given_, shuffled = (prepare(make_config(dataset="moving-mnist", condition=c,
+                                            dataset_params=params, steps=150, seed=2))
+                        for c in ("given", "random"))
+    assert sorted(shuffled.order.tolist()) == given_.order.tolist() == list(range(150))
+    assert not np.array_equal(shuffled.order, given_.order)
+    np.testing.assert_array_equal(shuffled.X_eval, given_.X_eval)  # one test stream
+    again = prepare(make_config(dataset="moving-mnist", condition="random",
+                                dataset_params=params, steps=150, seed=2))
+    np.testing.assert_array_equal(again.order, shuffled.order)
+
+
+def test_an_ordered_stream_takes_only_its_own_order_or_a_shuffle():
+    with pytest.raises(ConfigError, match="'random': the same frames shuffled"):
+        make_config(dataset="moving-mnist", condition="repeat-3")
+
+
+# ---------------------------------------------------------------- validation split
+def test_the_validation_split_never_reads_the_test_split(monkeypatch):
+    """Training items up to VALIDATION_START make the training stream, the rest the
+    validation stream; the test split (here: all of class 3) is not used."""
+    from smoothlearn.data import moving as moving_data
+
+    images, _ = _images(n=60)
+    train_labels = np.arange(60) % 3  # classes 0-2; the test split holds class 3 only
+    split = {"train": (images.reshape(60, -1), train_labels),
+             "test": (images[:20].reshape(20, -1), np.full(20, 3))}
+    monkeypatch.setattr(moving_data, "_load_real", lambda source, which, folder: split[which])
+    monkeypatch.setattr(moving_data, "VALIDATION_START", 45)
+    ds = moving_data.load_moving("moving-mnist", None, {"steps": 90, "test_steps": 30,
+                                                         "validation": True, "canvas": 28})
+    assert set(ds.y_test.tolist()) <= {0, 1, 2}
+    plain = moving_data.load_moving("moving-mnist", None, {"steps": 90, "test_steps": 30,
+                                                            "canvas": 28})
+    assert set(plain.y_test.tolist()) == {3}
+
+
+# ---------------------------------------------------------------- resets against boundaries
+def _episode_stream(n_episodes: int, frames: int = 10, seed: int = 0) -> np.ndarray:
+    """Frames of rectangles drifting 1 px per frame, a new rectangle every ``frames``."""
+    return _stream(steps=n_episodes * frames, seed=seed, frames=frames, speed=1.0,
+                   canvas=32).X
+
+
+def test_detection_rates_on_a_stream_with_known_boundaries():
+    from smoothlearn.figures import moving
+
+    train, test = _episode_stream(60, seed=1), _episode_stream(30, seed=2)
+    drive = np.maximum(test @ np.random.default_rng(0).normal(size=(test.shape[1], 64)), 0)
+    found = {d.rule: d for d in moving.detections("frame-level", train, test, drive, 0.5)}
+    assert set(found) == set(moving.RULES)
+    assert found["A.11"].threshold == 1.0
+    calibrated = found["calibrated"]
+    assert calibrated.hit_rate - calibrated.false_alarm_rate >= 0.5
+    truth = moving.episode_starts("frame-level", test.shape[0])
+    assert truth.sum() == 30 and truth[::10].all()
+
+
+def test_the_calibrated_threshold_comes_from_the_training_stream_only():
+    from smoothlearn.figures import moving
+
+    train, other_train = _episode_stream(60, seed=1), _episode_stream(60, seed=5, frames=10)
+    test, other_test = _episode_stream(30, seed=2), _episode_stream(30, seed=3)
+    drive = np.ones((test.shape[0], 4))
+
+    def threshold(train_frames, test_frames):
+        rows = moving.detections("frame-level", train_frames, test_frames, drive, 0.5)
+        return next(d.threshold for d in rows if d.rule == "calibrated")
+
+    assert threshold(train, test) == threshold(train, other_test)  # the test never moves it
+    shaky = np.clip(other_train + 0.3 * np.random.default_rng(0).uniform(
+        size=other_train.shape).astype(np.float32), 0, 1)
+    assert threshold(shaky, test) != threshold(train, test)  # the training stream does
+
+
+def test_the_settings_table_in_the_docs_is_the_configs():
+    from pathlib import Path
+
+    from smoothlearn.figures import moving
+
+    doc = (Path(__file__).parents[1] / "docs" / "moving-method.md").read_text()
+    assert moving.settings_table() in doc, "regenerate it: moving.settings_table()"
+    assert "| conv |" in moving.settings_table() and "rmsprop" in moving.settings_table()
+
+
+def test_claims_json_gets_the_reset_detection_list(monkeypatch):
+    from smoothlearn import reproduce as rp
+    from smoothlearn.figures import moving
+
+    fake = (moving.Detection("frame-level", "A.11", 0.9, 0.1, 1.0),)
+    monkeypatch.setattr(moving, "reset_detection", lambda data_seed=0: fake)
+    info = rp.ExperimentInfo(name="moving", title="", figure="", status="ok")
+    notes: list[str] = []
+    tables = rp._unit_tables(_fake_results("leaky").head(3), [info], notes)
+    assert tables == {"reset_detection": [{"stream": "frame-level", "rule": "A.11",
+                                           "hit_rate": 0.9, "false_alarm_rate": 0.1,
+                                           "threshold": 1.0}]}
+    assert not notes
+    failed = rp.ExperimentInfo(name="moving", title="", figure="", status="failed")
+    assert rp._unit_tables(_fake_results("leaky").head(3), [failed], notes) == {}
+
+
+def test_the_roc_figure_shows_every_rule_on_every_natural_stream(mnist_available, monkeypatch):
+    from smoothlearn.figures import moving
+    from smoothlearn.figures.plotting import Context
+
+    fake = tuple(moving.Detection(s, r, 0.9, 0.05, 1.0) for s in moving.NATURAL
+                 for r in moving.RULES)
+    monkeypatch.setattr(moving, "reset_detection", lambda data_seed=0: fake)
+    fig, caption = moving.draw_roc(_fake_results("leaky").head(1), Context())
+    assert len(fig.axes) == len(moving.NATURAL)
+    assert all(f"{s}, {r}: hit 0.90" in caption for s in moving.NATURAL for r in moving.RULES)

@@ -65,8 +65,8 @@ def test_kinds_are_measured_by_size_and_the_rest_borrow(monkeypatch) -> None:
     probed = []
 
     def fake(config, probe_steps, run_steps, engine="fast"):
-        probed.append(config.resolved_hidden)
-        if config.resolved_hidden == 8:
+        probed.append(config.spec().hidden)
+        if config.spec().hidden == 8:
             raise RuntimeError("no such kernel")
         return Rate(0.0, 1e-3, 0.0)
 

@@ -24,6 +24,7 @@ works on any frame with the columns of ``smoothlearn.results.load`` (or
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -310,9 +311,29 @@ def _protocol(arm: pd.DataFrame) -> tuple[str, bool]:
     reads = policy == "label" and str(row["task"]) == "classify"
     if reads:
         return f"streamed as {order}, label resets (reads test labels)", True
-    if str(row["condition"]) == "given":  # an ordered stream: its test stream comes as given
+    if str(row["condition"]) == "given" or _ordered(str(row["dataset"])):
+        # an ordered stream (trained as given or shuffled): its test stream comes as given
+        if _class_blocked(row):  # ... but in blocks of one class: an order built from labels
+            return (f"streamed in the test stream's own class-blocked order, {policy} resets "
+                    "(order built from test labels)"), True
         return f"streamed in the test stream's own order, {policy} resets", False
     return f"streamed as {order}, {policy} resets (order built from test labels)", False
+
+
+def _ordered(dataset: str) -> bool:
+    from smoothlearn.data import DATASET_INFO
+
+    info = DATASET_INFO.get(dataset)
+    return bool(info is not None and info.ordered)
+
+
+def _class_blocked(row: pd.Series) -> bool:
+    """Whether a given stream's test order was built from its labels (a moving stream with
+    ``class_repeats > 1``: consecutive episodes chosen to share a class)."""
+    params = row.get("dataset_params")
+    if not isinstance(params, str) or not params.startswith("{"):
+        return False
+    return int(json.loads(params).get("class_repeats", 1)) > 1
 
 
 def _values_at(arm: pd.DataFrame, metric: str, step: int) -> pd.Series:

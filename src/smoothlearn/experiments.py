@@ -395,10 +395,10 @@ class RunConfig(BaseModel):
         if spec.arch == "conv":
             self._check_conv(spec)
         if data.dataset_info(self.dataset).ordered:
-            if spec.condition.kind != "given":
+            if spec.condition.kind not in ("given", "random"):
                 raise ConfigError(f"dataset {self.dataset!r} is an ordered stream: its order is "
-                                  f"the data; use condition='given' (not "
-                                  f"{str(spec.condition)!r})")
+                                  "the data; use condition='given' (or 'random': the same "
+                                  f"frames shuffled) (not {str(spec.condition)!r})")
             if self.test_mode not in ("off", "same"):
                 raise ConfigError(f"dataset {self.dataset!r} is an ordered stream, tested in its "
                                   f"own order: test_mode must be 'off' or 'same' (not "

@@ -22,6 +22,11 @@ __all__ = [
     "reset_flags",
     "group_slices",
     "unit_groups",
+    "change_ratio",
+    "calibrated_threshold",
+    "threshold_flags",
+    "surprise_flags",
+    "detection_rates",
 ]
 
 RESET_POLICIES = ("never", "label", "every-K", "input-change")
@@ -152,3 +157,103 @@ def _input_change_steps(inputs: np.ndarray, order: np.ndarray | None, steps: int
 def unit_groups(d_hidden: int, groups: int) -> np.ndarray:
     """Reset group of each hidden unit: unit j listens to input group floor(j * G / d_hidden)."""
     return (np.arange(d_hidden, dtype=np.int64) * groups) // d_hidden
+
+
+# ----------------------------------------------------------------------------- boundary rules
+# Rules that look for the boundaries between episodes of a stream without reading labels. Each
+# returns flags ``[T]`` (step 0 always set, as in :func:`reset_flags`), so the same detection
+# measure (:func:`detection_rates`) scores them all against the true boundaries.
+
+
+def change_ratio(inputs: np.ndarray) -> np.ndarray:
+    """Per step t >= 1, ``sum|I_t - I_(t-1)| / sum|(I_t + I_(t-1)) / 2|``; ``[T - 1]``.
+
+    The A.11 rule (``aggregate="sum"``, one group) is ``change_ratio > 1``; the calibrated rule
+    moves the threshold. A step between two blank inputs has ratio 0 (nothing changed).
+    """
+    inputs = np.asarray(inputs, np.float64)
+    change = np.abs(np.diff(inputs, axis=0)).sum(-1)
+    level = np.abs((inputs[1:] + inputs[:-1]) / 2).sum(-1)
+    return np.divide(change, level, out=np.zeros_like(change), where=level > 0)
+
+
+def calibrated_threshold(train_inputs: np.ndarray, bins: int = 256) -> float:
+    """A change-ratio threshold learnt from a training stream alone, without labels.
+
+    Inside an episode consecutive frames change a little; across a boundary, a lot. Otsu's
+    split of the training stream's change ratios (the cut that maximises the variance
+    between the two sides; for inputs >= 0 the ratio lies in [0, 2]) finds the valley
+    between the two kinds of step whatever the episodes' length, where a fixed quantile
+    would have to know it.
+    """
+    scores = change_ratio(train_inputs)
+    if scores.size < 2 or np.ptp(scores) == 0:
+        raise ValueError("calibrated_threshold needs a training stream of at least 3 inputs "
+                         "whose consecutive changes differ")
+    counts, edges = np.histogram(scores, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(counts)  # steps at or below each cut
+    total = weight[-1]
+    mass = np.cumsum(counts * centres)
+    below = weight[:-1]
+    mean_low = mass[:-1] / np.maximum(below, 1)
+    mean_high = (mass[-1] - mass[:-1]) / np.maximum(total - below, 1)
+    between = below * (total - below) * (mean_low - mean_high) ** 2
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))  # cuts through an empty
+    return float(edges[1:-1][best].mean())  # valley tie: take the valley's middle
+
+
+def threshold_flags(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Reset flags ``[len(scores) + 1]`` where a per-step score (for t >= 1) exceeds
+    ``threshold``; step 0 always resets."""
+    return np.r_[True, np.asarray(scores) > threshold]
+
+
+def surprise_flags(drive: np.ndarray, leak: float, decay: float = 0.9, jump: float = 1.5,
+                   floor: float = 0.1) -> np.ndarray:
+    """Reset where the leaky memory's own prediction error jumps above its running level.
+
+    ``drive`` ``[T, d]`` is the network's feedforward activity ``ReLU(W I_t + b)``; the memory
+    ``H(t-1)`` (paper Eq. 1) is its running estimate of that activity, so the relative error
+    ``|drive_t - H(t-1)| / (|drive_t| + |H(t-1)|)`` (L1, in [0, 1]) is its surprise at step t.
+    The rule resets where the surprise exceeds ``jump`` times its level, an exponential
+    average (weight ``decay`` on the past) of the surprises since the last reset, and also
+    ``floor`` (so that noise on a steady drive, tiny but jumpy, resets nothing); a reset
+    empties the memory, as in the network. Flags ``[T]``; step 0 always resets.
+    """
+    drive = np.asarray(drive, np.float64)
+    if not 0 <= leak < 1:
+        raise ValueError(f"leak={leak!r} must lie in [0, 1)")
+    if not 0 <= decay < 1:
+        raise ValueError(f"decay={decay!r} must lie in [0, 1)")
+    if jump <= 1:
+        raise ValueError(f"jump={jump!r} must be above 1 (a factor over the running level)")
+    if not 0 <= floor < 1:
+        raise ValueError(f"floor={floor!r} must lie in [0, 1) (a relative error)")
+    flags = np.zeros(drive.shape[0], dtype=bool)
+    if not flags.size:
+        return flags
+    flags[0] = True
+    memory, level = drive[0].copy(), np.nan
+    for t in range(1, drive.shape[0]):
+        size = np.abs(drive[t]).sum() + np.abs(memory).sum()
+        error = np.abs(drive[t] - memory).sum() / size if size > 0 else 0.0
+        if np.isfinite(level) and error > max(jump * level, floor):
+            flags[t], level = True, np.nan  # a new episode: its memory and level start afresh
+            memory = drive[t].copy()
+            continue
+        level = error if np.isnan(level) else decay * level + (1 - decay) * error
+        memory = leak * memory + (1 - leak) * drive[t]
+    return flags
+
+
+def detection_rates(flags: np.ndarray, boundaries: np.ndarray) -> tuple[float, float]:
+    """Hit rate (share of true boundaries flagged) and false-alarm rate (share of the other
+    steps flagged) of reset ``flags`` against ``boundaries`` (both ``[T]`` bool). Step 0 is
+    left out (it always resets); a rate with nothing to count is NaN."""
+    flags, boundaries = np.asarray(flags, bool)[1:], np.asarray(boundaries, bool)[1:]
+    if flags.shape != boundaries.shape:
+        raise ValueError(f"flags have {flags.size + 1} steps; boundaries {boundaries.size + 1}")
+    hit = float(flags[boundaries].mean()) if boundaries.any() else float("nan")
+    false_alarm = float(flags[~boundaries].mean()) if (~boundaries).any() else float("nan")
+    return hit, false_alarm

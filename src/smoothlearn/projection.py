@@ -54,9 +54,10 @@ class Kind:
 
     @classmethod
     def of(cls, config: RunConfig) -> Kind:
-        return cls(config.arch, config.dataset,
+        spec = config.spec()
+        return cls(spec.arch, config.dataset,
                    json.dumps(config.dataset_params, sort_keys=True), config.optimizer,
-                   config.resolved_hidden, config.batch_size, config.eval_items,
+                   spec.hidden, config.batch_size, config.eval_items,
                    config.test_mode != "off")  # fmt: skip
 
 

@@ -346,11 +346,27 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                "notes": notes,
                "experiments": [asdict(i) | {"toml": None} for i in infos],
                "page": page}
+    payload.update(_unit_tables(frame, infos, notes))
     from smoothlearn.results import strict_json
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
                                                 default=_json_default, allow_nan=False))
     return write_report(out, records, drawn, infos, meta)
+
+
+def _unit_tables(frame: pd.DataFrame, infos: Sequence[ExperimentInfo],
+                 notes: list[str]) -> dict[str, Any]:
+    """The extra ``claims.json`` tables of the units that ran (a failure is a note)."""
+    out: dict[str, Any] = {}
+    for info in infos:
+        unit = figures.find(info.name)
+        if info.status != "ok" or unit is None or unit.tables is None:
+            continue
+        try:
+            out.update(unit.tables(frame[frame["experiment"] == unit.id]))
+        except Exception as err:
+            notes.append(f"{info.name}: extra tables failed: {type(err).__name__}: {err}")
+    return out
 
 
 def _page(infos: Sequence[ExperimentInfo]) -> str | None:

@@ -92,9 +92,12 @@ def _reset_labels(spec: RunSpec, labels: np.ndarray) -> np.ndarray | None:
 
 
 def _training_order(spec: RunSpec, ds: data.Dataset, labels: np.ndarray) -> np.ndarray:
-    if ds.ordered:
+    if ds.ordered:  # the stream as given, or (condition "random") the same frames shuffled
         idx = np.tile(np.arange(labels.shape[0]), spec.epochs)
-        return idx[: spec.steps] if spec.steps else idx
+        idx = idx[: spec.steps] if spec.steps else idx
+        if spec.condition.kind == "random":
+            idx = np.random.default_rng(spec.order_seed).permutation(idx)
+        return idx
     keep = np.arange(labels.size)
     if spec.class_balance == "balanced":
         keep = streams.balanced_subset(labels, spec.order_seed)

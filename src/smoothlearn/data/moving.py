@@ -37,6 +37,9 @@ __all__ = [
 CHUNK = 1024
 #: Zero border added around each item so that bilinear sampling outside it reads zeros.
 PAD = 2
+#: With ``validation=True`` the training items before this index make the training stream and
+#: the rest (10,000 of MNIST's 60,000) the validation stream; the test split is never read.
+VALIDATION_START = 50_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class MovingSpec:
     steps: int = 60_000
     #: Test stream length in frames.
     test_steps: int = 10_000
+    #: Tune on training data only: the training stream is drawn from the first
+    #: :data:`VALIDATION_START` training items, the "test" stream from the rest of them.
+    validation: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -99,6 +105,8 @@ class MovingSpec:
                               "an integer >= 1"),
             "steps": (self.steps, _whole(self.steps, 1), "an integer >= 1"),
             "test_steps": (self.test_steps, _whole(self.test_steps, 1), "an integer >= 1"),
+            "validation": (self.validation, isinstance(self.validation, bool),
+                           "true or false"),
             "seed": (self.seed, _whole(self.seed, 0), "an integer >= 0"),
         }
         for name, (value, ok, allowed) in checks.items():
@@ -332,6 +340,10 @@ def load_moving(name: str, data_dir: str | os.PathLike[str] | None,
     assert source is not None, f"{name} has no source set in the registry"
     splits = [_load_real(source, split, data_dir) for split in ("train", "test")]
     side = math.isqrt(splits[0][0].shape[1])
+    if spec.validation:  # carve the validation items from the training split
+        X, y = splits[0]
+        splits = [(X[:VALIDATION_START], y[:VALIDATION_START]),
+                  (X[VALIDATION_START:], y[VALIDATION_START:])]
     images = tuple(X.reshape(-1, side, side) for X, _ in splits)
     labels = tuple(y for _, y in splits)
     return make_moving(name, images, labels, spec)  # type: ignore[arg-type]

@@ -25,6 +25,8 @@ CurveDraw = Callable[[pd.DataFrame, Context], tuple[Figure, str]]
 AnalysisDraw = Callable[[Mapping[str, Any]], tuple[Figure, str]]
 #: Claims checked on an analysis table (``analysis.analyse_runs``) and the unit's curves.
 AnalysisClaims = Callable[[pd.DataFrame, pd.DataFrame], list[dict[str, Any]]]
+#: Tables a unit adds to ``claims.json`` (name -> rows), from its results frame.
+UnitTables = Callable[[pd.DataFrame], Mapping[str, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,9 @@ class FigureUnit:
     experiment: str | Path = ""
     claim_order: float = float("inf")
     extension: bool = False
+    #: Named tables the unit adds to ``claims.json`` beyond its claims (e.g. the moving
+    #: experiment's ``reset_detection``), from its results frame.
+    tables: UnitTables | None = None
 
     @property
     def toml_source(self) -> str | Path:

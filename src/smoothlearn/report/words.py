@@ -17,7 +17,8 @@ OPEN_SETTINGS: list[tuple[str, str, str]] = [
      "H(n−1) detached; the current term keeps its (1−α) factor (leak_grad=\"exact\"); "
      "\"ignore\" drops it"),
     ("RMSprop β1, β2 = 0.9, 0.99", "two betas for a one-beta optimiser", "alpha = 0.99; "
-     "momentum 0 by default (rmsprop_momentum offers 0.9); eps 1e-8; all runs here use SGD"),
+     "momentum 0 by default (rmsprop_momentum offers 0.9); eps 1e-8; the paper's figures use "
+     "SGD (the moving experiment's conv nets: RMSprop)"),
     ("MSE definition", "MSE loss", "mean over the output units (torch.nn.MSELoss)"),
     ("Exhausted categories", "unequal class sizes not discussed", "an exhausted class is "
      "skipped and the others keep cycling; claims are measured before the first class runs "
