@@ -262,8 +262,9 @@ def test_episodes_mark_an_ordered_stream(tmp_path):
     ds = Dataset.from_arrays(**data, **episodes, name="stream")
     assert dataset_info(ds.name).ordered
     make_config(dataset=ds.name, condition="given")
+    make_config(dataset=ds.name, condition="random")  # the same items shuffled: the control
     with pytest.raises(Exception, match="ordered stream"):
-        make_config(dataset=ds.name, condition="random")
+        make_config(dataset=ds.name, condition="repeat-2")
     with pytest.raises(DataError, match="episode_train is not consecutive"):
         Dataset.from_arrays(**data, episode_train=np.arange(60) % 5,
                             episode_test=episodes["episode_test"])
