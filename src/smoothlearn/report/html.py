@@ -28,14 +28,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _css() -> str:
+def stylesheet() -> str:
+    """The reports' one stylesheet (this report and a study's ``check`` report)."""
     return (Path(__file__).parent / "templates" / "report.css").read_text()
 
 
-def _png_data_uri(path: Path) -> str:
-    """The PNG as a complete ``data:`` URI: the one place the prefix is written, so the
+def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a complete ``data:`` URI: the one place the prefix is written, so a
     template puts it in ``src`` as it is (a second prefix is a broken image)."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
@@ -72,7 +73,7 @@ def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _figure(fig: FigureResult) -> dict[str, Any]:
     drawn = fig.png is not None and fig.png.exists()
     return {"id": fig.id, "title": fig.title, "caption": fig.caption, "note": fig.note,
-            "data_uri": _png_data_uri(fig.png) if drawn else "",
+            "data_uri": png_data_uri(fig.png.read_bytes()) if drawn else "",
             "svg": fig.svg.name if drawn and fig.svg else ""}
 
 
@@ -91,7 +92,7 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     mode = "quick (fewer seeds and steps: indicative only)" if meta.get("quick") else "paper"
     card = next((_figure(f) for f in figures if f.id == "scorecard"), None)
     return _environment().get_template("report.html.j2").render(
-        css=_css(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
+        css=stylesheet(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
         claims=_claims(records),
         run_time=words.run_time(meta), scorecard=card if card and card["data_uri"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],

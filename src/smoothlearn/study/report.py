@@ -3,7 +3,6 @@ the configs, in one self-contained page (jinja2, autoescaped; images inlined as 
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import math
@@ -16,6 +15,7 @@ import jinja2
 import pandas as pd
 
 from smoothlearn.claims import normalise_frame, select_runs
+from smoothlearn.report.html import png_data_uri, stylesheet
 from smoothlearn.study.hypotheses import TIERS
 from smoothlearn.study.judge import StudyCheck, add_tier
 
@@ -34,10 +34,6 @@ def _environment() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals["verdict_class"] = lambda v: _VERDICT_CLASS.get(v, "none")
     return env
-
-
-def _css() -> str:
-    return (Path(__file__).parent / "templates" / "study.css").read_text()
 
 
 def _num(value: float | None) -> str:
@@ -98,7 +94,7 @@ def _curve_figure(frame: pd.DataFrame, result: StudyCheck, claim: str) -> dict[s
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    image = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image = png_data_uri(buffer.getvalue())
     caption = (f"{claim}: {metric} of each arm (mean ± SEM over seeds); dashed: the step "
                f"compared ({hyp.step}).")
     return {"image": image, "caption": caption}
@@ -126,7 +122,7 @@ def write_report(result: StudyCheck, frame: pd.DataFrame, out: Path) -> Path:
     claims = [{"claim": c.claim, "text": c.text, "reason": c.reason, "verdict": c.verdict,
                "rows": _rows(result, c.claim)} for c in result.claims]
     html = _environment().get_template("study.html.j2").render(
-        title=f"Study check: {out.name}", css=_css(), store=str(out),
+        title=f"Study check: {out.name}", css=stylesheet(), store=str(out),
         n_runs=int(frame["run_id"].nunique()), finished=result.runs_finished_at,
         checked=datetime.now(UTC).isoformat(timespec="seconds"),
         hyps=result.hypotheses, warning=result.warning, claims=claims,
