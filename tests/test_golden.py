@@ -27,7 +27,6 @@ import gzip
 import io
 import json
 import math
-import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,17 +78,14 @@ RATIOS = frozenset({"p", "p_holm", "share", "effect_sd", "relative_diff"})
 
 
 def cpu_kind() -> dict[str, Any]:
-    """This CPU's vendor, model name and the vector features that pick kernel code paths."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
-        return {"vendor": platform.machine(), "model": platform.processor(), "features": []}
-    flags = set(info.get("flags", "").split())
-    return {"vendor": info.get("vendor_id", ""), "model": info.get("model name", ""),
-            "features": sorted(flags & {"avx2", "avx512f", "fma"})}
+    """This CPU's vendor, model name and the vector widths that pick kernel code paths (read
+    by :func:`smoothlearn.machine.cpu_info`, as every benchmark reads it)."""
+    from smoothlearn.machine import cpu_info
+
+    cpu = cpu_info()
+    vendor = cpu.family.split()[0] if cpu.family else cpu.arch
+    features = [name for name, has in (("avx2", cpu.avx2), ("avx512f", cpu.avx512)) if has]
+    return {"vendor": vendor, "model": cpu.model, "features": features}
 
 
 def tolerance() -> Tolerance:
