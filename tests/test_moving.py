@@ -604,3 +604,69 @@ def test_the_roc_figure_shows_every_rule_on_every_natural_stream(mnist_available
     fig, caption = moving.draw_roc(_fake_results("leaky").head(1), Context())
     assert len(fig.axes) == len(moving.NATURAL)
     assert all(f"{s}, {r}: hit 0.90" in caption for s in moving.NATURAL for r in moving.RULES)
+
+
+def _decided(claim: str, verdict: str):
+    """A decided comparison of ``claim`` with one verdict (the answer reads only verdicts)."""
+    from smoothlearn.verdicts import Arms, ComparisonResult, Decision, Paired
+
+    return ComparisonResult(claim=claim, text="t", comparison="c", experiment="moving",
+                            arms=Arms("a", "b", "test_mse"), stats=Paired(n=10),
+                            decision=Decision(verdict))
+
+
+def _answer_inputs(verdict: str, shuffled: str, accuracy: float):
+    from smoothlearn.figures import moving
+
+    results = [_decided(moving._claim_id("frame-level", p, suffix), v)
+               for _, p in moving.FAMILIES
+               for suffix, v in (("", verdict), ("-vs-shuffled", shuffled))]
+    rows = [{**moving._arm("frame-level", p, "feedforward", "off"), "step": 100, "seed": 0,
+             "test_acc": accuracy, "experiment": "moving"} for _, p in moving.FAMILIES]
+    detection = [{"stream": "frame-level", "rule": "calibrated", "hit_rate": 0.9,
+                  "false_alarm_rate": 0.1}]
+    return pd.DataFrame(rows), results, {"reset_detection": detection}
+
+
+@pytest.mark.parametrize(("verdict", "shuffled", "lead"), [
+    ("reproduced", "reproduced", "Yes"),
+    ("reproduced", "reversed", "Partly"),
+    ("reversed", "reversed", "No"),
+])
+def test_the_answer_follows_the_frame_level_verdicts(verdict, shuffled, lead):
+    from smoothlearn.figures import moving
+
+    text = moving.answer(*_answer_inputs(verdict, shuffled, 0.9))
+    assert text.startswith(lead)
+    assert f"*{verdict}*" in text and f"*{shuffled}*" in text
+    assert "90.0% test accuracy" in text and "below" not in text
+    assert "calibrated +0.80" in text and "reaches" in text
+
+
+def test_the_answer_says_when_the_nets_did_not_learn():
+    from smoothlearn.figures import moving
+
+    text = moving.answer(*_answer_inputs("reproduced", "reproduced", 0.6))
+    assert "60.0% test accuracy (below the 85%" in text
+
+
+def test_the_report_opens_with_the_units_answer_and_a_failure_is_a_note(monkeypatch):
+    from smoothlearn import reproduce as rp
+    from smoothlearn.figures import moving
+    from smoothlearn.report.markdown import markdown_report
+
+    frame, results, tables = _answer_inputs("reproduced", "reproduced", 0.9)
+    info = rp.ExperimentInfo(name="moving", title="", figure="", status="ok")
+    notes: list[str] = []
+    answers = rp._answers(frame, results, tables, [info], notes)
+    assert answers == [moving.answer(frame, results, tables)] and not notes
+    page = markdown_report([], [], [], {"answers": answers})
+    assert "## The answer\n\n" + answers[0] in page
+
+    def broken(*_args):
+        raise KeyError("claim")
+
+    monkeypatch.setattr(rp.figures, "find", lambda name: dataclasses.replace(
+        moving.UNIT, answer=broken))
+    assert rp._answers(frame, results, tables, [info], notes) == []
+    assert notes == ["moving: the answer failed: KeyError: 'claim'"]

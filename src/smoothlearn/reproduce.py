@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -347,6 +347,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                "experiments": [asdict(i) | {"toml": None} for i in infos],
                "page": page}
     payload.update(_unit_tables(frame, infos, notes))
+    meta["answers"] = payload["answers"] = _answers(frame, results, payload, infos, notes)
     from smoothlearn.results import strict_json
 
     (out / "claims.json").write_text(json.dumps(strict_json(payload), indent=2,
@@ -366,6 +367,24 @@ def _unit_tables(frame: pd.DataFrame, infos: Sequence[ExperimentInfo],
             out.update(unit.tables(frame[frame["experiment"] == unit.id]))
         except Exception as err:
             notes.append(f"{info.name}: extra tables failed: {type(err).__name__}: {err}")
+    return out
+
+
+def _answers(frame: pd.DataFrame, results: Sequence[ComparisonResult],
+             tables: Mapping[str, Any], infos: Sequence[ExperimentInfo],
+             notes: list[str]) -> list[str]:
+    """The one-paragraph answers of the units that ran and declare one (a failure is a
+    note, never a missing report)."""
+    out = []
+    for info in infos:
+        unit = figures.find(info.name)
+        if info.status != "ok" or unit is None or unit.answer is None:
+            continue
+        mine = [r for r in results if r.experiment == unit.id]
+        try:
+            out.append(unit.answer(frame[frame["experiment"] == unit.id], mine, tables))
+        except Exception as err:
+            notes.append(f"{info.name}: the answer failed: {type(err).__name__}: {err}")
     return out
 
 

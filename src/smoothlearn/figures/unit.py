@@ -8,7 +8,7 @@ figures are drawn, how, in which order) read everything from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +27,10 @@ AnalysisDraw = Callable[[Mapping[str, Any]], tuple[Figure, str]]
 AnalysisClaims = Callable[[pd.DataFrame, pd.DataFrame], list[dict[str, Any]]]
 #: Tables a unit adds to ``claims.json`` (name -> rows), from its results frame.
 UnitTables = Callable[[pd.DataFrame], Mapping[str, list[dict[str, Any]]]]
+#: A unit's one-paragraph answer to its question, from its results frame, its decided
+#: comparisons and its tables (e.g. the moving experiment's), written into its report.
+UnitAnswer = Callable[[pd.DataFrame, Sequence[Any], Mapping[str, Sequence[Mapping[str, Any]]]],
+                      str]
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class FigureUnit:
     #: Named tables the unit adds to ``claims.json`` beyond its claims (e.g. the moving
     #: experiment's ``reset_detection``), from its results frame.
     tables: UnitTables | None = None
+    #: The one-paragraph answer the unit's page opens with (None: the unit has none).
+    answer: UnitAnswer | None = None
 
     @property
     def toml_source(self) -> str | Path:

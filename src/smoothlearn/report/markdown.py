@@ -54,6 +54,8 @@ def markdown_report(
              f"Mode: **{mode}**. {words.run_time(meta)} Finished {meta.get('finished', '')}; "
              f"step policy `{meta.get('step_policy', '')}`.", ""]
     lines += [f"> {n}" for n in meta.get("notes", [])] + [""]
+    for text in meta.get("answers", []):  # a unit's own question, answered from this run
+        lines += ["## The answer", "", text, ""]
     lines += headline_markdown(meta.get("headline", []), "figures")
     summary = claim_summary(records)
     lines += ["## Claims", "", markdown_table(
