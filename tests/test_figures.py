@@ -126,8 +126,11 @@ def test_reproduce_and_the_report_pick_up_a_registered_unit(toy, tmp_path):
                      Execution(quiet=True))
     html = done.report
     data = json.loads((tmp_path / "out" / "claims.json").read_text())
-    (rec,) = [r for r in data["records"] if r["claim"] == "toy-order"]
+    by_stage = {r["stage"]: r for r in data["records"] if r["claim"] == "toy-order"}
+    assert sorted(by_stage) == ["auc", "end"]  # a curve claim is judged at both endpoints
+    rec = by_stage["end"]
     assert rec["n"] == 3 and rec["verdict"] != "no data"
+    assert by_stage["auc"]["n"] == 3 and by_stage["auc"]["step"] == rec["step"]
     assert (tmp_path / "out" / "figures" / "toy.png").is_file()
     text = html.read_text()
     assert 'id="fig-toy"' in text and "Toy caption: 3 seeds." in text
