@@ -350,6 +350,7 @@ def test_a_curve_claim_is_judged_at_the_end_and_at_the_auc_endpoint():
     end, auc = (r.to_record() for r in evaluate_claims(frame, claims=claims))
     assert (end["stage"], auc["stage"]) == ("end", "auc")
     assert end["claim"] == auc["claim"] and end["comparison"] == auc["comparison"]
+    assert auc["id"] == "a-beats-b: repeat-1 < random (auc)" != end["id"]  # ids stay unique
     assert end["mean_diff"] == pytest.approx(0.0, abs=1e-12)
     assert end["verdict"] not in ("reproduced", "reversed")  # both end at the same error
     # per seed, b - a: 0.4 at step 100, 0 at steps 0 and 200: area 0.4 * 200 / 2, span 200

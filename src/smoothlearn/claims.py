@@ -551,6 +551,8 @@ def evaluate_claims(
                                     f"check failed: {err}")
             family.append(ComparisonResult(
                 claim=claim.id, text=claim.text, comparison=comp.label,
+                id=f"{claim.id}: {comp.label}"
+                + (f" ({claim.stage})" if claim.stage == EFFICIENCY_STAGE else ""),
                 experiment=claim.experiment, source=claim.source, stage=claim.stage,
                 step_policy=str(step_policy), arms=measured.arms, stats=measured.stats,
                 note=measured.note))
