@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smoothlearn import figures, verdicts
 from smoothlearn.claims import (
+    EFFICIENCY_STAGE,
     Claim,
     Measured,
     beats,
     chain,
+    choose_step,
+    curve_auc,
     evaluate_claims,
     normalise_frame,
     paired_comparison,
+    with_efficiency,
 )
 from smoothlearn.verdicts import ComparisonResult, Verdict
 
@@ -308,3 +315,68 @@ def test_a_class_blocked_given_stream_reads_test_labels_through_its_order():
     assert not _protocol(arm('{"class_repeats": 1, "frames": 10}', "random"))[1]
     assert "own order" in _protocol(arm('{"frames": 10}', "random"))[0]
     assert not _protocol(arm('{"class_repeats": 10, "frames": 1}', test_mode="off"))[1]
+
+
+# ----------------------------------------------------------------------------- learning efficiency
+def test_curve_auc_is_the_mean_level_of_a_hand_made_curve():
+    # error 1.0 at step 0, 0.0 from step 10 to 20: area 5 (one triangle) over a span of 20
+    assert curve_auc([0, 10, 20], [1.0, 0.0, 0.0]) == pytest.approx(0.25)
+    assert curve_auc([20, 0, 10], [0.0, 1.0, 0.0]) == pytest.approx(0.25)  # order of points
+    assert curve_auc([0, 100, 300], [0.6, 0.4, 0.4]) == pytest.approx((50 + 80) / 300)
+    assert curve_auc([50], [0.3]) == 0.3 and math.isnan(curve_auc([], []))
+
+
+@given(st.lists(st.floats(0, 10, allow_nan=False), min_size=2, max_size=30),
+       st.floats(0.01, 100))
+@settings(max_examples=60, deadline=None)
+def test_curve_auc_lies_between_the_curves_extremes_and_is_in_its_units(values, scale):
+    steps = np.arange(len(values)) * 7.0
+    auc = curve_auc(steps, values)
+    assert min(values) - 1e-9 <= auc <= max(values) + 1e-9
+    assert curve_auc(steps * 3, np.asarray(values) * scale) == pytest.approx(auc * scale)
+
+
+def _learning_speeds(arm: str, seed: int, step: int) -> float:
+    """Arm a learns faster but both end equal: a wins only on the area."""
+    fast = {0: 1.0, 100: 0.2, 200: 0.1}
+    slow = {0: 1.0, 100: 0.6, 200: 0.1}
+    return (fast if arm == "a" else slow)[step] + 0.001 * seed
+
+
+def test_a_curve_claim_is_judged_at_the_end_and_at_the_auc_endpoint():
+    frame = curves(TWO, _learning_speeds)
+    claims = with_efficiency([CLAIM])
+    assert [c.stage for c in claims] == ["end", EFFICIENCY_STAGE] and claims[1].id == CLAIM.id
+    end, auc = (r.to_record() for r in evaluate_claims(frame, claims=claims))
+    assert (end["stage"], auc["stage"]) == ("end", "auc")
+    assert end["claim"] == auc["claim"] and end["comparison"] == auc["comparison"]
+    assert auc["id"] == "a-beats-b: repeat-1 < random (auc)" != end["id"]  # ids stay unique
+    assert end["mean_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert end["verdict"] not in ("reproduced", "reversed")  # both end at the same error
+    # per seed, b - a: 0.4 at step 100, 0 at steps 0 and 200: area 0.4 * 200 / 2, span 200
+    assert auc["mean_diff"] == pytest.approx(0.2) and auc["verdict"] == "reproduced"
+    assert auc["step"] == 200 and "area under the curve over eval steps 0-200" in auc["step_rule"]
+    # Holm runs within each stage's family: the auc p is not adjusted by the end comparison
+    assert auc["p_holm"] == pytest.approx(auc["p"])
+
+
+def test_a_declared_efficiency_end_shortens_the_area():
+    frame = curves(TWO, _learning_speeds)
+    (auc,) = evaluate_claims(frame, claims=[replace(CLAIM, stage="auc")], efficiency_end=150)
+    assert auc.arms.step == 100
+    assert auc.stats.mean_diff == pytest.approx((0.6 - 0.2) / 2)
+
+
+def test_a_run_that_stops_inside_the_area_is_dropped_not_judged_on_part_of_it():
+    frame = curves(TWO, _learning_speeds)
+    stopped = (frame["run_id"] == "a-3") & (frame["step"] == 100)
+    frame = frame[~stopped].copy()
+    frame.loc[frame["run_id"] == "a-3", "diverged"] = True
+    (auc,) = evaluate_claims(frame, claims=[replace(CLAIM, stage="auc")])
+    assert auc.stats.n == 9 and "without a finite value" in auc.note
+
+
+def test_an_unknown_stage_is_an_error_naming_it():
+    frame = normalise_frame(curves(TWO, _learning_speeds))
+    with pytest.raises(ValueError, match="stage='middle'"):
+        choose_step(frame, stage="middle")

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from smoothlearn import figures, robustness
-from smoothlearn.claims import Claim, beats
+from smoothlearn.claims import Claim, beats, evaluate_claims
 from smoothlearn.experiments import MODELS, builtin_names, load_experiment
 from smoothlearn.figures import fig2
 from smoothlearn.figures.plotting import Context, plots
@@ -126,9 +126,95 @@ def test_reproduce_and_the_report_pick_up_a_registered_unit(toy, tmp_path):
                      Execution(quiet=True))
     html = done.report
     data = json.loads((tmp_path / "out" / "claims.json").read_text())
-    (rec,) = [r for r in data["records"] if r["claim"] == "toy-order"]
+    by_stage = {r["stage"]: r for r in data["records"] if r["claim"] == "toy-order"}
+    assert sorted(by_stage) == ["auc", "end"]  # a curve claim is judged at both endpoints
+    rec = by_stage["end"]
     assert rec["n"] == 3 and rec["verdict"] != "no data"
+    assert by_stage["auc"]["n"] == 3 and by_stage["auc"]["step"] == rec["step"]
     assert (tmp_path / "out" / "figures" / "toy.png").is_file()
     text = html.read_text()
     assert 'id="fig-toy"' in text and "Toy caption: 3 seeds." in text
     assert 'href="#fig-toy"' in text  # the claim links to its figure
+
+
+def test_fig2a_is_two_claims_one_per_statement():
+    slows = fig2.ff_smoothness_slows(fig2.PAPER)
+    best = fig2.ff_minimum_smoothness_best(fig2.PAPER)
+    for claim in (slows, best):
+        assert all(arm["model"] == "feedforward" and arm["test_mode"] == "off"
+                   for comp in claim.comparisons for arm in (comp.better, comp.worse))
+    assert [(c.better["condition"], c.worse["condition"]) for c in slows.comparisons] == [
+        ("random", "repeat-3"), ("repeat-3", "repeat-5"), ("repeat-5", "repeat-10")]
+    assert [(c.better["condition"], c.worse["condition"]) for c in best.comparisons] == [
+        ("repeat-1", "random")]
+    ids = [c.id for c in figures.get("fig2").claims]
+    assert ids[:2] == ["ff-smoothness-slows", "ff-minimum-smoothness-best"]
+    assert "ff-order" not in ids
+    literal = {c.id for c in robustness.cell_claims(robustness.CELLS[0])}
+    assert {"ff-smoothness-slows", "ff-minimum-smoothness-best"} <= literal
+
+
+def _lstm_frame(steps=(0, 500, 1000), seeds=10) -> pd.DataFrame:
+    """A.8-shaped runs: every order tested streamed as trained (smoother = better) and on one
+    random-order stream (smoother = worse), so a pooled or mixed arm would show."""
+    rank = {"repeat-10": 0, "repeat-5": 1, "repeat-3": 2, "repeat-1": 3, "random": 4}
+    rows = []
+    for cond, r in rank.items():
+        for mode, sign in (("same", 1), ("random", -1)):
+            for seed in range(seeds):
+                for step in steps:
+                    mse = 0.5 + sign * 0.01 * r + 0.0001 * seed - step * 1e-5
+                    rows.append({"run_id": f"{cond}-{mode}-{seed}", "experiment": "figA8",
+                                 "dataset": "synthetic-categories", "model": "lstm",
+                                 "condition": cond, "test_mode": mode, "seed": seed,
+                                 "step": step, "test_mse": mse, "test_acc": 1 - mse,
+                                 "diverged": False})
+    return pd.DataFrame(rows)
+
+
+def test_a8_common_stream_claim_reads_only_the_random_order_tests():
+    unit = figures.get("figA8")
+    common = next(c for c in unit.claims if c.id == "lstm-smoothness-helps-common-stream")
+    assert common.headline == "lstm-smoothness-helps"
+    assert all(arm["test_mode"] == "random"
+               for comp in common.comparisons for arm in (comp.better, comp.worse))
+    results = evaluate_claims(_lstm_frame(), unit.claims)
+    by_claim: dict[str, list] = {}
+    for res in results:
+        by_claim.setdefault(res.claim, []).append(res)
+    assert {r.arms.test_mode["better"] for r in by_claim[common.id]} == {"random"}
+    assert all(r.stats.mean_diff == pytest.approx(-0.01) for r in by_claim[common.id])
+    assert all(r.stats.mean_diff == pytest.approx(0.01)
+               for r in by_claim["lstm-smoothness-helps"])
+
+
+def test_a8_draws_each_test_stream_as_its_own_curve():
+    frame = _lstm_frame(seeds=2)
+    fig, caption = figures.get("figA8").drawings[0].draw(frame, Context())
+    styles = {line.get_linestyle() for line in fig.axes[0].get_lines()}
+    assert {"-", "--"} <= styles and "random-order stream" in caption
+    conditions = frame["condition"].nunique()
+    assert len([ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() in ("-", "--")]) == \
+        2 * conditions  # one curve per order and test stream, never the two pooled
+
+
+def test_a9_draws_only_its_training_order_tests():
+    frame = _lstm_frame(seeds=2)
+    frame = frame[frame["condition"].isin(["repeat-1", "repeat-5", "repeat-10"])]
+    fig, _ = figures.get("figA9").drawings[0].draw(frame.assign(experiment="figA9"), Context())
+    curves = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() in ("-", "--")]
+    assert len(curves) == 2 * 1 * 2  # two panels x one model x (panel order, repeat-1)
+
+
+def test_a10_says_its_repeat1_label_reset_test_is_memory_off():
+    unit = figures.get("figA10")
+    assert "as if its memory were off" in unit.claims[0].text
+
+
+def test_a_unit_declares_a_positive_efficiency_end():
+    with pytest.raises(ValueError, match="efficiency_end=0"):
+        FigureUnit(id="x", paper_ref="x", drawings=(), efficiency_end=0)
+    unit = FigureUnit(id="x", paper_ref="x", drawings=(), claims=(
+        Claim("early", "early", "x", (), stage="early"), Claim("end", "end", "x", ())))
+    assert [(c.id, c.stage) for c in unit.judged_claims] == [
+        ("early", "early"), ("end", "end"), ("end", "auc")]

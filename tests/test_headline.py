@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -68,3 +69,15 @@ def test_a_row_states_the_claim_without_its_protocol_when_given():
     results = [_result("c", PLANTED, reads=True), _result("c-off", AGAINST, reads=False)]
     (row,) = headline_rows(results, {"c-off": "c"}, statements={"c": "Memory helps."})
     assert row.text == "Memory helps."
+
+
+def test_a_row_notes_the_early_verdict_only_when_it_differs_from_the_end():
+    end = _result("c", AGAINST, reads=False)
+    early = replace(_result("c", PLANTED, reads=False), stage="auc")
+    (row,) = headline_rows([end, early], {})
+    assert row.label_free == "reversed" and row.early == "reproduced"
+    assert len(row.effects) == 1  # the scorecard shows the end step
+    (same,) = headline_rows([end, replace(end, stage="auc")], {})
+    assert same.early == ""
+    (alone,) = headline_rows([end], {})
+    assert alone.early == ""

@@ -316,3 +316,14 @@ def test_report_renders_in_headless_chromium(built, browser, tmp_path):
     assert _fits(narrow["scorecard"], PHONE[0]), narrow["scorecard"]
     assert narrow["scrollWidth"] <= narrow["innerWidth"], narrow
     assert _screenshot(browser, tmp_path / "phone.png") == PHONE
+
+
+def test_the_headline_table_notes_an_early_verdict_that_differs():
+    from smoothlearn.report.headline import HeadlineRow
+    from smoothlearn.report.markdown import headline_markdown
+
+    row = HeadlineRow("c", "text", "§1", "exp", "reversed", "why",
+                      early="reproduced").to_record()
+    assert "**reversed**: why (early: reproduced)" in "\n".join(headline_markdown([row], "f"))
+    quiet = "\n".join(headline_markdown([{**row, "early": ""}], "f"))
+    assert "**reversed**: why" in quiet and "(early:" not in quiet

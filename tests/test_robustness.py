@@ -74,8 +74,8 @@ def test_feedforward_arms_ignore_the_gradient_factor():
 
 
 def test_stages_past_a_short_run_are_dropped():
-    assert set(rb._stage_steps(True, None)) == {"early", "mid", "end"}
-    assert set(rb._stage_steps(True, 2000)) == {"early", "end"}
+    assert set(rb._stage_steps(True, None)) == {"early", "mid", "end", "auc"}
+    assert set(rb._stage_steps(True, 2000)) == {"early", "end", "auc"}
     assert "4,000 steps" in rb.stage_text(True, None)
     assert "20,000 steps" in rb.stage_text(False, None)
 
@@ -106,9 +106,10 @@ def _small_options(out) -> rb.RobustnessOptions:
 def test_every_claim_cell_and_stage_is_judged(small_sweep):
     out, res = small_sweep
     table = res.table
-    assert set(table["stage"]) == {"early", "mid", "end"}
+    assert set(table["stage"]) == {"early", "mid", "end", "auc"}
     assert set(table["cell"]) == {"literal", "test: memory off"}
-    assert len(table) == 5 * 2 * 3 and table["literal"].sum() == 15
+    claims = len(rb.cell_claims(rb.CELLS[0]))
+    assert len(table) == claims * 2 * 4 and table["literal"].sum() == claims * 4
     assert {rb.verdict_of(v) for v in table["verdict"]} <= set(VERDICT_COLORS)
     records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
     assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect",
@@ -126,7 +127,7 @@ def test_outputs_are_written_and_the_sweep_resumes(small_sweep):
     assert res.png.stat().st_size > 10_000 and res.svg.is_file()
     text = (out / "claims.md").read_text()
     assert "Do not edit by hand" in text and "robustness.png" in text
-    assert "## Summary" in text and "**ff-order**" in text
+    assert "## Summary" in text and "**ff-smoothness-slows**" in text
     again = rb.run(_small_options(out), Execution(workers=1, quiet=True))
     sweep = again.sweep
     assert sweep.done == 0 and sweep.skipped == sweep.total == again.meta["runs"]

@@ -17,6 +17,12 @@ first class runs out in any compared run (:func:`smoothlearn.streams.first_exhau
 unless the runs used ``class_balance="balanced"`` or the classes are equally large. Every record
 says which step was used and why.
 
+**Learning efficiency.** The paper speaks of how *fast* nets learn, which the end step alone
+hides. :func:`with_efficiency` adds to every end-of-epoch claim a twin at ``stage="auc"``: per
+seed, the area under the test-error curve from the first evaluation to that end step, divided
+by its span (:func:`curve_auc`: the curve's mean level, in the metric's units). It is its own
+family (Holm within each stage), reported beside the end verdict, never pooled with it.
+
 Each comparison is a :class:`~smoothlearn.verdicts.ComparisonResult`. Everything here
 works on any frame with the columns of ``smoothlearn.results.load`` (or
 ``experiments.curves_frame``), so robustness sweeps can call :func:`evaluate_claims` on subsets.
@@ -33,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.integrate import trapezoid
 
 from smoothlearn import stats
 from smoothlearn.data import dataset_info
@@ -52,10 +59,19 @@ __all__ = [
     "select_runs",
     "training_labels",
     "exhaustion_step",
+    "EFFICIENCY_STAGE",
+    "curve_auc",
+    "with_efficiency",
 ]
 
 #: "Early in training" (Figs A.3, A.6) is this fraction of the late measurement step.
 EARLY_FRACTION = 0.1
+#: The declared learning-efficiency endpoint: the area under the test-error curve from the
+#: first evaluation to the end of epoch 1 (the paper speaks of learning *efficiency*, which an
+#: end-step comparison alone hides), judged beside the end step as its own family.
+EFFICIENCY_STAGE = "auc"
+#: Where a claim can be measured (:attr:`Claim.stage`).
+STAGES = ("end", "early", EFFICIENCY_STAGE)
 #: Metrics where larger is better; every other metric is an error.
 HIGHER_IS_BETTER = {"test_acc", "test_acc_auc"}
 
@@ -81,7 +97,9 @@ class Claim:
     experiment: str
     comparisons: tuple[Comparison, ...]
     metric: str = "test_mse"
-    stage: str = "end"  # "end": end of epoch 1 (policy applies); "early": EARLY_FRACTION of it
+    #: "end": end of epoch 1 (policy applies); "early": EARLY_FRACTION of it; "auc": the area
+    #: under the curve up to that end (:data:`EFFICIENCY_STAGE`, :func:`with_efficiency`).
+    stage: str = "end"
     source: str = ""
     where: Mapping[str, Any] = field(default_factory=dict)
     #: The id of the paper claim this one is a protocol variant of (one headline row for
@@ -106,6 +124,17 @@ def chain(key: str, best_to_worst: Sequence[Any], **fixed: Any) -> tuple[Compari
 
 def beats(better: Mapping[str, Any], worse: Mapping[str, Any], label: str) -> Comparison:
     return Comparison(dict(better), dict(worse), label)
+
+
+def with_efficiency(claims: Iterable[Claim]) -> tuple[Claim, ...]:
+    """Each claim, and after every end-of-epoch claim its twin at the learning-efficiency
+    endpoint (same id, ``stage="auc"``): a separate family, so Holm runs within each stage."""
+    out: list[Claim] = []
+    for claim in claims:
+        out.append(claim)
+        if claim.stage == "end":
+            out.append(replace(claim, stage=EFFICIENCY_STAGE))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- frames
@@ -220,8 +249,10 @@ def choose_step(
     ``step_policy``: ``"pre-exhaustion"`` (end of epoch 1, but not after the first class runs
     out in any compared run), ``"end"`` (end of epoch 1), ``"last"`` (last common step), or an
     int (the last common step at or before it). ``stage="early"`` takes
-    :data:`EARLY_FRACTION` of that step.
+    :data:`EARLY_FRACTION` of that step; ``"auc"`` ends its area at the ``"end"`` step.
     """
+    if stage not in STAGES:
+        raise ValueError(f"stage={stage!r}; use one of {', '.join(STAGES)}")
     grid = _common_grid(runs)
     if grid.size == 0:
         raise ValueError("the compared runs share no evaluation step")
@@ -336,15 +367,57 @@ def _class_blocked(row: pd.Series) -> bool:
     return int(json.loads(params).get("class_repeats", 1)) > 1
 
 
-def _values_at(arm: pd.DataFrame, metric: str, step: int) -> pd.Series:
-    at = arm[arm["step"] == step]
-    dup = at["seed"].duplicated()
-    if dup.any():
+def _one_run_per_seed(rows: pd.DataFrame) -> None:
+    """Pairing by seed needs one run per seed in an arm."""
+    runs = rows[["seed", "run_id"]].drop_duplicates()
+    if runs["seed"].duplicated().any():
         raise ValueError(
-            f"arm matches {at['run_id'].nunique()} runs for {at['seed'].nunique()} seeds; "
+            f"arm matches {runs['run_id'].nunique()} runs for {runs['seed'].nunique()} seeds; "
             "add filters so each seed has one run"
         )
+
+
+def _values_at(arm: pd.DataFrame, metric: str, step: int) -> pd.Series:
+    at = arm[arm["step"] == step]
+    _one_run_per_seed(at)
     return at.set_index("seed")[metric].astype(float)
+
+
+def curve_auc(steps: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> float:
+    """The area under a curve (trapezoid rule) divided by its span: its mean level over the
+    span, in the metric's own units, so early and end endpoints read on one scale. A single
+    point is its own value; no points is NaN."""
+    x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if x[-1] == x[0]:
+        return float(y[0])
+    return float(trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def _auc_values(arm: pd.DataFrame, metric: str, window: np.ndarray) -> pd.Series:
+    """Per seed, :func:`curve_auc` over the ``window`` steps; NaN for a run that lacks one of
+    them (it diverged and stopped), so the pair is dropped rather than judged on part of it."""
+    inside = arm[arm["step"].isin(window)]
+    _one_run_per_seed(inside)
+    return inside.groupby("seed").apply(
+        lambda run: curve_auc(run["step"], run[metric]) if len(run) == window.size
+        else math.nan, include_groups=False).astype(float)
+
+
+def _efficiency(runs: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame, metric: str,
+                end_policy: str | int,
+                labels_fn: LabelsFn | None) -> tuple[StepChoice, pd.Series, pd.Series]:
+    """The learning-efficiency endpoint: each arm's area under ``metric`` from the first
+    common evaluation step to the end step that ``end_policy`` chooses (end of epoch 1)."""
+    end = choose_step(runs, end_policy, "end", labels_fn)
+    grid = _common_grid(runs)
+    window = grid[grid <= end.step]
+    choice = StepChoice(end.step, f"area under the curve over eval steps {int(window[0])}-"
+                                  f"{end.step} / span; end: {end.rule}")
+    return choice, _auc_values(a, metric, window), _auc_values(b, metric, window)
 
 
 @dataclass(frozen=True)
@@ -367,19 +440,27 @@ def paired_comparison(
     labels_fn: LabelsFn | None = None,
     n_boot: int = stats.N_BOOT,
     seed: int = 0,
+    efficiency_end: int | None = None,
 ) -> Measured:
     """One paired comparison on a (normalised) frame: what a :class:`ComparisonResult` holds
     beyond the claim's identity and the decision.
 
     ``mean_diff`` is the advantage of ``better`` over ``worse`` (positive = as claimed): the
-    error of ``worse`` minus that of ``better``, or the reverse for accuracy.
+    error of ``worse`` minus that of ``better``, or the reverse for accuracy. At
+    ``stage="auc"`` each seed's value is its area under the curve up to the end step
+    (``efficiency_end``: the last common step at or before it; None: ``step_policy``'s end).
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
     if a.empty or b.empty:
         missing = "better" if a.empty else "worse"
         return _no_data(better, worse, metric, f"no runs match the {missing} arm")
-    choice = choose_step(pd.concat([a, b]), step_policy, stage, labels_fn)
-    va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
+    runs = pd.concat([a, b])
+    if stage == EFFICIENCY_STAGE:
+        choice, va, vb = _efficiency(runs, a, b, metric, step_policy if efficiency_end is None
+                                     else efficiency_end, labels_fn)
+    else:
+        choice = choose_step(runs, step_policy, stage, labels_fn)
+        va, vb = _values_at(a, metric, choice.step), _values_at(b, metric, choice.step)
     both = pd.concat([va.rename("a"), vb.rename("b")], axis=1, join="inner")
     both = both[np.isfinite(both.to_numpy()).all(axis=1)]  # NaN and inf: diverged
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
@@ -441,6 +522,7 @@ def evaluate_claims(
     labels_fn: LabelsFn | None = None,
     n_boot: int = stats.N_BOOT,
     seed: int = 0,
+    efficiency_end: int | None = None,
 ) -> list[ComparisonResult]:
     """Check ``claims`` (e.g. a figure unit's, :mod:`smoothlearn.figures`) on ``frame``: one
     result per comparison, failures included, each decided with the exact test and Holm over
@@ -448,6 +530,8 @@ def evaluate_claims(
 
     With ``match_experiment=False`` the experiment column is ignored, so a robustness sweep
     can pass its own subset (e.g. fig2 rerun with RMSprop under another name).
+    ``efficiency_end`` ends the area of ``stage="auc"`` claims (a figure unit's declared
+    early step; None: the end of epoch 1 that ``step_policy`` chooses).
     """
     frame = normalise_frame(frame)
     results = []
@@ -460,12 +544,15 @@ def evaluate_claims(
         for comp in claim.comparisons:
             try:
                 measured = paired_comparison(sub, comp.better, comp.worse, claim.metric,
-                                             step_policy, claim.stage, labels_fn, n_boot, seed)
+                                             step_policy, claim.stage, labels_fn, n_boot, seed,
+                                             efficiency_end)
             except Exception as err:  # a broken check is reported, never dropped
                 measured = _no_data(comp.better, comp.worse, claim.metric,
                                     f"check failed: {err}")
             family.append(ComparisonResult(
                 claim=claim.id, text=claim.text, comparison=comp.label,
+                id=f"{claim.id}: {comp.label}"
+                + (f" ({claim.stage})" if claim.stage == EFFICIENCY_STAGE else ""),
                 experiment=claim.experiment, source=claim.source, stage=claim.stage,
                 step_policy=str(step_policy), arms=measured.arms, stats=measured.stats,
                 note=measured.note))

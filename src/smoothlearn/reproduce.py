@@ -439,7 +439,9 @@ def _claims(frame: pd.DataFrame, step_policy: str | int, notes: list[str],
     for unit in figures.claim_units():
         if unit.id not in planned and (unit.extension or page):
             continue
-        results += claims_mod.evaluate_claims(frame, unit.claims, step_policy=step_policy)
+        results += claims_mod.evaluate_claims(frame, unit.judged_claims,
+                                              step_policy=step_policy,
+                                              efficiency_end=unit.efficiency_end)
         if unit.id in inputs:
             results += _analysis_claims(unit, inputs[unit.id]["table"], frame, notes)
     why = {i.name: f"experiment {i.status}: {i.message}" for i in infos if i.status != "ok"}

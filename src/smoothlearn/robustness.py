@@ -8,7 +8,9 @@ around it, plus the interaction that matters most (test memory x gradient factor
 trains the same arms (feedforward, leaky, leaky+reset; random, repeat-1/3/5/10; >= 10 seeds),
 so every claim is a paired comparison over seeds (``smoothlearn.claims``) at three stages:
 early (5k steps), mid (20k) and end (the last evaluation before any class runs out, or the end
-of the balanced epoch).
+of the balanced epoch), and at the learning-efficiency endpoint ``auc`` (the area under the
+curve up to that end step, :data:`smoothlearn.claims.EFFICIENCY_STAGE`), so the gradient-rule
+cells show early learning too.
 
 Each comparison is decided as in the claims table (``verdicts.decide``): an exact paired
 sign-flip p-value, Holm-adjusted within its family (the comparisons of one claim in one cell at
@@ -34,7 +36,7 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +202,8 @@ def claim_level(verdicts: Sequence[str]) -> str:
 def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
     """Where each stage is measured; stages past a shortened run (``steps``) are dropped."""
     early, mid, _ = (QUICK if quick else FULL)["stages"]
-    stages: dict[str, str | int] = {"early": early, "mid": mid, "end": "pre-exhaustion"}
+    stages: dict[str, str | int] = {"early": early, "mid": mid, "end": "pre-exhaustion",
+                                    claims_mod.EFFICIENCY_STAGE: "pre-exhaustion"}
     last = steps or (QUICK if quick else FULL)["steps"]
     if last is not None:
         stages = {k: v for k, v in stages.items() if not isinstance(v, int) or v < last}
@@ -210,7 +213,9 @@ def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
 def stage_text(quick: bool, steps: int | None) -> str:
     """The stages in words, as measured (for the generated markdown)."""
     words = {"end": "end = the last evaluation before any class runs out (MNIST; the balanced "
-                    "cell: the end of its epoch; a shorter run: its last step)"}
+                    "cell: the end of its epoch; a shorter run: its last step)",
+             "auc": "auc = learning efficiency, the area under the curve from the first "
+                    "evaluation to the end step, divided by its span"}
     parts = [f"{k} = {v:,} steps" if isinstance(v, int) else words[k]
              for k, v in _stage_steps(quick, steps).items()]
     return "Stages: " + "; ".join(parts) + "."
@@ -226,8 +231,9 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
     for name, frame in frames.items():
         cell = by_name[name]
         for stage, policy in _stage_steps(quick, steps).items():
-            for res in claims_mod.evaluate_claims(frame, step_policy=policy,
-                                                  claims=cell_claims(cell),
+            judged = [replace(c, stage=claims_mod.EFFICIENCY_STAGE) for c in cell_claims(cell)
+                      ] if stage == claims_mod.EFFICIENCY_STAGE else cell_claims(cell)
+            for res in claims_mod.evaluate_claims(frame, step_policy=policy, claims=judged,
                                                   match_experiment=False, n_boot=n_boot):
                 records.append({**res.to_record(), "cell": name, "axis": cell.axis,
                                 "stage": stage, "literal": cell.literal,
@@ -308,7 +314,7 @@ def autoencoder_robustness(quick: bool = False, seeds: int | None = None,
 
 
 # ----------------------------------------------------------------------------- figure
-STAGES = ("early", "mid", "end")
+STAGES = ("early", "mid", "end", claims_mod.EFFICIENCY_STAGE)
 STAGE_TITLES = {
     "early": "Early in training ({} steps; quick: {})".format(
         *(f"{stages['stages'][0]:,}" for stages in (FULL, QUICK))),
@@ -316,6 +322,7 @@ STAGE_TITLES = {
         *(f"{stages['stages'][1]:,}" for stages in (FULL, QUICK))),
     "end": "End: last evaluation before any class runs out (at most {}; quick: {})".format(
         *(f"{stages['stages'][2]:,}" for stages in (FULL, QUICK))),
+    "auc": "Learning efficiency: area under the curve up to the end step, per step",
 }
 
 

@@ -381,9 +381,12 @@ def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonR
 
 def summarise(results: Iterable[ComparisonResult]) -> list[ClaimResult]:
     """One result per claim (in first-seen order): its verdict, the reason, and how many
-    comparisons went which way."""
+    comparisons went which way; from its end-step comparisons (the ``stage="auc"``
+    learning-efficiency twins are a second endpoint, shown beside it by the headline)."""
     by_claim: dict[str, list[ComparisonResult]] = {}
     for res in results:
+        if res.stage == "auc":  # the efficiency endpoint is reported beside, never pooled
+            continue
         by_claim.setdefault(res.claim, []).append(res)
     out = []
     for claim, members in by_claim.items():

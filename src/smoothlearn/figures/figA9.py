@@ -23,7 +23,18 @@ from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
 _ORDER = ["lstm", "leaky-reset", "feedforward"]
 
 
+def _in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs this figure shows: memory nets streamed in their training order, feedforward
+    nets with each item alone; any other test stream of the same nets (e.g. A.8's common
+    random-order stream) is left out rather than pooled into their curves."""
+    if "test_mode" not in frame.columns:
+        return frame
+    mode = frame["test_mode"]
+    return frame[mode.isna() | mode.isin(["same", "off"])]
+
+
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
+    frame = _in_training_order(frame)
     levels = [c for c in ("repeat-5", "repeat-10") if c in set(frame["condition"])]
     fig = new_figure(3.6 * len(levels) + 2.0, 3.6)
     axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smoothlearn.claims import Claim
+from smoothlearn.claims import Claim, with_efficiency
 from smoothlearn.figures.plotting.context import Context
 
 #: Draws one figure from the experiment's results frame: (figure, caption).
@@ -104,6 +104,20 @@ class FigureUnit:
     tables: UnitTables | None = None
     #: The one-paragraph answer the unit's page opens with (None: the unit has none).
     answer: UnitAnswer | None = None
+    #: Where the learning-efficiency endpoint (``stage="auc"``) ends its area: None for the
+    #: end of epoch 1 chosen by the step policy, or a declared early step.
+    efficiency_end: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.efficiency_end is not None and self.efficiency_end <= 0:
+            raise ValueError(f"efficiency_end={self.efficiency_end}: a positive step, or None "
+                             "for the end of epoch 1")
+
+    @property
+    def judged_claims(self) -> tuple[Claim, ...]:
+        """The claims as reports judge them: each end-of-epoch claim also at the
+        learning-efficiency endpoint (:func:`smoothlearn.claims.with_efficiency`)."""
+        return with_efficiency(self.claims)
 
     @property
     def toml_source(self) -> str | Path:

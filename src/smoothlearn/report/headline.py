@@ -48,6 +48,9 @@ class HeadlineRow:
     seeds: str = ""
     depends_on: str = ""
     effects: list[dict[str, Any]] = field(default_factory=list)
+    #: The label-free verdict at the learning-efficiency endpoint (area under the test-error
+    #: curve over epoch 1, ``stage="auc"``) when it differs from the headline; "" otherwise.
+    early: str = ""
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,10 +97,13 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
     for result in results:
         groups.setdefault(headline_of.get(result.claim, result.claim), []).append(result)
     rows = []
-    for key, members in groups.items():
+    for key, everything in groups.items():
+        members = [r for r in everything if r.stage != "auc"] or everything
         lead = next((r for r in members if r.claim == key), members[0])
         free = [r for r in members if not _reads_labels(r)]
         streamed = [r for r in members if _reads_labels(r)]
+        early, _ = _verdict([r for r in everything
+                             if r.stage == "auc" and not _reads_labels(r)])
         verdict, reason = _verdict(free)
         if not free:
             # not missing data: the claim's design needs labelled test streams (its own column)
@@ -110,7 +116,8 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
             label_free=verdict, label_free_reason=reason, streamed=s_verdict,
             streamed_reason=s_reason, seeds=_seeds(members),
             depends_on=(depends_on or {}).get(key, ""),
-            effects=[_effect(r) for r in members]))
+            effects=[_effect(r) for r in members],
+            early=early if free and early != verdict else ""))
     return rows
 
 

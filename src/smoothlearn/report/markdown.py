@@ -28,7 +28,8 @@ def headline_markdown(rows: Sequence[Mapping[str, Any]], figure_dir: str) -> lis
     head = ["claim", "paper", "no test labels read (headline)",
             "streamed, label resets (paper's protocol)", "seeds", "depends on"]
     table = markdown_table(head, ((
-        row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}",
+        row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}"
+        + (f" (early: {row['early']})" if row.get("early") else ""),
         row["streamed"] or "—", row["seeds"], row["depends_on"] or "—") for row in rows),
         md_escape)
     return ["## Headline", "", f"![Scorecard]({figure_dir}/scorecard.png)", "", table, ""]
@@ -66,7 +67,8 @@ def markdown_report(
         ["claim", "comparison", "step", "test protocol", "reads test labels", "n",
          "mean advantage", "95% CI", "share", "verdict"],
         ((f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
-          words.fmt(rec.get("step")), words.protocol_text(rec),
+          ("area to " if rec.get("stage") == "auc" else "") + words.fmt(rec.get("step")),
+          words.protocol_text(rec),
           "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
           words.fmt(rec.get("mean_diff")), words.ci(rec), words.fmt(rec.get("share"), 2),
           rec["verdict"]) for rec in records), md_escape)]

@@ -159,7 +159,8 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
             ["claim", "paper", "verdict, no test labels read",
              "streamed with label resets (the paper's protocol)", "seeds",
              "differs under (robustness)"],
-            [(md_escape(row["text"]), md_escape(row["source"]), f"**{row['label_free']}**",
+            [(md_escape(row["text"]), md_escape(row["source"]), f"**{row['label_free']}**"
+              + (f" (early: {row['early']})" if row.get("early") else ""),
               row["streamed"] or "—", row["seeds"], md_escape(row["depends_on"] or "—"))
              for row in data["headline"]]))
     else:
