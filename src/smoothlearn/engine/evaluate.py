@@ -264,9 +264,9 @@ def evaluate(
     """Evaluate ensemble networks ``nets``; returns {net: (mse, ce, acc)}.
 
     ``params`` is (W1T, b1, W2, b2) stacked over the ensemble; the leaks of the test stream
-    are each run's own (:class:`EvalGroup`). Fused groups are split
-    into ``threads`` slices run by worker threads (the numba kernel releases the GIL), so
-    evaluation uses every core even when each network has its own evaluation array.
+    are each run's own (:class:`EvalGroup`). Fused groups are split into ``threads`` slices
+    run by worker threads (the numba kernel releases the GIL), so evaluation uses every core
+    even when each network has its own evaluation array.
     """
     wanted = set(int(k) for k in nets)
     h = params[0].shape[2]
