@@ -159,6 +159,13 @@ def test_run_many_on_a_device_routes_every_arch_off_the_cpu_trainers(monkeypatch
         assert_same(got, want)
 
 
+@pytest.mark.parametrize("memory", ["hidden", "output"])
+def test_memory_switched_on_only_at_test_on_device_equals_the_reference(cpu_engines_removed,
+                                                                        memory):
+    _device_equals_reference("feedforward", lr=0.1, condition="repeat-5", test_mode="same",
+                             test_reset="label", test_memory=memory)
+
+
 def test_run_many_refuses_a_device_for_the_reference_engine():
     with pytest.raises(ValueError, match="device='cpu' needs engine='fast'"):
         run_many([make_config(**SMALL)], engine="reference", device="cpu")

@@ -80,6 +80,13 @@ def test_run_id_depends_on_settings_not_label():
         ({"reset": 5}, "reset: reset='5' is not valid"),
         ({"test_reset": ["every", 3]}, "test_reset: reset=.* is not valid"),
         ({"condition": 5}, "condition: condition=5 is not valid"),
+        ({"test_memory": "input"}, "test_memory: Input should be"),
+        ({"test_memory": "hidden"}, "test_memory='hidden' needs a streamed test"),
+        ({"test_leak": 0.3}, "test_leak is the leak of test_memory"),
+        ({"test_memory": "hidden", "test_mode": "same", "test_leak": 1.0}, "test_leak"),
+        ({"test_memory": "output", "test_mode": "same", "model": "lstm"}, "per-sample MLP"),
+        ({"test_memory": "output", "test_mode": "same", "model": "ae-leaky-reset",
+          "dataset": "multiscale"}, "reset_groups must be 1"),
     ],
 )
 def test_bad_configs_give_one_line_naming_the_key(settings, match):
@@ -159,6 +166,22 @@ def test_only_test_settings_leave_the_training_key_unchanged():
     tested = make_config(model="leaky", test_mode="same", test_reset="label", eval_items=50)
     assert base.training_key() == tested.training_key() and base.run_id() != tested.run_id()
     assert make_config(model="leaky", lr=0.02).training_key() != base.training_key()
+
+
+@pytest.mark.parametrize("memory", ["hidden", "output"])
+def test_memory_switched_on_only_at_test_is_a_test_setting(memory):
+    """The averaging control trains the feedforward net once; unset, it is not in the record,
+    so the run ids of every other run stay as they were (PINNED)."""
+    plain = make_config(**SMALL, test_mode="same", test_reset="label")
+    control = make_config(**SMALL, test_mode="same", test_reset="label", test_memory=memory)
+    assert "test_memory" not in plain.spec().record()
+    assert control.spec().record()["test_memory"] == memory
+    assert control.spec().test_leak == 0.5  # the paper's leak unless given
+    assert control.training_key() == plain.training_key() == make_config(**SMALL).training_key()
+    assert control.spec().ensemble_key() == plain.spec().ensemble_key()
+    assert control.run_id() != plain.run_id()
+    other = make_config(**SMALL, test_mode="same", test_memory=memory, test_leak=0.25)
+    assert other.run_id() != control.run_id() and other.spec().test_leak == 0.25
 
 
 @pytest.mark.parametrize("mode", ["off", "same", "repeat-1", "random"])

@@ -146,6 +146,31 @@ def test_runs_differing_only_in_test_protocol_train_once_with_their_own_numbers(
     assert not np.array_equal(together[0].test_mse, together[1].test_mse)  # tests do differ
 
 
+@pytest.mark.parametrize("sparse", [True, False], ids=["item-by-item", "blas"])
+def test_the_averaging_control_trains_with_the_feedforward_net_and_equals_the_reference(
+        sparse, monkeypatch):
+    """Memory switched on only at test is evaluated on the feedforward net's one training,
+    on both evaluation paths of the engine, with the numbers of the readable reference."""
+    from smoothlearn.engine import ensemble
+
+    base = dict(SMALL, model="feedforward", condition="repeat-5", steps=600, lr=0.05)
+    streamed = dict(test_mode="same", test_reset="label")
+    configs = [make_config(**base), make_config(**base, **streamed),
+               *(make_config(**base, **streamed, test_memory=m) for m in ("hidden", "output"))]
+    real_groups = ensemble.eval_groups
+    monkeypatch.setattr(ensemble, "eval_groups",
+                        lambda runs, _sparse=None: real_groups(runs, sparse))  # fmt: skip
+    together = run_many(configs)
+    reference = run_many(configs, engine="reference")
+    for config, got, want in zip(configs, together, reference, strict=True):
+        for name in ("test_mse", "test_ce", "test_acc"):
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-5,
+                                       atol=1e-6, err_msg=f"{config.test_memory} {name}")
+    plain, hidden, output = (c.test_mse for c in together[1:])
+    assert not np.allclose(hidden, plain) and not np.allclose(output, plain)
+    assert not np.allclose(hidden, output)
+
+
 def test_runs_share_a_training_only_when_every_training_setting_agrees():
     from smoothlearn import runs
 

@@ -158,6 +158,7 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out.loc[missing, col] = out[missing].apply(default, axis=1)
 
     fill("test_mode", lambda r: "off")
+    fill("test_memory", lambda r: "none")
     fill("task", lambda r: _task_of(r["dataset"]))
     fill("reset", lambda r: MODELS.get(r["model"], {}).get("reset", "never"))
     fill("test_reset", lambda r: r["reset"])

@@ -16,8 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Task", "Output", "Loss", "Optimizer", "LeakGrad", "TrainSettings", "Prepared",
-           "Curves", "Metrics", "Observer"]
+__all__ = ["Task", "Output", "Loss", "Optimizer", "LeakGrad", "TestMemory", "TrainSettings",
+           "Prepared", "Curves", "Metrics", "Observer"]
 
 #: What a run learns: the category of each item, or the item itself (an autoencoder).
 Task = Literal["classify", "reconstruct"]
@@ -26,6 +26,10 @@ Loss = Literal["mse", "ce"]
 Optimizer = Literal["sgd", "rmsprop"]
 #: Whether the gradient flows through the leaky memory's own term (docs/model.md).
 LeakGrad = Literal["exact", "ignore"]
+#: Leaky memory switched on only at test, for a net trained without it (the test-time
+#: averaging control): ``"hidden"`` averages the hidden states over the test stream,
+#: ``"output"`` the output layer's activations (softmax probabilities or sigmoid outputs).
+TestMemory = Literal["none", "hidden", "output"]
 
 
 #: RMSprop's squared-gradient averages below this (float32's smallest normal number) are
@@ -66,10 +70,27 @@ class Prepared:
     eval_resets: np.ndarray | None
     settings: TrainSettings
     task: Task = "classify"
+    #: Memory switched on only on the streamed test (``eval_resets`` set), with leak
+    #: ``test_leak``; the training never sees it.
+    test_memory: TestMemory = "none"
+    test_leak: float = 0.0
 
     @property
     def steps(self) -> int:
         return int(self.order.shape[0])
+
+    @property
+    def eval_leak(self) -> np.ndarray:
+        """The hidden layer's leak on the test stream: the trained one, or ``test_leak`` on
+        every unit when the hidden states are averaged only at test."""
+        if self.test_memory == "hidden":
+            return np.full(self.leak.shape, self.test_leak, np.float32)
+        return self.leak
+
+    @property
+    def output_leak(self) -> float | None:
+        """The leak by which the outputs are averaged on the test stream; None: they are not."""
+        return self.test_leak if self.test_memory == "output" else None
 
 
 @dataclass

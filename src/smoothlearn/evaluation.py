@@ -2,6 +2,11 @@
 evaluation stream, memory off (each item alone) or streamed (the leaky memory carried
 through the items in order).
 
+A net trained without memory can be tested streamed with memory switched on only at test
+(``Prepared.test_memory``, the control that tells test-time averaging from learning): its
+hidden states averaged by the leaky recursion (``leak`` is then the test leak), or its outputs
+(:func:`average_outputs`), reset by the test stream's own reset flags.
+
 The reference trainers (:mod:`smoothlearn.train`) and the conv net's fast path
 (:mod:`smoothlearn.engine.conv`) evaluate with these functions, so both report the same
 numbers for the same weights; the engine imports them from here rather than from the
@@ -22,7 +27,8 @@ from smoothlearn.convnet import conv_features
 from smoothlearn.memory import unit_groups
 from smoothlearn.nn import leaky_update
 
-__all__ = ["readonly_tensor", "output_of", "hidden_states", "evaluate", "evaluate_conv"]
+__all__ = ["readonly_tensor", "output_of", "hidden_states", "average_outputs", "evaluate",
+           "evaluate_conv"]
 
 
 def readonly_tensor(array: np.ndarray) -> torch.Tensor:
@@ -60,6 +66,34 @@ def hidden_states(
     return out.numpy()
 
 
+def average_outputs(outputs: torch.Tensor, resets: np.ndarray, leak: float) -> torch.Tensor:
+    """The outputs ``[m, o]`` averaged over the stream by the leaky recursion of the hidden
+    layer, Y(n) = leak Y(n-1) + (1 - leak) y(n), from Y = 0, restarting (Y(n) = y(n)) where
+    the stream resets (one reset group, ``resets[:, 0]``)."""
+    keep = torch.where(torch.from_numpy(resets[:, 0]), 0.0, leak)
+    out = outputs.clone()
+    state = torch.zeros(outputs.shape[1], dtype=outputs.dtype)
+    for i in range(outputs.shape[0]):
+        state = leaky_update(state, outputs[i], keep[i])
+        out[i] = state
+    return out
+
+
+def _averaged_metrics(
+    outputs: torch.Tensor, targets_eval: np.ndarray, labels_eval: np.ndarray, task: str
+) -> tuple[float, float, float]:
+    """MSE, CE and accuracy of averaged outputs: CE is that of the outputs normalised to sum
+    1 (softmax outputs already do), accuracy their argmax."""
+    mse = float(F.mse_loss(outputs, readonly_tensor(targets_eval)))
+    if task != "classify":
+        return mse, math.nan, math.nan
+    labels = readonly_tensor(labels_eval)
+    picked = outputs.gather(1, labels[:, None])[:, 0]
+    ce = float(torch.mean(torch.log(outputs.sum(1)) - torch.log(picked)))
+    acc = float((outputs.argmax(-1) == labels).float().mean())
+    return mse, ce, acc
+
+
 def evaluate(
     params: dict[str, np.ndarray],
     leak: np.ndarray,
@@ -69,10 +103,19 @@ def evaluate(
     eval_resets: np.ndarray | None,
     output: str,
     task: str,
+    output_leak: float | None = None,
 ) -> tuple[float, float, float]:
-    """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass)."""
+    """Test MSE, CE and accuracy of one network on the evaluation stream (one batched pass).
+
+    ``leak`` is the hidden layer's leak on the test stream (``Prepared.eval_leak``); with
+    ``output_leak`` set and a streamed test, the scores are those of the outputs averaged by
+    :func:`average_outputs`.
+    """
     hidden = hidden_states(params, leak, X_eval, eval_resets)
     logits = torch.from_numpy(hidden @ params["W2"].T + params["b2"])
+    if output_leak is not None and eval_resets is not None:
+        averaged = average_outputs(output_of(logits, output), eval_resets, output_leak)
+        return _averaged_metrics(averaged, targets_eval, labels_eval, task)
     mse = float(F.mse_loss(output_of(logits, output), readonly_tensor(targets_eval)))
     if task != "classify":
         return mse, math.nan, math.nan
@@ -91,5 +134,5 @@ def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float,
     """
     feats = conv_features(params, prep.X_eval)
     head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
-    return evaluate(head, prep.leak, feats, prep.targets_eval, prep.labels_eval,
-                    prep.eval_resets, prep.settings.output, prep.task)
+    return evaluate(head, prep.eval_leak, feats, prep.targets_eval, prep.labels_eval,
+                    prep.eval_resets, prep.settings.output, prep.task, prep.output_leak)

@@ -40,7 +40,16 @@ from pydantic import (
 )
 
 from smoothlearn import data, streams
-from smoothlearn.contract import Curves, LeakGrad, Loss, Optimizer, Output, Task, TrainSettings
+from smoothlearn.contract import (
+    Curves,
+    LeakGrad,
+    Loss,
+    Optimizer,
+    Output,
+    Task,
+    TestMemory,
+    TrainSettings,
+)
 from smoothlearn.convshape import image_side
 from smoothlearn.families import Family, family_of
 from smoothlearn.memory import ResetPolicy, parse_reset
@@ -99,12 +108,15 @@ class ConfigError(ValueError):
 
 
 #: Settings that change only the test protocol (and the label), never the trained weights.
-TEST_ONLY = ("experiment", "test_mode", "test_reset", "eval_items")
+TEST_ONLY = ("experiment", "test_mode", "test_reset", "eval_items", "test_memory", "test_leak")
 #: Settings that may differ inside one ensemble (the fast engine trains them in one kernel).
 ENSEMBLE_FREE = frozenset({
     "experiment", "seed", "order_seed", "init_seed", "condition", "model", "leak", "reset",
     "reset_aggregate", "test_mode", "test_reset", "eval_every", "eval_steps", "eval_items",
+    "test_memory", "test_leak",
 })
+#: The leak of memory switched on only at test when none is given: the paper's (Fig 2).
+DEFAULT_TEST_LEAK = 0.5
 
 Arch = Literal["leaky", "lstm", "conv"]
 TestMode = Literal["off", "same", "repeat-1", "random"]
@@ -174,6 +186,10 @@ class RunSpec:
     eval_steps: tuple[int, ...] | None
     eval_items: int | None
     class_balance: Literal["none", "balanced"]
+    #: Memory switched on only at test (the averaging control); "none" for every other run.
+    test_memory: TestMemory = "none"
+    #: Its leak; None when ``test_memory`` is "none".
+    test_leak: float | None = None
 
     @property
     def arch(self) -> Arch:
@@ -211,6 +227,8 @@ class RunSpec:
             "batch_size": self.batch_size, "bptt": self.bptt, "arch": self.arch,
         }
         out.update(self.family.identity)
+        if self.test_memory != "none":  # absent when unset: earlier run ids stay as they were
+            out.update(test_memory=self.test_memory, test_leak=self.test_leak)
         return out
 
     def run_id(self) -> str:
@@ -224,7 +242,7 @@ class RunSpec:
         are tested (:data:`TEST_ONLY`) train one network and evaluate it each their way."""
         settings = self.record()
         for name in TEST_ONLY:
-            settings.pop(name)
+            settings.pop(name, None)
         return _digest(settings)
 
     def ensemble_key(self) -> str:
@@ -248,6 +266,8 @@ class RunConfig(BaseModel):
     condition: ConditionField = streams.Condition("random")
     test_mode: str = "off"
     test_reset: ResetField | None = None
+    test_memory: TestMemory = "none"
+    test_leak: float | None = Field(None, ge=0, lt=1)
     seed: int = Field(0, ge=0)
     order_seed: int | None = None
     init_seed: int | None = None
@@ -346,7 +366,14 @@ class RunConfig(BaseModel):
             epochs=self.epochs, steps=self.steps, eval_every=self.eval_every,
             eval_steps=None if self.eval_steps is None else tuple(self.eval_steps),
             eval_items=self.eval_items, class_balance=self.class_balance,
+            test_memory=self.test_memory, test_leak=self._test_leak(),
         )
+
+    def _test_leak(self) -> float | None:
+        """The leak of memory switched on only at test: as given, else the paper's."""
+        if self.test_memory == "none":
+            return None
+        return DEFAULT_TEST_LEAK if self.test_leak is None else float(self.test_leak)
 
     def _default_hidden(self, task: str) -> int:
         """The paper's hidden size for a built-in dataset; a user dataset's own default."""
@@ -390,6 +417,7 @@ class RunConfig(BaseModel):
             raise ConfigError(
                 f"leak has {leak.size} values; give 1 or one per hidden unit ({spec.hidden})"
             )
+        self._check_test_memory(spec)
         if data.dataset_info(self.dataset).source is not None:
             self._check_rendered_stream()
         if spec.arch == "conv":
@@ -404,6 +432,25 @@ class RunConfig(BaseModel):
                                   f"own order: test_mode must be 'off' or 'same' (not "
                                   f"{self.test_mode!r})")
         return self
+
+    def _check_test_memory(self, spec: RunSpec) -> None:
+        """Memory switched on only at test needs a streamed test of the per-sample MLP (the
+        net both evaluation paths average), and output averaging one reset group."""
+        if self.test_memory == "none":
+            if self.test_leak is not None:
+                raise ConfigError("test_leak is the leak of test_memory; set test_memory to "
+                                  "'hidden' or 'output' as well")
+            return
+        where = f"test_memory={self.test_memory!r}"
+        if self.test_mode == "off":
+            raise ConfigError(f"{where} needs a streamed test; set test_mode to one of "
+                              f"{', '.join(TEST_MODES[1:])}")
+        if spec.family.name != "per-sample":
+            raise ConfigError(f"{where} is defined for the per-sample MLP; model "
+                              f"{self.model!r} is a {spec.family.name} net")
+        if self.test_memory == "output" and spec.reset_groups != 1:
+            raise ConfigError(f"{where} resets all outputs at once; reset_groups must be 1 "
+                              f"(not {spec.reset_groups})")
 
     def _check_rendered_stream(self) -> None:
         """A stream rendered from files (moving-mnist): its knobs, one seed, its length."""
@@ -561,7 +608,7 @@ def resolve_dataset_paths(raw: dict[str, Any], folder: Path, where: str = "") ->
 
 
 CURVE_COLUMNS = [
-    "experiment", "dataset", "model", "condition", "test_mode", "seed", "step",
+    "experiment", "dataset", "model", "condition", "test_mode", "test_memory", "seed", "step",
     "test_mse", "test_ce", "test_acc",
 ]
 
@@ -580,6 +627,7 @@ def curves_frame(configs: Iterable[RunConfig], curves: Iterable[Curves]):
             "model": config.model,
             "condition": str(config.condition),
             "test_mode": config.test_mode,
+            "test_memory": config.test_memory,
             "seed": config.seed,
             "step": curve.steps,
             "test_mse": curve.test_mse,

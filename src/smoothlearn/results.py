@@ -80,6 +80,7 @@ CONFIG_COLUMNS = [
     "task", "lr", "optimizer", "loss", "reset", "test_reset", "class_balance", "order_seed",
     "init_seed", "data_seed", "epochs", "steps", "eval_every", "eval_items", "hidden",
     "batch_size", "output", "leak_grad", "reset_groups", "leak", "dataset_params",
+    "test_memory", "test_leak",
 ]
 FRAME_COLUMNS = [
     "run_id", "experiment", "dataset", "model", "condition", "test_mode", "seed", "step",
@@ -90,7 +91,7 @@ _DTYPES: dict[str, str] = {
     "test_acc": "float64", "diverged": "bool", "lr": "float64", "order_seed": "int64",
     "init_seed": "int64", "data_seed": "int64", "epochs": "int64", "steps": "Int64",
     "eval_every": "int64", "eval_items": "Int64", "hidden": "int64", "batch_size": "int64",
-    "reset_groups": "int64",
+    "reset_groups": "int64", "test_leak": "float64",
 }
 #: Config columns never used to group a summary: they vary with the seed by design.
 _SEED_LIKE = {"seed", "order_seed", "init_seed", "data_seed", "run_id", "step"}
@@ -485,6 +486,7 @@ def config_columns(config: RunConfig) -> dict[str, Any]:
     values["test_reset"] = str(spec.eval_reset)
     values["leak"] = json.dumps(resolved["leak"])
     values["dataset_params"] = json.dumps(resolved["dataset_params"], sort_keys=True)
+    values["test_memory"], values["test_leak"] = spec.test_memory, spec.test_leak
     return values
 
 
@@ -536,7 +538,9 @@ def load(directory: str | os.PathLike[str],
         if run_ids is None:
             _check_some_finished(root, survey)
         return empty_frame()
-    frame = pd.concat(frames, ignore_index=True)[FRAME_COLUMNS]
+    frame = pd.concat(frames, ignore_index=True).reindex(columns=FRAME_COLUMNS)
+    # records written before memory could be switched on only at test had none
+    frame["test_memory"] = frame["test_memory"].fillna("none")
     return frame.astype({c: t for c, t in _DTYPES.items() if c in frame.columns})
 
 

@@ -167,6 +167,8 @@ def _prepare(spec: RunSpec) -> Prepared:
         eval_resets=eval_resets,
         settings=spec.training,
         task=spec.task,
+        test_memory=spec.test_memory,
+        test_leak=0.0 if spec.test_leak is None else spec.test_leak,
     )
 
 

@@ -104,8 +104,8 @@ def make_optimizer(params, s: TrainSettings) -> torch.optim.Optimizer:
 
 def _evaluate_prepared(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, ...]:
     return evaluate(
-        params, prep.leak, prep.X_eval, prep.targets_eval, prep.labels_eval,
-        prep.eval_resets, prep.settings.output, prep.task,
+        params, prep.eval_leak, prep.X_eval, prep.targets_eval, prep.labels_eval,
+        prep.eval_resets, prep.settings.output, prep.task, prep.output_leak,
     )
 
 

@@ -97,7 +97,7 @@ class Ensemble(Schedule):
         nets = self.wanted(step)
         if not nets:
             return
-        params = (self.W1T, self.b1, self.W2, self.b2, self.leak)
+        params = (self.W1T, self.b1, self.W2, self.b2)
         res = evaluate(
             self.eval_groups, np.asarray(nets), params, self.settings.output, self.classify,
             self.threads,
@@ -114,7 +114,7 @@ class Ensemble(Schedule):
             self.other_groups[id(other)] = (other, eval_groups([other], self.sparse_choice))
         groups = self.other_groups[id(other)][1]
         one = slice(k, k + 1)
-        params = (self.W1T[one], self.b1[one], self.W2[one], self.b2[one], self.leak[one])
+        params = (self.W1T[one], self.b1[one], self.W2[one], self.b2[one])
         res = evaluate(groups, np.zeros(1, np.int64), params, self.settings.output,
                        self.classify, 1)  # fmt: skip
         return res[0]
@@ -318,7 +318,6 @@ def evaluate_many(
                 np.stack([f32(p["b1"]) for p in ps]),
                 np.stack([f32(p["W2"]) for p in ps]),
                 np.stack([f32(p["b2"]) for p in ps]),
-                ro(np.stack([f32(r.leak) for r in rs])),
             )
             res = evaluate(
                 eval_groups(rs, sparse), np.arange(len(rs)), stacked, rs[0].settings.output,

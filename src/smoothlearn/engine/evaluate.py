@@ -6,6 +6,11 @@ over the items' CSR form, skipping zero inputs, one network per worker thread; t
 in 512-bit vectors on a copy of ``W1`` whose rows start on cache lines,
 :func:`.kernels.forward_w1_wide`); dense large layers use BLAS products over the whole set,
 with the leaky memory run over the activations afterwards.
+
+The leaks of the test stream belong to each evaluated run (its :class:`EvalGroup` row): the
+trained net's leak, or memory switched on only at test (``Prepared.test_memory``, the
+averaging control): the hidden states averaged by ``test_leak``, or the outputs, averaged
+item by item in both paths (:func:`.kernels.average_outputs_step`, :func:`averaged_metrics`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class EvalGroup:
     labels: np.ndarray  # [k, m]
     resets: np.ndarray  # [k, m, G] bool (zeros where not streamed)
     streamed: np.ndarray  # [k] bool
+    leak: np.ndarray  # [k, h] float32: the hidden leak on the test stream (Prepared.eval_leak)
+    averages: np.ndarray  # [k] bool: outputs averaged over the (streamed) test stream
+    out_leak: np.ndarray  # [k] float32: their leak (0 where not averaged)
     fused: bool
     pos: dict[int, int] = field(default_factory=dict)  # ensemble index -> row in this group
     csr: tuple[np.ndarray, ...] = ()  # fused groups: (ptr [u, m + 1], idx, val)
@@ -110,12 +118,40 @@ def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None) -> list[Ev
                 labels=ro(np.stack([np.asarray(r.labels_eval, dtype=np.int64) for r in rs])),
                 resets=ro(resets),
                 streamed=ro(np.array([r.eval_resets is not None for r in rs], dtype=np.bool_)),
+                leak=ro(np.stack([f32(r.eval_leak) for r in rs])),
+                averages=ro(np.array([r.output_leak is not None and r.eval_resets is not None
+                                      for r in rs], dtype=np.bool_)),
+                out_leak=ro(np.array([r.output_leak or 0.0 for r in rs], dtype=np.float32)),
                 fused=fused,
                 pos={int(k): i for i, k in enumerate(nets)},
                 csr=_csr_per_array(X, f32(rs[0].X_eval)) if fused else (),
             )
         )
     return groups
+
+
+def outputs_of(z: np.ndarray, output: str) -> np.ndarray:
+    """The output layer's activations (softmax or sigmoid) of logits z [k, m, o] (float32)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        zmax = z.max(axis=-1, keepdims=True)
+        ez = np.exp(z - zmax)
+        return ez / ez.sum(axis=-1, keepdims=True) if output == "softmax" else 1 / (1 + np.exp(-z))
+
+
+def averaged_metrics(
+    y: np.ndarray, targets: np.ndarray, labels: np.ndarray, classify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """test_mse, test_ce, test_acc per network from averaged outputs y [k, m, o]: CE of y
+    normalised to sum 1 (softmax outputs already do), accuracy of its argmax."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mse = np.mean(np.square(y - targets), axis=(1, 2), dtype=np.float64)
+        if not classify:
+            nan = np.full(y.shape[0], np.nan)
+            return mse, nan, nan
+        picked = np.take_along_axis(y, labels[..., None], axis=-1)[..., 0]
+        ce = np.mean(np.log(y.sum(axis=-1)) - np.log(picked), axis=1, dtype=np.float64)
+        acc = np.mean(y.argmax(axis=-1) == labels, axis=1, dtype=np.float64)
+    return mse, ce, acc
 
 
 def metrics(
@@ -146,7 +182,7 @@ def _evaluate_blas(
     classify: bool,
 ) -> np.ndarray:
     """Dense, large layers: BLAS products over the whole evaluation set, batched by memory."""
-    W1T, b1, W2, b2, leak = params
+    W1T, b1, W2, b2 = params
     m, h = eg.targets.shape[1], W1T.shape[2]
     out = np.empty((ks.size, 3))
     batch = max(1, EVAL_BATCH_BYTES // max(1, m * h * 4))
@@ -161,12 +197,40 @@ def _evaluate_blas(
             streamed = eg.streamed[rows]
             if streamed.any():
                 with PARALLEL_LOCK:
-                    stream_memory(act, ro(eg.resets[rows]), ro(streamed), group, ro(leak[part]))
+                    stream_memory(act, ro(eg.resets[rows]), ro(streamed), group,
+                                  ro(eg.leak[rows]))
             z = np.matmul(act, W2[part].transpose(0, 2, 1))
             z += b2[part][:, None, :]
         mse, ce, acc = metrics(z, eg.targets[rows], eg.labels[rows], output, classify)
         out[start : start + part.size] = np.stack([mse, ce, acc], axis=1)
+        averages = eg.averages[rows]
+        if averages.any():
+            sel = rows[averages]
+            out[start : start + part.size][averages] = averaged_scores(
+                z[averages], eg.resets[sel], eg.out_leak[sel], eg.targets[sel], eg.labels[sel],
+                output, classify)  # fmt: skip
     return out
+
+
+def averaged_scores(
+    z: np.ndarray,
+    resets: np.ndarray,
+    out_leak: np.ndarray,
+    targets: np.ndarray,
+    labels: np.ndarray,
+    output: str,
+    classify: bool,
+) -> np.ndarray:
+    """[k, 3] scores of the outputs of logits z [k, m, o] averaged over each test stream
+    (resets [k, m, G], leaks [k]): the hidden memory's recursion
+    (:func:`.kernels.stream_memory`) with every output in the first reset group."""
+    y = np.ascontiguousarray(outputs_of(z, output), dtype=np.float32)
+    leak = np.repeat(np.asarray(out_leak, np.float32)[:, None], y.shape[2], axis=1)
+    with PARALLEL_LOCK:
+        stream_memory(y, ro(np.asarray(resets, np.bool_)), ro(np.ones(y.shape[0], np.bool_)),
+                      ro(np.zeros(y.shape[2], np.int64)), ro(leak))
+    mse, ce, acc = averaged_metrics(y, targets, labels, classify)
+    return np.stack([mse, ce, acc], axis=1)
 
 
 def _evaluate_fused(
@@ -178,12 +242,13 @@ def _evaluate_fused(
     classify: bool,
 ) -> np.ndarray:
     """Sparse or small layers: one numba pass per network (called from worker threads)."""
-    W1T, b1, W2, b2, leak = params
+    W1T, b1, W2, b2 = params
     rows = np.asarray([eg.pos[int(k)] for k in ks], dtype=np.int64)
     out = np.empty((ks.size, 3))
     eval_chunk(
-        *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, ro(leak), eg.resets, eg.streamed, group,
-        eg.targets, eg.labels, OUTPUTS[output], classify, aligned_rows(*W1T.shape[1:]), out,
+        *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, eg.leak, eg.resets, eg.streamed, group,
+        eg.targets, eg.labels, OUTPUTS[output], classify, eg.averages, eg.out_leak,
+        aligned_rows(*W1T.shape[1:]), out,
     )  # fmt: skip
     return out
 
@@ -198,9 +263,10 @@ def evaluate(
 ) -> dict[int, tuple[float, float, float]]:
     """Evaluate ensemble networks ``nets``; returns {net: (mse, ce, acc)}.
 
-    ``params`` is (W1T, b1, W2, b2, leak) stacked over the ensemble. Fused groups are split
-    into ``threads`` slices run by worker threads (the numba kernel releases the GIL), so
-    evaluation uses every core even when each network has its own evaluation array.
+    ``params`` is (W1T, b1, W2, b2) stacked over the ensemble; the leaks of the test stream
+    are each run's own (:class:`EvalGroup`). Fused groups are split into ``threads`` slices
+    run by worker threads (the numba kernel releases the GIL), so evaluation uses every core
+    even when each network has its own evaluation array.
     """
     wanted = set(int(k) for k in nets)
     h = params[0].shape[2]

@@ -520,6 +520,38 @@ def metrics_add(z, ez, tgt, item, label, out_kind, classify, sums):
         sums[2] += best == label
 
 
+@njit(**_STEP)
+def averaged_metrics_add(Y, tgt, item, label, classify, sums):
+    """Add one item's squared error, cross-entropy and correctness of averaged outputs ``Y``
+    to ``sums``: CE of ``Y`` normalised to sum 1, correct when its argmax is the label."""
+    o = Y.shape[0]
+    best = 0
+    total = F0
+    sq = F0
+    for q in range(o):
+        if Y[q] > Y[best]:
+            best = q
+        total += Y[q]
+        sq += (Y[q] - tgt[item, q]) * (Y[q] - tgt[item, q])
+    sums[0] += sq
+    if classify:
+        sums[1] += np.log(total) - np.log(Y[label])
+        sums[2] += best == label
+
+
+@njit(**_STEP)
+def average_outputs_step(Y, z, ez, out_kind, reset, leak):
+    """Y = leaky(Y, y): this item's outputs y (softmax or sigmoid of ``z``) into the running
+    average of the outputs, restarting at a reset."""
+    s = F1
+    if out_kind == SOFTMAX:
+        _, s = softmax_parts(z, ez)
+    e = F0 if reset else leak
+    for q in range(z.shape[0]):
+        yq = ez[q] / s if out_kind == SOFTMAX else sigmoid(z[q])
+        Y[q] = leaky(Y[q], yq, e, F1 - e)
+
+
 # ----------------------------------------------------------------------------- kernels
 
 
@@ -621,9 +653,10 @@ def stream_memory(act, resets, streamed, group, leak):
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def eval_items(
     ptr, idx, val, W1T, b1, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind, classify,
-    out,
+    average, out_leak, out,
 ):  # fmt: skip
-    """Test MSE, CE and accuracy of one network, item by item over the CSR rows ``ptr``."""
+    """Test MSE, CE and accuracy of one network, item by item over the CSR rows ``ptr``;
+    with ``average`` (a streamed test only), of its outputs averaged by leak ``out_leak``."""
     m = ptr.shape[0] - 1
     h = b1.shape[0]
     o = b2.shape[0]
@@ -631,6 +664,7 @@ def eval_items(
     H = np.zeros(h, np.float32)
     z = np.empty(o, np.float32)
     ez = np.empty(o, np.float32)
+    Y = np.zeros(o, np.float32)
     sums = np.zeros(3)
     for i in range(m):
         forward_w1_wide(pre, W1T, b1, ptr, idx, val, i)
@@ -642,7 +676,11 @@ def eval_items(
             for j in range(h):
                 H[j] = relu(pre[j])
         logits(z, W2, b2, H)
-        metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
+        if average and streamed:
+            average_outputs_step(Y, z, ez, out_kind, resets[i, 0], out_leak)
+            averaged_metrics_add(Y, tgt, i, lab[i], classify, sums)
+        else:
+            metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
     out[0] = sums[0] / (m * o)
     out[1] = sums[1] / m if classify else np.nan
     out[2] = sums[2] / m if classify else np.nan
@@ -650,8 +688,9 @@ def eval_items(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def eval_chunk(ptr, idx, val, src, nets, rows, W1T, b1, W2, b2, leak, resets, streamed, group,
-               tgts, labs, out_kind, classify, W1pad, out):  # fmt: skip
-    """Evaluate networks ``nets`` (rows ``rows`` of the group's per-network arrays).
+               tgts, labs, out_kind, classify, average, out_leak, W1pad, out):  # fmt: skip
+    """Evaluate networks ``nets`` (rows ``rows`` of the group's per-network arrays, which
+    include the test-time leaks ``leak``, ``average`` and ``out_leak``).
 
     ``ptr [u, m + 1]`` holds the CSR row pointers of each evaluation array ``X[u]`` into the
     shared ``idx``/``val``. Each network's ``W1T`` is first copied into ``W1pad`` (rows
@@ -666,8 +705,8 @@ def eval_chunk(ptr, idx, val, src, nets, rows, W1T, b1, W2, b2, leak, resets, st
             for j in range(h):
                 W1pad[i, j] = W1T[k, i, j]
         eval_items(
-            ptr[src[r]], idx, val, W1pad, b1[k], W2[k], b2[k], leak[k], resets[r], streamed[r],
-            group, tgts[r], labs[r], out_kind, classify, out[q],
+            ptr[src[r]], idx, val, W1pad, b1[k], W2[k], b2[k], leak[r], resets[r], streamed[r],
+            group, tgts[r], labs[r], out_kind, classify, average[r], out_leak[r], out[q],
         )  # fmt: skip
 
 

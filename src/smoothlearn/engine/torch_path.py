@@ -13,7 +13,7 @@ import numpy as np
 
 from smoothlearn.contract import Prepared
 from smoothlearn.engine.arrays import shared
-from smoothlearn.engine.evaluate import metrics
+from smoothlearn.engine.evaluate import averaged_scores, metrics
 from smoothlearn.engine.schedule import Schedule
 from smoothlearn.engine.torch_ops import as_tensor, optimiser_step
 from smoothlearn.memory import unit_groups
@@ -121,17 +121,22 @@ class TorchEnsemble(Schedule):
                 act = torch.relu(Xe @ W1[k].T + b1[k])
                 if run.eval_resets is not None:
                     flags = torch.as_tensor(run.eval_resets, device=self.device)[:, self.group]
-                    keep = torch.where(flags, 0.0, self.leak[k])
+                    leak = torch.as_tensor(run.eval_leak, device=self.device)
+                    keep = torch.where(flags, 0.0, leak)
                     state = torch.zeros_like(act[0])
                     for i in range(act.shape[0]):
                         state = keep[i] * state + (1 - keep[i]) * act[i]
                         act[i] = state
                 z = (act @ W2[k].T + b2[k]).cpu().numpy()[None]
-                mse, ce, acc = metrics(
-                    z, np.asarray(run.targets_eval, np.float32)[None],
-                    np.asarray(run.labels_eval, np.int64)[None], self.settings.output,
-                    self.classify,
-                )  # fmt: skip
+                targets = np.asarray(run.targets_eval, np.float32)[None]
+                labels = np.asarray(run.labels_eval, np.int64)[None]
+                if run.output_leak is not None and run.eval_resets is not None:
+                    mse, ce, acc = averaged_scores(
+                        z, run.eval_resets[None], np.array([run.output_leak]), targets, labels,
+                        self.settings.output, self.classify).T  # fmt: skip
+                else:
+                    mse, ce, acc = metrics(z, targets, labels, self.settings.output,
+                                           self.classify)
                 self.points[k].append((step, float(mse[0]), float(ce[0]), float(acc[0])))
 
     def params(self, k: int) -> dict[str, np.ndarray]:

@@ -32,6 +32,36 @@ SMOOTH = ["repeat-3", "repeat-5", "repeat-10"]
 LEVELS = ["random", "repeat-1", "repeat-3", "repeat-5", "repeat-10"]
 FEEDFORWARD = {"model": "feedforward", "test_mode": "off"}
 RESET_MEMORY_OFF = {"model": "leaky-reset", "test_mode": "off"}
+#: What the test-time averaging control averages, per ``test_memory``.
+AVERAGED = {"hidden": "hidden states", "output": "output probabilities (softmax)"}
+#: What each verdict of a test-time averaging control claim means.
+CONTROL_VERDICTS = (
+    " Reproduced: leaky + reset's streamed advantage is more than averaging at test time "
+    "(the net learned something the averaging does not give). Equivalent or reversed: "
+    "averaging at test time alone gives the advantage, so it is not a learned "
+    "representation. Inconclusive: these seeds cannot tell the two apart."
+)
+
+
+def averaging_control(memory: str, test_mode: str = "same") -> dict[str, str]:
+    """The test-time averaging control: the feedforward nets (trained without memory) tested
+    on leaky + reset's streamed test (label resets) with leaky memory, leak 0.5, switched on
+    only at test over their ``memory`` ("hidden" or "output")."""
+    return {"model": "feedforward", "test_mode": test_mode, "test_memory": memory}
+
+
+def without_control(frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs tested without memory switched on only at test: figures that draw models
+    by name leave the control out (a frame from before it has no such runs)."""
+    if "test_memory" not in frame.columns:
+        return frame
+    return frame[frame["test_memory"].fillna("none") == "none"]
+
+
+def averaging_text(memory: str) -> str:
+    """How the control is tested, for a claim's text."""
+    return (f"the feedforward net tested on the same stream with its {AVERAGED[memory]} "
+            "averaged by the same leak (0.5) and resets, switched on only at test")
 
 
 @dataclass(frozen=True)
@@ -124,6 +154,25 @@ def reset_smooth_beats_ff_memory_off(r: Reading) -> Claim:
                   "§5.1.3")
 
 
+def reset_gain_vs_averaging(r: Reading, memory: str) -> Claim:
+    return _claim(r, f"reset-gain-vs-{memory}-averaging", "Leaky memory + reset tested "
+                  "streamed (training order, label resets: reads test labels) beats "
+                  f"{averaging_text(memory)}, at every N-repeat order (N ≥ 3), where its "
+                  "streamed gain over random and repeat-1 lies." + CONTROL_VERDICTS,
+                  (beats({**r.reset, "condition": n}, {**averaging_control(memory),
+                                                       "condition": n}, f"LR < FF+avg {n}")
+                   for n in SMOOTH), "§5.1.2, Fig 2C (test-time averaging control)")
+
+
+def reset_beats_ff_vs_averaging(r: Reading, memory: str) -> Claim:
+    return _claim(r, f"reset-beats-ff-{memory}-averaging", "Leaky memory + reset tested "
+                  "streamed (training order, label resets: reads test labels) beats "
+                  f"{averaging_text(memory)}, at every smoothness level." + CONTROL_VERDICTS,
+                  (beats({**r.reset, "condition": c}, {**averaging_control(memory),
+                                                       "condition": c}, f"{c}")
+                   for c in LEVELS), "§5.1.3, Fig 2A vs 2C (test-time averaging control)")
+
+
 #: The claims a robustness cell re-checks: the memory-off variant of the reset claim is a
 #: cell of its own there ("test: memory off").
 ROBUSTNESS_CLAIMS = (ff_smoothness_slows, ff_minimum_smoothness_best, leaky_more_repeats,
@@ -134,12 +183,14 @@ def claims(reading: Reading = PAPER) -> tuple[Claim, ...]:
     return (ff_smoothness_slows(reading), ff_minimum_smoothness_best(reading),
             leaky_more_repeats(reading), reset_beats_random_1rep(reading),
             reset_beats_random_1rep_memory_off(reading), reset_beats_ff(reading),
-            reset_beats_ff_memory_off(reading), reset_smooth_beats_ff_memory_off(reading))
+            reset_beats_ff_memory_off(reading), reset_smooth_beats_ff_memory_off(reading),
+            *(reset_gain_vs_averaging(reading, m) for m in AVERAGED),
+            *(reset_beats_ff_vs_averaging(reading, m) for m in AVERAGED))
 
 
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
     panels = [
-        ("A", "Feedforward", {"model": "feedforward"}),
+        ("A", "Feedforward", FEEDFORWARD),
         ("B", "Leaky memory", {"model": "leaky"}),
         ("C", "Leaky + reset (memory off)", {"model": "leaky-reset", "test_mode": "off"}),
         ("C′", "Leaky + reset (streamed)", {"model": "leaky-reset", "test_mode": "same"}),
@@ -147,13 +198,17 @@ def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
     panels = [p for p in panels if not select_runs(frame, p[2]).empty]
     fig = new_figure(3.1 * len(panels) + 1.6, 6.2)
     axes = fig.subplots(2, len(panels), sharey="row", squeeze=False)
-    reference = select_runs(frame, {"model": "feedforward", "condition": "random"})
+    reference = select_runs(frame, {**FEEDFORWARD, "condition": "random"})
+    control = select_runs(frame, averaging_control("hidden"))
     conds: list[str] = []
     for col, (letter, title, where) in enumerate(panels):
         sub = select_runs(frame, where)
         for row, metric in enumerate(("test_mse", "test_acc")):
             ax = axes[row, col]
             conds = plots.curves_by(ax, sub, "condition", metric, ctx, condition_color) or conds
+            if letter == "C′":
+                plots.curves_by(ax, control, "condition", metric, ctx, condition_color,
+                                style_of=lambda _row: "--")
             if col > 0 and not reference.empty:
                 ref = plots.seed_curves(reference, ["model"], metric, ctx.window)
                 ax.plot(ref["step"], ref["mean"], "--", color="#999999", lw=1.1)
@@ -163,13 +218,20 @@ def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
                 panel_title(ax, letter, title)
     ref_handle = [Line2D([], [], color="#999999", ls="--", lw=1.1,
                          label="feedforward, random\n(reference)")]
+    if not control.empty and any(p[0] == "C′" for p in panels):
+        ref_handle.append(Line2D([], [], color="#4D4D4D", ls="--", lw=1.1,
+                                 label="C′ dashed: feedforward,\nhidden averaged at test"))
     condition_legend(fig, conds, ref_handle + plots.exhaustion_handle(ctx, frame))
     caption = ("Figure 2. Test error (MSE, top) and accuracy (bottom) during one epoch of "
                f"per-sample training on MNIST{prose.in_brackets(prose.net_text(frame))}, per "
                "training order. A: feedforward; B: leaky memory (α = 0.5); C: leaky memory with "
                "resets at category boundaries, tested with memory off; C′: the same nets tested "
                "streamed in their training order with label resets on the test stream (this "
-               "protocol reads test labels). The dashed grey line repeats A's random curve. "
+               "protocol reads test labels). The dashed grey line repeats A's random curve"
+               + ("; C′'s dashed colour lines are the feedforward nets tested on the same "
+                  "stream with their hidden states averaged only at test (leak 0.5, the same "
+                  "resets: the test-time averaging control)" if not control.empty else "")
+               + ". "
                + prose.caption_curves(ctx, frame))
     return fig, caption
 

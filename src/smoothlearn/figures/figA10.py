@@ -12,6 +12,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats
+from smoothlearn.figures.fig2 import (
+    AVERAGED,
+    CONTROL_VERDICTS,
+    averaging_control,
+    averaging_text,
+    without_control,
+)
 from smoothlearn.figures.plotting import plots, prose
 from smoothlearn.figures.plotting.style import (
     model_color,
@@ -25,7 +32,24 @@ from smoothlearn.figures.unit import LSTM_QUICK, Drawing, FigureUnit
 _MODE_STYLE = {"same": "-", "off": "-", "repeat-1": "--", "random": ":"}
 
 
+def _vs_averaging(memory: str) -> Claim:
+    """Leaky + reset against the feedforward net (both trained on repeat-5) with the same
+    averaging at test, on each test stream; as repeat-1 with label resets every item resets,
+    so there both are their nets with memory off (a test of what was learned alone)."""
+    return Claim(f"lr-beats-ff-{memory}-averaging-a10", "Trained on repeat-5 and tested "
+                 "streamed as repeat-5 and as repeat-1 (label resets: reads test labels), "
+                 f"leaky + reset beats {averaging_text(memory)}. Tested as repeat-1, every item "
+                 "resets, so both nets are tested with memory off." + CONTROL_VERDICTS,
+                 "figA10", tuple(beats({"model": "leaky-reset", "test_mode": mode},
+                                       averaging_control(memory, mode),
+                                       f"LR < FF+avg ({label} test)")
+                                 for mode, label in (("same", "repeat-5"),
+                                                     ("repeat-1", "repeat-1"))),
+                 source="A.10 (test-time averaging control)")
+
+
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
+    frame = without_control(frame)  # the control is a claim here, not a curve
     fig = new_figure(8.8, 3.6)
     axes = fig.subplots(1, 2)
     models = [m for m in ("lstm", "leaky-reset", "feedforward") if m in set(frame["model"])]
@@ -62,7 +86,8 @@ UNIT = FigureUnit(
                          "LR < LSTM (repeat-1 test)"),
                    beats({"model": "lstm", "test_mode": "same"},
                          {"model": "leaky-reset", "test_mode": "same"},
-                         "LSTM < LR (same-order test)")), source="A.10"),),
+                         "LSTM < LR (same-order test)")), source="A.10"),
+            *(_vs_averaging(m) for m in AVERAGED)),
     quick=LSTM_QUICK,
     claim_order=8,
 )

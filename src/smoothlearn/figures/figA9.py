@@ -8,7 +8,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from smoothlearn.claims import Claim, beats
-from smoothlearn.figures.fig2 import FEEDFORWARD, PAPER
+from smoothlearn.figures.fig2 import (
+    AVERAGED,
+    CONTROL_VERDICTS,
+    FEEDFORWARD,
+    PAPER,
+    averaging_control,
+    averaging_text,
+    without_control,
+)
 from smoothlearn.figures.figA8 import LSTM_STREAMED
 from smoothlearn.figures.plotting import plots, prose
 from smoothlearn.figures.plotting.style import (
@@ -33,9 +41,21 @@ def _in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[mode.isna() | mode.isin(["same", "off"])]
 
 
+def _vs_averaging(memory: str) -> Claim:
+    """Leaky + reset against the feedforward net with the same averaging at test."""
+    return Claim(f"lr-beats-ff-{memory}-averaging-a9", "Tested in their training order "
+                 f"(label resets: reads test labels), leaky + reset beats {averaging_text(memory)}"
+                 " (repeat-5 and repeat-10)." + CONTROL_VERDICTS, "figA9",
+                 tuple(beats({**PAPER.reset, "condition": n},
+                             {**averaging_control(memory), "condition": n},
+                             f"LR < FF+avg ({n})") for n in ("repeat-5", "repeat-10")),
+                 source="A.9 (test-time averaging control)")
+
+
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
     frame = _in_training_order(frame)
     levels = [c for c in ("repeat-5", "repeat-10") if c in set(frame["condition"])]
+    frame = without_control(frame)  # the control is a claim here, not a curve
     fig = new_figure(3.6 * len(levels) + 2.0, 3.6)
     axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
     models = sorted(frame["model"].unique(),
@@ -68,7 +88,8 @@ UNIT = FigureUnit(
                       beats({**LSTM_STREAMED, "condition": n}, {**PAPER.reset, "condition": n},
                             f"LSTM < LR ({n})"),
                       beats({**PAPER.reset, "condition": n}, {**FEEDFORWARD, "condition": n},
-                            f"LR < FF ({n})"))), source="A.9"),),
+                            f"LR < FF ({n})"))), source="A.9"),
+            *(_vs_averaging(m) for m in AVERAGED)),
     quick=LSTM_QUICK,
     claim_order=7,
 )

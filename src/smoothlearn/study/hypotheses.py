@@ -42,7 +42,7 @@ METRICS = ("test_mse", "test_ce", "test_acc")
 ARM_KEYS = (
     "experiment", "dataset", "model", "condition", "test_mode", "seed", "task", "lr",
     "optimizer", "loss", "reset", "test_reset", "class_balance", "epochs", "steps", "hidden",
-    "batch_size", "output", "leak", "reset_groups", "dataset_params",
+    "batch_size", "output", "leak", "reset_groups", "dataset_params", "test_memory",
 )
 #: Settings whose store column is JSON text: filter values are compared in that form.
 JSON_COLUMNS = ("leak", "dataset_params")
