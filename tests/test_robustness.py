@@ -250,6 +250,9 @@ def test_without_a_headline_the_label_free_reading_is_the_reference():
     assert dep.label_free[0] == rb.Differs("no factor, memory off", "end", "partly holds",
                                            "reversed")
     assert rb.depends_on(pd.DataFrame()) == {}
+    # a headline that decides nothing (every comparison reads labels) is no reference either
+    undecided = rb.depends_on(_known_table(), {"c": "not testable"})["c"]
+    assert undecided.label_free == rb.depends_on(_known_table())["c"].label_free
 
 
 _CELL_NAMES = st.sampled_from([c.name for c in rb.CELLS if not c.literal])

@@ -355,6 +355,8 @@ def claim_table(records: Sequence[Mapping[str, Any]],
 #: The label-free reading of the literal training settings: the reference of every label-free
 #: cell where no headline verdict is given (early in training, or the sweep on its own).
 LABEL_FREE_REFERENCE = "test: memory off"
+#: Headline verdicts that decide nothing: the sweep's own label-free reading is the reference.
+_UNDECIDED = (None, "", Verdict.NO_DATA, Verdict.NOT_TESTABLE)
 #: The stages "depends on" looks at: the end (the headline's endpoint) and early training
 #: (learning efficiency: the gradient rule changes verdicts there).
 DEPENDS_STAGES = ("end", "early")
@@ -421,7 +423,7 @@ def _claim_dependence(claim: str, part: pd.DataFrame, headline: str | None) -> D
     for stage in DEPENDS_STAGES:
         rows = learned[learned["stage"] == stage]
         reference = _reference(part, LABEL_FREE_REFERENCE, stage)
-        if stage == "end" and headline:
+        if stage == "end" and headline not in _UNDECIDED:
             reference = headline
         is_free = rows["test_labels"] == "none"
         free += _differs(rows[is_free & (rows["cell"] != LABEL_FREE_REFERENCE)], reference,
@@ -439,8 +441,9 @@ def _claim_dependence(claim: str, part: pd.DataFrame, headline: str | None) -> D
 def depends_on(table: pd.DataFrame,
                headline: Mapping[str, str] | None = None) -> dict[str, Dependence]:
     """Per claim, the cells its verdict depends on (:class:`Dependence`). ``headline`` maps a
-    claim id to its headline (label-free) verdict in the claims' words; without it, the
-    sweep's own label-free reading of the literal settings is the reference."""
+    claim id to its headline (label-free) verdict in the claims' words; without it (or where
+    it is *no data* or *not testable*), the sweep's own label-free reading of the literal
+    settings is the reference."""
     headline = headline or {}
     if table.empty:
         return {}
