@@ -287,3 +287,15 @@ def test_health_uses_accuracy_else_the_chance_level_mse():
     assert not stalled.learned and stalled.describe().startswith("MSE 0.0901")
     assert not rb.CellHealth(math.nan).learned
     assert rb.CellHealth(math.nan).describe() == "no finished runs"
+
+
+def test_cell_health_falls_back_on_the_chance_level_mse_without_accuracy():
+    def frame(mse: float) -> pd.DataFrame:
+        return pd.DataFrame({"model": "feedforward", "diverged": False, "run_id": ["a", "a"],
+                             "step": [0, 100], "test_acc": math.nan,
+                             "test_mse": [0.5, mse], "dataset": "synthetic-categories"})
+
+    health = rb.cell_health({"learned": frame(0.001), "stalled": frame(0.99)})
+    assert health["learned"].learned and not health["stalled"].learned
+    assert 0 < health["stalled"].chance_mse < 0.99
+    assert health["stalled"].describe().startswith("MSE 0.99, chance level")
