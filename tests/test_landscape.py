@@ -199,8 +199,8 @@ def test_cell_statistics_match_a_hand_computation():
     assert not a["significant_same"]
     assert a["share_same"] == pytest.approx(3 / 4) and b["share_same"] == pytest.approx(1 / 2)
     values_a = [f + d for f, d in zip(FF_SAME, DIFF_A, strict=True)]
-    pooled = math.sqrt((statistics.variance(values_a) + statistics.variance(FF_SAME)) / 2)
-    assert a["effect_sd_same"] == pytest.approx(np.mean(DIFF_A) / pooled)
+    # d_z: the mean paired difference over the SD of the paired differences (not pooled SD)
+    assert a["effect_sd_same"] == pytest.approx(np.mean(DIFF_A) / statistics.stdev(DIFF_A))
     # against random order: A minus FF random, seed by seed
     diff_random = [v - r for v, r in zip(values_a, FF_RANDOM, strict=True)]
     assert a["diff_random"] == pytest.approx(np.mean(diff_random))
@@ -232,7 +232,8 @@ def test_findings_state_the_numbers():
 def test_lr_is_compared_on_the_reset_rules_every_rate_has():
     rows = [{"dataset": SYNTH, "checkpoint": "end", "protocol": "memory-off", "leak": 0.5,
              "smoothness": "repeat-5", "optimizer": "sgd", "lr": lr, "reset": reset,
-             "diff_same": -0.01, "ff_mse_same": 0.2, "significant_same": True}
+             "diff_same": -0.01, "ff_mse_same": 0.2, "significant_same": True,
+             "diff_random": -0.01, "ff_mse_random": 0.2, "significant_random": True}
             for lr, reset in [(0.01, "never"), (0.01, "label"), (0.01, "input-change"),
                               (0.003, "input-change")]]
     by_lr, by_reset = markdown.moves_with(pd.DataFrame(rows), SYNTH)
@@ -249,7 +250,9 @@ def test_datasets_are_compared_on_the_panels_both_have():
         return {"dataset": dataset, "checkpoint": "end", "protocol": "memory-off",
                 "leak": leak, "smoothness": "repeat-5", "optimizer": "sgd", "lr": lr,
                 "reset": "input-change" if leak else None, "diff_same": diff,
-                "ff_mse_same": 0.2, "significant_same": diff is not None, "test_mse": mse}
+                "ff_mse_same": 0.2, "significant_same": diff is not None, "test_mse": mse,
+                "diff_random": diff, "ff_mse_random": 0.2,
+                "significant_random": diff is not None}
 
     rows = [row(d, 0.01, 0.0, None, 0.2) for d in ("a", "b")]
     rows += [row(d, 0.01, 0.5, -0.02, 0.18) for d in ("a", "b")]
@@ -264,14 +267,118 @@ def test_datasets_are_compared_on_the_panels_both_have():
     assert not any("learning rate" in line for line in markdown.moves_with(table, "b"))
 
 
+# ----------------------------------------------------------------------------- by construction
+@pytest.mark.parametrize(("leak", "reset", "smoothness", "protocol", "expected"), [
+    (0.5, "label", "repeat-1", "memory-off", True),  # a label reset at every training step
+    (0.5, "label", "sticky-0", "memory-off", True),  # sticky-0 is repeat-1
+    (0.0, None, "repeat-5", "memory-off", True),  # no memory at all
+    (0.5, "label", "repeat-1", "streamed", False),  # memory used at test (input-change)
+    (0.5, "label", "repeat-3", "memory-off", False),
+    (0.5, "input-change", "repeat-1", "memory-off", False),
+    (0.5, "never", "repeat-1", "memory-off", False)])
+def test_feedforward_by_construction(leak, reset, smoothness, protocol, expected):
+    assert analysis.feedforward_by_construction(leak, reset, smoothness, protocol) is expected
+
+
+@pytest.mark.parametrize(("protocol", "smoothness", "tier"), [
+    ("memory-off", "repeat-5", "none"), ("streamed", "random", "none"),
+    ("streamed", "repeat-5", "order"), ("streamed", "sticky-0.9", "order")])
+def test_a_cells_test_label_tier(protocol, smoothness, tier):
+    assert analysis.test_labels(protocol, smoothness) == tier
+
+
+def _end_row(leak, smoothness, reset, diff, *, significant=True, same=None,
+             by_construction=False, mse=0.2, protocol="memory-off", tier="none") -> dict:
+    same = diff if same is None else same
+    return {"dataset": SYNTH, "checkpoint": "end", "protocol": protocol, "leak": leak,
+            "smoothness": smoothness, "optimizer": "sgd", "lr": 0.01, "reset": reset,
+            "feedforward_by_construction": by_construction, "test_labels": tier,
+            "test_mse": mse + (diff if math.isfinite(diff) else 0.0), "test_acc": 0.8,
+            "diff_random": diff, "ff_mse_random": mse, "significant_random": significant,
+            "p_holm_random": 0.01, "effect_sd_random": -3.0, "share_random": 1.0,
+            "n_pairs_random": 12, "diff_same": same, "ff_mse_same": mse,
+            "significant_same": significant, "p_holm_same": 0.01, "effect_sd_same": -3.0,
+            "share_same": 1.0, "n_pairs_same": 12, "n_missing": 0}
+
+
+def _known_landscape() -> pd.DataFrame:
+    """One panel: a label-reset cell at repeat-1 (the feedforward net by construction) and a
+    real memory cell both significantly better than random-order feedforward; the repeat-50
+    feedforward net 41% worse than random order."""
+    return pd.DataFrame([
+        _end_row(0.0, "random", None, math.nan, significant=False, by_construction=True),
+        _end_row(0.0, "repeat-1", None, -0.004, by_construction=True),
+        _end_row(0.0, "repeat-50", None, 0.082, by_construction=True),
+        _end_row(0.5, "repeat-1", "label", -0.005, same=-0.001, by_construction=True),
+        _end_row(0.5, "repeat-50", "label", 0.03, same=-0.05),
+        _end_row(0.5, "repeat-5", "label", -0.006, same=-0.002),
+    ])
+
+
+def test_a_feedforward_equivalent_cell_is_excluded_from_the_counts():
+    table = _known_landscape()
+    line = markdown.beats_feedforward(table, SYNTH)
+    # random order first (primary): 1 better (repeat-5), 1 worse (repeat-50); not the
+    # repeat-1 label-reset cell, which is the feedforward net itself
+    assert ("against the feedforward net trained in random order at that rate, 1 of 2 cells "
+            "have significantly lower test error and 1 significantly higher") in line
+    assert "on the same order, 2 of 2 cells" in line
+    assert "1 cells are the feedforward net by construction" in line
+    assert line.index("random order") < line.index("same order")
+    finding = markdown.main_finding(table)
+    assert "1 of 2 leak x smoothness cells" in finding
+    assert "1 further cells (label resets at every step of a repeat-1 order)" in finding
+    panel = markdown._panel_table(table)
+    assert "| 2 | 1 | 1 | 1 | 2 | 0 |" in panel  # cells, FF by construction, the four counts
+
+
+def test_a_handicapped_same_order_reference_is_named():
+    table = _known_landscape()
+    weak = markdown.weak_references(table, SYNTH)
+    assert weak is not None and "repeat-50 at SGD lr 0.01: +41% test MSE" in weak
+    assert "repeat-1" not in weak  # 2% worse: under the 10% threshold
+    assert "worse than random order at repeat-50 on synthetic-categories (+41%)" in (
+        markdown.main_finding(table))
+    assert any(line.startswith("**The same-order reference") for line in
+               markdown.findings(table))
+
+
+def test_streamed_panels_state_their_test_label_tier():
+    table = pd.DataFrame([_end_row(0.5, "repeat-5", "input-change", -0.01, protocol="streamed",
+                                   tier="order")])
+    line = markdown.streamed(table, SYNTH)
+    assert line.startswith("**Streamed test with label-free resets (")
+    assert "test labels: order" in line and "1 of 1 cells significantly better" in line
+
+
+def test_the_cell_table_flags_feedforward_equivalent_cells():
+    arms, rows = [], []
+    for name, leak, condition, reset in [("ff1", 0.0, "repeat-1", None),
+                                         ("ffr", 0.0, "random", None),
+                                         ("lr1", 0.5, "repeat-1", "label")]:
+        for seed in range(3):
+            run_id = f"{name}-{seed}"
+            arms.append(Arm(run_id, SYNTH, "sgd", 0.01, leak, condition, reset,
+                            None if leak == 0 else "memory-off", seed))
+            rows.append({"run_id": run_id, "step": 600, "test_mse": 0.2 + 0.01 * seed,
+                         "test_acc": 0.8})
+    the_plan = Plan(Grid(datasets=(SYNTH,), seeds=3), tuple(arms), (), {SYNTH: {"end": 600}})
+    cells = analysis.cell_table(the_plan, pd.DataFrame(rows)).set_index(["leak", "smoothness"])
+    assert cells.loc[(0.5, "repeat-1"), "feedforward_by_construction"]
+    assert cells.loc[(0.5, "repeat-1"), "test_labels"] == "none"
+    assert "0 of 0 cells" in markdown.beats_feedforward(cells.reset_index(), SYNTH)
+
+
 # ----------------------------------------------------------------------------- figures
 def test_heatmap_scale_is_symmetric_around_zero_and_covers_every_cell():
     cells = analysis.cell_table(*_hand_plan())
     fig = figures.heatmap_figure(cells, SYNTH, "memory-off", "end")
     colourbar = fig.axes[-1]
     low, high = sorted(colourbar.get_ylim())
-    largest = abs(np.mean(np.subtract(FF_SAME, FF_RANDOM)))  # the feedforward row's cell
-    assert largest > abs(np.mean(DIFF_A))
+    # every row is coloured against the random-order feedforward net (the primary reference)
+    ff_row = np.mean(np.subtract(FF_SAME, FF_RANDOM))
+    largest = max(abs(ff_row + np.mean(d)) for d in (DIFF_A, DIFF_B, [0.0]))
+    assert largest == pytest.approx(abs(ff_row + np.mean(DIFF_A)))
     assert (low, high) == pytest.approx((-largest, largest))
 
 

@@ -240,3 +240,27 @@ def test_runs_of_later_experiments_that_share_a_training_join_the_earlier_sweep(
              make_config(**base, experiment="b", test_mode="same", seed=1),  # first[1] itself
              make_config(**base, experiment="b", test_mode="off", seed=0, lr=0.02)]  # other net
     assert later_siblings(first, later) == [later[0]]
+
+
+def test_depends_on_reads_the_sweep_and_never_repeats_the_headline(tmp_path):
+    """A robustness table beside the report: the row's headline (label-free) verdict is the
+    reference, a label-free cell agreeing with it is not a dependence, and a cell whose nets
+    did not learn is named as such."""
+    from smoothlearn.report.headline import HeadlineRow
+
+    def row(cell, verdict, labels="none", learned=True, health="accuracy 0.86"):
+        return {"claim": "reset-beats-ff", "cell": cell, "stage": "end",
+                "literal": cell == "literal", "verdict": verdict, "test_labels": labels,
+                "learned": learned, "health": health}
+
+    table = [row("literal", "holds", "resets"), row("test: memory off", "reversed"),
+             row("no factor, memory off", "partly holds"),
+             row("RMSprop", "reversed", "resets", False, "accuracy 0.10")]
+    (tmp_path / "robustness").mkdir()
+    (tmp_path / "robustness" / "robustness.json").write_text(json.dumps({"table": table}))
+    rows = [HeadlineRow("reset-beats-ff", "", "", "fig2", label_free="reversed",
+                        label_free_reason="")]
+    assert rp._depends_on(tmp_path, rows) == {
+        "reset-beats-ff": "no factor, memory off (partly holds); RMSprop: nets did not learn "
+                          "(accuracy 0.10)"}
+    assert rp._depends_on(tmp_path / "nowhere", rows) == {}

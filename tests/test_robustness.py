@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smoothlearn import cli
 from smoothlearn import robustness as rb
@@ -166,20 +170,133 @@ def test_options_reject_an_unknown_cell():
 def test_a_cell_whose_nets_did_not_learn_is_flagged_not_summarised(small_sweep):
     _, res = small_sweep
     records = res.records
-    table = rb.claim_table(records, {"literal": 0.9, "test: memory off": 0.1})
+    table = rb.claim_table(records, {"literal": rb.CellHealth(0.9),
+                                     "test: memory off": rb.CellHealth(0.1)})
     assert table.loc[table["cell"] == "literal", "learned"].all()
     assert not table.loc[table["cell"] == "test: memory off", "learned"].any()
     lines = rb.summary_lines(table)
     assert "test: memory off" not in " ".join(lines[:-1])
-    assert lines[-1].startswith("Left out above") and "test: memory off" in lines[-1]
+    assert lines[-1].startswith("Left out above")
+    assert "test: memory off (accuracy 0.10)" in lines[-1]
     health = res.meta["health"]
-    assert set(health) == {"literal", "test: memory off"} and 0.25 < health["literal"] <= 1.0
-    no_runs = rb.claim_table(records, {"literal": math.nan, "test: memory off": 0.9})
+    assert set(health) == {"literal", "test: memory off"}
+    assert 0.25 < health["literal"]["accuracy"] <= 1.0
+    no_runs = rb.claim_table(records, {"literal": rb.CellHealth(math.nan),
+                                       "test: memory off": rb.CellHealth(0.9)})
     assert not no_runs.loc[no_runs["cell"] == "literal", "learned"].any()
 
 
 def test_no_literal_verdict_when_its_nets_did_not_learn(small_sweep):
     _, res = small_sweep
-    table = rb.claim_table(res.records, {"literal": 0.1, "test: memory off": 0.9})
+    table = rb.claim_table(res.records, {"literal": rb.CellHealth(0.1),
+                                         "test: memory off": rb.CellHealth(0.9)})
     lines = rb.summary_lines(table)
     assert all("no verdict under the literal protocol" in line for line in lines[:5])
+
+
+# ----------------------------------------------------------------------------- depends on
+@pytest.mark.parametrize(("cell", "claim", "tier"), [
+    ("literal", "reset-beats-ff", "resets"), ("literal", "ff-smoothness-slows", "none"),
+    ("literal", "leaky-more-repeats", "order"), ("test: A.11 resets", "reset-beats-ff", "order"),
+    ("test: as random", "leaky-more-repeats", "none"),
+    ("test: as random", "reset-beats-ff", "resets"),
+    ("test: memory off", "reset-beats-ff", "none"),
+    ("no factor, memory off", "leaky-more-repeats", "none"),
+    ("lr 0.05", "reset-smooth-beats-ff-memory-off", "none")])
+def test_a_claims_test_label_tier_is_its_most_label_reading_arm(cell, claim, tier):
+    claims = {c.id: c for c in rb.cell_claims(CELLS[cell])}
+    assert rb.claim_test_labels(CELLS[cell], claims[claim]) == tier
+
+
+def _row(cell: str, verdict: str, stage: str = "end", labels: str = "none",
+         accuracy: float = 0.85) -> dict:
+    health = rb.CellHealth(accuracy)
+    return {"claim": "c", "cell": cell, "stage": stage, "literal": cell == "literal",
+            "verdict": verdict, "test_labels": labels, "learned": health.learned,
+            "health": health.describe()}
+
+
+def _known_table() -> pd.DataFrame:
+    """A claim that reads "reversed" without test labels and "holds" with label resets."""
+    return pd.DataFrame([
+        _row("literal", "holds", labels="resets"),
+        _row("test: memory off", "reversed"),
+        _row("test: as repeat-1", "reversed", labels="resets"),
+        _row("no factor, memory off", "partly holds"),
+        _row("no factor, memory off", "holds", stage="early"),
+        _row("test: memory off", "reversed", stage="early"),
+        _row("lr 0.05", "holds", labels="resets"),
+        _row("RMSprop", "reversed", labels="resets", accuracy=0.1016),
+        _row("RMSprop", "no detectable effect", stage="early", labels="resets",
+             accuracy=0.1016),
+    ])
+
+
+def test_depends_on_compares_label_free_cells_with_the_headline():
+    dep = rb.depends_on(_known_table(), {"c": "reversed"})["c"]
+    # the memory-off cell agrees with the headline: not a dependence (it was listed before)
+    assert [d.text() for d in dep.label_free] == [
+        "no factor, memory off (partly holds)",
+        "no factor, memory off (early: holds, against reversed)"]
+    # label-reading cells are compared with the paper's protocol, not the headline
+    assert dep.label_reading == (rb.Differs("test: as repeat-1", "end", "reversed", "holds"),)
+    assert dep.did_not_learn == (("RMSprop", "accuracy 0.10"),)
+    text = dep.text()
+    assert "RMSprop: nets did not learn (accuracy 0.10)" in text
+    assert "lr 0.05" not in text and "literal" not in text
+
+
+def test_without_a_headline_the_label_free_reading_is_the_reference():
+    dep = rb.depends_on(_known_table())["c"]
+    assert dep.label_free[0] == rb.Differs("no factor, memory off", "end", "partly holds",
+                                           "reversed")
+    assert rb.depends_on(pd.DataFrame()) == {}
+    # a headline that decides nothing (every comparison reads labels) is no reference either
+    undecided = rb.depends_on(_known_table(), {"c": "not testable"})["c"]
+    assert undecided.label_free == rb.depends_on(_known_table())["c"].label_free
+
+
+_CELL_NAMES = st.sampled_from([c.name for c in rb.CELLS if not c.literal])
+_WORDS = st.sampled_from(["holds", "partly holds", "reversed", "no detectable effect"])
+
+
+@settings(max_examples=60, deadline=None)  # a pandas table per example: slow on a busy CPU
+@given(rows=st.lists(st.tuples(_CELL_NAMES, _WORDS, st.sampled_from(["none", "order"]),
+                               st.sampled_from([0.1, 0.9])), max_size=12),
+       headline=st.sampled_from(["reproduced", "partly reproduced", "reversed",
+                                 "no detectable effect"]))
+def test_a_dependence_never_repeats_the_headline_nor_names_a_cell_that_did_not_learn(
+        rows, headline):
+    unique = list({c: (c, v, t, a) for c, v, t, a in rows}.values())  # one row per cell
+    table = pd.DataFrame([_row("literal", "holds", labels="resets")]
+                         + [_row(c, v, labels=t, accuracy=a) for c, v, t, a in unique])
+    dep = rb.depends_on(table, {"c": headline})["c"]
+    stalled = {c for c, _, _, a in unique if a < rb.LEARNED_ACCURACY}
+    for entry in dep.label_free:
+        assert rb.verdict_of(entry.verdict) != headline and entry.reference == headline
+        assert entry.cell not in stalled
+        assert (entry.cell, entry.verdict, "none") in {(c, v, t) for c, v, t, _ in unique}
+    assert {c for c, _ in dep.did_not_learn} == stalled
+
+
+def test_health_uses_accuracy_else_the_chance_level_mse():
+    assert rb.chance_mse(np.repeat(np.arange(10), 7)) == pytest.approx(0.09)
+    assert rb.chance_mse(np.array([0, 0, 0, 1])) == pytest.approx((1 - 0.75**2 - 0.25**2) / 2)
+    assert rb.CellHealth(0.5).learned and not rb.CellHealth(0.49).learned
+    assert rb.CellHealth(math.nan, mse=0.05, chance_mse=0.09).learned
+    stalled = rb.CellHealth(math.nan, mse=0.0901, chance_mse=0.09)
+    assert not stalled.learned and stalled.describe().startswith("MSE 0.0901")
+    assert not rb.CellHealth(math.nan).learned
+    assert rb.CellHealth(math.nan).describe() == "no finished runs"
+
+
+def test_cell_health_falls_back_on_the_chance_level_mse_without_accuracy():
+    def frame(mse: float) -> pd.DataFrame:
+        return pd.DataFrame({"model": "feedforward", "diverged": False, "run_id": ["a", "a"],
+                             "step": [0, 100], "test_acc": math.nan,
+                             "test_mse": [0.5, mse], "dataset": "synthetic-categories"})
+
+    health = rb.cell_health({"learned": frame(0.001), "stalled": frame(0.99)})
+    assert health["learned"].learned and not health["stalled"].learned
+    assert 0 < health["stalled"].chance_mse < 0.99
+    assert health["stalled"].describe().startswith("MSE 0.99, chance level")

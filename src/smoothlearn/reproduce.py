@@ -324,8 +324,10 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
     records = [r.to_record() for r in results]
     declared = [c for unit in figures.registry() for c in unit.claims]
     rows = headline.headline_rows(results, {c.id: c.headline for c in declared if c.headline},
-                                  _depends_on(out),
-                                  {c.id: c.statement for c in declared if c.statement})
+                                  statements={c.id: c.statement for c in declared
+                                              if c.statement})
+    depends = _depends_on(out, rows)
+    rows = [replace(r, depends_on=depends.get(r.claim, "")) for r in rows]
     drawn = [_scorecard(rows, out / "figures")]
     drawn += draw_figures(frame, out / "figures", inputs,
                           only={i.name for i in infos} if page else None) + list(extra)
@@ -397,22 +399,21 @@ def _page(infos: Sequence[ExperimentInfo]) -> str | None:
     return None
 
 
-def _depends_on(out: Path) -> dict[str, str]:
-    """Per claim, the robustness cells whose end-of-training verdict differs from the literal
-    cell's, when the sweep ran into ``out/robustness`` (else empty)."""
+def _depends_on(out: Path, rows: Sequence[headline.HeadlineRow]) -> dict[str, str]:
+    """Per claim, what its verdict depends on (:func:`smoothlearn.robustness.depends_on`),
+    when the sweep ran into ``out/robustness`` (else empty): cells where the nets learned and
+    whose label-free verdict differs from the row's headline verdict, so that a row never
+    contradicts itself; cells whose nets did not learn are named as such."""
+    from smoothlearn import robustness
+
     path = out / "robustness" / "robustness.json"
     if not path.is_file():
         return {}
     table = pd.DataFrame(json.loads(path.read_text()).get("table", []))
-    if table.empty:
+    if table.empty or "test_labels" not in table:  # a sweep written before the tiers
         return {}
-    end = table[table["stage"] == "end"]
-    literal = end[end["literal"]].set_index("claim")["verdict"].to_dict()
-    flips: dict[str, list[str]] = {}
-    for row in end[~end["literal"]].itertuples():
-        if row.claim in literal and row.verdict != literal[row.claim]:
-            flips.setdefault(row.claim, []).append(f"{row.cell} ({row.verdict})")
-    return {claim: "; ".join(cells) for claim, cells in flips.items()}
+    found = robustness.depends_on(table, {r.claim: r.label_free for r in rows})
+    return {claim: dep.text() for claim, dep in found.items() if dep.text()}
 
 
 def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureResult:

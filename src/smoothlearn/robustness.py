@@ -36,9 +36,9 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,9 +53,15 @@ from smoothlearn.verdicts import Verdict, aggregate
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdict_of",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
-           "RobustnessOptions", "RobustnessResult", "DEFAULT_OUT"]
+           "RobustnessOptions", "RobustnessResult", "DEFAULT_OUT", "CellHealth", "Dependence",
+           "Differs", "depends_on", "claim_test_labels"]
 
 DEFAULT_OUT = Path("runs") / "robustness"
+#: How much a test protocol knows of the test labels (issue 25): ``none`` (memory off, or a
+#: stream whose order carries no label information), ``order`` (a test order built from the
+#: labels), ``resets`` (label resets at test). A claim's tier is its most label-reading arm's.
+TestLabels = Literal["none", "order", "resets"]
+TIER_RANK: dict[str, int] = {"none": 0, "order": 1, "resets": 2}
 CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
 #: Paper-scale settings and the quick (CI-sized) ones.
 FULL = {"seeds": 10, "steps": None, "eval_items": None, "stages": (5000, 20000, 54000)}
@@ -166,6 +172,24 @@ def _settings_for(cell: Cell, arm: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _arm_test_labels(cell: Cell, arm: Mapping[str, Any]) -> TestLabels:
+    """The tier of one arm of a claim in ``cell``: the arms' selectors name the model and its
+    test mode; the cell says whether leaky+reset keeps its label resets at test."""
+    if arm.get("model") == "feedforward" or arm.get("test_mode", "off") == "off":
+        return "none"
+    if arm.get("model") == "leaky-reset" and cell.test_reset is None:
+        return "resets"
+    return "none" if arm["test_mode"] == "random" else "order"
+
+
+def claim_test_labels(cell: Cell, claim: Claim) -> TestLabels:
+    """The claim's tier in this cell: the most label-reading tier of any arm it compares (the
+    rule of ``claims.label_tier``, applied to a robustness cell's test protocol)."""
+    tiers = [_arm_test_labels(cell, arm) for comp in claim.comparisons
+             for arm in (comp.better, comp.worse)]
+    return max(tiers, key=TIER_RANK.__getitem__, default="none")
+
+
 def cell_claims(cell: Cell) -> tuple[Claim, ...]:
     """The Fig 2 claims as they read in this cell (its memory test protocol, its loss), built
     by the Fig 2 unit's own claim builders, so ids and comparisons are declared once."""
@@ -230,43 +254,94 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
     by_name = {c.name: c for c in cells}
     for name, frame in frames.items():
         cell = by_name[name]
+        claims = cell_claims(cell)
+        tiers = {c.id: claim_test_labels(cell, c) for c in claims}
         for stage, policy in _stage_steps(quick, steps).items():
-            judged = [replace(c, stage=claims_mod.EFFICIENCY_STAGE) for c in cell_claims(cell)
-                      ] if stage == claims_mod.EFFICIENCY_STAGE else cell_claims(cell)
+            judged = [replace(c, stage=claims_mod.EFFICIENCY_STAGE) for c in claims
+                      ] if stage == claims_mod.EFFICIENCY_STAGE else claims
             for res in claims_mod.evaluate_claims(frame, step_policy=policy, claims=judged,
                                                   match_experiment=False, n_boot=n_boot):
                 records.append({**res.to_record(), "cell": name, "axis": cell.axis,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,
                                 "cell_reads_labels": cell.reads_test_labels,
+                                "claim_test_labels": tiers[res.claim],
                                 "robust_verdict": judge(res.decision.verdict)})
     return records
 
 
-#: A cell whose feedforward nets end below this test accuracy did not learn: its verdicts
-#: compare untrained nets and say nothing about the claims (chance is 10% on MNIST).
+#: The floor below which a cell's nets "did not learn": its feedforward nets' mean final test
+#: accuracy (chance is 10% on MNIST). Where a task has no accuracy, the floor is the
+#: chance-level MSE instead (:func:`chance_mse`). Verdicts of such a cell compare untrained
+#: nets and say nothing about the claims: they are never listed as a dependence.
 LEARNED_ACCURACY = 0.5
 
 
-def cell_health(frames: Mapping[str, pd.DataFrame]) -> dict[str, float]:
-    """Mean final test accuracy of each cell's feedforward nets: did the cell learn at all?"""
+@dataclass(frozen=True)
+class CellHealth:
+    """Did a cell's feedforward nets learn? Their mean final test accuracy (NaN when the task
+    has none or the cell has no finished runs), test MSE, and the MSE of guessing the class
+    frequencies (NaN unless needed: only without accuracy)."""
+
+    accuracy: float
+    mse: float = math.nan
+    chance_mse: float = math.nan
+
+    @property
+    def learned(self) -> bool:
+        if math.isfinite(self.accuracy):
+            return self.accuracy >= LEARNED_ACCURACY
+        return math.isfinite(self.mse) and self.mse < self.chance_mse
+
+    def describe(self) -> str:
+        """The number that decided :attr:`learned`, in words (``accuracy 0.10``)."""
+        if math.isfinite(self.accuracy):
+            return f"accuracy {self.accuracy:.2f}"
+        if math.isfinite(self.mse):
+            return f"MSE {self.mse:.4g}, chance level {self.chance_mse:.4g}"
+        return "no finished runs"
+
+
+def chance_mse(labels: np.ndarray) -> float:
+    """Test MSE (mean over items and outputs) of a net that always outputs the class
+    frequencies of one-hot ``labels``: ``(1 - sum p_k^2) / K``; any net that learned is
+    below it."""
+    counts = np.bincount(np.asarray(labels, dtype=int))
+    share = counts / counts.sum()
+    return float((1.0 - np.sum(share**2)) / counts.size)
+
+
+def _dataset_chance_mse(dataset: str) -> float:
+    from smoothlearn.runs import dataset_for
+
+    return chance_mse(dataset_for(make_config(dataset=dataset)).y_test)
+
+
+def cell_health(frames: Mapping[str, pd.DataFrame]) -> dict[str, CellHealth]:
+    """How well each cell's feedforward nets did at their last evaluation: did it learn?"""
     health = {}
     for name, frame in frames.items():
         ff = frame[(frame["model"] == "feedforward") & ~frame["diverged"]]
         last = ff[ff["step"] == ff.groupby("run_id")["step"].transform("max")]
-        health[name] = float(last["test_acc"].mean()) if len(last) else math.nan
+        accuracy = float(last["test_acc"].mean()) if len(last) else math.nan
+        mse = float(last["test_mse"].mean()) if len(last) else math.nan
+        chance = (_dataset_chance_mse(str(last["dataset"].iloc[0]))
+                  if len(last) and not math.isfinite(accuracy) else math.nan)
+        health[name] = CellHealth(accuracy, mse, chance)
     return health
 
 
 def claim_table(records: Sequence[Mapping[str, Any]],
-                health: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """One row per claim, cell and stage: verdict, comparisons holding, median effect, and
-    whether the cell's nets learned at all (``ff_accuracy``)."""
+                health: Mapping[str, CellHealth] | None = None) -> pd.DataFrame:
+    """One row per claim, cell and stage: verdict, comparisons holding, median effect, the
+    claim's test-label tier in the cell, and whether the cell's nets learned at all."""
     health = health or {}
+    unknown = CellHealth(math.nan)
     frame = pd.DataFrame(records)
     rows = []
     for (claim, cell, stage), part in frame.groupby(["claim", "cell", "stage"], sort=False):
         verdicts = part["robust_verdict"].tolist()
+        state = health.get(cell, unknown)
         rows.append({"claim": claim, "cell": cell, "stage": stage,
                      "axis": part["axis"].iloc[0], "literal": bool(part["literal"].iloc[0]),
                      "verdict": claim_level(part["verdict"].tolist()),
@@ -275,10 +350,111 @@ def claim_table(records: Sequence[Mapping[str, Any]],
                      "median_relative": float(np.nanmedian(part["relative_diff"]))
                      if part["relative_diff"].notna().any() else math.nan,
                      "seeds": int(part["n"].max()),
-                     "ff_accuracy": health.get(cell, math.nan)})
-    table = pd.DataFrame(rows)
-    table["learned"] = table["ff_accuracy"] >= LEARNED_ACCURACY  # NaN (no runs): not learned
-    return table
+                     "test_labels": part["claim_test_labels"].iloc[0]
+                     if "claim_test_labels" in part else "none",
+                     "ff_accuracy": state.accuracy, "learned": state.learned,
+                     "health": state.describe()})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- depends on
+#: The label-free reading of the literal training settings: the reference of every label-free
+#: cell where no headline verdict is given (early in training, or the sweep on its own).
+LABEL_FREE_REFERENCE = "test: memory off"
+#: Headline verdicts that decide nothing: the sweep's own label-free reading is the reference.
+_UNDECIDED = (None, "", Verdict.NO_DATA, Verdict.NOT_TESTABLE)
+#: The stages "depends on" looks at: the end (the headline's endpoint) and early training
+#: (learning efficiency: the gradient rule changes verdicts there).
+DEPENDS_STAGES = ("end", "early")
+
+
+@dataclass(frozen=True)
+class Differs:
+    """One cell whose verdict at ``stage`` differs from the ``reference`` verdict."""
+
+    cell: str
+    stage: str
+    verdict: str
+    reference: str
+
+    def text(self) -> str:
+        if self.stage == "end":
+            return f"{self.cell} ({self.verdict})"
+        return f"{self.cell} ({self.stage}: {self.verdict}, against {judge(self.reference)})"
+
+
+@dataclass(frozen=True)
+class Dependence:
+    """What one claim's verdict depends on, among the cells where its nets learned.
+
+    ``label_free``: cells whose test for this claim reads no test labels and whose verdict
+    differs from the label-free reference (the headline verdict at the end of training).
+    ``label_reading``: cells whose test reads labels (tier ``order``/``resets``), compared
+    with the literal cell (the paper's protocol) instead, never with the label-free headline:
+    their protocol, not the choice they change, would make that difference.
+    ``did_not_learn``: cells below the floor (:data:`LEARNED_ACCURACY`), never a dependence.
+    """
+
+    claim: str
+    label_free: tuple[Differs, ...] = ()
+    label_reading: tuple[Differs, ...] = ()
+    did_not_learn: tuple[tuple[str, str], ...] = ()  # (cell, its health in words)
+
+    def text(self) -> str:
+        """One line for the headline's "depends on" column ("" when nothing differs)."""
+        parts = [d.text() for d in self.label_free]
+        if self.label_reading:
+            parts.append("reading test labels, against the paper's protocol: "
+                         + ", ".join(d.text() for d in self.label_reading))
+        parts += [f"{cell}: nets did not learn ({why})" for cell, why in self.did_not_learn]
+        return "; ".join(parts)
+
+
+def _differs(rows: pd.DataFrame, reference: str | None, stage: str) -> list[Differs]:
+    """The cells of ``rows`` whose verdict differs from ``reference`` (either vocabulary)."""
+    if reference is None:
+        return []
+    return [Differs(r.cell, stage, r.verdict, reference) for r in rows.itertuples()
+            if verdict_of(r.verdict) != verdict_of(reference)]
+
+
+def _reference(part: pd.DataFrame, cell: str, stage: str) -> str | None:
+    row = part[(part["cell"] == cell) & (part["stage"] == stage)]
+    return str(row["verdict"].iloc[0]) if len(row) and bool(row["learned"].iloc[0]) else None
+
+
+def _claim_dependence(claim: str, part: pd.DataFrame, headline: str | None) -> Dependence:
+    learned = part[part["learned"]]
+    free, reading = [], []
+    for stage in DEPENDS_STAGES:
+        rows = learned[learned["stage"] == stage]
+        reference = _reference(part, LABEL_FREE_REFERENCE, stage)
+        if stage == "end" and headline not in _UNDECIDED:
+            reference = headline
+        is_free = rows["test_labels"] == "none"
+        free += _differs(rows[is_free & (rows["cell"] != LABEL_FREE_REFERENCE)], reference,
+                         stage)
+        if stage == "end":
+            literal = part[part["literal"] & (part["stage"] == stage)]
+            paper = (str(literal["verdict"].iloc[0])
+                     if len(literal) and bool(literal["learned"].iloc[0]) else None)
+            reading += _differs(rows[~is_free & ~rows["literal"]], paper, stage)
+    stalled = part[~part["learned"] & (part["stage"] == "end")]
+    return Dependence(claim, tuple(free), tuple(reading),
+                      tuple((r.cell, r.health) for r in stalled.itertuples()))
+
+
+def depends_on(table: pd.DataFrame,
+               headline: Mapping[str, str] | None = None) -> dict[str, Dependence]:
+    """Per claim, the cells its verdict depends on (:class:`Dependence`). ``headline`` maps a
+    claim id to its headline (label-free) verdict in the claims' words; without it (or where
+    it is *no data* or *not testable*), the sweep's own label-free reading of the literal
+    settings is the reference."""
+    headline = headline or {}
+    if table.empty:
+        return {}
+    return {claim: _claim_dependence(claim, part, headline.get(claim))
+            for claim, part in table.groupby("claim", sort=False)}
 
 
 # ----------------------------------------------------------------------------- autoencoders
@@ -382,28 +558,35 @@ def matrix_figure(table: pd.DataFrame):
 
 # ----------------------------------------------------------------------------- text
 def summary_lines(table: pd.DataFrame) -> list[str]:
-    """Plain-language findings: literal verdict per claim, and the cells that change it."""
+    """Plain-language findings: the literal verdict per claim, its label-free reading, and the
+    cells it depends on (:func:`depends_on`; cells whose nets did not learn are listed once,
+    at the end, never as a dependence)."""
     lines = []
     end = table[table["stage"] == "end"]
+    found = depends_on(table)
     for claim, part in end.groupby("claim", sort=False):
         literal = part[part["literal"]]
         if literal.empty:
             continue
-        verdict = literal["verdict"].iloc[0]
         if not literal["learned"].iloc[0]:
             lines.append(f"**{claim}**: no verdict under the literal protocol: its nets did not "
                          "learn (train longer) or have no finished runs.")
             continue
-        others = part[~part["literal"] & (part["verdict"] != verdict) & part["learned"]]
-        changed = "; ".join(f"{r.cell}: {r.verdict}" for r in others.itertuples())
-        lines.append(f"**{claim}**: {verdict} under the literal protocol at the end of training"
-                     + (f"; differs in {changed}." if changed else
-                        "; the same in every cell where the nets learned."))
-    void = sorted(set(table.loc[~table["learned"], "cell"]))
-    if void:
+        line = (f"**{claim}**: {literal['verdict'].iloc[0]} under the literal protocol at the "
+                f"end of training (test labels: {literal['test_labels'].iloc[0]})")
+        free = _reference(part, LABEL_FREE_REFERENCE, "end")
+        if free is not None and literal["test_labels"].iloc[0] != "none":
+            line += f", {free} read with no test labels ({LABEL_FREE_REFERENCE})"
+        learned_only = replace(found[claim], did_not_learn=())
+        text = learned_only.text()
+        lines.append(line + (f"; depends on {text}." if text else
+                             "; no other cell where the nets learned changes it."))
+    void = table[~table["learned"]].drop_duplicates("cell")
+    if len(void):
         lines.append("Left out above, because the nets did not learn there (feedforward "
-                     f"accuracy < {LEARNED_ACCURACY:.0%}, or no finished runs): "
-                     f"{', '.join(void)}.")
+                     f"accuracy < {LEARNED_ACCURACY:.0%}, or MSE above chance level where "
+                     "there is no accuracy, or no finished runs): "
+                     + ", ".join(f"{r.cell} ({r.health})" for r in void.itertuples()) + ".")
     return lines
 
 
@@ -420,7 +603,8 @@ def _fmt(value: Any) -> str:
 def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] | None,
                     meta: Mapping[str, Any]) -> str:
     """``docs/claims.md``: generated from the sweep's output, never written by hand."""
-    table = claim_table(records, meta.get("health"))
+    table = claim_table(records, {name: CellHealth(**h)
+                                  for name, h in meta.get("health", {}).items()})
     accuracy = table.groupby("cell")["ff_accuracy"].first()
     lines = [
         "# Which claims hold, and under which choices",
@@ -570,7 +754,9 @@ def run(options: RobustnessOptions, execution: Execution) -> RobustnessResult:
             "runs": len(unique), "seconds": seconds, "cores": os.cpu_count(),
             "compute_seconds": results.training_seconds(out / "store", unique),
             "left_out": [c.name for c in CELLS if c not in chosen],
-            "sweep": summary.line(), "health": health, "quick": quick, "steps": steps,
+            "sweep": summary.line(),
+            "health": {name: asdict(h) for name, h in health.items()},
+            "quick": quick, "steps": steps,
             "warnings": _failures(summary, out / "store")}
     table = claim_table(records, health)
     fig = matrix_figure(table)

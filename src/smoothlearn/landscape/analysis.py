@@ -3,17 +3,29 @@
 A *cell* is one leak x smoothness point of one *panel* (dataset, optimiser and rate, reset
 rule, test protocol) at one checkpoint. Its runs are compared, seed by seed, with
 
-* (a) the feedforward net trained on the same order (``_same``): what memory adds, and
-* (b) the feedforward net trained in random order (``_random``): what memory *and* smooth
-  order add together, against the usual way of training.
+* (b) the feedforward net trained in random order at the same rate (``_random``), the
+  **primary** reference: what memory *and* smooth order add together, against the usual
+  way of training, and
+* (a) the feedforward net trained on the same order (``_same``), the secondary one: what
+  memory adds. At long runs of one class that reference is itself much worse than random
+  order, so beating it can mean beating a handicapped net.
+
+Some cells are the feedforward net **by construction** (``feedforward_by_construction``):
+leaky memory with label resets trained at repeat-1 (or sticky-0) resets at every step and
+tested with memory off is that net again (``claims._same_network``'s rule), and so is
+leak 0. They stay in the table but leave every "memory wins/loses" count.
+
+Each cell states its test-label tier (``test_labels``, issue 25): ``none`` with memory off
+or a streamed test in random order, ``order`` for a streamed test whose order is built from
+the test labels (the training structure), ``resets`` with label resets at test.
 
 Runs with the same seed share initial weights and order seed, so each comparison is a paired
 difference per seed (net minus reference; negative = the net has lower test error). Each gets
 an exact two-sided sign-flip p-value (all 2^n sign patterns), Holm-adjusted within its panel
-and checkpoint (one family per reference), the effect in between-seed SD units (mean
-difference over the pooled SD of the two arms' errors across seeds) and the share of seeds
-that differ in the direction of the mean. The feedforward row (leak 0) of every panel is the
-same runs: its ``_same`` comparison is empty by construction.
+and checkpoint (one family per reference), the effect size d_z (mean paired difference over
+the SD of the paired differences: the project's one definition, as in the claims table) and
+the share of seeds that differ in the direction of the mean. The feedforward row (leak 0) of
+every panel is the same runs: its ``_same`` comparison is empty by construction.
 """
 
 from __future__ import annotations
@@ -25,13 +37,17 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import stats
-from smoothlearn.landscape.grid import Plan, mean_run_length
+from smoothlearn.landscape.grid import PROTOCOLS, Plan, mean_run_length
 
 PANEL = ["dataset", "optimizer", "lr", "reset", "protocol"]
 CELL = [*PANEL, "checkpoint", "step", "leak", "smoothness"]
 REFERENCES = ("same", "random")
+#: Training orders in which label resets fire at every step (each item's class differs from
+#: the last): leaky+label reset trained on them is the feedforward net by construction.
+RESET_EVERY_STEP = ("repeat-1", "sticky-0")
 COLUMNS = [
-    *CELL, "mean_run_length", "n_seeds", "n_missing", "test_mse", "test_mse_sd", "test_acc",
+    *CELL, "mean_run_length", "test_labels", "feedforward_by_construction", "n_seeds",
+    "n_missing", "test_mse", "test_mse_sd", "test_acc",
     *(f"{name}_{ref}" for ref in REFERENCES
       for name in ("ff_mse", "diff", "acc_diff", "p", "p_holm", "significant", "effect_sd",
                    "share", "n_pairs")),
@@ -91,8 +107,7 @@ def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         return {"diff": math.nan, "p": math.nan, "effect_sd": math.nan, "share": math.nan,
                 "n_pairs": 0}
     mean = float(diffs.mean())
-    spread = (math.sqrt((np.var(values[keep], ddof=1) + np.var(reference[keep], ddof=1)) / 2)
-              if n > 1 else math.nan)
+    spread = float(np.std(diffs, ddof=1)) if n > 1 else math.nan
     direction = np.sign(mean)
     return {
         "diff": mean,
@@ -101,6 +116,26 @@ def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         "share": float(np.mean(np.sign(diffs) == direction)) if direction else math.nan,
         "n_pairs": n,
     }
+
+
+def test_labels(protocol: str | None, smoothness: str) -> str:
+    """A cell's test-label tier: what its test stream knows of the test labels (the rule of
+    ``claims.label_tier``): memory off or random order reads none; a stream in the training
+    structure is ordered by the labels; label resets at test read them outright."""
+    settings = PROTOCOLS.get(protocol or "memory-off", {"test_mode": "off"})
+    if settings.get("test_mode", "off") == "off":
+        return "none"
+    if settings.get("test_reset", "label") == "label":
+        return "resets"
+    return "none" if smoothness == "random" else "order"
+
+
+def feedforward_by_construction(leak: float, reset: str | None, smoothness: str,
+                                protocol: str | None) -> bool:
+    """The cell is the feedforward net by construction: no memory (leak 0), or label resets
+    at every training step tested with memory off."""
+    memory_off = PROTOCOLS.get(protocol or "", {}).get("test_mode") == "off"
+    return leak == 0 or (reset == "label" and smoothness in RESET_EVERY_STEP and memory_off)
 
 
 def _cell_record(group: pd.DataFrame) -> dict[str, float]:
@@ -149,4 +184,10 @@ def cell_table(plan: Plan, curves: pd.DataFrame) -> pd.DataFrame:
     cells["mean_run_length"] = [mean_run_length(d, s, params)
                                 for d, s in zip(cells["dataset"], cells["smoothness"],
                                                 strict=True)]
+    cells["test_labels"] = [test_labels(p, s) if leak > 0 else "none" for p, s, leak in
+                            zip(cells["protocol"], cells["smoothness"], cells["leak"],
+                                strict=True)]
+    cells["feedforward_by_construction"] = [
+        feedforward_by_construction(r.leak, r.reset, r.smoothness, r.protocol)
+        for r in cells.itertuples()]
     return _adjust(cells)[COLUMNS]

@@ -1,12 +1,14 @@
 """Heatmaps of the landscape: leak (rows) x smoothness (columns), one panel per reset rule and
 learning rate, one figure per dataset, test protocol and checkpoint.
 
-Colour is the paired test-MSE difference against the feedforward net trained on the same order
-(blue: the net with memory has lower error), on one symmetric scale per figure centred at zero
-(square-root spaced, so that small differences stay visible beside large ones).
-The feedforward row shows instead what smooth order does to the feedforward net (its
-difference against random order), on the same scale. Outlined cells are Holm-significant within
-their panel; each cell prints its difference in thousandths of MSE.
+Colour is the paired test-MSE difference against the primary reference, the feedforward net
+trained in random order at the same rate (blue: lower error), on one symmetric scale per
+figure centred at zero (square-root spaced, so that small differences stay visible beside
+large ones). The feedforward row therefore shows what smooth order does to the feedforward net
+(the same-order reference of the cells above it). Outlined cells are Holm-significant within
+their panel; each cell prints its difference in thousandths of MSE; cells that are the
+feedforward net by construction are marked "=FF" and hatched. A streamed figure states its
+test-label tier in its title.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from smoothlearn.streams import parse_condition
 
 CMAP = "RdBu_r"
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-PROTOCOL_NAMES = {"memory-off": "tested with memory off",
-                  "streamed": "tested streamed, label-free (input-change) resets"}
+PROTOCOL_NAMES = {"memory-off": "tested with memory off (test labels: none)",
+                  "streamed": "tested streamed, label-free (input-change) resets (test labels: "
+                              "order, the test order is built from them; random order: none)"}
 MISSING = "#E8E8E8"
 
 
@@ -64,12 +67,18 @@ def columns(cells: pd.DataFrame) -> list[str]:
 
 
 def _colour_values(panel: pd.DataFrame) -> pd.Series:
-    """Difference vs the same-order feedforward net; the feedforward row: vs random order."""
-    return panel["diff_same"].where(panel["leak"] > 0, panel["diff_random"])
+    """Difference vs the feedforward net in random order at the same rate, every row."""
+    return panel["diff_random"]
 
 
 def _significant(panel: pd.DataFrame) -> pd.Series:
-    return panel["significant_same"].where(panel["leak"] > 0, panel["significant_random"])
+    return panel["significant_random"].fillna(False).astype(bool)
+
+
+def _by_construction(panel: pd.DataFrame) -> pd.Series:
+    """Leak > 0 cells that are the feedforward net by construction (hatched, "=FF")."""
+    flag = panel.get("feedforward_by_construction", pd.Series(False, index=panel.index))
+    return flag.fillna(False).astype(bool) & (panel["leak"] > 0)
 
 
 def _draw_panel(ax, panel: pd.DataFrame, leaks: list[float], conds: list[str],
@@ -79,6 +88,7 @@ def _draw_panel(ax, panel: pd.DataFrame, leaks: list[float], conds: list[str],
     cmap = colormaps[CMAP]
     values = _colour_values(panel)
     significant = _significant(panel)
+    same_net = _by_construction(panel)
     cell_of = {(r.leak, r.smoothness): i for i, r in enumerate(panel.itertuples())}
     for i, leak in enumerate(leaks):
         for j, cond in enumerate(conds):
@@ -92,8 +102,13 @@ def _draw_panel(ax, panel: pd.DataFrame, leaks: list[float], conds: list[str],
             if not math.isfinite(value):
                 continue
             dark = abs(norm(value) - 0.5) > 0.33
-            ax.text(j + 0.5, i + 0.5, f"{1000 * value:+.1f}", ha="center", va="center",
-                    fontsize=6, color="white" if dark else "#222222")
+            label = f"{1000 * value:+.1f}"
+            if bool(same_net.iloc[index]):
+                ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="///", ec="#777777",
+                                       lw=0))
+                label = "=FF\n" + label
+            ax.text(j + 0.5, i + 0.5, label, ha="center", va="center",
+                    fontsize=6, color="white" if dark else "#222222", linespacing=0.9)
             if bool(significant.iloc[index]):
                 ax.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False,
                                        ec="black", lw=1.6))
@@ -150,16 +165,17 @@ def heatmap_figure(cells: pd.DataFrame, dataset: str, protocol: str, checkpoint:
             ax.set_xlabel("training order", fontsize=7)
     mappable = _scalar_mappable(norm)
     bar = fig.colorbar(mappable, ax=axes, shrink=0.8, pad=0.02)
-    bar.set_label("test MSE difference (net − feedforward)\nblue: the net has lower error",
-                  fontsize=7)
+    bar.set_label("test MSE difference (net − random-order feedforward)\nblue: the net has "
+                  "lower error", fontsize=7)
     bar.ax.tick_params(labelsize=7)
     step = int(part["step"].iloc[0]) if len(part) else 0
     title = (f"{DATASET_NAMES.get(dataset, dataset)}, {PROTOCOL_NAMES[protocol]}, {checkpoint} "
              f"checkpoint ({step:,} steps){' — indicative (quick mode)' if indicative else ''}")
-    caption = ("Colour: test MSE of the net with memory minus that of the feedforward net "
-               "trained on the same order, in 10⁻³. Row 0 (FF): the feedforward net on this "
-               "order minus random order. Outlined: Holm p < 0.05 within its panel. Rep N: runs "
-               "of N items of one category.")
+    caption = ("Colour: test MSE of the net minus that of the feedforward net trained in "
+               "random order at the same rate, in 10⁻³. Row 0 (FF): the feedforward net on "
+               "this order (the same-order reference). Outlined: Holm p < 0.05 within its "
+               "panel. =FF, hatched: the feedforward net by construction (label resets at "
+               "every step), not counted as memory. Rep N: runs of N items of one category.")
     width = int(fig.get_figwidth() * 15)
     fig.suptitle(textwrap.fill(title, width) + "\n" + textwrap.fill(caption, int(width * 1.1)),
                  fontsize=8)
