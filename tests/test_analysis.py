@@ -187,7 +187,7 @@ def test_an_effect_present_at_initialisation_is_named():
     sel_init = np.array([base[0], base[1] + 0.1])  # the reset model starts 0.1 ahead
     sel = sel_init + rng.normal(0, 0.001, (2, 10))  # and training changes nothing
     mse = np.array([np.full(10, 0.1), np.full(10, 0.1) + 0.01 + base[0]])
-    results = U.autoencoder_claims(_unit_table(sel, sel_init, mse), n_boot=500)
+    results = U.autoencoder_claims(_unit_table(sel, sel_init, mse))
     by_claim = {r.claim: r for r in results}
     selective = by_claim["ae-selectivity"]
     assert selective.decision.verdict == "reproduced"

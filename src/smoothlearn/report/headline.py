@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 
 from smoothlearn.figures.plotting.style import new_figure
 from smoothlearn.report.tables import verdict_color
-from smoothlearn.verdicts import ComparisonResult, Verdict, claim_verdict
+from smoothlearn.verdicts import ComparisonResult, Verdict, claim_result, verdict_word
 
 __all__ = ["HeadlineRow", "headline_rows", "scorecard_figure"]
 
 #: Verdicts whose effect dots are drawn grey: they carry no direction.
-_UNDIRECTED = (Verdict.NO_EFFECT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
+_UNDIRECTED = (Verdict.INCONCLUSIVE, Verdict.EQUIVALENT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,12 @@ def _effect(result: ComparisonResult) -> dict[str, Any]:
 
 
 def _verdict(results: Sequence[ComparisonResult]) -> tuple[str, str]:
-    """The claim-level verdict word and its reason ("" for a row without such results)."""
+    """The claim-level verdict as printed (its label: "partly reproduced (2 of 5)") and its
+    reason ("" for a row without such results)."""
     if not results:
         return "", ""
-    verdict, reason = claim_verdict(list(results))
-    return str(verdict), reason
+    result = claim_result(list(results))
+    return result.label, result.reason
 
 
 def _seeds(results: Sequence[ComparisonResult]) -> str:
@@ -134,10 +135,11 @@ def _wrap(text: str, width: int = 62) -> str:
 def _cell(ax, x: float, y: float, verdict: str) -> None:
     colour = verdict_color(verdict)
     ax.add_patch(_rect(x, y, colour))
-    ax.text(x + 0.5, y, verdict.replace("no detectable effect", "no detectable\neffect")
+    ax.text(x + 0.5, y, verdict.replace("present at ", "present at\n")
             .replace("partly reproduced", "partly\nreproduced") or "—", ha="center",
             va="center", fontsize=7, linespacing=0.9,
-            color="white" if verdict in ("reproduced", "reversed") else "#222")
+            color="white" if verdict_word(verdict) in ("reproduced", "reversed",
+                                                       "present at initialisation") else "#222")
 
 
 def _rect(x: float, y: float, colour: str):
