@@ -12,7 +12,7 @@ from smoothlearn.verdicts import Arms, ComparisonResult, decide, paired
 
 
 def _result(claim: str, diffs, reads: bool | None, label: str = "x") -> ComparisonResult:
-    stats = paired(np.asarray(diffs, float), seeds=range(len(diffs)), n_boot=200)
+    stats = paired(np.asarray(diffs, float), seeds=range(len(diffs)))
     arms = Arms(better="model=leaky-reset, test_mode=same" if reads else "model=feedforward",
                 worse="model=feedforward", metric="test_mse", reads_test_labels=reads)
     (res,) = decide([ComparisonResult(

@@ -17,26 +17,24 @@ from smoothlearn.verdicts import Verdict
 CELLS = {c.name: c for c in rb.CELLS}
 
 
-@pytest.mark.parametrize(("verdict", "expected"), [
-    ("reproduced", "holds"), ("reversed", "reversed"),
-    ("no detectable effect", "no detectable effect"), ("no data", "no data"),
-    ("not testable", "not testable")])
-def test_judge_words_the_claims_verdicts(verdict, expected):
-    assert rb.judge(verdict) == expected
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_judge_keeps_the_claims_words(verdict):
+    assert rb.judge(verdict) == str(verdict)  # one vocabulary: no "holds" of its own
 
 
 def test_claim_level_aggregates_comparisons():
-    assert rb.claim_level(["reproduced", "reproduced"]) == "holds"
-    assert rb.claim_level(["reproduced", "no detectable effect"]) == "partly holds"
-    assert rb.claim_level(["reproduced", "reversed"]) == "mixed"
-    assert rb.claim_level(["reversed", "no detectable effect"]) == "reversed"
-    assert rb.claim_level(["reproduced", "not testable"]) == "holds"
+    assert rb.claim_level(["reproduced", "reproduced"]) == "reproduced"
+    assert rb.claim_level(["reproduced", "inconclusive"]) == "partly reproduced"
+    assert rb.claim_level(["reproduced", "reversed"]) == "partly reproduced"
+    assert rb.claim_level(["reversed", "reversed", "inconclusive"]) == "reversed"
+    assert rb.claim_level(["reversed", "inconclusive"]) == "inconclusive"
+    assert rb.claim_level(["reproduced", "not testable"]) == "reproduced"
     assert rb.claim_level(["not testable"]) == "not testable"
     # a missing arm makes the claim "no data", never a partial verdict
     assert rb.claim_level(["reproduced", "no data"]) == "no data"
     assert rb.claim_level(["no data"]) == "no data"
     words = {rb.claim_level([v]) for v in (
-        "reproduced", "reversed", "no detectable effect", "not testable", "no data")}
+        "reproduced", "reversed", "inconclusive", "not testable", "no data")}
     assert {rb.verdict_of(w) for w in words} <= set(VERDICT_COLORS)
     assert all(rb.verdict_of(rb.judge(v)) == v for v in Verdict)
 
@@ -111,13 +109,13 @@ def test_every_claim_cell_and_stage_is_judged(small_sweep):
     assert len(table) == 5 * 2 * 3 and table["literal"].sum() == 15
     assert {rb.verdict_of(v) for v in table["verdict"]} <= set(VERDICT_COLORS)
     records = json.loads((out / "robustness.json").read_text(), parse_constant=float)["records"]
-    assert all(r["robust_verdict"] in {"holds", "reversed", "no detectable effect",
+    assert all(r["robust_verdict"] in {"reproduced", "reversed", "equivalent", "inconclusive",
                                        "not testable", "no data"} for r in records)
     assert {rec["n"] for rec in records} == {8}  # every arm matched one run per seed
     for rec in records:
         if rec["n"] and rec["robust_verdict"] != "not testable":
             assert rec["p_holm"] >= rec["p"]
-            assert (rec["robust_verdict"] == "holds") == (rec["p_holm"] < 0.05
+            assert (rec["robust_verdict"] == "reproduced") == (rec["p_holm"] < 0.05
                                                           and rec["mean_diff"] > 0)
 
 

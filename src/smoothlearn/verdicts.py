@@ -118,7 +118,7 @@ class Paired:
     effect_sd: float = math.nan
     p: float = math.nan
     not_testable: str = ""
-    diffs: tuple[float, ...] = field(default=(), repr=False)
+    diffs: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def effect(self) -> Effect:
