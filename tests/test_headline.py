@@ -42,7 +42,7 @@ def test_a_claim_without_label_reading_comparisons_has_no_streamed_verdict():
 
 def test_only_label_reading_comparisons_give_no_headline_verdict():
     (row,) = headline_rows([_result("streamed-only", PLANTED, reads=True)], {})
-    assert row.label_free == "not testable" and "reads test labels" in row.label_free_reason
+    assert row.label_free == "no data" and "reads test labels" in row.label_free_reason
     assert row.streamed == "reproduced"
 
 

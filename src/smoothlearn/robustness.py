@@ -465,7 +465,7 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
             "ci_high", "share", "p_holm", "robust_verdict"]
     lines += ["## Every comparison", "",
               "`mean_diff` is the error of the claimed-worse arm minus that of the claimed-better "
-              "arm (positive = as claimed); CI: 95% percentile bootstrap, unadjusted.", "",
+              "arm (positive = as claimed); CI: 95% t interval, unadjusted.", "",
               _md_table(frame[cols]), ""]
     if ae:
         lines += _ae_markdown(ae)

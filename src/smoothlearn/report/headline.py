@@ -101,9 +101,11 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
         streamed = [r for r in members if _reads_labels(r)]
         verdict, reason = _verdict(free)
         if not free:
-            # not missing data: the claim's design needs labelled test streams (its own column)
-            verdict = str(Verdict.NOT_TESTABLE)
-            reason = "every comparison of this claim reads test labels"
+            # no label-free evidence exists ("not testable" means one thing only: the arms
+            # are one network)
+            verdict = str(Verdict.NO_DATA)
+            reason = ("no label-free data: every comparison of this claim reads test labels "
+                      "(its verdict is in the streamed column)")
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
             claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
