@@ -504,14 +504,15 @@ def _equivalent_reason(tested: Sequence[ComparisonResult]) -> list[str]:
 
 def _built_in_reason(tested: Sequence[ComparisonResult]) -> list[str]:
     """Where the claimed difference was there before training and training did not add it."""
-    built_in = [r for r in tested if r.decision.verdict == Verdict.AT_INIT]
+    built_in = [(r, r.init, r.gain) for r in tested if r.decision.verdict == Verdict.AT_INIT]
     if not built_in:
         return []
-    r = built_in[0]
-    assert r.init is not None and r.gain is not None  # AT_INIT needs both
+    r, init, gain = built_in[0]
+    if init is None or gain is None:  # a record read back without its effects
+        return [f"the effect is already present at initialisation ({r.comparison})"]
     return [f"the effect is already present at initialisation ({r.comparison}: "
-            f"{r.init.mean_diff:+.3g}, p = {r.init.p:.3g}; training changes it by "
-            f"{r.gain.mean_diff:+.3g} [{r.gain.ci_low:+.3g}, {r.gain.ci_high:+.3g}], "
+            f"{init.mean_diff:+.3g}, p = {init.p:.3g}; training changes it by "
+            f"{gain.mean_diff:+.3g} [{gain.ci_low:+.3g}, {gain.ci_high:+.3g}], "
             "a t interval that includes 0): it comes from the architecture, not from "
             "learning"]
 
