@@ -129,12 +129,12 @@ def test_smoke_fig3_tables_and_claims(small_fig3):
     assert len(table) == 5 * 4 and set(table["unit"]) == {0, 1, 2, "mean"}
     assert (table["n"] == 3).all() and (table["sd"] >= 0).all()
 
-    claims = [c.to_record() for c in U.autoencoder_claims(frame, curves_frame(configs, curves),
-                                                          n_boot=200)]
+    claims = [c.to_record() for c in U.autoencoder_claims(frame, curves_frame(configs, curves))]
     assert len(claims) == 2 * 3
     assert {c["claim"] for c in claims} == {"ae-selectivity", "ae-selectivity-positive",
                                             "ae-ff-lower-error"}
-    assert {c["verdict"] for c in claims} <= {"reproduced", "reversed", "no detectable effect"}
+    assert {c["verdict"] for c in claims} <= {"reproduced", "reversed", "inconclusive",
+                                              "equivalent", "present at initialisation"}
     assert all(c["ci_low"] <= c["mean_diff"] <= c["ci_high"] and c["n"] == 3 for c in claims)
     # mean_diff > 0 means "as claimed": reset model minus feedforward for selectivity,
     # feedforward error below the reset model's for the error claim

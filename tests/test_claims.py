@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smoothlearn import figures, verdicts
+from smoothlearn import figures, stats, verdicts
 from smoothlearn.claims import (
     EFFICIENCY_STAGE,
     Claim,
@@ -73,16 +73,20 @@ def test_reversed_effect_is_reversed():
     assert rec["p"] == pytest.approx(2 / 1024)
 
 
-def test_null_is_no_detectable_effect():
-    frame = curves(TWO, lambda a, s, t: 0.6 + (0.01 if (s % 2) == (a == "a") else 0.0))
+def test_null_is_inconclusive_with_its_t_power_mde():
+    frame = curves(TWO, lambda a, s, t: 0.6 + (0.02 if (s % 2) == (a == "a") else 0.0))
     rec = one(frame)
     assert rec["mean_diff"] == pytest.approx(0.0, abs=1e-12)
-    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "no detectable effect"
+    assert rec["ci_low"] < 0 < rec["ci_high"] and rec["verdict"] == "inconclusive"
     assert rec["p"] == pytest.approx(1.0)
-    # differences of +-0.01 (sd 0.0105) over 10 seeds: (1.96 + 0.84) * sd / sqrt(10)
-    sd = np.array([0.01, -0.01] * 5).std(ddof=1)
+    # differences of +-0.02 (sd 0.021) over 10 seeds: a paired t-test at 0.05 has 80% power
+    # at d = 0.996 (noncentral t), not the normal formula's (1.96 + 0.84) / sqrt(10) = 0.886
+    sd = np.array([0.02, -0.02] * 5).std(ddof=1)
     assert rec["sd_diff"] == pytest.approx(sd)
-    assert rec["mde"] == pytest.approx((1.959964 + 0.841621) * sd / math.sqrt(10), rel=1e-5)
+    assert rec["mde"] == pytest.approx(0.996 * sd, rel=1e-3)
+    # the +-0.02 noise is far wider than the 1% margin (0.006): equivalence is not shown
+    assert rec["margin"] == pytest.approx(0.01 * rec["mean_worse"])
+    assert rec["p_equivalent"] > 0.05
 
 
 def test_planted_effect_of_known_size():
@@ -110,9 +114,9 @@ def test_five_seeds_can_never_reproduce():
     frame = curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s, seeds=5)
     (res,) = evaluate_claims(frame, claims=[CLAIM])
     assert res.stats.n == 5 and res.stats.share == 1.0 and res.stats.p == pytest.approx(2 / 32)
-    assert res.decision.verdict == "no detectable effect" and math.isinf(res.decision.mde)
+    assert res.decision.verdict == "inconclusive" and math.isinf(res.decision.mde)
     (row,) = verdicts.summarise([res])
-    assert row.verdict == "no detectable effect"
+    assert row.verdict == "inconclusive"
     assert "5 seeds cannot reach p < 0.05" in row.reason and "0.0625" in row.reason
 
 
@@ -127,14 +131,16 @@ def test_holm_across_the_comparisons_of_one_claim():
     assert first.decision.p_holm == pytest.approx(4 / 1024)
     assert second.stats.p == pytest.approx(1.0) and second.decision.p_holm == pytest.approx(1.0)
     assert (first.decision.verdict, second.decision.verdict) == (
-        Verdict.REPRODUCED, Verdict.NO_EFFECT)
-    # the detectable effect is quoted at Holm's first level, 0.05 / 2
+        Verdict.REPRODUCED, Verdict.INCONCLUSIVE)
+    # the detectable effect is quoted at Holm's first level, 0.05 / 2: larger than at 0.05,
+    # and larger than the normal formula's (2.241 + 0.842) / sqrt(10) at that level
     sd = second.stats.sd_diff
-    assert second.decision.mde == pytest.approx((2.241403 + 0.841621) * sd / math.sqrt(10),
-                                                rel=1e-5)
+    assert second.decision.mde == pytest.approx(stats.min_detectable_effect(sd, 10, 0.025))
+    assert second.decision.mde > max(stats.min_detectable_effect(sd, 10),
+                                     (2.241403 + 0.841621) * sd / math.sqrt(10))
     (row,) = verdicts.summarise([first, second])
-    assert row.verdict == "partly reproduced"
-    assert row.reason.startswith("1 of 2 comparisons reproduced, 0 reversed")
+    assert row.verdict == "partly reproduced" and row.label == "partly reproduced (1 of 2)"
+    assert row.reason.startswith("1 of 2 comparisons reproduced; the others: 1 inconclusive")
 
 
 def test_identical_arms_are_not_testable():
@@ -280,7 +286,7 @@ def test_curve_record_has_todays_keys_and_round_trips():
         "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
         "test_protocol", "reads_test_labels", "n", "seeds", "mean_better", "mean_worse",
         "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
-        "p", "p_holm", "mde", "not_testable", "verdict", "note"]
+        "p", "p_holm", "mde", "margin", "p_equivalent", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
 

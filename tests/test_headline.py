@@ -13,7 +13,7 @@ from smoothlearn.verdicts import Arms, ComparisonResult, decide, paired
 
 
 def _result(claim: str, diffs, reads: bool | None, label: str = "x") -> ComparisonResult:
-    stats = paired(np.asarray(diffs, float), seeds=range(len(diffs)), n_boot=200)
+    stats = paired(np.asarray(diffs, float), seeds=range(len(diffs)))
     arms = Arms(better="model=leaky-reset, test_mode=same" if reads else "model=feedforward",
                 worse="model=feedforward", metric="test_mse", reads_test_labels=reads)
     (res,) = decide([ComparisonResult(
@@ -43,7 +43,7 @@ def test_a_claim_without_label_reading_comparisons_has_no_streamed_verdict():
 
 def test_only_label_reading_comparisons_give_no_headline_verdict():
     (row,) = headline_rows([_result("streamed-only", PLANTED, reads=True)], {})
-    assert row.label_free == "not testable" and "reads test labels" in row.label_free_reason
+    assert row.label_free == "no data" and "reads test labels" in row.label_free_reason
     assert row.streamed == "reproduced"
 
 

@@ -59,7 +59,7 @@ def robustness_figure(fig_dir: Path) -> FigureResult:
     verdicts = list(rb.VERDICT_COLORS)
     table = pd.DataFrame([
         {"claim": claim, "cell": cell, "stage": stage, "literal": cell == "literal",
-         "verdict": verdicts[(i + j) % len(verdicts)], "holds": 1, "comparisons": 2,
+         "verdict": verdicts[(i + j) % len(verdicts)], "reproduced": 1, "comparisons": 2,
          "median_relative": 0.1 * (j - i), "learned": True}
         for i, claim in enumerate(["claim-a", "claim-b"]) for j, cell in enumerate(cells)
         for stage in rb.STAGES])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,8 +44,15 @@ def test_every_verdict_has_one_colour_and_one_badge():
     assert len(set(VERDICT_COLORS.values())) == len(Verdict)
     for verdict in Verdict:
         assert verdict_color(str(verdict)) == VERDICT_COLORS[verdict]  # the word finds it too
-        assert verdict_class(str(verdict)) in {"ok", "bad", "meh", "part", "none"}
+        assert verdict_class(str(verdict)) in {"ok", "bad", "same", "init", "meh", "part",
+                                               "none"}
     assert verdict_color("", "#123456") == "#123456" and verdict_class("nonsense") == "none"
+    # a claim's printed label finds its word's colour and badge
+    assert verdict_class("partly reproduced (2 of 5)") == "part"
+    assert verdict_color("partly reproduced (2 of 5)") == VERDICT_COLORS[Verdict.PARTLY]
+    css = (resources.files("smoothlearn.report") / "templates" / "report.css").read_text()
+    for badge in {verdict_class(str(v)) for v in Verdict}:
+        assert f".{badge}{{" in css, badge
 
 
 def test_conditions_sort_random_first_then_by_repeats_and_other_labels_last():

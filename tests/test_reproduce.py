@@ -254,13 +254,13 @@ def test_depends_on_reads_the_sweep_and_never_repeats_the_headline(tmp_path):
                 "learned": learned, "health": health}
 
     table = [row("literal", "holds", "resets"), row("test: memory off", "reversed"),
-             row("no factor, memory off", "partly holds"),
+             row("no factor, memory off", "partly reproduced (1 of 2)"),
              row("RMSprop", "reversed", "resets", False, "accuracy 0.10")]
     (tmp_path / "robustness").mkdir()
     (tmp_path / "robustness" / "robustness.json").write_text(json.dumps({"table": table}))
     rows = [HeadlineRow("reset-beats-ff", "", "", "fig2", label_free="reversed",
                         label_free_reason="")]
     assert rp._depends_on(tmp_path, rows) == {
-        "reset-beats-ff": "no factor, memory off (partly holds); RMSprop: nets did not learn "
+        "reset-beats-ff": "no factor, memory off (partly reproduced (1 of 2)); RMSprop: nets did not learn "
                           "(accuracy 0.10)"}
     assert rp._depends_on(tmp_path / "nowhere", rows) == {}

@@ -5,9 +5,10 @@ A claim such as "feedforward nets: repeat-1 < random < repeat-3 < repeat-5 in te
 filters on a results frame, e.g. ``{"model": "leaky-reset", "test_mode": "same"}``), pairs their
 runs by seed (same initial weights and category order), takes each pair's difference at one
 evaluation step, and summarises and decides it with :mod:`smoothlearn.verdicts`: mean
-difference, bootstrap CI, exact sign-flip p, Holm across the comparisons of one claim, and the
-verdicts ``reproduced``, ``reversed``, ``no detectable effect``, ``not testable`` (e.g. leaky +
-label reset in a repeat-1 order *is* the feedforward net) and ``no data``.
+difference, Student-t CI, exact sign-flip p, Holm across the comparisons of one claim, an
+equivalence test within the claim's ``margin``, and the verdicts ``reproduced``, ``reversed``,
+``equivalent``, ``inconclusive``, ``not testable`` (e.g. leaky + label reset in a repeat-1
+order *is* the feedforward net) and ``no data``.
 
 **Where to measure.** The paper measures at the end of epoch 1. On MNIST the repeat-N orders end
 with ~480 items of one class once the other classes run out (exhausted categories are skipped,
@@ -46,7 +47,7 @@ from smoothlearn.data import dataset_info
 from smoothlearn.experiments import MODELS, make_config
 from smoothlearn.runs import dataset_for
 from smoothlearn.streams import first_exhaustion_step
-from smoothlearn.verdicts import Arms, ComparisonResult, Paired, decide, paired
+from smoothlearn.verdicts import MARGIN, Arms, ComparisonResult, Paired, decide, paired
 
 __all__ = [
     "Comparison",
@@ -108,6 +109,14 @@ class Claim:
     #: The paper's statement without the test protocol, for the headline row that shows this
     #: claim and its protocol twins side by side ("" : ``text`` is used).
     statement: str = ""
+    #: The smallest effect of interest, relative to the claimed-worse arm's mean: a
+    #: comparison whose difference is shown to lie within it is ``equivalent``.
+    margin: float = MARGIN
+
+    def __post_init__(self) -> None:
+        if not 0 < self.margin < 1:
+            raise ValueError(f"claim {self.id!r}: margin={self.margin!r}; use a fraction of the "
+                             "claimed-worse arm's mean in (0, 1), e.g. 0.01")
 
 
 def _describe(arm: Mapping[str, Any]) -> str:
@@ -450,6 +459,7 @@ def paired_comparison(
     error of ``worse`` minus that of ``better``, or the reverse for accuracy. At
     ``stage="auc"`` each seed's value is its area under the curve up to the end step
     (``efficiency_end``: the last common step at or before it; None: ``step_policy``'s end).
+    ``n_boot`` and ``seed`` are unused since the CI became a t interval (kept for callers).
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
     if a.empty or b.empty:
@@ -466,7 +476,7 @@ def paired_comparison(
     both = both[np.isfinite(both.to_numpy()).all(axis=1)]  # NaN and inf: diverged
     sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
     diff = sign * (both["a"] - both["b"]).to_numpy()
-    result = paired(diff, both.index.to_numpy(), n_boot, seed)
+    result = paired(diff, both.index.to_numpy())
     n = result.n
     prot_a, reads_a = _protocol(a)
     prot_b, reads_b = _protocol(b)
@@ -557,5 +567,5 @@ def evaluate_claims(
                 experiment=claim.experiment, source=claim.source, stage=claim.stage,
                 step_policy=str(step_policy), arms=measured.arms, stats=measured.stats,
                 note=measured.note))
-        results += decide(family)
+        results += decide(family, claim.margin)
     return results

@@ -424,7 +424,7 @@ def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureRes
                                  "no test labels (the headline), next to the paper's streamed "
                                  "protocol with label resets, and each comparison's effect "
                                  "(mean paired difference over seeds / SD of the differences, "
-                                 "95% bootstrap CI; positive = as the paper claims)."),
+                                 "95% t interval; positive = as the paper claims)."),
                         png=png, svg=svg)
 
 

@@ -14,9 +14,10 @@ cells show early learning too.
 
 Each comparison is decided as in the claims table (``verdicts.decide``): an exact paired
 sign-flip p-value, Holm-adjusted within its family (the comparisons of one claim in one cell at
-one stage: "does this claim hold here?"): ``holds`` (adjusted p < 0.05, in the claimed
-direction), ``reversed`` (against it), ``no detectable effect``, ``not testable`` (the arms are
-one network by construction) or ``no data``. The unadjusted bootstrap CI is kept beside it. With
+one stage: "does this claim hold here?"), in the one vocabulary of every table
+(:mod:`smoothlearn.verdicts`): ``reproduced`` (adjusted p < 0.05, in the claimed direction),
+``reversed`` (against it), ``equivalent``, ``inconclusive``, ``not testable`` (the arms are
+one network) or ``no data``. The unadjusted t interval is kept beside it. With
 ~10 seeds an exact test cannot survive a correction over the whole sweep (hundreds of
 comparisons); the number of families is printed beside the matrix instead, so a reader can
 discount isolated verdicts.
@@ -49,7 +50,7 @@ from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.figures import fig2
 from smoothlearn.report.tables import VERDICT_COLORS, frame_table, verdict_color
 from smoothlearn.sweep import Execution, SweepSummary, run_sweep
-from smoothlearn.verdicts import Verdict, aggregate
+from smoothlearn.verdicts import Verdict, aggregate, verdict_word
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdict_of",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
@@ -201,25 +202,21 @@ def cell_claims(cell: Cell) -> tuple[Claim, ...]:
 
 
 # ----------------------------------------------------------------------------- statistics
-#: The sweep's words for the claims' verdicts ("holds" reads better across a matrix of cells).
-_WORDS = {Verdict.REPRODUCED: "holds", Verdict.PARTLY: "partly holds"}
-_VERDICT_OF = {word: verdict for verdict, word in _WORDS.items()}
-
-
 def judge(verdict: str) -> str:
-    """A verdict of :func:`smoothlearn.verdicts.decide` in the sweep's words."""
-    return _WORDS.get(verdict, str(verdict))
+    """A verdict of :func:`smoothlearn.verdicts.decide` as the sweep writes it: the claims'
+    own word (one vocabulary in every table)."""
+    return str(verdict)
 
 
 def verdict_of(word: str) -> str:
-    """The verdict a sweep word stands for (to colour it as the report does): the inverse of
-    :func:`judge`."""
-    return _VERDICT_OF.get(word, word)
+    """The verdict a sweep word stands for (to colour it as the report does): the word itself,
+    without a label's "(k of n)"."""
+    return verdict_word(word)
 
 
 def claim_level(verdicts: Sequence[str]) -> str:
-    """One verdict per claim and cell from its comparisons' verdicts (the claims' words), by
-    the rules of :func:`smoothlearn.verdicts.aggregate`, in the sweep's words."""
+    """One verdict per claim and cell from its comparisons' verdicts, by the rules of
+    :func:`smoothlearn.verdicts.aggregate`."""
     return judge(aggregate(list(verdicts)))
 
 
@@ -333,7 +330,7 @@ def cell_health(frames: Mapping[str, pd.DataFrame]) -> dict[str, CellHealth]:
 
 def claim_table(records: Sequence[Mapping[str, Any]],
                 health: Mapping[str, CellHealth] | None = None) -> pd.DataFrame:
-    """One row per claim, cell and stage: verdict, comparisons holding, median effect, the
+    """One row per claim, cell and stage: verdict, comparisons reproduced, median effect, the
     claim's test-label tier in the cell, and whether the cell's nets learned at all."""
     health = health or {}
     unknown = CellHealth(math.nan)
@@ -345,7 +342,7 @@ def claim_table(records: Sequence[Mapping[str, Any]],
         rows.append({"claim": claim, "cell": cell, "stage": stage,
                      "axis": part["axis"].iloc[0], "literal": bool(part["literal"].iloc[0]),
                      "verdict": claim_level(part["verdict"].tolist()),
-                     "holds": verdicts.count("holds"),
+                     "reproduced": verdicts.count(Verdict.REPRODUCED),
                      "reversed": verdicts.count("reversed"), "comparisons": len(verdicts),
                      "median_relative": float(np.nanmedian(part["relative_diff"]))
                      if part["relative_diff"].notna().any() else math.nan,
@@ -529,7 +526,7 @@ def matrix_figure(table: pd.DataFrame):
                     colour = verdict_color(verdict_of(row["verdict"]))
                     ax.add_patch(Rectangle((j, i), 1, 1, color=colour, ec="white", lw=1.5))
                     effect = row["median_relative"]
-                    text = f"{row['holds']}/{row['comparisons']}"
+                    text = f"{row['reproduced']}/{row['comparisons']}"
                     if math.isfinite(effect):
                         text += f"\n{100 * effect:+.0f}%"
                     ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=6.5)
@@ -550,8 +547,9 @@ def matrix_figure(table: pd.DataFrame):
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=8)
         fig.suptitle("Which claims hold under which reading of the paper\n"
-                     "cell: comparisons holding / total, median error reduction (+ = as claimed); "
-                     "outlined: literal protocol; ⚠ test protocol reads test labels; "
+                     "cell: comparisons reproduced / total, median error reduction "
+                     "(+ = as claimed); outlined: literal protocol; "
+                     "⚠ test protocol reads test labels; "
                      "✗ nets did not learn (verdicts void)", fontsize=9)
     return fig
 
@@ -623,9 +621,10 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
           if meta.get("left_out") else []),
         "Each comparison pairs runs by seed (same initial weights and category order). Its "
         "p-value is an exact sign-flip test over seeds, Holm-adjusted within its family (the "
-        "3-6 comparisons of one claim in one cell at one stage): *holds* / *reversed* "
-        "(adjusted p < 0.05, for or against the claim) or *no detectable effect*. A claim "
-        "*holds* in a cell when all its comparisons do. There are "
+        "3-6 comparisons of one claim in one cell at one stage): *reproduced* / *reversed* "
+        "(adjusted p < 0.05, for or against the claim), else *equivalent* (within the claim's "
+        "margin) or *inconclusive*. A claim is *reproduced* in a cell when all its comparisons "
+        "are (the rules: docs/report.md, \"Decision rules\"). There are "
         f"{len({(r['claim'], r['cell'], r['stage']) for r in records})} families and "
         f"{len(records)} comparisons: expect a few isolated verdicts by chance. "
         + stage_text(meta.get("quick", False), meta.get("steps")),
@@ -657,7 +656,7 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
             "ci_high", "share", "p_holm", "robust_verdict"]
     lines += ["## Every comparison", "",
               "`mean_diff` is the error of the claimed-worse arm minus that of the claimed-better "
-              "arm (positive = as claimed); CI: 95% percentile bootstrap, unadjusted.", "",
+              "arm (positive = as claimed); CI: 95% t interval, unadjusted.", "",
               _md_table(frame[cols]), ""]
     if ae:
         lines += _ae_markdown(ae)

@@ -479,7 +479,7 @@ def draw_table(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
                "('order': streamed through class blocks, an order built from test labels), "
                "feedforward's error minus the arm's and, on a smooth stream, the same arm's "
                "error on the shuffled frames minus its error on the smooth stream, each paired "
-               "by seed with its 95% bootstrap CI and the claim's verdict (exact sign-flip "
+               "by seed with its 95% t interval and the claim's verdict (exact sign-flip "
                "test, Holm within each claim and tier).")
     return fig, caption
 

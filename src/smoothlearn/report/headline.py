@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 
 from smoothlearn.figures.plotting.style import new_figure
 from smoothlearn.report.tables import verdict_color
-from smoothlearn.verdicts import ComparisonResult, Verdict, claim_verdict
+from smoothlearn.verdicts import ComparisonResult, Verdict, claim_result, verdict_word
 
 __all__ = ["HeadlineRow", "headline_rows", "scorecard_figure"]
 
 #: Verdicts whose effect dots are drawn grey: they carry no direction.
-_UNDIRECTED = (Verdict.NO_EFFECT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
+_UNDIRECTED = (Verdict.INCONCLUSIVE, Verdict.EQUIVALENT, Verdict.NOT_TESTABLE, Verdict.NO_DATA)
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,12 @@ def _effect(result: ComparisonResult) -> dict[str, Any]:
 
 
 def _verdict(results: Sequence[ComparisonResult]) -> tuple[str, str]:
-    """The claim-level verdict word and its reason ("" for a row without such results)."""
+    """The claim-level verdict as printed (its label: "partly reproduced (2 of 5)") and its
+    reason ("" for a row without such results)."""
     if not results:
         return "", ""
-    verdict, reason = claim_verdict(list(results))
-    return str(verdict), reason
+    result = claim_result(list(results))
+    return result.label, result.reason
 
 
 def _seeds(results: Sequence[ComparisonResult]) -> str:
@@ -106,9 +107,11 @@ def headline_rows(results: Sequence[ComparisonResult], headline_of: Mapping[str,
                              if r.stage == "auc" and not _reads_labels(r)])
         verdict, reason = _verdict(free)
         if not free:
-            # not missing data: the claim's design needs labelled test streams (its own column)
-            verdict = str(Verdict.NOT_TESTABLE)
-            reason = "every comparison of this claim reads test labels"
+            # no label-free evidence exists ("not testable" means one thing only: the arms
+            # are one network)
+            verdict = str(Verdict.NO_DATA)
+            reason = ("no label-free data: every comparison of this claim reads test labels "
+                      "(its verdict is in the streamed column)")
         s_verdict, s_reason = _verdict(streamed)
         rows.append(HeadlineRow(
             claim=key, text=(statements or {}).get(key) or lead.text, source=lead.source,
@@ -141,10 +144,11 @@ def _wrap(text: str, width: int = 62) -> str:
 def _cell(ax, x: float, y: float, verdict: str) -> None:
     colour = verdict_color(verdict)
     ax.add_patch(_rect(x, y, colour))
-    ax.text(x + 0.5, y, verdict.replace("no detectable effect", "no detectable\neffect")
+    ax.text(x + 0.5, y, verdict.replace("present at ", "present at\n")
             .replace("partly reproduced", "partly\nreproduced") or "—", ha="center",
             va="center", fontsize=7, linespacing=0.9,
-            color="white" if verdict in ("reproduced", "reversed") else "#222")
+            color="white" if verdict_word(verdict) in ("reproduced", "reversed",
+                                                       "present at initialisation") else "#222")
 
 
 def _rect(x: float, y: float, colour: str):

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One verdict per claim (with its reason and counts) from the comparison records."""
+    """One verdict per claim (with its printed label, reason and counts) from the comparison
+    records."""
     return [c.to_record() for c in summarise(map(ComparisonResult.from_record, records))]
 
 
@@ -61,8 +62,8 @@ def markdown_report(
     summary = claim_summary(records)
     lines += ["## Claims", "", markdown_table(
         ["claim", "statement", "paper", "verdict"],
-        ((c["claim"], c["text"], c["source"], c["verdict"]) for c in summary), md_escape)]
-    verdicts = {c["claim"]: c["verdict"] for c in summary}
+        ((c["claim"], c["text"], c["source"], c["label"]) for c in summary), md_escape)]
+    verdicts = {c["claim"]: c["label"] for c in summary}
     lines += ["", "### Every comparison", "", markdown_table(
         ["claim", "comparison", "step", "test protocol", "reads test labels", "n",
          "mean advantage", "95% CI", "share", "verdict"],

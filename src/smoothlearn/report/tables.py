@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from smoothlearn.verdicts import Verdict
+from smoothlearn.verdicts import Verdict, verdict_word
 
 __all__ = ["md_escape", "markdown_table", "frame_table", "VERDICT_COLORS", "verdict_color",
            "verdict_class"]
@@ -23,28 +23,30 @@ __all__ = ["md_escape", "markdown_table", "frame_table", "VERDICT_COLORS", "verd
 VERDICT_COLORS: dict[str, str] = {
     Verdict.REPRODUCED: "#1B9E77",
     Verdict.PARTLY: "#A6DBA0",
-    Verdict.MIXED: "#E6AB02",
+    Verdict.AT_INIT: "#7570B3",
+    Verdict.EQUIVALENT: "#80B1D3",
     Verdict.REVERSED: "#D95F02",
-    Verdict.NO_EFFECT: "#BDBDBD",
+    Verdict.INCONCLUSIVE: "#BDBDBD",
     Verdict.NOT_TESTABLE: "#9E9E9E",
     Verdict.NO_DATA: "#F0F0F0",
 }
 #: The HTML badge class of each verdict (the colours live in ``templates/report.css``).
 _BADGE_CLASS: dict[str, str] = {
-    Verdict.REPRODUCED: "ok", Verdict.REVERSED: "bad", Verdict.MIXED: "bad",
-    Verdict.NO_EFFECT: "meh", Verdict.PARTLY: "part", Verdict.NOT_TESTABLE: "none",
-    Verdict.NO_DATA: "none",
+    Verdict.REPRODUCED: "ok", Verdict.REVERSED: "bad", Verdict.EQUIVALENT: "same",
+    Verdict.AT_INIT: "init", Verdict.INCONCLUSIVE: "meh", Verdict.PARTLY: "part",
+    Verdict.NOT_TESTABLE: "none", Verdict.NO_DATA: "none",
 }
 
 
 def verdict_color(verdict: str, default: str = "#FFFFFF") -> str:
-    """The fill colour of a verdict word ("" or an unknown word: ``default``)."""
-    return VERDICT_COLORS.get(verdict, default)
+    """The fill colour of a verdict word or claim label ("partly reproduced (2 of 5)"; "" or
+    an unknown word: ``default``)."""
+    return VERDICT_COLORS.get(verdict_word(verdict), default)
 
 
 def verdict_class(verdict: str) -> str:
-    """The HTML badge class of a verdict word (unknown words: ``"none"``)."""
-    return _BADGE_CLASS.get(verdict, "none")
+    """The HTML badge class of a verdict word or claim label (unknown words: ``"none"``)."""
+    return _BADGE_CLASS.get(verdict_word(verdict), "none")
 
 
 def md_escape(text: Any) -> str:

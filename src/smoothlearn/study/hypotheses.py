@@ -8,6 +8,8 @@ class runs out), ``"early"`` (a tenth of that) or ``"auc"`` (the metric averaged
 up to that step). ``test_labels`` is the protocol tier the arms may use: ``"none"`` (the test
 reads no test label: memory off, or a stream in its own or a random order with label-free
 resets), ``"order"`` (a test stream ordered by its labels) or ``"resets"`` (label resets).
+``margin`` (default 0.01) is the smallest effect of interest, relative to the worse arm's
+mean: a difference shown to lie within it is ``equivalent``.
 
 They become :class:`smoothlearn.claims.Claim` objects and are judged by the same code as the
 paper's claims (exact paired tests, Holm within a claim, MDE, the same verdict words).
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from smoothlearn.claims import Claim, Comparison, beats, chain
 from smoothlearn.experiments import ConfigError
+from smoothlearn.verdicts import MARGIN
 
 __all__ = ["Hypothesis", "Hypotheses", "parse", "load_file", "recorded", "record", "TIERS",
            "ARM_KEYS", "METRICS", "RECORD"]
@@ -65,6 +68,8 @@ class Hypothesis(BaseModel):
     metric: Literal["test_mse", "test_ce", "test_acc"] = "test_mse"
     step: Literal["end", "early", "auc"] = "end"
     test_labels: Literal["none", "order", "resets"] = "none"
+    #: The smallest effect of interest relative to the worse arm's mean (equivalence test).
+    margin: float = Field(default=MARGIN, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _one_form(self) -> Hypothesis:
@@ -98,7 +103,7 @@ class Hypothesis(BaseModel):
         stage = "early" if self.step == "early" else "end"
         return Claim(id=self.id, text=self.text, experiment=experiment,
                      comparisons=tuple(_with_json(c) for c in comparisons), metric=metric,
-                     stage=stage, source="your hypothesis", where=where)
+                     stage=stage, source="your hypothesis", where=where, margin=self.margin)
 
 
 def _describe(arm: Mapping[str, Any]) -> str:

@@ -160,6 +160,6 @@ def verdict_table(result: StudyCheck) -> str:
         parts = [f"{c.comparison}: {c.decision.verdict} (diff {c.stats.mean_diff:+.3g}, "
                  f"p_holm {c.decision.p_holm:.3g}, n {c.stats.n})"
                  for c in result.comparisons if c.claim == claim.claim]
-        rows.append((claim.claim, claim.verdict, "; ".join(parts)))
+        rows.append((claim.claim, claim.label, "; ".join(parts)))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows)

@@ -16,12 +16,10 @@ import pandas as pd
 
 from smoothlearn.claims import normalise_frame, select_runs
 from smoothlearn.report.html import png_data_uri, stylesheet
+from smoothlearn.report.tables import verdict_class
 from smoothlearn.study.hypotheses import TIERS
 from smoothlearn.study.judge import StudyCheck, add_tier
 
-_VERDICT_CLASS = {"reproduced": "ok", "reversed": "bad", "mixed": "bad",
-                  "no detectable effect": "meh", "partly reproduced": "part",
-                  "not testable": "none", "no data": "none"}
 #: Columns shown in the config table when they vary (labels first, then settings).
 CONFIG_KEYS = ("dataset", "model", "condition", "test_mode", "task", "hidden", "leak", "reset",
                "test_reset", "optimizer", "lr", "loss", "epochs", "steps", "eval_every",
@@ -32,7 +30,7 @@ CONFIG_KEYS = ("dataset", "model", "condition", "test_mode", "task", "hidden", "
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("smoothlearn.study", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)
-    env.globals["verdict_class"] = lambda v: _VERDICT_CLASS.get(v, "none")
+    env.globals["verdict_class"] = verdict_class
     return env
 
 
@@ -119,7 +117,7 @@ def write_report(result: StudyCheck, frame: pd.DataFrame, out: Path) -> Path:
     """Write ``out/report.html``; returns its path."""
     frame = add_tier(normalise_frame(frame))
     shared, varying, rows = _configs(frame)
-    claims = [{"claim": c.claim, "text": c.text, "reason": c.reason, "verdict": c.verdict,
+    claims = [{"claim": c.claim, "text": c.text, "reason": c.reason, "verdict": c.label,
                "rows": _rows(result, c.claim)} for c in result.claims]
     html = _environment().get_template("study.html.j2").render(
         title=f"Study check: {out.name}", css=stylesheet(), store=str(out),
