@@ -253,7 +253,7 @@ def test_depends_on_reads_the_sweep_and_never_repeats_the_headline(tmp_path):
                 "literal": cell == "literal", "verdict": verdict, "test_labels": labels,
                 "learned": learned, "health": health}
 
-    table = [row("literal", "holds", "resets"), row("test: memory off", "reversed"),
+    table = [row("literal", "reproduced", "resets"), row("test: memory off", "reversed"),
              row("no factor, memory off", "partly reproduced (1 of 2)"),
              row("RMSprop", "reversed", "resets", False, "accuracy 0.10")]
     (tmp_path / "robustness").mkdir()

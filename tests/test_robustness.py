@@ -215,15 +215,15 @@ def _row(cell: str, verdict: str, stage: str = "end", labels: str = "none",
 
 
 def _known_table() -> pd.DataFrame:
-    """A claim that reads "reversed" without test labels and "holds" with label resets."""
+    """A claim that reads "reversed" without test labels and "reproduced" with label resets."""
     return pd.DataFrame([
-        _row("literal", "holds", labels="resets"),
+        _row("literal", "reproduced", labels="resets"),
         _row("test: memory off", "reversed"),
         _row("test: as repeat-1", "reversed", labels="resets"),
         _row("no factor, memory off", "partly reproduced (1 of 2)"),
-        _row("no factor, memory off", "holds", stage="early"),
+        _row("no factor, memory off", "reproduced", stage="early"),
         _row("test: memory off", "reversed", stage="early"),
-        _row("lr 0.05", "holds", labels="resets"),
+        _row("lr 0.05", "reproduced", labels="resets"),
         _row("RMSprop", "reversed", labels="resets", accuracy=0.1016),
         _row("RMSprop", "inconclusive", stage="early", labels="resets",
              accuracy=0.1016),
@@ -237,7 +237,7 @@ def test_depends_on_compares_label_free_cells_with_the_headline():
         "no factor, memory off (partly reproduced (1 of 2))",
         "no factor, memory off (early: holds, against reversed)"]
     # label-reading cells are compared with the paper's protocol, not the headline
-    assert dep.label_reading == (rb.Differs("test: as repeat-1", "end", "reversed", "holds"),)
+    assert dep.label_reading == (rb.Differs("test: as repeat-1", "end", "reversed", "reproduced"),)
     assert dep.did_not_learn == (("RMSprop", "accuracy 0.10"),)
     text = dep.text()
     assert "RMSprop: nets did not learn (accuracy 0.10)" in text
@@ -266,7 +266,7 @@ _WORDS = st.sampled_from(["reproduced", "partly reproduced (1 of 2)", "reversed"
 def test_a_dependence_never_repeats_the_headline_nor_names_a_cell_that_did_not_learn(
         rows, headline):
     unique = list({c: (c, v, t, a) for c, v, t, a in rows}.values())  # one row per cell
-    table = pd.DataFrame([_row("literal", "holds", labels="resets")]
+    table = pd.DataFrame([_row("literal", "reproduced", labels="resets")]
                          + [_row(c, v, labels=t, accuracy=a) for c, v, t, a in unique])
     dep = rb.depends_on(table, {"c": headline})["c"]
     stalled = {c for c, _, _, a in unique if a < rb.LEARNED_ACCURACY}
