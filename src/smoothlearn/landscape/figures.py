@@ -27,7 +27,8 @@ from smoothlearn.streams import parse_condition
 CMAP = "RdBu_r"
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 PROTOCOL_NAMES = {"memory-off": "tested with memory off",
-                  "streamed": "tested streamed, label-free (input-change) resets"}
+                  "streamed": "tested streamed in the training order (an order built from "
+                              "test labels except random: tier order), input-change resets"}
 MISSING = "#E8E8E8"
 
 

@@ -217,8 +217,10 @@ def streamed(table: pd.DataFrame, dataset: str) -> str | None:
         return None
     better = part[part["significant_same"] & (part["diff_same"] < 0)]
     worse = part[part["significant_same"] & (part["diff_same"] > 0)]
-    text = (f"**Streamed test with label-free resets ({_name(dataset)})**: {len(better)} of "
-            f"{len(part)} cells beat same-order feedforward significantly, {len(worse)} lose")
+    text = (f"**Streamed test in the training order, input-change resets ({_name(dataset)}; "
+            f"test-label tier order: every order but random is built from the test labels)**: "
+            f"{len(better)} of {len(part)} cells beat same-order feedforward significantly, "
+            f"{len(worse)} lose")
     if len(better):
         text += f"; the better cells: {_region(better)}"
     return text + "."
