@@ -273,8 +273,8 @@ def test_curve_record_has_todays_keys_and_round_trips():
         "id", "claim", "text", "comparison", "experiment", "source", "stage", "step_policy",
         "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
         "test_protocol", "test_labels", "n", "seeds", "mean_better", "mean_worse",
-        "sd_better", "sd_worse", "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
-        "p", "p_holm", "mde", "not_testable", "verdict", "note"]
+        "sd_better", "sd_worse", "mean_diff", "ci_low", "ci_high", "share", "relative_diff",
+        "sd_diff", "effect_sd", "p", "p_holm", "mde", "not_testable", "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
 
