@@ -47,7 +47,7 @@ def test_the_table_shows_every_statistic_of_a_comparison():
     assert row["difference [95% t interval]"].startswith("0.0145 [")
     assert row["relative"] == f"{100 * 0.0145 / 0.6:+.3g}%"
     assert row["p"] == f"{rec['p']:.3g}" and row["Holm p"] == f"{rec['p_holm']:.3g}"
-    assert row["d_z"] == f"{rec['effect_sd']:.2g}" and row["MDE"] == f"{rec['mde']:.3g}"
+    assert row["effect size d_z"] == f"{rec['effect_sd']:.2g}" and row["MDE"] == f"{rec['mde']:.3g}"
     assert row["seeds claimed way"] == "10/10" and row["verdict"] == "reproduced"
     assert "margin" not in row  # no claim states one
 
@@ -88,3 +88,23 @@ def test_the_csv_frame_has_one_row_per_comparison_and_raw_numbers(tmp_path):
     assert back["verdict"].tolist() == ["reproduced", "reversed"]
     assert back["test_protocol"].tolist()[0] == "streamed vs memory off"
     assert math.isclose(back["sd_better"][0], records[0]["sd_better"], rel_tol=1e-12)
+
+
+def test_the_html_table_has_every_statistic_and_the_margin_only_when_stated():
+    from smoothlearn.report import html
+
+    plain = html.render([_record(PLANTED, "order")], [], [], {})
+    for header in ("Test labels (tier)", "Better arm: mean ± SD", "Difference [95% t interval]",
+                   "Holm p", "Effect size d_z", "MDE", "Seeds claimed way"):
+        assert f"<th>{header}</th>" in plain, header
+    assert "<th>Margin</th>" not in plain and "<td>10/10</td>" in plain
+    assert "<th>Margin</th>" in html.render([_record(PLANTED, margin=0.006)], [], [], {})
+
+
+def test_the_markdown_report_carries_the_comparison_table():
+    from smoothlearn.report.markdown import markdown_report
+
+    text = markdown_report([_record(PLANTED, "resets")], [], [], {})
+    head = next(line for line in text.splitlines() if line.startswith("| claim | comparison"))
+    assert "test labels (tier)" in head and "difference [95% t interval]" in head
+    assert "| c (reproduced) | L < FF | 100 | resets |" in text

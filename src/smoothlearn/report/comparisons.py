@@ -82,7 +82,7 @@ def formatted(rec: Mapping[str, Any]) -> dict[str, str]:
         "relative": _percent(rec.get("relative_diff")),
         "p": words.fmt(_maybe(rec.get("p"))),
         "Holm p": words.fmt(_maybe(rec.get("p_holm"))),
-        "d_z": words.fmt(_maybe(rec.get("effect_sd")), 2),
+        "effect size d_z": words.fmt(_maybe(rec.get("effect_sd")), 2),
         "MDE": words.fmt(_maybe(rec.get("mde"))),
         "seeds claimed way": _k_of_n(rec),
         "margin": words.fmt(_maybe(rec.get("margin"))),

@@ -99,6 +99,7 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     return _environment().get_template("report.html.j2").render(
         css=stylesheet(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
         claims=_claims(records), stat_headers=STAT_HEADERS,
+        show_margin=any(r.get("margin") is not None for r in records),
         run_time=words.run_time(meta), scorecard=card if card and card["data_uri"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],
