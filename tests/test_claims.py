@@ -63,7 +63,7 @@ def test_clearly_better_is_reproduced():
     assert rec["verdict"] == "reproduced"
     assert rec["ci_low"] > 0 and rec["share"] == 1.0 and rec["n"] == 10
     assert rec["mean_diff"] == pytest.approx(0.1, abs=0.005)
-    assert rec["step"] == 200 and rec["reads_test_labels"] is False
+    assert rec["step"] == 200 and rec["test_labels"] == "none"
 
 
 def test_reversed_effect_is_reversed():
@@ -254,18 +254,19 @@ def test_early_stage_takes_a_tenth_of_the_late_step():
 
 
 # ----------------------------------------------------------------------------- protocols
-def test_label_reset_streaming_reads_test_labels():
+def test_label_reset_streaming_is_tier_resets():
     arms = {"a": {"model": "leaky-reset", "test_mode": "same", "condition": "repeat-3"},
             "b": {"model": "feedforward", "test_mode": "off", "condition": "repeat-3"}}
     frame = curves(arms, lambda a, s, t: 0.5 if a == "a" else 0.6)
     claim = Claim("p", "", "exp", (beats({"model": "leaky-reset"}, {"model": "feedforward"},
                                          "LR < FF"),))
     rec = one(frame, claim)
-    assert rec["reads_test_labels"] is True
+    assert rec["test_labels"] == "resets"  # the more label-reading of the two arms
     assert rec["test_mode"] == {"better": "same", "worse": "off"}
-    assert "reads test labels" in rec["test_protocol"]["better"]
+    assert "tier resets" in rec["test_protocol"]["better"]
+    assert "tier none" in rec["test_protocol"]["worse"]
     off = one(frame.assign(test_mode="off"), claim)
-    assert off["reads_test_labels"] is False
+    assert off["test_labels"] == "none"
 
 
 def test_presets_resolve_reset_for_arms():
@@ -284,9 +285,10 @@ def test_curve_record_has_todays_keys_and_round_trips():
     assert list(record) == [
         "id", "claim", "text", "comparison", "experiment", "source", "stage", "step_policy",
         "better", "worse", "metric", "dataset", "step", "step_rule", "test_mode",
-        "test_protocol", "reads_test_labels", "n", "seeds", "mean_better", "mean_worse",
-        "mean_diff", "ci_low", "ci_high", "share", "relative_diff", "sd_diff", "effect_sd",
-        "p", "p_holm", "mde", "margin", "p_equivalent", "not_testable", "verdict", "note"]
+        "test_protocol", "test_labels", "n", "seeds", "mean_better", "mean_worse",
+        "sd_better", "sd_worse", "mean_diff", "ci_low", "ci_high", "share", "relative_diff",
+        "sd_diff", "effect_sd", "p", "p_holm", "mde", "margin", "p_equivalent", "not_testable",
+        "verdict", "note"]
     assert record["id"] == "a-beats-b: repeat-1 < random"
     assert ComparisonResult.from_record(record) == result
 
@@ -303,7 +305,7 @@ def test_a_single_comparison_is_measured_as_typed_arms_and_statistics():
     assert none.stats.n == 0 and none.note == "no runs match the better arm"
 
 
-def test_a_class_blocked_given_stream_reads_test_labels_through_its_order():
+def test_a_class_blocked_given_stream_is_tier_order():
     """A moving stream in blocks of one class was ordered by its labels: streaming through it
     is not label-free; an episode stream, or the same frames trained shuffled, are."""
     from smoothlearn.claims import _protocol
@@ -314,13 +316,13 @@ def test_a_class_blocked_given_stream_reads_test_labels_through_its_order():
                               "condition": condition, "dataset": "moving-mnist",
                               "dataset_params": params}])
 
-    text, reads = _protocol(arm('{"class_repeats": 10, "frames": 1}'))
-    assert reads and "order built from test labels" in text
-    assert _protocol(arm('{"class_repeats": 10, "frames": 1}', "random"))[1]
-    assert not _protocol(arm('{"class_repeats": 1, "frames": 10}'))[1]
-    assert not _protocol(arm('{"class_repeats": 1, "frames": 10}', "random"))[1]
+    text, tier = _protocol(arm('{"class_repeats": 10, "frames": 1}'))
+    assert tier == "order" and "order built from test labels" in text
+    assert _protocol(arm('{"class_repeats": 10, "frames": 1}', "random"))[1] == "order"
+    assert _protocol(arm('{"class_repeats": 1, "frames": 10}'))[1] == "none"
+    assert _protocol(arm('{"class_repeats": 1, "frames": 10}', "random"))[1] == "none"
     assert "own order" in _protocol(arm('{"frames": 10}', "random"))[0]
-    assert not _protocol(arm('{"class_repeats": 10, "frames": 1}', test_mode="off"))[1]
+    assert _protocol(arm('{"class_repeats": 10, "frames": 1}', test_mode="off"))[1] == "none"
 
 
 # ----------------------------------------------------------------------------- learning efficiency
@@ -386,3 +388,76 @@ def test_an_unknown_stage_is_an_error_naming_it():
     frame = normalise_frame(curves(TWO, _learning_speeds))
     with pytest.raises(ValueError, match="stage='middle'"):
         choose_step(frame, stage="middle")
+
+
+
+# ----------------------------------------------------------------------------- tiers
+def _row(**kw) -> dict:
+    """One run's config as a frame row: a leaky net on MNIST, streamed in its training order
+    with label-free input-change resets (each case changes what it is about)."""
+    return {"model": "leaky", "dataset": "mnist", "task": "classify", "condition": "repeat-5",
+            "test_mode": "same", "reset": "never", "test_reset": "input-change",
+            "dataset_params": None, **kw}
+
+
+@pytest.mark.parametrize(("case", "row", "tier"), [
+    ("repeat-N order", _row(), "order"),
+    ("repeat-1 order", _row(condition="repeat-1"), "order"),
+    ("sticky order", _row(condition="sticky-0.8"), "order"),
+    ("streamed as repeat-3", _row(condition="random", test_mode="repeat-3"), "order"),
+    ("random training order", _row(condition="random"), "none"),
+    ("streamed as random", _row(test_mode="random"), "none"),
+    ("memory off", _row(test_mode="off"), "none"),
+    ("memory off, label resets", _row(model="leaky-reset", test_mode="off",
+                                      test_reset="label"), "none"),
+    ("label resets", _row(model="leaky-reset", reset="label", test_reset=None), "resets"),
+    ("label resets in random order", _row(test_reset="label", test_mode="random"), "resets"),
+    ("moving stream's own order", _row(dataset="moving-mnist", condition="given",
+                                       dataset_params='{"frames": 10}'), "none"),
+    ("class-blocked moving stream", _row(dataset="moving-mnist", condition="given",
+                                         dataset_params='{"class_repeats": 10}'), "order"),
+    ("class-blocked, trained shuffled", _row(dataset="moving-mnist", condition="random",
+                                             dataset_params='{"class_repeats": 10}'), "order"),
+    ("LSTM streamed as repeat-5 (A.8)", _row(model="lstm", reset="never", test_reset=None),
+     "order"),
+    ("feedforward streamed: no memory", _row(model="feedforward", leak=0.0), "none"),
+    ("memory only at test", _row(model="feedforward", test_memory="hidden"), "order"),
+    ("memory only at test, off", _row(model="feedforward", test_memory="none"), "none"),
+    ("leak set on a preset", _row(model="feedforward", leak=0.3), "order"),
+    ("a leak per unit", _row(model="ae-multiscale", leak="[0.0, 0.3]", task="reconstruct"),
+     "order"),
+    ("autoencoder label policy", _row(reset="label", test_reset=None, task="reconstruct"),
+     "order"),
+])
+def test_label_tier_known_answers(case, row, tier):
+    from smoothlearn.claims import label_tier
+
+    assert label_tier(row) == tier, case
+    assert label_tier(pd.Series(row)) == tier, case  # a frame row reads the same
+
+
+def test_a_comparison_takes_the_most_label_reading_tier_of_its_arms():
+    from smoothlearn.claims import TIERS, strongest_tier
+
+    assert strongest_tier("none", "order") == "order"
+    assert strongest_tier("resets", "none") == "resets"
+    assert strongest_tier("none", "none") == "none"
+    for a in TIERS:
+        for b in TIERS:
+            assert strongest_tier(a, b) == strongest_tier(b, a) == max(a, b, key=TIERS.index)
+
+
+def test_an_order_built_from_labels_is_its_own_tier_in_the_record():
+    arms = {"a": {"model": "leaky", "test_mode": "same", "condition": "repeat-5",
+                  "dataset": "mnist", "task": "classify", "test_reset": "input-change"},
+            "b": {"model": "feedforward", "test_mode": "off", "condition": "repeat-5",
+                  "dataset": "mnist", "task": "classify"}}
+    frame = curves(arms, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.01 * s)
+    claim = Claim("o", "", "exp", (beats({"model": "leaky"}, {"model": "feedforward"},
+                                         "L < FF"),))
+    rec = one(frame, claim, step_policy="end", labels_fn=lambda d, s: None)
+    assert rec["test_labels"] == "order"
+    assert "order built from test labels" in rec["test_protocol"]["better"]
+    # each arm's SD over the paired seeds (0.01 * seed: the SD of 0..9 times 0.01)
+    assert rec["sd_better"] == pytest.approx(0.01 * np.std(range(10), ddof=1))
+    assert rec["sd_worse"] == pytest.approx(rec["sd_better"])

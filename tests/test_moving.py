@@ -670,3 +670,28 @@ def test_the_report_opens_with_the_units_answer_and_a_failure_is_a_note(monkeypa
         moving.UNIT, answer=broken))
     assert rp._answers(frame, results, tables, [info], notes) == []
     assert notes == ["moving: the answer failed: KeyError: 'claim'"]
+
+
+def test_the_moving_tiers_agree_with_the_one_label_tier_of_the_claims():
+    """Every run of the experiment, read as a results row, gets from
+    :func:`smoothlearn.claims.label_tier` the tier its stream and test mode have here."""
+    from smoothlearn.claims import label_tier, normalise_frame
+    from smoothlearn.experiments import load_experiment
+    from smoothlearn.figures import moving
+
+    runs = load_experiment("moving").runs(seeds=1)
+    rows = normalise_frame(pd.DataFrame([
+        {"model": r.model, "dataset": r.dataset, "condition": str(r.condition),
+         "test_mode": r.test_mode, "test_reset": r.test_reset, "reset": r.reset,
+         "dataset_params": json.dumps(r.dataset_params, sort_keys=True), "seed": 0}
+        for r in runs]))
+    streams_of = {(moving.stream_key(s), moving.condition(s)): s for s in moving.STREAMS}
+    for row in rows.to_dict("records"):
+        stream = streams_of[(row["dataset_params"], row["condition"])]
+        assert label_tier(row) == moving.label_tier(stream, row["test_mode"]), row
+
+
+def test_the_extension_claims_say_they_go_beyond_the_paper():
+    from smoothlearn.figures import moving
+
+    assert {claim.source for claim in moving.CLAIMS} == {"beyond the paper"}

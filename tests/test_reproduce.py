@@ -6,6 +6,7 @@ import dataclasses
 import json
 import socket
 
+import pandas as pd
 import pytest
 
 from smoothlearn import figures
@@ -225,6 +226,13 @@ def test_publish_copies_the_tool_output_into_docs_and_readme(tmp_path):
     assert "| A.7 stream (no shared features)" in first and "**reproduced**" in first
     assert (docs / "figures" / "figA7.png").is_file()
     assert "](figures/figA7.png)" in (docs / "reproduction.md").read_text()
+    records = json.loads((out / "claims.json").read_text())["records"]
+    table = pd.read_csv(docs / "data" / "claims.csv")
+    assert table["id"].tolist() == [r["id"] for r in records]  # one row per comparison
+    assert {"test_labels", "sd_better", "p_holm", "effect_sd", "mde", "seeds_claimed",
+            "verdict"} <= set(table.columns)
+    assert table["p"].to_numpy() == pytest.approx(  # JSON null (no data): an empty cell
+        [float("nan") if r["p"] is None else r["p"] for r in records], nan_ok=True)
     cli.main(["publish", str(out), "--docs", str(docs), "--readme", str(readme)])
     assert readme.read_text() == first  # the block is replaced, never appended twice
 
@@ -261,6 +269,6 @@ def test_depends_on_reads_the_sweep_and_never_repeats_the_headline(tmp_path):
     rows = [HeadlineRow("reset-beats-ff", "", "", "fig2", label_free="reversed",
                         label_free_reason="")]
     assert rp._depends_on(tmp_path, rows) == {
-        "reset-beats-ff": "no factor, memory off (partly reproduced (1 of 2)); RMSprop: nets did not learn "
-                          "(accuracy 0.10)"}
+        "reset-beats-ff": "no factor, memory off (partly reproduced (1 of 2)); RMSprop: nets "
+                          "did not learn (accuracy 0.10)"}
     assert rp._depends_on(tmp_path / "nowhere", rows) == {}

@@ -88,10 +88,25 @@ def test_cell_claims_follow_the_cell():
     off = rb.cell_claims(CELLS["test: memory off"])
     leaky = next(c for c in off if c.id == "leaky-more-repeats")
     assert all(comp.better["test_mode"] == "off" for comp in leaky.comparisons)
-    assert CELLS["literal"].reads_test_labels == "test order and resets from test labels"
-    assert CELLS["test: as random"].reads_test_labels == "resets from test labels"
-    assert CELLS["test: A.11 resets"].reads_test_labels == "test order from test labels"
-    assert CELLS["test: memory off"].reads_test_labels == ""
+    assert CELLS["literal"].test_labels == "resets"
+    assert CELLS["test: as random"].test_labels == "resets"  # label resets, random order
+    assert CELLS["test: A.11 resets"].test_labels == "order"  # label-free resets, label order
+    assert CELLS["test: as repeat-1"].test_labels == "resets"
+    assert CELLS["test: memory off"].test_labels == "none"
+    assert CELLS["no factor, memory off"].test_labels == "none"
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_a_cells_tier_is_that_of_its_leaky_reset_arm_in_a_label_order(cell):
+    """The cell's tier is the one :func:`label_tier` gives its most label-reading arm:
+    leaky+reset trained (and streamed) in repeat-5 order."""
+    from smoothlearn.claims import label_tier
+
+    c = CELLS[cell]
+    row = {"model": "leaky-reset", "reset": "label", "condition": "repeat-5",
+           "dataset": "mnist", "task": "classify", "test_mode": c.test_mode,
+           "test_reset": c.test_reset}
+    assert c.test_labels == label_tier(row)
 
 
 @pytest.fixture(scope="module")
@@ -246,8 +261,8 @@ def test_depends_on_compares_label_free_cells_with_the_headline():
 
 def test_without_a_headline_the_label_free_reading_is_the_reference():
     dep = rb.depends_on(_known_table())["c"]
-    assert dep.label_free[0] == rb.Differs("no factor, memory off", "end", "partly reproduced (1 of 2)",
-                                           "reversed")
+    assert dep.label_free[0] == rb.Differs("no factor, memory off", "end",
+                                           "partly reproduced (1 of 2)", "reversed")
     assert rb.depends_on(pd.DataFrame()) == {}
     # a headline that decides nothing (every comparison reads labels) is no reference either
     undecided = rb.depends_on(_known_table(), {"c": "not testable"})["c"]

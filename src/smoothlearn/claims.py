@@ -36,7 +36,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,10 @@ __all__ = [
     "EFFICIENCY_STAGE",
     "curve_auc",
     "with_efficiency",
+    "label_tier",
+    "strongest_tier",
+    "TestLabels",
+    "TIERS",
 ]
 
 #: "Early in training" (Figs A.3, A.6) is this fraction of the late measurement step.
@@ -341,24 +345,91 @@ def _pre_exhaustion(runs: pd.DataFrame, grid: np.ndarray, end: StepChoice,
 
 
 # ----------------------------------------------------------------------------- comparisons
-def _protocol(arm: pd.DataFrame) -> tuple[str, bool]:
-    """How the arm was tested, and whether that reads test labels."""
-    row = arm.iloc[0]
+#: Tiers of test-label use, least to most: memory off or a label-free order; a test stream
+#: ordered by its labels; label resets at test.
+TestLabels = Literal["none", "order", "resets"]
+TIERS: tuple[TestLabels, ...] = ("none", "order", "resets")
+_TIER_WORDS: dict[str, str] = {"none": "tier none: no test labels read",
+                               "order": "tier order: order built from test labels",
+                               "resets": "tier resets: label resets at test"}
+
+
+def label_tier(row: Mapping[str, Any] | pd.Series) -> TestLabels:
+    """How much of the test labels an arm's test protocol uses (one run's config row).
+
+    ``"none"``: no memory at test, memory off, or a stream in an order that carries no label
+    information (random order; a naturally ordered stream's own order). ``"order"``: streamed
+    in an order built from test labels (repeat-N incl. repeat-1, sticky-P, a class-blocked
+    moving stream), so memory averages same-class neighbours. ``"resets"``: label resets at
+    test (classification only; an autoencoder's label is its input).
+    """
+    if str(row["test_mode"]) == "off" or not _memory_at_test(row):
+        return "none"
+    if _test_policy(row) == "label" and str(row["task"]) == "classify":
+        return "resets"
+    order = _test_order(row)
+    if order == "given":  # the stream's own order: label-free unless built in class blocks
+        return "order" if _class_blocked(row) else "none"
+    return "none" if order == "random" else "order"
+
+
+def strongest_tier(*tiers: TestLabels) -> TestLabels:
+    """The most label-reading of ``tiers``: a comparison's tier is that of its two arms."""
+    return max(tiers, key=TIERS.index)
+
+
+def _memory_at_test(row: Mapping[str, Any] | pd.Series) -> bool:
+    """Whether the tested net carries anything from one test item to the next: a leak, an
+    LSTM, or memory switched on only at test (``test_memory``)."""
+    test_memory = row.get("test_memory")
+    if isinstance(test_memory, str) and test_memory != "none":
+        return True
+    preset = MODELS.get(str(row.get("model")))
+    if preset is None or preset.get("arch") == "lstm":
+        return True  # unknown model: assume memory (never understate label use)
+    leak = row.get("leak")
+    leak = preset["leak"] if leak is None or _missing(leak) else leak
+    if isinstance(leak, str):
+        leak = json.loads(leak) if leak.startswith("[") else float(leak)
+    return bool(np.any(np.asarray(leak, dtype=np.float64) != 0))
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _test_policy(row: Mapping[str, Any] | pd.Series) -> str:
+    test_reset = row.get("test_reset")
+    return str(row["reset"] if test_reset is None or _missing(test_reset) else test_reset)
+
+
+def _test_order(row: Mapping[str, Any] | pd.Series) -> str:
+    """The order of the test stream: its own mode, or with ``same`` the training condition,
+    except that an ordered stream (trained as given or shuffled) is tested as given."""
     mode = str(row["test_mode"])
-    if mode == "off":
-        return "memory off (each test item alone)", False
-    policy = str(row["test_reset"] if pd.notna(row["test_reset"]) else row["reset"])
-    order = "training order" if mode == "same" else mode
-    reads = policy == "label" and str(row["task"]) == "classify"
-    if reads:
-        return f"streamed as {order}, label resets (reads test labels)", True
-    if str(row["condition"]) == "given" or _ordered(str(row["dataset"])):
-        # an ordered stream (trained as given or shuffled): its test stream comes as given
-        if _class_blocked(row):  # ... but in blocks of one class: an order built from labels
-            return (f"streamed in the test stream's own class-blocked order, {policy} resets "
-                    "(order built from test labels)"), True
-        return f"streamed in the test stream's own order, {policy} resets", False
-    return f"streamed as {order}, {policy} resets (order built from test labels)", False
+    if mode != "same":
+        return mode
+    ordered = _ordered(str(row.get("dataset", "")))
+    return "given" if ordered else str(row["condition"])
+
+
+def _protocol(arm: pd.DataFrame) -> tuple[str, TestLabels]:
+    """How the arm was tested in words (the tier said plainly), and its tier of test-label
+    use (:func:`label_tier`)."""
+    row = arm.iloc[0]
+    tier = label_tier(row)
+    if str(row["test_mode"]) == "off":
+        return f"memory off (each test item alone; {_TIER_WORDS[tier]})", tier
+    if not _memory_at_test(row):
+        return f"streamed, no memory to carry ({_TIER_WORDS[tier]})", tier
+    policy, order = _test_policy(row), _test_order(row)
+    if order == "given":
+        blocks = "class-blocked " if _class_blocked(row) else ""
+        return (f"streamed in the test stream's own {blocks}order, {policy} resets "
+                f"({_TIER_WORDS[tier]})"), tier
+    if str(row["test_mode"]) == "same":
+        order = f"training order ({order})"
+    return f"streamed as {order}, {policy} resets ({_TIER_WORDS[tier]})", tier
 
 
 def _ordered(dataset: str) -> bool:
@@ -478,8 +549,8 @@ def paired_comparison(
     diff = sign * (both["a"] - both["b"]).to_numpy()
     result = paired(diff, both.index.to_numpy())
     n = result.n
-    prot_a, reads_a = _protocol(a)
-    prot_b, reads_b = _protocol(b)
+    prot_a, tier_a = _protocol(a)
+    prot_b, tier_b = _protocol(b)
     dropped = len(set(va.index) | set(vb.index)) - n
     notes = []
     if dropped:
@@ -490,11 +561,17 @@ def paired_comparison(
         dataset=str(a.iloc[0]["dataset"]), step=int(choice.step), step_rule=choice.rule,
         test_mode={"better": str(a.iloc[0]["test_mode"]), "worse": str(b.iloc[0]["test_mode"])},
         test_protocol={"better": prot_a, "worse": prot_b},
-        reads_test_labels=bool(reads_a or reads_b),
+        test_labels=strongest_tier(tier_a, tier_b),
         mean_better=float(both["a"].mean()) if n else math.nan,
-        mean_worse=float(both["b"].mean()) if n else math.nan)
+        mean_worse=float(both["b"].mean()) if n else math.nan,
+        sd_better=_sd(both["a"]), sd_worse=_sd(both["b"]))
     return Measured(arms, replace(result, not_testable=same) if same else result,
                     "; ".join(notes))
+
+
+def _sd(values: pd.Series) -> float:
+    """An arm's SD over the paired seeds (NaN below two seeds)."""
+    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
 def _same_network(better: pd.Series, worse: pd.Series) -> str:

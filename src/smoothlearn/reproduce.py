@@ -420,9 +420,11 @@ def _scorecard(rows: Sequence[headline.HeadlineRow], fig_dir: Path) -> FigureRes
     """The one-screen scorecard at the top of the report (and of the README)."""
     png, svg = save_figure(headline.scorecard_figure(rows), fig_dir, "scorecard")
     return FigureResult("scorecard", "scorecard", "Scorecard: which claims hold",
-                        caption=("Each paper claim: its verdict under the protocols that read "
-                                 "no test labels (the headline), next to the paper's streamed "
-                                 "protocol with label resets, and each comparison's effect "
+                        caption=("Each paper claim: its verdict from the comparisons that "
+                                 "read no test labels (tier none: the headline), next to the "
+                                 "paper's streamed protocol, labelled by its tier (order: a "
+                                 "test stream ordered by its labels; resets: label resets at "
+                                 "test), and each comparison's effect "
                                  "(mean paired difference over seeds / SD of the differences, "
                                  "95% t interval; positive = as the paper claims)."),
                         png=png, svg=svg)

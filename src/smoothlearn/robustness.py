@@ -39,13 +39,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from smoothlearn import claims as claims_mod
-from smoothlearn.claims import Claim
+from smoothlearn.claims import Claim, TestLabels
 from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.figures import fig2
 from smoothlearn.report.tables import VERDICT_COLORS, frame_table, verdict_color
@@ -58,11 +58,6 @@ __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdi
            "Differs", "depends_on", "claim_test_labels"]
 
 DEFAULT_OUT = Path("runs") / "robustness"
-#: How much a test protocol knows of the test labels (issue 25): ``none`` (memory off, or a
-#: stream whose order carries no label information), ``order`` (a test order built from the
-#: labels), ``resets`` (label resets at test). A claim's tier is its most label-reading arm's.
-TestLabels = Literal["none", "order", "resets"]
-TIER_RANK: dict[str, int] = {"none": 0, "order": 1, "resets": 2}
 CONDITIONS = ("random", "repeat-1", "repeat-3", "repeat-5", "repeat-10")
 #: Paper-scale settings and the quick (CI-sized) ones.
 FULL = {"seeds": 10, "steps": None, "eval_items": None, "stages": (5000, 20000, 54000)}
@@ -90,15 +85,16 @@ class Cell:
         return self.axis == "literal"
 
     @property
-    def reads_test_labels(self) -> str:
-        """How much the memory models' test protocol knows of the test labels."""
+    def test_labels(self) -> TestLabels:
+        """The most label-reading tier of the memory models' test protocol in this cell
+        (:func:`smoothlearn.claims.label_tier`): label resets (leaky+reset's own policy),
+        else a test stream in the training structure or repeat-1 (orders built from test
+        labels), else none (memory off, or random order with label-free resets)."""
         if self.test_mode == "off":
-            return ""
-        label_resets = self.test_reset is None  # leaky+reset's own policy: label boundaries
-        ordered = self.test_mode != "random"  # same / repeat-1 streams are built from labels
-        parts = ["test order" if ordered else "", "resets" if label_resets else ""]
-        what = " and ".join(p for p in parts if p)
-        return f"{what} from test labels" if what else ""
+            return "none"
+        if self.test_reset is None:  # leaky+reset's own policy: label boundaries
+            return "resets"
+        return "none" if self.test_mode == "random" else "order"
 
 
 LABEL_NOTE = "streamed in the training structure with label resets"
@@ -188,7 +184,7 @@ def claim_test_labels(cell: Cell, claim: Claim) -> TestLabels:
     rule of ``claims.label_tier``, applied to a robustness cell's test protocol)."""
     tiers = [_arm_test_labels(cell, arm) for comp in claim.comparisons
              for arm in (comp.better, comp.worse)]
-    return max(tiers, key=TIER_RANK.__getitem__, default="none")
+    return claims_mod.strongest_tier(*tiers) if tiers else "none"
 
 
 def cell_claims(cell: Cell) -> tuple[Claim, ...]:
@@ -261,7 +257,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
                 records.append({**res.to_record(), "cell": name, "axis": cell.axis,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,
-                                "cell_reads_labels": cell.reads_test_labels,
+                                "cell_test_labels": cell.test_labels,
                                 "claim_test_labels": tiers[res.claim],
                                 "robust_verdict": judge(res.decision.verdict)})
     return records
@@ -508,7 +504,7 @@ def matrix_figure(table: pd.DataFrame):
 
     claims = list(dict.fromkeys(table["claim"]))
     cells = [c.name for c in CELLS if c.name in set(table["cell"])]
-    reads = {c.name: c.reads_test_labels for c in CELLS}
+    reads = {c.name: c.test_labels != "none" for c in CELLS}
     stalled = set(table.loc[~table["learned"], "cell"])
 
     def label(cell: str) -> str:
@@ -549,7 +545,7 @@ def matrix_figure(table: pd.DataFrame):
         fig.suptitle("Which claims hold under which reading of the paper\n"
                      "cell: comparisons reproduced / total, median error reduction "
                      "(+ = as claimed); outlined: literal protocol; "
-                     "⚠ test protocol reads test labels; "
+                     "⚠ test protocol reads test labels (tier order or resets); "
                      "✗ nets did not learn (verdicts void)", fontsize=9)
     return fig
 
@@ -638,7 +634,7 @@ def claims_markdown(records: Sequence[Mapping[str, Any]], ae: Mapping[str, Any] 
         "## The cells",
         "",
         _md_table(pd.DataFrame([{"cell": c.name, "axis": c.axis, "what changes": c.note,
-                                 "test labels read": c.reads_test_labels or "no",
+                                 "test labels (tier)": c.test_labels,
                                  "FF accuracy at end": accuracy.get(c.name, math.nan)}
                                 for c in CELLS if c.name in set(table["cell"])])),
         "",

@@ -155,7 +155,7 @@ def _result(claim: str, comparison: str, text: str, source: str, setting: dict[s
                 step=step, step_rule=FINAL_WEIGHTS, test_mode=setting["test_mode"],
                 test_protocol=(_PROTOCOL.get(setting["test_mode"], "") if test_protocol is None
                                else test_protocol),
-                reads_test_labels=False, mean_better=mean_better, mean_worse=mean_worse)
+                test_labels="none", mean_better=mean_better, mean_worse=mean_worse)
     return ComparisonResult(claim=claim, comparison=comparison, text=text, source=source,
                             **identity, arms=arms, stats=measured, **extra)
 

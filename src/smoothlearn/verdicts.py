@@ -45,7 +45,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -156,8 +156,10 @@ _EFFECT_KEYS = ("mean_diff", "ci_low", "ci_high", "p")
 @dataclass(frozen=True)
 class Arms:
     """What one comparison compares and where it was measured: the two arms in words, the
-    metric, dataset and step, how each arm was tested (and whether that reads test labels),
-    and each arm's mean over the paired seeds (None where a kind of comparison has none)."""
+    metric, dataset and step, how each arm was tested and the comparison's tier of test-label
+    use (``"none"``, ``"order"``, ``"resets"``: the more label-reading of its two arms,
+    :func:`smoothlearn.claims.label_tier`), and each arm's mean and SD over the paired seeds
+    (None where a kind of comparison has none)."""
 
     better: str
     worse: str
@@ -167,9 +169,11 @@ class Arms:
     step_rule: str = ""
     test_mode: Mapping[str, str] | str | None = None
     test_protocol: Mapping[str, str] | str | None = None
-    reads_test_labels: bool | None = None
+    test_labels: Literal["none", "order", "resets"] | None = None
     mean_better: float | None = None
     mean_worse: float | None = None
+    sd_better: float | None = None
+    sd_worse: float | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ class ComparisonResult:
         """The JSON record (the per-seed differences left out), in its fixed key order:
         identity, arms, statistics, decision, note, then the effects flattened
         (``init_mean_diff``, ``gain_ci_low``, ...); ``step_policy``/``lr``/``optimizer``/
-        ``model`` and the arm means only when set."""
+        ``model`` and the arm means and SDs only when set."""
         arms, measured, decision = self.arms, self.stats, self.decision
         out: dict[str, Any] = {"id": self.id, "claim": self.claim, "text": self.text,
                                "comparison": self.comparison, "experiment": self.experiment,
@@ -265,9 +269,10 @@ class ComparisonResult:
         out |= {"better": arms.better, "worse": arms.worse, "metric": arms.metric,
                 "dataset": arms.dataset, "step": arms.step, "step_rule": arms.step_rule,
                 "test_mode": arms.test_mode, "test_protocol": arms.test_protocol,
-                "reads_test_labels": arms.reads_test_labels, "n": measured.n,
+                "test_labels": arms.test_labels, "n": measured.n,
                 "seeds": None if measured.seeds is None else list(measured.seeds)}
-        out |= _when_set(mean_better=arms.mean_better, mean_worse=arms.mean_worse)
+        out |= _when_set(mean_better=arms.mean_better, mean_worse=arms.mean_worse,
+                         sd_better=arms.sd_better, sd_worse=arms.sd_worse)
         out |= {"mean_diff": measured.mean_diff, "ci_low": measured.ci_low,
                 "ci_high": measured.ci_high, "share": measured.share,
                 "relative_diff": self.relative_diff,
@@ -470,8 +475,10 @@ def _reason(tested: Sequence[ComparisonResult], untestable: Sequence[ComparisonR
         parts.append("not testable (" + untestable[0].stats.not_testable + "): "
                      + ", ".join(r.comparison for r in untestable))
     parts += _built_in_reason(tested)
-    if any(r.arms.reads_test_labels for r in tested):
-        parts.append("the test protocol reads test labels")
+    tiers = sorted({r.arms.test_labels for r in tested} - {None, "none"})
+    if tiers:
+        parts.append("the test protocol reads test labels (tier "
+                     + " and ".join(map(str, tiers)) + ")")
     return "; ".join(parts) + "."
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from smoothlearn.report import markdown, words
+from smoothlearn.report import comparisons, markdown, words
 from smoothlearn.report.draw import FigureResult
 from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.report.tables import verdict_class
@@ -49,15 +49,20 @@ def _step_sentence(recs: Sequence[Mapping[str, Any]]) -> str:
     return "Measurement steps differ between comparisons (see the step column's tooltips)."
 
 
+#: The statistics columns of the comparison table (:func:`comparisons.formatted`), in order;
+#: the verdict has its own badge column.
+STAT_HEADERS = [h for h in comparisons.formatted({"comparison": "", "verdict": ""})
+                if h not in ("verdict", "margin")]
+
+
 def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
     """One comparison as the table shows it (formatted numbers, protocol in words)."""
+    shown = comparisons.formatted(rec)
     return {"comparison": rec["comparison"], "note": rec.get("note") or "",
             "dataset": words.fmt(rec.get("dataset")), "metric": str(rec["metric"]),
             "step_rule": rec.get("step_rule") or "", "step": words.fmt(rec.get("step")),
-            "protocol": words.protocol_text(rec),
-            "reads": "yes" if rec.get("reads_test_labels") else "no", "n": rec.get("n", 0),
-            "mean_diff": words.fmt(rec.get("mean_diff")), "ci": words.ci(rec),
-            "share": words.fmt(rec.get("share"), 2), "verdict": rec["verdict"]}
+            "stats": [shown[h] for h in STAT_HEADERS], "margin": shown["margin"],
+            "verdict": rec["verdict"]}
 
 
 def _claims(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -93,7 +98,8 @@ def render(records: Sequence[Mapping[str, Any]], figures: Sequence[FigureResult]
     card = next((_figure(f) for f in figures if f.id == "scorecard"), None)
     return _environment().get_template("report.html.j2").render(
         css=stylesheet(), meta=meta, mode=mode, title=markdown.report_title(meta), anchors=anchors,
-        claims=_claims(records),
+        claims=_claims(records), stat_headers=STAT_HEADERS,
+        show_margin=any(r.get("margin") is not None for r in records),
         run_time=words.run_time(meta), scorecard=card if card and card["data_uri"] else None,
         figures=[_figure(f) for f in figures if f.id != "scorecard"],
         experiments=[_experiment(e) for e in experiments],

@@ -7,12 +7,25 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from smoothlearn.report import words
+from smoothlearn.report.comparisons import comparison_table
 from smoothlearn.report.inputs import ExperimentInfo
-from smoothlearn.report.tables import markdown_table, md_escape
+from smoothlearn.report.tables import frame_table, markdown_table, md_escape
 from smoothlearn.verdicts import ComparisonResult, summarise
 
 if TYPE_CHECKING:
     from smoothlearn.report.draw import FigureResult
+
+
+#: What the columns of the comparison table mean (the report and docs/reproduction.md).
+COMPARISONS_NOTE = (
+    "Per comparison: the tier of test-label use (none: memory off or a label-free order; "
+    "order: a test stream ordered by its labels; resets: label resets at test), each arm's "
+    "mean ± SD over the paired seeds, the mean paired difference (positive = as claimed) with "
+    "its 95% Student-t interval, that difference relative to the claimed-worse arm, the exact "
+    "sign-flip p and its Holm adjustment within the claim, the effect size d_z (mean / SD of "
+    "the paired differences), the smallest difference the seeds detect at 80% power (MDE), "
+    "how many seeds point the claimed way, and the verdict. The same table, unformatted: "
+    "`claims.csv`.")
 
 
 def claim_summary(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -26,14 +39,22 @@ def headline_markdown(rows: Sequence[Mapping[str, Any]], figure_dir: str) -> lis
     reads no test labels first."""
     if not rows:
         return []
-    head = ["claim", "paper", "no test labels read (headline)",
-            "streamed, label resets (paper's protocol)", "seeds", "depends on"]
+    head = ["claim", "paper", "no test labels read (tier none: the headline)",
+            "paper's protocol (reads test labels; tier)", "seeds", "depends on"]
     table = markdown_table(head, ((
         row["text"], row["source"], f"**{row['label_free']}**: {row['label_free_reason']}"
         + (f" (early: {row['early']})" if row.get("early") else ""),
-        row["streamed"] or "—", row["seeds"], row["depends_on"] or "—") for row in rows),
+        paper_protocol(row), row["seeds"], row["depends_on"] or "—") for row in rows),
         md_escape)
     return ["## Headline", "", f"![Scorecard]({figure_dir}/scorecard.png)", "", table, ""]
+
+
+def paper_protocol(row: Mapping[str, Any]) -> str:
+    """A headline row's verdict under the label-reading protocol, labelled by its tier."""
+    if not row.get("streamed"):
+        return "—"
+    tier = row.get("streamed_tier")
+    return f"{row['streamed']} (tier {tier})" if tier else str(row["streamed"])
 
 
 def report_title(meta: Mapping[str, Any]) -> str:
@@ -64,15 +85,8 @@ def markdown_report(
         ["claim", "statement", "paper", "verdict"],
         ((c["claim"], c["text"], c["source"], c["label"]) for c in summary), md_escape)]
     verdicts = {c["claim"]: c["label"] for c in summary}
-    lines += ["", "### Every comparison", "", markdown_table(
-        ["claim", "comparison", "step", "test protocol", "reads test labels", "n",
-         "mean advantage", "95% CI", "share", "verdict"],
-        ((f"{rec['claim']} ({verdicts[rec['claim']]})", rec["comparison"],
-          ("area to " if rec.get("stage") == "auc" else "") + words.fmt(rec.get("step")),
-          words.protocol_text(rec),
-          "yes" if rec.get("reads_test_labels") else "no", rec.get("n", 0),
-          words.fmt(rec.get("mean_diff")), words.ci(rec), words.fmt(rec.get("share"), 2),
-          rec["verdict"]) for rec in records), md_escape)]
+    lines += ["", "### Every comparison", "", COMPARISONS_NOTE, "",
+              frame_table(comparison_table(records, verdicts), md_escape)]
     lines += ["", "## Figures", ""]
     for fig in (f for f in figures if f.id != "scorecard"):  # the scorecard heads the page
         lines += [f"### {fig.title}", ""]

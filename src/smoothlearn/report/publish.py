@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from smoothlearn.report import words
+from smoothlearn.report.comparisons import comparison_frame
+from smoothlearn.report.markdown import paper_protocol
 from smoothlearn.report.tables import markdown_table, md_escape
 
 README_START = "<!-- results:start (written by `smoothlearn publish`; do not edit) -->"
@@ -27,6 +29,7 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
     the README's results block), so the numbers in the repository are the tool's own.
 
     Writes ``docs/reproduction.md`` (the report's Markdown, figure links rewritten),
+    ``docs/data/claims.csv`` (every comparison's full statistics, one row each),
     ``docs/figures/*.png`` and, when the run had one, ``docs/claims.md`` from the robustness
     sweep. Returns the files written.
     """
@@ -47,6 +50,7 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
                        f"the self-contained HTML version is `{out / 'report.html'}`.")
     (docs / "reproduction.md").write_text(text)
     written.append(docs / "reproduction.md")
+    written.append(write_claims_csv(data.get("records", []), docs / "data" / "claims.csv"))
     robust = out / "robustness" / "claims.md"
     if robust.is_file():
         claims_md = _provenance(
@@ -62,6 +66,14 @@ def publish(out: Path, docs: Path, readme: Path | None = None) -> list[Path]:
                        _readme_block(data, docs, readme.parent))
         written.append(readme)
     return written
+
+
+def write_claims_csv(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """The comparison table (:func:`~smoothlearn.report.comparisons.comparison_frame`) as a
+    CSV, so every number behind a verdict can be read by a program, not only from Markdown."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    comparison_frame(records).to_csv(path, index=False)
+    return path
 
 
 def publish_page(out: Path, docs: Path, page: str) -> list[Path]:
@@ -156,12 +168,12 @@ def _readme_block(data: Mapping[str, Any], docs: Path, root: Path) -> str:
     lines += [words.run_time(data), ""]
     if data.get("headline"):
         lines.append(markdown_table(
-            ["claim", "paper", "verdict, no test labels read",
-             "streamed with label resets (the paper's protocol)", "seeds",
+            ["claim", "paper", "verdict, no test labels read (tier none)",
+             "the paper's protocol (reads test labels; tier)", "seeds",
              "differs under (robustness)"],
             [(md_escape(row["text"]), md_escape(row["source"]), f"**{row['label_free']}**"
               + (f" (early: {row['early']})" if row.get("early") else ""),
-              row["streamed"] or "—", row["seeds"], md_escape(row["depends_on"] or "—"))
+              paper_protocol(row), row["seeds"], md_escape(row["depends_on"] or "—"))
              for row in data["headline"]]))
     else:
         lines.append(markdown_table(

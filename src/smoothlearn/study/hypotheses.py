@@ -31,15 +31,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from smoothlearn.claims import Claim, Comparison, beats, chain
+from smoothlearn.claims import TIERS, Claim, Comparison, beats, chain
 from smoothlearn.experiments import ConfigError
 from smoothlearn.verdicts import MARGIN
 
 __all__ = ["Hypothesis", "Hypotheses", "parse", "load_file", "recorded", "record", "TIERS",
            "ARM_KEYS", "METRICS", "RECORD"]
 
-#: Protocol tiers, from reading no test label to reading them for resets.
-TIERS = ("none", "order", "resets")
 METRICS = ("test_mse", "test_ce", "test_acc")
 #: Columns an arm may filter on (those of ``smoothlearn.results.load``, curves excepted).
 ARM_KEYS = (

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import results
-from smoothlearn.claims import evaluate_claims, normalise_frame
+from smoothlearn.claims import evaluate_claims, label_tier, normalise_frame
 from smoothlearn.experiments import ConfigError
 from smoothlearn.study.hypotheses import TIERS, Hypotheses, load_file, recorded
 from smoothlearn.verdicts import ClaimResult, ComparisonResult, summarise
@@ -94,17 +94,10 @@ def add_auc(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_tier(frame: pd.DataFrame) -> pd.DataFrame:
-    """``test_labels``: what each run's test protocol reads of the test labels."""
-    def tier(row: pd.Series) -> str:
-        if row["test_mode"] == "off":
-            return "none"
-        if row["test_reset"] == "label" and row["task"] == "classify":
-            return "resets"
-        order = row["condition"] if row["test_mode"] == "same" else row["test_mode"]
-        return "none" if order in ("given", "random") else "order"
-
+    """``test_labels``: what each run's test protocol reads of the test labels (the one
+    definition, :func:`smoothlearn.claims.label_tier`)."""
     out = frame.copy()
-    out["test_labels"] = out.apply(tier, axis=1) if len(out) else pd.Series(dtype=str)
+    out["test_labels"] = out.apply(label_tier, axis=1) if len(out) else pd.Series(dtype=str)
     return out
 
 
