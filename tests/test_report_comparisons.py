@@ -31,7 +31,7 @@ def _record(diffs, tier: str = "none", **extra) -> dict:
                 sd_better=float((worse - diffs).std(ddof=1)), sd_worse=0.0)
     (res,) = decide([ComparisonResult(claim="c", text="t", comparison="L < FF",
                                       experiment="exp", arms=arms,
-                                      stats=paired(diffs, range(diffs.size), n_boot=200))])
+                                      stats=paired(diffs, range(diffs.size)))])
     return res.to_record() | extra
 
 
@@ -49,12 +49,13 @@ def test_the_table_shows_every_statistic_of_a_comparison():
     assert row["p"] == f"{rec['p']:.3g}" and row["Holm p"] == f"{rec['p_holm']:.3g}"
     assert row["effect size d_z"] == f"{rec['effect_sd']:.2g}" and row["MDE"] == f"{rec['mde']:.3g}"
     assert row["seeds claimed way"] == "10/10" and row["verdict"] == "reproduced"
-    assert "margin" not in row  # no claim states one
+    assert row["margin"] == "0.006"  # 1% of the claimed-worse arm's mean, 0.6
 
 
 def test_the_margin_appears_when_a_comparison_has_one():
-    table = comparison_table([_record(PLANTED, margin=0.006), _record(PLANTED)])
+    table = comparison_table([_record(PLANTED), _record(PLANTED, margin=None)])
     assert table["margin"].tolist() == ["0.006", "—"]
+    assert "margin" not in comparison_table([_record(PLANTED, margin=None)])
 
 
 def test_missing_statistics_read_as_a_dash():
@@ -84,7 +85,7 @@ def test_the_csv_frame_has_one_row_per_comparison_and_raw_numbers(tmp_path):
     assert back["mean_diff"].to_numpy() == pytest.approx([r["mean_diff"] for r in records],
                                                          rel=1e-12)
     assert back["p_holm"].to_numpy() == pytest.approx([r["p_holm"] for r in records])
-    assert back["margin"].isna().all()  # absent from the records: an empty column
+    assert back["margin"].to_numpy() == pytest.approx([0.006, 0.006])
     assert back["verdict"].tolist() == ["reproduced", "reversed"]
     assert back["test_protocol"].tolist()[0] == "streamed vs memory off"
     assert math.isclose(back["sd_better"][0], records[0]["sd_better"], rel_tol=1e-12)
@@ -93,12 +94,12 @@ def test_the_csv_frame_has_one_row_per_comparison_and_raw_numbers(tmp_path):
 def test_the_html_table_has_every_statistic_and_the_margin_only_when_stated():
     from smoothlearn.report import html
 
-    plain = html.render([_record(PLANTED, "order")], [], [], {})
+    plain = html.render([_record(PLANTED, "order", margin=None)], [], [], {})
     for header in ("Test labels (tier)", "Better arm: mean ± SD", "Difference [95% t interval]",
                    "Holm p", "Effect size d_z", "MDE", "Seeds claimed way"):
         assert f"<th>{header}</th>" in plain, header
     assert "<th>Margin</th>" not in plain and "<td>10/10</td>" in plain
-    assert "<th>Margin</th>" in html.render([_record(PLANTED, margin=0.006)], [], [], {})
+    assert "<th>Margin</th>" in html.render([_record(PLANTED)], [], [], {})
 
 
 def test_the_markdown_report_carries_the_comparison_table():
