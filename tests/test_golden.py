@@ -74,7 +74,7 @@ SAME_CPU = Tolerance(scale_abs=1e-12, ratio_rel=1e-7, ratio_abs=1e-12, noise=0.0
 CROSS_CPU = Tolerance(scale_abs=1e-6, ratio_rel=1e-2, ratio_abs=1e-3, noise=1e-6,
                       curve_rel=1e-4, curve_abs=1e-7, acc_abs=2e-3)
 #: Claim-record fields that are ratios of the arms' difference (noise where it is ~0).
-RATIOS = frozenset({"p", "p_holm", "share", "effect_sd", "relative_diff"})
+RATIOS = frozenset({"p", "p_holm", "p_equivalent", "share", "effect_sd", "relative_diff"})
 
 
 def cpu_kind() -> dict[str, Any]:

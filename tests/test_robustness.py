@@ -250,7 +250,7 @@ def test_depends_on_compares_label_free_cells_with_the_headline():
     # the memory-off cell agrees with the headline: not a dependence (it was listed before)
     assert [d.text() for d in dep.label_free] == [
         "no factor, memory off (partly reproduced (1 of 2))",
-        "no factor, memory off (early: holds, against reversed)"]
+        "no factor, memory off (early: reproduced, against reversed)"]
     # label-reading cells are compared with the paper's protocol, not the headline
     assert dep.label_reading == (rb.Differs("test: as repeat-1", "end", "reversed", "reproduced"),)
     assert dep.did_not_learn == (("RMSprop", "accuracy 0.10"),)
