@@ -545,11 +545,11 @@ def answer(frame: pd.DataFrame, results: Sequence[Any],
     asked = [verdicts.get(_claim_id("frame-level", p, suffix), "no data")
              for _, p in FAMILIES for suffix in ("", "-vs-shuffled")]
     if all(v == "reproduced" for v in asked):
-        lead = "Yes, at the settings of this run:"
+        lead = "Yes, at the settings of this run."
     elif any(v.startswith(("reproduced", "partly")) for v in asked):
-        lead = "Partly, at the settings of this run:"
+        lead = "Partly, at the settings of this run."
     else:
-        lead = "No, not at the settings of this run:"
+        lead = "No, not at the settings of this run."
     sentences = [lead] + [
         _family_sentence(family, prefix, verdicts, _frame_level_accuracy(frame, prefix))
         for family, prefix in FAMILIES]
