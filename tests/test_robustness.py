@@ -28,9 +28,11 @@ def test_judge_keeps_the_claims_words(verdict):
 
 def test_claim_level_aggregates_comparisons():
     assert rb.claim_level(["reproduced", "reproduced"]) == "reproduced"
-    assert rb.claim_level(["reproduced", "inconclusive"]) == "partly reproduced"
-    assert rb.claim_level(["reproduced", "reversed"]) == "partly reproduced"
+    assert rb.claim_level(["reproduced", "inconclusive"]) == "partly reproduced (1 of 2)"
+    assert rb.claim_level(["reproduced", "reversed"]) == "partly reproduced (1 of 2)"
     assert rb.claim_level(["reversed", "reversed", "inconclusive"]) == "reversed"
+    assert rb.claim_level(["reproduced", "not testable", "inconclusive", "inconclusive"]) == (
+        "partly reproduced (1 of 3)")  # not testable is left out of n
     assert rb.claim_level(["reversed", "inconclusive"]) == "inconclusive"
     assert rb.claim_level(["reproduced", "not testable"]) == "reproduced"
     assert rb.claim_level(["not testable"]) == "not testable"

@@ -50,7 +50,7 @@ from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.figures import fig2
 from smoothlearn.report.tables import VERDICT_COLORS, frame_table, verdict_color
 from smoothlearn.sweep import Execution, SweepSummary, run_sweep
-from smoothlearn.verdicts import Verdict, aggregate, verdict_word
+from smoothlearn.verdicts import Verdict, aggregate, claim_label, verdict_word
 
 __all__ = ["Cell", "CELLS", "CONDITIONS", "plan", "cell_claims", "judge", "verdict_of",
            "evaluate", "autoencoder_robustness", "matrix_figure", "claims_markdown", "run",
@@ -212,8 +212,11 @@ def verdict_of(word: str) -> str:
 
 def claim_level(verdicts: Sequence[str]) -> str:
     """One verdict per claim and cell from its comparisons' verdicts, by the rules of
-    :func:`smoothlearn.verdicts.aggregate`."""
-    return judge(aggregate(list(verdicts)))
+    :func:`smoothlearn.verdicts.aggregate`, printed as every claim verdict is (a partly
+    reproduced one says k of n)."""
+    tested = [v for v in verdicts if v != Verdict.NOT_TESTABLE]
+    return claim_label(aggregate(list(verdicts)), list(tested).count(Verdict.REPRODUCED),
+                       len(tested))
 
 
 def _stage_steps(quick: bool, steps: int | None) -> dict[str, str | int]:
