@@ -120,7 +120,9 @@ def test_the_executor_row_times_dask_and_the_local_pool_on_one_grid():
     assert row["ratio"] == pytest.approx(row["local_s"] / row["dask_s"])
     assert row["met"] == (row["ratio"] >= executors.DASK_TARGET)
     assert f"Dask throughput {row['ratio']:.0%} of local" in row["note"]
-    assert "curves bit-identical" in row["note"] and "start-up weighs" in row["note"]
+    assert "curves bit-identical" in row["note"]
+    # the short-work warning follows the measured time, whatever the machine's load
+    assert ("start-up weighs" in row["note"]) == (row["local_s"] < executors.MIN_WORK_S)
 
 
 def test_differing_stores_are_not_called_identical(tmp_path):

@@ -65,7 +65,11 @@ class Tolerance:
 
 
 #: The CPU kind that wrote the fixtures: floats equal up to the JSON and CSV round trips.
-SAME_CPU = Tolerance(scale_abs=1e-12, ratio_rel=1e-7, ratio_abs=1e-12, noise=0.0,
+#: The same CPU kind: the same code on the same data, up to the run-to-run drift measured on
+#: the AMD EPYC (Zen 4): two reproduces of one commit differ at a few curve points by ~1e-9
+#: relative, which moved a claim's CI bound by 2.9e-10 (cause not found; BLAS threading is the
+#: suspect). Ten times that drift; still far below any change a refactor could make unseen.
+SAME_CPU = Tolerance(scale_abs=3e-9, ratio_rel=1e-5, ratio_abs=1e-9, noise=1e-9,
                      curve_rel=1e-6, curve_abs=1e-9, acc_abs=1e-9)
 #: Another CPU kind. Measured between the Intel fixtures and an AMD EPYC: arm means within
 #: 2.7e-8, CIs within 8e-8 (absolute); p within 1e-4 and effect sizes within 2.5e-4 (relative);
