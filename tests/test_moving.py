@@ -334,8 +334,8 @@ def test_the_experiment_runs_the_streams_its_claims_name():
     arms = {(r.model, r.test_mode) for r in runs}
     assert {(p + m, t) for _, p in moving.FAMILIES for m, t in moving.ARMS} == arms
     conv = [r for r in runs if r.spec().arch == "conv"]
-    assert conv and {(r.optimizer, r.lr, r.steps) for r in conv} == {
-        ("rmsprop", 0.001, moving.CONV_STEPS)}
+    assert conv and {(r.optimizer, r.lr, r.rmsprop_alpha, r.steps) for r in conv} == {
+        ("rmsprop", moving.CONV_LR, moving.CONV_RMSPROP_ALPHA, moving.CONV_STEPS)}
     assert {r.lr for r in runs if r.spec().arch != "conv"} == {moving.MLP_LR}
     assert moving.UNIT.extension
 
@@ -530,8 +530,12 @@ def test_the_validation_split_never_reads_the_test_split(monkeypatch):
 
 
 # ---------------------------------------------------------------- resets against boundaries
-def _episode_stream(n_episodes: int, frames: int = 10, seed: int = 0) -> np.ndarray:
-    """Frames of rectangles drifting 1 px per frame, a new rectangle every ``frames``."""
+def _episode_stream(n_episodes: int, frames: int | None = None, seed: int = 0) -> np.ndarray:
+    """Frames of rectangles drifting 1 px per frame, a new rectangle every ``frames`` (by
+    default the frame-level stream's episode length, which ``episode_starts`` assumes)."""
+    from smoothlearn.figures import moving
+
+    frames = frames or moving.NATURAL["frame-level"]["frames"]
     return _stream(steps=n_episodes * frames, seed=seed, frames=frames, speed=1.0,
                    canvas=32).X
 
@@ -547,7 +551,7 @@ def test_detection_rates_on_a_stream_with_known_boundaries():
     calibrated = found["calibrated"]
     assert calibrated.hit_rate - calibrated.false_alarm_rate >= 0.5
     truth = moving.episode_starts("frame-level", test.shape[0])
-    assert truth.sum() == 30 and truth[::10].all()
+    assert truth.sum() == 30 and truth[::moving.NATURAL["frame-level"]["frames"]].all()
 
 
 def test_the_calibrated_threshold_comes_from_the_training_stream_only():
