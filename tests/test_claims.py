@@ -295,8 +295,7 @@ def test_curve_record_has_todays_keys_and_round_trips():
 
 def test_a_single_comparison_is_measured_as_typed_arms_and_statistics():
     frame = normalise_frame(curves(TWO, lambda a, s, t: (0.5 if a == "a" else 0.6) + 0.001 * s))
-    got = paired_comparison(frame, {"condition": "repeat-1"}, {"condition": "random"},
-                            n_boot=200)
+    got = paired_comparison(frame, {"condition": "repeat-1"}, {"condition": "random"})
     assert isinstance(got, Measured)
     assert got.arms.better == "condition=repeat-1" and got.arms.step == 200
     assert got.arms.mean_worse == pytest.approx(0.6045)

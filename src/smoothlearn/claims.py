@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import trapezoid
 
-from smoothlearn import stats
 from smoothlearn.data import dataset_info
 from smoothlearn.experiments import MODELS, make_config
 from smoothlearn.runs import dataset_for
@@ -373,6 +372,15 @@ def label_tier(row: Mapping[str, Any] | pd.Series) -> TestLabels:
     return "none" if order == "random" else "order"
 
 
+def config_tier(**settings: Any) -> TestLabels:
+    """The tier of a run before it is trained, from its config settings: :func:`label_tier`
+    on the row its record will carry, so planned arms (a robustness cell, a moving stream)
+    and stored runs go through one rule."""
+    from smoothlearn.results import config_columns
+
+    return label_tier(config_columns(make_config(**settings)))
+
+
 def strongest_tier(*tiers: TestLabels) -> TestLabels:
     """The most label-reading of ``tiers``: a comparison's tier is that of its two arms."""
     return max(tiers, key=TIERS.index)
@@ -519,8 +527,6 @@ def paired_comparison(
     step_policy: str | int = "pre-exhaustion",
     stage: str = "end",
     labels_fn: LabelsFn | None = None,
-    n_boot: int = stats.N_BOOT,
-    seed: int = 0,
     efficiency_end: int | None = None,
 ) -> Measured:
     """One paired comparison on a (normalised) frame: what a :class:`ComparisonResult` holds
@@ -530,7 +536,6 @@ def paired_comparison(
     error of ``worse`` minus that of ``better``, or the reverse for accuracy. At
     ``stage="auc"`` each seed's value is its area under the curve up to the end step
     (``efficiency_end``: the last common step at or before it; None: ``step_policy``'s end).
-    ``n_boot`` and ``seed`` are unused since the CI became a t interval (kept for callers).
     """
     a, b = select_runs(frame, better), select_runs(frame, worse)
     if a.empty or b.empty:
@@ -608,8 +613,6 @@ def evaluate_claims(
     step_policy: str | int = "pre-exhaustion",
     match_experiment: bool = True,
     labels_fn: LabelsFn | None = None,
-    n_boot: int = stats.N_BOOT,
-    seed: int = 0,
     efficiency_end: int | None = None,
 ) -> list[ComparisonResult]:
     """Check ``claims`` (e.g. a figure unit's, :mod:`smoothlearn.figures`) on ``frame``: one
@@ -632,7 +635,7 @@ def evaluate_claims(
         for comp in claim.comparisons:
             try:
                 measured = paired_comparison(sub, comp.better, comp.worse, claim.metric,
-                                             step_policy, claim.stage, labels_fn, n_boot, seed,
+                                             step_policy, claim.stage, labels_fn,
                                              efficiency_end)
             except Exception as err:  # a broken check is reported, never dropped
                 measured = _no_data(comp.better, comp.worse, claim.metric,

@@ -86,15 +86,11 @@ class Cell:
 
     @property
     def test_labels(self) -> TestLabels:
-        """The most label-reading tier of the memory models' test protocol in this cell
-        (:func:`smoothlearn.claims.label_tier`): label resets (leaky+reset's own policy),
-        else a test stream in the training structure or repeat-1 (orders built from test
-        labels), else none (memory off, or random order with label-free resets)."""
-        if self.test_mode == "off":
-            return "none"
-        if self.test_reset is None:  # leaky+reset's own policy: label boundaries
-            return "resets"
-        return "none" if self.test_mode == "random" else "order"
+        """The most label-reading tier of this cell's test protocol over its arms and
+        training orders (:func:`smoothlearn.claims.label_tier`, via ``config_tier``)."""
+        return claims_mod.strongest_tier(*(
+            arm_test_labels(self, {**arm, "condition": cond})
+            for arm in _arms(self) for cond in CONDITIONS))
 
 
 LABEL_NOTE = "streamed in the training structure with label resets"
@@ -169,20 +165,23 @@ def _settings_for(cell: Cell, arm: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def _arm_test_labels(cell: Cell, arm: Mapping[str, Any]) -> TestLabels:
-    """The tier of one arm of a claim in ``cell``: the arms' selectors name the model and its
-    test mode; the cell says whether leaky+reset keeps its label resets at test."""
-    if arm.get("model") == "feedforward" or arm.get("test_mode", "off") == "off":
-        return "none"
-    if arm.get("model") == "leaky-reset" and cell.test_reset is None:
-        return "resets"
-    return "none" if arm["test_mode"] == "random" else "order"
+def arm_test_labels(cell: Cell, arm: Mapping[str, Any]) -> TestLabels:
+    """The tier of one arm in ``cell``: the project's one rule (``claims.label_tier``) on the
+    config the arm's runs are built from. An arm that does not name its training order is as
+    label-reading as its most label-reading order."""
+    if "condition" not in arm:
+        return claims_mod.strongest_tier(*(arm_test_labels(cell, {**arm, "condition": c})
+                                           for c in CONDITIONS))
+    settings = {**_settings_for(cell, arm), **arm}
+    if cell.test_reset and arm.get("model") == "leaky-reset" and "test_reset" not in arm:
+        settings["test_reset"] = cell.test_reset
+    return claims_mod.config_tier(dataset="mnist", **settings)
 
 
 def claim_test_labels(cell: Cell, claim: Claim) -> TestLabels:
     """The claim's tier in this cell: the most label-reading tier of any arm it compares (the
     rule of ``claims.label_tier``, applied to a robustness cell's test protocol)."""
-    tiers = [_arm_test_labels(cell, arm) for comp in claim.comparisons
+    tiers = [arm_test_labels(cell, arm) for comp in claim.comparisons
              for arm in (comp.better, comp.worse)]
     return claims_mod.strongest_tier(*tiers) if tiers else "none"
 
@@ -242,8 +241,7 @@ def stage_text(quick: bool, steps: int | None) -> str:
 
 
 def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
-             cells: Sequence[Cell] = CELLS, n_boot: int = 10_000,
-             steps: int | None = None) -> list[dict[str, Any]]:
+             cells: Sequence[Cell] = CELLS, steps: int | None = None) -> list[dict[str, Any]]:
     """Every claim of every cell at every stage; Holm within each family (claim, cell,
     stage): one :func:`smoothlearn.claims.evaluate_claims` call decides one cell and stage."""
     records = []
@@ -256,7 +254,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
             judged = [replace(c, stage=claims_mod.EFFICIENCY_STAGE) for c in claims
                       ] if stage == claims_mod.EFFICIENCY_STAGE else claims
             for res in claims_mod.evaluate_claims(frame, step_policy=policy, claims=judged,
-                                                  match_experiment=False, n_boot=n_boot):
+                                                  match_experiment=False):
                 records.append({**res.to_record(), "cell": name, "axis": cell.axis,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,

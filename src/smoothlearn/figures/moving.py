@@ -4,7 +4,7 @@ the category?
 Three natural moving-MNIST streams (:mod:`smoothlearn.data.moving`) on a 32 x 32 canvas, every
 object starting centred:
 
-* **frame-level**: one drawing moving 1 px per frame for 10 frames, consecutive episodes of
+* **frame-level**: one drawing moving 0.5 px per frame for 5 frames, consecutive episodes of
   independent classes (no category repetition beyond the episode);
 * **category-level**: 10 different drawings of one class in a row, each still and centred;
 * **i.i.d.**: independent still, centred drawings (the control);
@@ -19,8 +19,8 @@ are tier "order", in twin claims of their own. Label-free reset rules
 (:mod:`smoothlearn.memory`) are scored against the true episode boundaries (hit and
 false-alarm rates, ``claims.json``'s ``reset_detection``, and a ROC figure).
 
-What the comparison cannot hold equal: the frame-level stream shows 12,000 drawings (10 frames
-each) where the still streams show 120,000, and its objects drift off the middle, so its task
+What the comparison cannot hold equal: the frame-level stream shows 12,000 drawings (5 frames
+each) where the still streams show 60,000, and its objects drift off the middle, so its task
 is harder for every model; compare each stream's models with each other and with their
 shuffled twins, not error levels across streams. Each seed has its own streams (the data seed
 follows the seed, as the order seed does).
@@ -128,11 +128,13 @@ SOURCE = "beyond the paper"
 
 
 def label_tier(stream: str, test_mode: str) -> str:
-    """The tier of test-label use of an arm: ``"order"`` when it is streamed through a test
-    stream in class blocks (an order built from test labels), else ``"none"`` (memory off, or
-    the stream's own label-free order: episodes of one object, or independent items)."""
-    blocked = STREAMS[stream].get("class_repeats", 1) > 1
-    return "order" if blocked and test_mode != "off" else "none"
+    """The tier of test-label use of a memory arm on ``stream`` (the project's one rule,
+    ``claims.label_tier``, on the arm's config): ``"order"`` when streamed through a test
+    stream in class blocks (an order built from test labels), else ``"none"`` (memory off,
+    or the stream's own label-free order: episodes of one object, or independent items)."""
+    return claims_mod.config_tier(dataset="moving-mnist", dataset_params=STREAMS[stream],
+                                  condition=condition(stream), model="leaky-localreset",
+                                  test_mode=test_mode)
 
 
 def _claim_id(stream: str, prefix: str, suffix: str = "") -> str:

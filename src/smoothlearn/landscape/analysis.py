@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from smoothlearn import stats
+from smoothlearn.claims import config_tier
 from smoothlearn.landscape.grid import PROTOCOLS, Plan, mean_run_length
 
 PANEL = ["dataset", "optimizer", "lr", "reset", "protocol"]
@@ -119,15 +120,12 @@ def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, float]:
 
 
 def test_labels(protocol: str | None, smoothness: str) -> str:
-    """A cell's test-label tier: what its test stream knows of the test labels (the rule of
-    ``claims.label_tier``): memory off or random order reads none; a stream in the training
+    """A cell's test-label tier: what its test stream knows of the test labels. The project's
+    one rule (``claims.label_tier``) on a memory net's config with the cell's test protocol
+    and training order: memory off or random order reads none; a stream in the training
     structure is ordered by the labels; label resets at test read them outright."""
     settings = PROTOCOLS.get(protocol or "memory-off", {"test_mode": "off"})
-    if settings.get("test_mode", "off") == "off":
-        return "none"
-    if settings.get("test_reset", "label") == "label":
-        return "resets"
-    return "none" if smoothness == "random" else "order"
+    return config_tier(dataset="mnist", model="leaky", condition=smoothness, **settings)
 
 
 def feedforward_by_construction(leak: float, reset: str | None, smoothness: str,
