@@ -36,16 +36,17 @@ def _vs_averaging(memory: str) -> Claim:
     """Leaky + reset against the feedforward net (both trained on repeat-5) with the same
     averaging at test, on each test stream; as repeat-1 with label resets every item resets,
     so there both are their nets with memory off (a test of what was learned alone)."""
-    return Claim(f"lr-beats-ff-{memory}-averaging-a10", "Trained on repeat-5 and tested "
-                 "streamed as repeat-5 and as repeat-1 (label resets: reads test labels), "
-                 f"leaky + reset beats {averaging_text(memory)}. Tested as repeat-1, every item "
-                 "resets, so both nets are tested with memory off." + CONTROL_VERDICTS,
+    statement = ("Trained on repeat-5 and tested streamed as repeat-5 and as repeat-1 (label "
+                 f"resets: reads test labels), leaky + reset beats {averaging_text(memory)}. "
+                 "Tested as repeat-1, every item resets, so both nets are tested with memory "
+                 "off.")
+    return Claim(f"lr-beats-ff-{memory}-averaging-a10", statement + CONTROL_VERDICTS,
                  "figA10", tuple(beats({"model": "leaky-reset", "test_mode": mode},
                                        averaging_control(memory, mode),
                                        f"LR < FF+avg ({label} test)")
                                  for mode, label in (("same", "repeat-5"),
                                                      ("repeat-1", "repeat-1"))),
-                 source="A.10 (test-time averaging control)")
+                 source="A.10 (test-time averaging control)", statement=statement)
 
 
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:

@@ -43,13 +43,13 @@ def _in_training_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _vs_averaging(memory: str) -> Claim:
     """Leaky + reset against the feedforward net with the same averaging at test."""
-    return Claim(f"lr-beats-ff-{memory}-averaging-a9", "Tested in their training order "
-                 f"(label resets: reads test labels), leaky + reset beats {averaging_text(memory)}"
-                 " (repeat-5 and repeat-10)." + CONTROL_VERDICTS, "figA9",
+    statement = ("Tested in their training order (label resets: reads test labels), leaky + "
+                 f"reset beats {averaging_text(memory)} (repeat-5 and repeat-10).")
+    return Claim(f"lr-beats-ff-{memory}-averaging-a9", statement + CONTROL_VERDICTS, "figA9",
                  tuple(beats({**PAPER.reset, "condition": n},
                              {**averaging_control(memory), "condition": n},
                              f"LR < FF+avg ({n})") for n in ("repeat-5", "repeat-10")),
-                 source="A.9 (test-time averaging control)")
+                 source="A.9 (test-time averaging control)", statement=statement)
 
 
 def draw(frame: pd.DataFrame, ctx: plots.Context) -> tuple[Figure, str]:
