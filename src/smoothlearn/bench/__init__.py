@@ -13,7 +13,9 @@ Cases (:mod:`.cases`), each timed against its baseline in the same run:
 - memory-off evaluation on the 10,000 MNIST test items against ``train.evaluate``;
 - dense inputs of a user's width (3,072-1,000-10, random CIFAR-shaped data) on the engine
   against the naive loop;
-- a real local Dask cluster against the local process pool on one grid (:mod:`.executors`).
+- a real local Dask cluster against the local process pool on one grid (:mod:`.executors`);
+- end to end (:mod:`.endtoend`, full mode only): the wall time of ``smoothlearn run fig2
+  --dataset mnist --seeds 5`` and ``smoothlearn reproduce --quick``, each into a fresh store.
 
 The output starts with the CPU (:mod:`smoothlearn.machine`): model, AVX2/AVX-512, L2 per core.
 
@@ -47,6 +49,7 @@ from smoothlearn.bench.cases import (
     lstm_case,
     minibatch_case,
 )
+from smoothlearn.bench.endtoend import end_to_end_cases, end_to_end_table
 from smoothlearn.bench.executors import executor_case, executor_grid
 from smoothlearn.bench.timing import engine_rate, naive_rate, parallel_check, roofline
 from smoothlearn.bench.workloads import (
@@ -111,6 +114,7 @@ def measure(quick: bool) -> dict[str, Any]:
     cases.append(executor_case(executor_grid(quick, mnist.source == "MNIST")))
     fig2 = fig2_projection(full_test, threads, cases[0]["engine_rate"], quick)
     roof = roofline(mnist.X, mnist.runs(1, 2001)[0].order)
+    end_to_end = [] if quick else end_to_end_cases()
     return {
         "machine": {
             "python": sys.version.split()[0], "platform": platform.platform(),
@@ -123,6 +127,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "cases": cases,
         "roofline": roof,
         "fig2_projection": fig2,
+        "end_to_end": end_to_end,
     }  # fmt: skip
 
 
@@ -209,6 +214,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{f['eval_every']:,} steps on {f['eval_items']:,} items): training {f['train_s']:.0f} s "
         f"+ evaluation {f['eval_s']:.0f} s ({1e3 * f['eval_s_per_network_eval_wall']:.1f} ms "
         f"wall per network-evaluation) = **{f['total_s'] / 60:.1f} min**.",
+        "",
+        *end_to_end_table(res.get("end_to_end", [])),
     ]
     return "\n".join(lines) + "\n"
 
@@ -217,7 +224,7 @@ def markdown(res: dict[str, Any]) -> str:
 class BenchResult:
     """What one benchmark run measured and where it was written."""
 
-    results: dict[str, Any]  # JSON-ready: machine, cases, roofline, fig2_projection
+    results: dict[str, Any]  # JSON-ready: machine, cases, roofline, fig2_projection, end_to_end
     table: str  # the results as Markdown (what docs/performance.md quotes)
     json_path: Path
     markdown_path: Path
