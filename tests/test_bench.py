@@ -15,6 +15,7 @@ from smoothlearn import bench, machine
 from smoothlearn.bench import cases, executors
 from smoothlearn.bench.workloads import Workload
 from smoothlearn.contract import TrainSettings
+from smoothlearn.kernel_choice import ENV, KERNELS, eval_kernel
 
 ROW_KEYS = {"case", "shape", "networks", "steps", "threads", "unit", "engine_rate",
             "engine_min", "engine_max", "naive_rate", "ratio", "target", "met", "note"}
@@ -73,10 +74,29 @@ def test_evaluation_row_gives_ms_per_network_and_matches_the_reference():
     assert row["gmac_per_eval"] == pytest.approx((nnz * 8 + 50 * 8 * 4) / 1e9)
     # timed against the kernel from before issue 13, which gave the same numbers
     assert row["max_abs_diff_before"] == 0 and row["before_ms_per_eval"] > 0
+    assert row["max_rel_diff_before"] <= cases.METRICS_RTOL
     assert row["before_fresh_ms_per_eval"] > 0  # and at a fresh array's alignment
-    assert row["target"] == "≤½ before"
+    kernel = eval_kernel()  # the row names the kernel that ran and why
+    assert row["target"] == f"≤½ before, {kernel.name} kernel" and row["kernel"] == kernel.name
+    assert kernel.line() in row["note"] and row["kernel_reason"] == kernel.reason
     assert row["met"] == (row["ms_per_eval"] <= row["before_ms_per_eval"] / 2)
     assert row["before_available"] and "benchmarks/before.py" in row["note"]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_the_evaluation_row_names_a_forced_kernel(kernel: str, monkeypatch) -> None:
+    monkeypatch.setenv(ENV, kernel)
+    row = cases.evaluation_case(tiny_mnist(test_items=20), threads=1, repeats=1,
+                                before=before_kernel())
+    assert row["target"] == f"≤½ before, {kernel} kernel" and row["kernel"] == kernel
+    assert f"evaluation kernel: {kernel} (forced by {ENV}" in row["note"]
+
+
+def test_the_metrics_may_move_by_the_allowed_relative_difference_only() -> None:
+    want = [(0.5, 2.0, 0.25)]
+    assert cases._max_diff([dict(test_mse=0.5, test_ce=2.0 + 2e-6, test_acc=0.25)], want,
+                           relative=True) == pytest.approx(1e-6)
+    assert cases._max_diff([dict(test_mse=0.5, test_ce=2.0, test_acc=0.0)], want) == 0.25
 
 
 def test_without_a_source_checkout_the_evaluation_row_says_the_old_kernel_is_not_timed(

@@ -579,14 +579,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep their traceback."""
     from smoothlearn.data import DataError
     from smoothlearn.experiments import ConfigError
+    from smoothlearn.kernel_choice import EvalKernelError, forced_eval_kernel
     from smoothlearn.results import NoFinishedRuns
 
     args = build_parser().parse_args(argv)
     try:
         _use_data_dir(args)
+        forced_eval_kernel()  # a mistyped SMOOTHLEARN_EVAL_KERNEL stops before any work
         return int(args.func(args) or 0)
-    except (UsageError, ConfigError, DataError, NoFinishedRuns, FileNotFoundError,
-            NotADirectoryError, IsADirectoryError) as err:
+    except (UsageError, ConfigError, DataError, NoFinishedRuns, EvalKernelError,
+            FileNotFoundError, NotADirectoryError, IsADirectoryError) as err:
         print(f"smoothlearn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -3,9 +3,10 @@
 Networks whose evaluation items are one array share it; small distinct sets are stacked.
 Sparse inputs or small layers are evaluated item by item in numba (:func:`.kernels.eval_items`
 over the items' CSR form, skipping zero inputs, one network per worker thread; the first layer
-in 512-bit vectors on a copy of ``W1`` whose rows start on cache lines,
-:func:`.kernels.forward_w1_wide`); dense large layers use BLAS products over the whole set,
-with the leaky memory run over the activations afterwards.
+in the form :mod:`smoothlearn.kernel_choice` picks for the CPU: 512-bit vectors on a copy of
+``W1`` whose rows start on cache lines, :func:`.kernels.forward_w1_wide`, on AVX-512, else
+:func:`.kernels.forward_w1_csr`, with the same sums); dense large layers use BLAS products
+over the whole set, with the leaky memory run over the activations afterwards.
 
 The leaks of the test stream belong to each evaluated run (its :class:`EvalGroup` row): the
 trained net's leak, or memory switched on only at test (``Prepared.test_memory``, the
@@ -25,6 +26,7 @@ from smoothlearn.engine.arrays import aligned_rows, csr, density, f32, ro
 from smoothlearn.engine.codes import OUTPUTS
 from smoothlearn.engine.kernels import eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
+from smoothlearn.kernel_choice import EvalKernel, eval_kernel
 from smoothlearn.memory import unit_groups
 
 #: Evaluation skips zero inputs item by item (numba) up to this density, else uses BLAS.
@@ -240,15 +242,17 @@ def _evaluate_fused(
     group: np.ndarray,
     output: str,
     classify: bool,
+    kernel: EvalKernel,
 ) -> np.ndarray:
-    """Sparse or small layers: one numba pass per network (called from worker threads)."""
+    """Sparse or small layers: one numba pass per network (called from worker threads),
+    the first layer in ``kernel``'s form (:mod:`smoothlearn.kernel_choice`)."""
     W1T, b1, W2, b2 = params
     rows = np.asarray([eg.pos[int(k)] for k in ks], dtype=np.int64)
     out = np.empty((ks.size, 3))
     eval_chunk(
         *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, eg.leak, eg.resets, eg.streamed, group,
         eg.targets, eg.labels, OUTPUTS[output], classify, eg.averages, eg.out_leak,
-        aligned_rows(*W1T.shape[1:]), out,
+        kernel.wide, aligned_rows(*W1T.shape[1:]), out,
     )  # fmt: skip
     return out
 
@@ -260,14 +264,17 @@ def evaluate(
     output: str,
     classify: bool,
     threads: int,
+    kernel: EvalKernel | None = None,
 ) -> dict[int, tuple[float, float, float]]:
     """Evaluate ensemble networks ``nets``; returns {net: (mse, ce, acc)}.
 
     ``params`` is (W1T, b1, W2, b2) stacked over the ensemble; the leaks of the test stream
     are each run's own (:class:`EvalGroup`). Fused groups are split into ``threads`` slices
     run by worker threads (the numba kernel releases the GIL), so evaluation uses every core
-    even when each network has its own evaluation array.
+    even when each network has its own evaluation array. ``kernel``: their first layer's
+    form, by default this CPU's (:func:`smoothlearn.kernel_choice.eval_kernel`).
     """
+    kernel = eval_kernel() if kernel is None else kernel
     wanted = set(int(k) for k in nets)
     h = params[0].shape[2]
     jobs: list[tuple[Callable[..., np.ndarray], EvalGroup, np.ndarray]] = []
@@ -283,7 +290,8 @@ def evaluate(
 
     def run(job: tuple[Callable[..., np.ndarray], EvalGroup, np.ndarray]) -> np.ndarray:
         fn, eg, ks = job
-        return fn(eg, ks, params, ro(unit_groups(h, eg.resets.shape[2])), output, classify)
+        args = (eg, ks, params, ro(unit_groups(h, eg.resets.shape[2])), output, classify)
+        return _evaluate_fused(*args, kernel) if fn is _evaluate_fused else fn(*args)
 
     fused = [job for job in jobs if job[0] is _evaluate_fused]
     if threads > 1 and len(fused) > 1:  # BLAS jobs stay here: their kernel is parallel

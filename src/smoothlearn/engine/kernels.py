@@ -653,10 +653,13 @@ def stream_memory(act, resets, streamed, group, leak):
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def eval_items(
     ptr, idx, val, W1T, b1, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind, classify,
-    average, out_leak, out,
+    average, out_leak, wide, out,
 ):  # fmt: skip
     """Test MSE, CE and accuracy of one network, item by item over the CSR rows ``ptr``;
-    with ``average`` (a streamed test only), of its outputs averaged by leak ``out_leak``."""
+    with ``average`` (a streamed test only), of its outputs averaged by leak ``out_leak``.
+    ``wide``: the first layer in 512-bit vectors (:func:`forward_w1_wide`), else at the
+    compiler's width (:func:`forward_w1_csr`); the sums are the same
+    (``smoothlearn.kernel_choice`` picks one per CPU)."""
     m = ptr.shape[0] - 1
     h = b1.shape[0]
     o = b2.shape[0]
@@ -667,7 +670,10 @@ def eval_items(
     Y = np.zeros(o, np.float32)
     sums = np.zeros(3)
     for i in range(m):
-        forward_w1_wide(pre, W1T, b1, ptr, idx, val, i)
+        if wide:
+            forward_w1_wide(pre, W1T, b1, ptr, idx, val, i)
+        else:
+            forward_w1_csr(pre, W1T, b1, ptr, idx, val, i)
         if streamed:
             for j in range(h):
                 e = F0 if resets[i, group[j]] else leak[j]
@@ -688,14 +694,15 @@ def eval_items(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def eval_chunk(ptr, idx, val, src, nets, rows, W1T, b1, W2, b2, leak, resets, streamed, group,
-               tgts, labs, out_kind, classify, average, out_leak, W1pad, out):  # fmt: skip
+               tgts, labs, out_kind, classify, average, out_leak, wide, W1pad, out):  # fmt: skip
     """Evaluate networks ``nets`` (rows ``rows`` of the group's per-network arrays, which
     include the test-time leaks ``leak``, ``average`` and ``out_leak``).
 
     ``ptr [u, m + 1]`` holds the CSR row pointers of each evaluation array ``X[u]`` into the
     shared ``idx``/``val``. Each network's ``W1T`` is first copied into ``W1pad`` (rows
-    padded and aligned to 64 bytes, :func:`forward_w1_wide`); the copy of a 784 x 392
-    ``W1T`` takes about 55 us, a quarter of a percent of an MNIST evaluation.
+    padded and aligned to 64 bytes, :func:`forward_w1_wide`; ``wide`` picks the first
+    layer's kernel, :func:`eval_items`); the copy of a 784 x 392 ``W1T`` takes about 55 us,
+    a quarter of a percent of an MNIST evaluation.
     """
     d, h = W1T.shape[1], W1T.shape[2]
     for q in range(nets.size):
@@ -706,7 +713,7 @@ def eval_chunk(ptr, idx, val, src, nets, rows, W1T, b1, W2, b2, leak, resets, st
                 W1pad[i, j] = W1T[k, i, j]
         eval_items(
             ptr[src[r]], idx, val, W1pad, b1[k], W2[k], b2[k], leak[r], resets[r], streamed[r],
-            group, tgts[r], labs[r], out_kind, classify, average[r], out_leak[r], out[q],
+            group, tgts[r], labs[r], out_kind, classify, average[r], out_leak[r], wide, out[q],
         )  # fmt: skip
 
 
