@@ -402,15 +402,34 @@ def logits(z, W2, b2, H):
 
 @njit(inline="always", **_STEP)
 def softmax_parts(z, ez):
-    """ez = exp(z - max z); returns (max z, sum ez): softmax = ez / sum, CE needs both."""
+    """ez = exp(z - max z); returns (max z, sum ez): softmax = ez / sum, CE needs both.
+
+    The sum is its own loop, which only reads: see :func:`read_only_sum`.
+    """
     zmax = z[0]
     for q in range(1, z.shape[0]):
         zmax = max(zmax, z[q])
-    s = F0
     for q in range(z.shape[0]):
         ez[q] = np.exp(z[q] - zmax)
-        s += ez[q]
-    return zmax, s
+    return zmax, read_only_sum(ez)
+
+
+@njit(inline="always", **_STEP)
+def read_only_sum(x):
+    """sum(x), in a loop that stores nothing.
+
+    Why: a loop that stores into one array while it sums another is vectorised behind a
+    run-time check of the two arrays' addresses; when they start within a few hundred bytes
+    of each other (the kernels' small scratch arrays often do, wherever the allocator puts
+    them) it falls back to the scalar loop, which adds in another order ("reassoc"). The
+    sums, and every curve after them, then depended on the process or thread that trained a
+    run (1e-9 apart between a Dask worker and a pool worker). A loop that only reads needs
+    no such check: one order, whatever the addresses (``tests/test_engine.py``).
+    """
+    s = F0
+    for q in range(x.shape[0]):
+        s += x[q]
+    return s
 
 
 @njit(inline="always", **_STEP)
@@ -433,7 +452,7 @@ def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
     if out_kind == SOFTMAX:
         for q in range(o):
             y[q] = np.exp(z[q] - zmax)
-            s += y[q]
+        s = read_only_sum(y)  # each sum in a loop that stores nothing: read_only_sum
         for q in range(o):
             y[q] = y[q] / s
     else:
@@ -446,11 +465,13 @@ def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
         return np.log(s) - (z[label] - zmax)
     loss = F0
     scale = F2 / np.float32(o)
-    su = F0
     for q in range(o):
         diff = y[q] - tgt[item, q]
         loss += diff * diff
-        g[q] = scale * diff
+    for q in range(o):
+        g[q] = scale * (y[q] - tgt[item, q])
+    su = F0
+    for q in range(o):
         su += g[q] * y[q]
     if out_kind == SIGMOID:
         for q in range(o):
