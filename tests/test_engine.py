@@ -26,7 +26,13 @@ import smoothlearn.engine
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine import choose_sparse, evaluate_many, schedule, train_many
 from smoothlearn.engine.arrays import aligned_rows, csr
-from smoothlearn.engine.kernels import forward_w1_csr, forward_w1_wide
+from smoothlearn.engine.codes import FASTMATH
+from smoothlearn.engine.kernels import (
+    forward_w1_csr,
+    forward_w1_wide,
+    output_grad,
+    softmax_parts,
+)
 from smoothlearn.engine.vectors import PREFER_512, wide_vectors
 from smoothlearn.nn import init_params, reset_flags
 from smoothlearn.train import evaluate, train_reference
@@ -339,6 +345,43 @@ def test_wide_first_layer_equals_the_in_order_one_bit_for_bit(h: int, aligned: b
         forward_w1_csr(pre, W1T, b1, ptr, idx, val, i)
         forward_w1_wide(got, wide, b1, ptr, idx, val, i)
         np.testing.assert_array_equal(got, pre, err_msg=f"item {i}")
+
+
+@njit(fastmath=FASTMATH, error_model="numpy")
+def _softmax_parts(z: np.ndarray, ez: np.ndarray) -> tuple[float, float]:
+    return softmax_parts(z, ez)
+
+
+def _at(buffer: np.ndarray, start: int, values: np.ndarray) -> np.ndarray:
+    view = buffer[start:start + values.size]
+    view[:] = values
+    return view
+
+
+@pytest.mark.parametrize("out_kind,loss_kind", [(0, 0), (0, 1), (1, 0)],
+                         ids=["softmax-mse", "softmax-ce", "sigmoid-mse"])
+@given(gap=st.integers(10, 200))
+@settings(max_examples=25, deadline=None)
+def test_output_step_gives_the_same_numbers_wherever_its_arrays_lie(
+    out_kind: int, loss_kind: int, gap: int
+) -> None:
+    """The output layer's sums do not depend on where its scratch arrays are in memory.
+
+    Before, a loop that stored ``y`` while summing it was vectorised behind a check of the
+    arrays' addresses and fell back to a scalar loop (another order of the sum) when ``y``
+    started within 256 bytes after ``z``: a Dask worker and a pool worker placed them
+    differently and their curves differed by 1e-9. ``gap`` (floats) covers both sides.
+    """
+    z0 = (np.random.default_rng(0).standard_normal(10) * 3).astype(np.float32)
+    tgt = np.eye(10, dtype=np.float32)
+    near, far = np.zeros(512, np.float32), np.zeros(4096, np.float32)
+    got, want = [], []
+    for buffer, offset, out in ((near, gap, got), (far, 2000, want)):
+        z = _at(buffer, 0, z0)
+        y, g = _at(buffer, offset, np.zeros(10, np.float32)), _at(buffer, offset + 12, z0 * 0)
+        loss = output_grad(z, y, g, tgt, 3, 3, out_kind, loss_kind)
+        out.extend([loss, *g, *_softmax_parts(z, _at(buffer, offset + 24, z0 * 0))])
+    assert got == want
 
 
 def test_wide_vectors_marks_its_caller_512_bit_and_out_of_line() -> None:

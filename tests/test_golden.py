@@ -66,9 +66,10 @@ class Tolerance:
 
 #: The CPU kind that wrote the fixtures: floats equal up to the JSON and CSV round trips.
 #: The same CPU kind: the same code on the same data, up to the run-to-run drift measured on
-#: the AMD EPYC (Zen 4): two reproduces of one commit differ at a few curve points by ~1e-9
-#: relative, which moved a claim's CI bound by 2.9e-10 (cause not found; BLAS threading is the
-#: suspect). Ten times that drift; still far below any change a refactor could make unseen.
+#: the AMD EPYC (Zen 4): two reproduces of one commit differed at a few curve points by ~1e-9
+#: relative, which moved a claim's CI bound by 2.9e-10 (the cause, sums whose order followed
+#: the heap addresses of scratch arrays, is fixed: ``engine.kernels.sum_in_order``). Ten times
+#: that drift; still far below any change a refactor could make unseen.
 SAME_CPU = Tolerance(scale_abs=3e-9, ratio_rel=1e-5, ratio_abs=1e-9, noise=1e-9,
                      curve_rel=1e-6, curve_abs=1e-9, acc_abs=1e-9)
 #: Another CPU kind. Measured between the Intel fixtures and an AMD EPYC: arm means within

@@ -105,21 +105,74 @@ def test_a_real_projection_skips_what_the_store_holds(tmp_path) -> None:
     assert p.seconds > 0 and p.probe_seconds > 0
 
 
+def _fixed_rates(monkeypatch, rate: Rate) -> None:
+    monkeypatch.setattr(projection, "measure_rates",
+                        lambda todo, planned, engine: {r.kind: rate for r in planned})
+
+
 def test_each_sweep_with_a_pool_pays_its_start_up(tmp_path, monkeypatch) -> None:
     """Sweeps run one after another: their times add, and each that starts a pool (more than
-    one worker, more than one run to do) pays a worker's start-up."""
+    one worker, more than one run to do) pays a pool's start-up (POOL_IN_STARTUPS fresh
+    interpreters) and each run its store work."""
     monkeypatch.setattr(projection, "measure_startup", lambda: 5.0)
-    monkeypatch.setattr(projection, "measure_rates",
-                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0)
-                                                       for r in planned})  # fmt: skip
+    monkeypatch.setattr(projection, "measure_store", lambda: 0.25)
+    _fixed_rates(monkeypatch, Rate(1.0, 0.0, 0.0))
     runs = [make_config(**SMALL, seed=s) for s in range(5)]
     groups = [(runs[:4], tmp_path / "a"), (runs[4:], tmp_path / "b")]
-    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 2 + 1)
-    assert projection.project(groups, workers=1).seconds == pytest.approx(4 + 1)
-    monkeypatch.setattr(projection, "measure_rates",
-                        lambda todo, planned, engine: {r.kind: Rate(1.0, 0.0, 0.0, warmup_s=3.0)
-                                                       for r in planned})  # fmt: skip
-    assert projection.project(groups, workers=2).seconds == pytest.approx(5 + 3 + 2 + 1)
+    pool = projection.POOL_IN_STARTUPS * 5.0
+    p = projection.project(groups, workers=2)
+    assert p.training_s == pytest.approx(pool + 2 + 1 + 5 * 0.25)
+    assert p.seconds == pytest.approx(p.training_s + p.probe_seconds) and p.report_s == 0
+    assert projection.project(groups, workers=1).training_s == pytest.approx(4 + 1 + 5 * 0.25)
+    _fixed_rates(monkeypatch, Rate(1.0, 0.0, 0.0, warmup_s=3.0))
+    assert projection.project(groups, workers=2).training_s == pytest.approx(
+        pool + 3 + 2 + 1 + 5 * 0.25)
+
+
+def test_a_run_of_an_earlier_sweep_is_not_counted_again(tmp_path, monkeypatch) -> None:
+    """reproduce trains a later experiment's runs with an earlier one's when they share a
+    training; the later sweep then finds them in the store and only scans it."""
+    monkeypatch.setattr(projection, "measure_store", lambda: 0.0)
+    _fixed_rates(monkeypatch, Rate(1.0, 0.0, 0.0))
+    runs = [make_config(**SMALL, seed=s) for s in range(3)]
+    p = projection.project([(runs, tmp_path), (runs[1:], tmp_path)], workers=1)
+    assert p.runs == 3
+    assert p.training_s == pytest.approx(3 + projection.EMPTY_SWEEP_S)
+
+
+def test_report_time_is_retraining_claims_and_drawings() -> None:
+    kind = Kind.of(make_config(**SMALL))
+    rates = {kind: Rate(0.5, 0.01, 0.1)}
+    retrained = tuple(make_config(**SMALL, seed=s) for s in range(4))  # 200 steps, 5 points
+    work = projection.ReportWork(drawings=3, claims=10, retrained=retrained)
+    drawing = 0.2 * projection.DRAWING_IN_PROBES
+    want = 4 * (0.5 + 200 * 0.01 + 5 * 0.1) / 2 + 3 * drawing + 10 * (
+        projection.CLAIM_IN_DRAWINGS * drawing)
+    assert projection.report_seconds(work, rates, 2, 0.2) == pytest.approx(want)
+    assert projection.report_seconds(projection.ReportWork(), rates, 2, 0.2) == 0
+
+
+def test_report_work_is_checked() -> None:
+    with pytest.raises(ValueError, match="drawings=-1"):
+        projection.ReportWork(drawings=-1)
+
+
+def test_the_line_splits_training_from_the_report_when_it_has_one() -> None:
+    p = Projection(seconds=700.0, runs=10, already_done=0, workers=2, probe_seconds=4.0,
+                   cpu="X", training_s=600.0, report_s=96.0)
+    assert p.line().startswith("Projected time: 11.7 min (10.0 min training, 96 s analysis and "
+                               "report) for 10 runs still to do on 2 workers")
+
+
+def test_reproduce_counts_the_units_drawings_claims_and_retrained_runs() -> None:
+    plans = [p for p in rp.plan_experiments(True, ("figA4", "fig3")) if p[1]]
+    work = rp.report_work(plans)
+    units = [rp.figures.find(name) for name in ("figA4", "fig3")]
+    assert work.drawings == 1 + sum(len(u.drawings) for u in units)  # + the scorecard
+    assert work.claims == sum(len(u.claims) for u in units)
+    analysed = {c.run_id() for (info, cs) in plans if rp.figures.find(info.name).analysed
+                for c in cs}
+    assert {c.run_id() for c in work.retrained} == analysed and analysed
 
 
 def test_reproduce_prints_the_projection_first_and_the_comparison_last(

@@ -265,6 +265,22 @@ def test_dask_gives_bit_identical_numbers(tiny_toml, tmp_path, baseline):
     )
 
 
+def test_fast_engine_curves_are_bit_identical_through_the_pool_and_dask(tmp_path):
+    """The compiled engine in 2 pool workers and in 2 Dask worker processes: the same run
+    gives the same curves bit for bit, whichever process trains it (its sums no longer
+    depend on where a process's allocator puts the kernels' scratch arrays)."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("smoothlearn.engine")
+    configs = [make_config(**SMALL, seed=s, model=m, condition=c, optimizer=o)
+               for s in range(1) for m in ("feedforward", "leaky-reset")
+               for c in ("random", "repeat-3") for o in ("sgd", "rmsprop")]
+    for executor in ("local", "dask"):
+        execution = sweep.Execution(executor=executor, workers=2, quiet=True)
+        assert sweep.run_sweep(configs, tmp_path / executor, execution).done == len(configs)
+    pd.testing.assert_frame_equal(_frame(tmp_path / "dask"), _frame(tmp_path / "local"),
+                                  check_exact=True)
+
+
 def test_fast_engine_numbers_do_not_depend_on_batching(tmp_path):
     pytest.importorskip("smoothlearn.engine")
     configs = [make_config(**SMALL, seed=s, model=m, condition=c) for s in range(3)

@@ -9,8 +9,12 @@ time is its steps and evaluation points at its kind's rate (runs that share a tr
 :meth:`~smoothlearn.experiments.RunConfig.training_key`, pay it once); the sweep spreads them
 over its workers (:func:`estimate`), and each sweep's process pool pays the start-up of a
 fresh Python importing the trainers (:func:`measure_startup`) and loading each kind's data
-and kernels (``Rate.warmup_s``, the first probe's extra time). Figures, claims and the report
-are not counted. At the end :meth:`Projection.versus` puts the projection beside the time taken.
+and kernels (``Rate.warmup_s``, the first probe's extra time). A run that an earlier sweep
+trains is not counted again. After training, ``reproduce`` retrains the autoencoders its
+hidden-unit analysis reads, tests the claims and draws the figures (:class:`ReportWork`):
+their cost comes from the same rates and from one figure drawn and saved here
+(:func:`measure_drawing`). The probing itself is counted too: the actual time includes it.
+At the end :meth:`Projection.versus` puts the projection beside the time taken.
 """
 
 from __future__ import annotations
@@ -29,14 +33,14 @@ import numpy as np
 from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.machine import cpu_info
 
-__all__ = ["Kind", "Rate", "PlannedRun", "Projection", "estimate", "plan_runs",
-           "measure_rates", "project"]
+__all__ = ["Kind", "Rate", "PlannedRun", "Projection", "ReportWork", "Overheads", "estimate",
+           "plan_runs", "measure_rates", "project", "sweep_seconds", "report_seconds"]
 
 #: Training steps of a probe, by architecture (one probe takes ~0.1-0.5 s on one core).
 PROBE_STEPS = {"lstm": 200, "conv": 100}
 DEFAULT_PROBE_STEPS = 2000
 #: Measuring stops after this many seconds; kinds not measured by then borrow a rate.
-PROBE_BUDGET_S = 20.0
+PROBE_BUDGET_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,37 @@ class PlannedRun:
 
 
 @dataclass(frozen=True)
+class ReportWork:
+    """What ``reproduce`` does after its sweeps: retrain ``retrained`` in-process (the hidden-
+    unit analysis needs their final weights), test ``claims`` claims and draw ``drawings``
+    figures."""
+
+    drawings: int = 0
+    claims: int = 0
+    retrained: tuple[RunConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.drawings < 0 or self.claims < 0:
+            raise ValueError(f"drawings={self.drawings}, claims={self.claims}: need >= 0")
+
+
+#: One drawing of the report, in drawings of the probe figure (:func:`measure_drawing`; a
+#: paper figure has more panels and curves). Fitted on ``reproduce --quick`` on the AMD EPYC
+#: (2 cores, shared): 18 drawings in 13.0 s, 0.72 s each, against 0.34 s for the probe, and
+#: about 2 s more of tables and pages.
+DRAWING_IN_PROBES = 2.5
+#: One claim's statistics (bootstraps and exact tests of its comparisons on the results
+#: table), in report drawings. Fitted on the same run: 30 claims in 12.7 s.
+CLAIM_IN_DRAWINGS = 0.6
+#: Seconds of a sweep whose runs are all in the store already: it scans the store (measured
+#: 1.8-3.3 s on the AMD EPYC while shared).
+EMPTY_SWEEP_S = 2.0
+
+
+@dataclass(frozen=True)
 class Projection:
-    """The projected wall time of the runs still to do, and what it rests on."""
+    """The projected wall time of the runs still to do, and what it rests on: ``seconds`` is
+    the whole (``probe_seconds`` + ``training_s`` + ``report_s``)."""
 
     seconds: float
     runs: int
@@ -99,13 +132,17 @@ class Projection:
     probe_seconds: float
     cpu: str
     borrowed: int = 0  # runs whose kind was not measured in the time allowed
+    training_s: float = 0.0  # the sweeps, pool start-ups included
+    report_s: float = 0.0  # analysis, claims, figures (ReportWork)
 
     def line(self) -> str:
         """What ``reproduce`` prints before it starts."""
         done = f" ({self.already_done} already in the store)" if self.already_done else ""
         borrowed = (f"; {self.borrowed} runs at a similar kind's rate" if self.borrowed
                     else "")
-        return (f"Projected time: {_minutes(self.seconds)} of training for {self.runs} runs "
+        parts = (f" ({_minutes(self.training_s)} training, {_minutes(self.report_s)} analysis "
+                 "and report)" if self.report_s > 0 else " of training")
+        return (f"Projected time: {_minutes(self.seconds)}{parts} for {self.runs} runs "
                 f"still to do{done} on {self.workers} workers, from rates measured in "
                 f"{self.probe_seconds:.1f} s on {self.cpu}{borrowed}.")
 
@@ -263,36 +300,132 @@ def measure_startup() -> float:
     return time.perf_counter() - start
 
 
-def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
-            engine: str = "fast") -> Projection:
-    """The projected time of every run of ``groups`` that its store does not hold yet, trained
-    by ``engine`` on ``workers`` processes. A group is one sweep (its configs and the store
-    they go to); sweeps run one after another, each starting its own pool."""
+def measure_store(runs: int = 20) -> float:
+    """Seconds per run of what a sweep does around training, in this process: writing its
+    record and curve into the store, and loading it back into the experiment's table. Timed
+    on ``runs`` tiny synthetic runs (their training, ~3 ms each, is included)."""
+    import tempfile
+
+    from smoothlearn.results import load
+    from smoothlearn.sweep import Execution, run_sweep
+
+    configs = [make_config(dataset="synthetic-categories", steps=50, eval_every=10, seed=s)
+               for s in range(runs + 2)]
+    with tempfile.TemporaryDirectory(prefix="smoothlearn-probe-") as tmp:
+        run_sweep(configs[:2], Path(tmp) / "warm-up", Execution(workers=1, quiet=True))
+        start = time.perf_counter()
+        run_sweep(configs[2:], Path(tmp) / "timed", Execution(workers=1, quiet=True))
+        load(Path(tmp) / "timed")
+        return (time.perf_counter() - start) / runs
+
+
+def measure_drawing() -> float:
+    """Seconds to draw and save one figure as the report does (PNG at 130 dpi and SVG): two
+    panels of 20 curves of 60 points."""
+    import tempfile
+
+    from smoothlearn.figures.plotting.style import new_figure
+    from smoothlearn.report.draw import save_figure
+
     start = time.perf_counter()
-    todo: list[RunConfig] = []
-    sizes: list[int] = []
-    done = 0
+    fig = new_figure(8.0, 3.2)
+    rng = np.random.default_rng(0)
+    for ax in fig.subplots(1, 2):
+        for _ in range(20):
+            ax.plot(np.arange(60), rng.random(60).cumsum())
+        ax.set_xlabel("step")
+        ax.legend([f"curve {i}" for i in range(4)], fontsize=6)
+    with tempfile.TemporaryDirectory(prefix="smoothlearn-probe-") as tmp:
+        save_figure(fig, Path(tmp), "probe")
+    return time.perf_counter() - start
+
+
+def _unique_per_sweep(groups: Sequence[tuple[Sequence[RunConfig], Path]]
+                      ) -> tuple[list[list[RunConfig]], int]:
+    """Each sweep's runs that are neither in its store nor trained into the same store by an
+    earlier sweep (a sweep skips what its store holds by then), and how many the stores
+    already hold."""
+    seen: set[tuple[Path, str]] = set()
+    sweeps, done = [], 0
     for configs, store in groups:
-        unique = {c.run_id(): c for c in configs}
+        unique = {c.run_id(): c for c in configs if (store, c.run_id()) not in seen}
         finished = _finished(store) & set(unique)
         done += len(finished)
-        todo += [c for i, c in unique.items() if i not in finished]
-        sizes.append(len(unique) - len(finished))
+        seen |= {(store, i) for i in unique}
+        sweeps.append([c for i, c in unique.items() if i not in finished])
+    return sweeps, done
+
+
+def sweep_seconds(sweep: Sequence[PlannedRun], rates: dict[Kind, Rate], workers: int,
+                  costs: Overheads) -> float:
+    """Wall seconds of one sweep: its runs spread over the workers (:func:`estimate`), each
+    run's store write and load, and, when it starts a pool, the pool's start-up and each
+    kind's warm-up in the fresh workers. A sweep with nothing to do only scans its store."""
+    if not sweep:
+        return EMPTY_SWEEP_S
+    seconds = estimate(sweep, rates, workers) + len(sweep) * costs.store_s
+    if workers > 1 and len(sweep) > 1:  # a new pool: fresh processes import and warm up
+        seconds += costs.pool_s + sum(rates[k].warmup_s for k in {r.kind for r in sweep})
+    return seconds
+
+
+def report_seconds(work: ReportWork, rates: dict[Kind, Rate], cores: int,
+                   drawing_s: float) -> float:
+    """Seconds after the sweeps: the retrained runs on ``cores`` threads (one network per
+    core), the claims and the drawings (:data:`CLAIM_IN_DRAWINGS`, :data:`DRAWING_IN_PROBES`)."""
+    retrain = 0.0
+    if work.retrained:
+        planned = plan_runs(list(work.retrained))
+        retrain = estimate(planned, {r.kind: rates.get(r.kind) or _borrowed(r.kind, rates)
+                                     for r in planned}, cores)
+    one = drawing_s * DRAWING_IN_PROBES
+    return retrain + work.drawings * one + work.claims * CLAIM_IN_DRAWINGS * one
+
+
+@dataclass(frozen=True)
+class Overheads:
+    """Measured costs beside the runs' own: a pool's start-up and each run's store work."""
+
+    pool_s: float = 0.0
+    store_s: float = 0.0
+
+
+#: A pool sweep's fixed cost, in fresh-interpreter start-ups (:func:`measure_startup`):
+#: spawning the workers, which import the trainers, load the compiled kernels and their data
+#: while the main process opens the store, and shutting the pool down. Fitted on
+#: ``reproduce --quick`` on the AMD EPYC (2 cores, shared): its 10 pool sweeps took 13 s each
+#: beyond their runs' training and store work, against 3.3 s for a fresh interpreter's
+#: imports (a pool sweep of 2 tiny synthetic runs alone: 5.6-5.9 s).
+POOL_IN_STARTUPS = 4.0
+
+
+def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
+            engine: str = "fast", report: ReportWork | None = None) -> Projection:
+    """The projected time of every run of ``groups`` that its store does not hold yet, trained
+    by ``engine`` on ``workers`` processes, and of ``report`` after them. A group is one sweep
+    (its configs and the store they go to); sweeps run one after another, each starting its
+    own pool, and a run an earlier sweep trains is not trained again."""
+    start = time.perf_counter()
+    sweeps, done = _unique_per_sweep(groups)
+    todo = [c for sweep in sweeps for c in sweep]
     planned = plan_runs(todo)
     rates = measure_rates(todo, planned, engine)
-    startup = measure_startup() if workers > 1 and any(n > 1 for n in sizes) else 0.0
-    seconds, at = 0.0, 0
-    for n in sizes:
-        sweep = planned[at:at + n]
-        seconds += estimate(sweep, rates, workers)
-        if workers > 1 and n > 1:  # a new pool: fresh processes import and warm up
-            seconds += startup + sum(rates[k].warmup_s for k in {r.kind for r in sweep})
-        at += n
+    pools = workers > 1 and any(len(sweep) > 1 for sweep in sweeps)
+    costs = Overheads(pool_s=POOL_IN_STARTUPS * measure_startup() if pools else 0.0,
+                      store_s=measure_store() if todo else 0.0)
+    training, at = 0.0, 0
+    for sweep in sweeps:
+        training += sweep_seconds(planned[at:at + len(sweep)], rates, workers, costs)
+        at += len(sweep)
+    after = (report_seconds(report, rates, workers, measure_drawing()) if report is not None
+             else 0.0)
+    probe = time.perf_counter() - start
     info = cpu_info()
     return Projection(
-        seconds=seconds, runs=len(todo), already_done=done, workers=workers,
-        probe_seconds=time.perf_counter() - start, cpu=f"{info.model} ({info.features()})",
-        borrowed=sum(not rates[r.kind].measured for r in planned),
+        seconds=probe + training + after, runs=len(todo), already_done=done, workers=workers,
+        probe_seconds=probe, cpu=f"{info.model} ({info.features()})",
+        borrowed=sum(not rates[r.kind].measured for r in planned), training_s=training,
+        report_s=after,
     )
 
 
@@ -304,11 +437,11 @@ def robustness_runs(quick: bool) -> list[RunConfig]:
 
 
 def announce(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
-             engine: str = "fast") -> Projection | None:
+             engine: str = "fast", report: ReportWork | None = None) -> Projection | None:
     """:func:`project`, printed; a projection that cannot be made says why in one line and
     never stops the reproduction."""
     try:
-        projected = project(groups, workers, engine)
+        projected = project(groups, workers, engine, report)
     except Exception as err:  # noqa: BLE001 - e.g. a dataset that cannot be loaded
         print(f"No projected time: {type(err).__name__}: {err}", flush=True)
         return None

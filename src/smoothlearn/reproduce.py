@@ -224,6 +224,20 @@ def _say(text: str, quiet: bool) -> None:
         print(text, flush=True)
 
 
+def report_work(runnable: Sequence[tuple[ExperimentInfo, list[RunConfig]]]
+                ) -> projection.ReportWork:
+    """What :func:`_write_outputs` will do for these experiments, for the projected time: the
+    units' drawings (and the scorecard), their claims, and the runs the hidden-unit analysis
+    trains again (:func:`analyse`)."""
+    units = [u for u in (figures.find(info.name) for info, _ in runnable) if u is not None]
+    retrained = {c.run_id(): c for (info, configs) in runnable
+                 if (unit := figures.find(info.name)) is not None and unit.analysed
+                 for c in configs}
+    return projection.ReportWork(drawings=1 + sum(len(u.drawings) for u in units),
+                                 claims=sum(len(u.claims) for u in units),
+                                 retrained=tuple(retrained.values()))
+
+
 def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
     """Run every registered figure unit's experiment (or ``options.experiments``), then write
     figures, claims.json and the report into ``options.out``."""
@@ -255,10 +269,12 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
             info.status, info.message = "skipped", "MNIST unavailable"
     runnable = [(info, configs) for info, configs in plans
                 if info.status not in ("failed", "skipped")]  # fmt: skip
-    groups = [(cs, out / STORE) for _, cs in runnable]  # one sweep each: the projected time
+    groups = [([*cs, *later_siblings(cs, [c for _, rest in runnable[at + 1:] for c in rest])],
+               out / STORE) for at, (_, cs) in enumerate(runnable)]  # one sweep each, as below
     if with_sweep and not problem:
         groups.append((projection.robustness_runs(quick), out / "robustness" / STORE))
-    projected = None if quiet else projection.announce(groups, execution.worker_count, engine)
+    projected = None if quiet else projection.announce(groups, execution.worker_count, engine,
+                                                       report_work(runnable))
     for at, (info, configs) in enumerate(runnable):
         siblings = later_siblings(configs, [c for _, cs in runnable[at + 1:] for c in cs])
         _say(f"{info.name}: {len(configs)} runs"

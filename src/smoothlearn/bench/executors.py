@@ -40,8 +40,8 @@ class ExecutorGrid:
 
 
 def executor_grid(quick: bool, mnist: bool) -> ExecutorGrid:
-    """Fig 2 on MNIST at 2 seeds (40 runs, ~80 s on 2 cores), else Fig A.4's synthetic grid at
-    100 seeds; quick: a few seconds of Fig A.4."""
+    """Fig 2 on MNIST at 2 seeds (60 runs; the 40 of an earlier grid took 54 s on 2 cores),
+    else Fig A.4's synthetic grid at 100 seeds; quick: a few seconds of Fig A.4."""
     if quick:
         return ExecutorGrid("figA4", 5)
     return ExecutorGrid("fig2", 2) if mnist else ExecutorGrid("figA4", 100)

@@ -402,15 +402,56 @@ def logits(z, W2, b2, H):
 
 @njit(inline="always", **_STEP)
 def softmax_parts(z, ez):
-    """ez = exp(z - max z); returns (max z, sum ez): softmax = ez / sum, CE needs both."""
+    """ez = exp(z - max z); returns (max z, sum ez): softmax = ez / sum, CE needs both.
+
+    The sum is its own loop, which only reads: see :func:`sum_in_order`.
+    """
     zmax = z[0]
     for q in range(1, z.shape[0]):
         zmax = max(zmax, z[q])
-    s = F0
     for q in range(z.shape[0]):
         ez[q] = np.exp(z[q] - zmax)
-        s += ez[q]
-    return zmax, s
+    return zmax, sum_in_order(ez)
+
+
+@njit(**_IN_ORDER)
+def sum_in_order(x):
+    """sum(x), added in index order, in a loop that stores nothing.
+
+    Why: a loop that stores into one array while it sums another is vectorised behind a
+    run-time check of the two arrays' addresses, and falls back to the scalar loop, which
+    adds in another order ("reassoc"), when they start within 256 bytes of each other. The
+    kernels' small scratch arrays (``z``, ``y``, ``g``, ``ez``: one float per output) often
+    do, depending on where a process's and thread's allocator puts them, so the sums, and
+    every curve after them, depended on the process that trained a run (1e-9 apart between
+    a Dask worker and a pool worker). A loop that only reads, without "reassoc" (this
+    function is never inlined by numba, so the caller's flags do not reach it), has one
+    order wherever the arrays lie: the scalar loop's, which the arrays' usual placement
+    took (``tests/golden`` unchanged). ``tests/test_engine.py`` moves the arrays about.
+    """
+    s = F0
+    for q in range(x.shape[0]):
+        s += x[q]
+    return s
+
+
+@njit(**_IN_ORDER)
+def squares_in_order(y, tgt, item):
+    """sum((y - tgt[item]) ** 2), in index order (:func:`sum_in_order`)."""
+    s = F0
+    for q in range(y.shape[0]):
+        diff = y[q] - tgt[item, q]
+        s += diff * diff
+    return s
+
+
+@njit(**_IN_ORDER)
+def dot_in_order(a, b):
+    """sum(a * b), in index order (:func:`sum_in_order`)."""
+    s = F0
+    for q in range(a.shape[0]):
+        s += a[q] * b[q]
+    return s
 
 
 @njit(inline="always", **_STEP)
@@ -433,7 +474,7 @@ def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
     if out_kind == SOFTMAX:
         for q in range(o):
             y[q] = np.exp(z[q] - zmax)
-            s += y[q]
+        s = sum_in_order(y)  # each sum in its own loop, in order: sum_in_order
         for q in range(o):
             y[q] = y[q] / s
     else:
@@ -444,14 +485,11 @@ def output_grad(z, y, g, tgt, item, label, out_kind, loss_kind):
             g[q] = y[q]
         g[label] -= F1
         return np.log(s) - (z[label] - zmax)
-    loss = F0
     scale = F2 / np.float32(o)
-    su = F0
     for q in range(o):
-        diff = y[q] - tgt[item, q]
-        loss += diff * diff
-        g[q] = scale * diff
-        su += g[q] * y[q]
+        g[q] = scale * (y[q] - tgt[item, q])
+    loss = squares_in_order(y, tgt, item)
+    su = dot_in_order(g, y)
     if out_kind == SIGMOID:
         for q in range(o):
             g[q] = g[q] * y[q] * (F1 - y[q])
