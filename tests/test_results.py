@@ -353,3 +353,21 @@ def test_claims_are_let_go_as_records_are_written(tmp_path):
     assert not (tmp_path / "claims" / f"{config.run_id()}.claim").exists()
     store.claims.release_all()
     assert not list((tmp_path / "claims").glob("*.owner"))
+
+
+def test_a_sweep_reads_only_its_own_runs_of_the_store(copy):
+    """A sweep refreshes its runs' statuses and leaves the rest of a big store unread: a
+    curve broken outside the sweep is found by a full reading, not by the sweep's."""
+    configs = _configs()
+    mine, other = configs[0].run_id(), configs[1].run_id()
+    (copy / "curves" / f"{other}.parquet").write_bytes(b"not parquet")
+    store = results.Store(copy).open()
+    finished, problems = store.scan({mine})
+    assert finished == {mine} and problems == []
+    store.write_manifest([], refresh={mine})
+    manifest = {r["run_id"]: r for r in json.loads((copy / "manifest.json").read_text())["runs"]}
+    assert manifest[mine]["status"] == "done" and manifest[other]["status"] == "done"  # as known
+    store.write_manifest([])  # a full reading finds it
+    manifest = {r["run_id"]: r for r in json.loads((copy / "manifest.json").read_text())["runs"]}
+    assert manifest[other]["status"] == "corrupt"
+    assert results.status(copy)["corrupt"] == 1

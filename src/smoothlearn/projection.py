@@ -283,12 +283,13 @@ def _borrowed(kind: Kind, measured: dict[Kind, Rate]) -> Rate:
     return replace(max(pool, key=lambda r: (r.step_s, r.run_s)), measured=False)
 
 
-def _finished(store: Path) -> set[str]:
+def _finished(store: Path, wanted: set[str]) -> set[str]:
+    """The ``wanted`` runs the store holds finished (the rest of the store is not read)."""
     if not store.is_dir():
         return set()
     from smoothlearn.results import Store
 
-    return Store(store).open().scan()[0]
+    return Store(store).open().scan(wanted)[0]
 
 
 def measure_startup() -> float:
@@ -349,7 +350,7 @@ def _unique_per_sweep(groups: Sequence[tuple[Sequence[RunConfig], Path]]
     sweeps, done = [], 0
     for configs, store in groups:
         unique = {c.run_id(): c for c in configs if (store, c.run_id()) not in seen}
-        finished = _finished(store) & set(unique)
+        finished = _finished(store, set(unique))
         done += len(finished)
         seen |= {(store, i) for i in unique}
         sweeps.append([c for i, c in unique.items() if i not in finished])

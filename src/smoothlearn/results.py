@@ -217,10 +217,11 @@ class Store:
     def curve_path(self, run_id: str) -> Path:
         return self.curves_dir / f"{run_id}.parquet"
 
-    def scan(self) -> tuple[set[str], list[Problem]]:
+    def scan(self, wanted: Collection[str] | None = None) -> tuple[set[str], list[Problem]]:
         """Runs that are done or diverged with a readable curve (never computed again), and
-        the runs whose files cannot be used (computed again; see :func:`problems`)."""
-        survey = _survey(self.root)
+        the runs whose files cannot be used (computed again; see :func:`problems`); of
+        ``wanted`` runs only, when given (a sweep need not read a big store's other runs)."""
+        survey = _survey(self.root, wanted)
         return survey.finished, sorted(survey.problems.values(), key=lambda p: p.run_id)
 
     def claim(self, run_ids: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -255,13 +256,21 @@ class Store:
         _write_json(self.record_path(run_id), {"format": FORMAT, "finished": _now(), **record})
         self.claims.release(run_id)
 
-    def write_manifest(self, planned: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-        """Merge ``planned`` runs ({run_id, config}) into the manifest with current statuses."""
+    def write_manifest(self, planned: Iterable[Mapping[str, Any]],
+                       refresh: Collection[str] | None = None) -> dict[str, int]:
+        """Merge ``planned`` runs ({run_id, config}) into the manifest with current statuses.
+
+        ``refresh`` names the runs whose status is read from their files; the others keep the
+        status the manifest holds. A sweep refreshes its own runs only, so that a store of
+        thousands of runs is not read whole before and after every experiment (``None``: read
+        every run)."""
         with self.claims.store_lock():
-            plan = {r["run_id"]: dict(r) for r in _manifest_runs(self.root)}
+            known = {r["run_id"]: dict(r) for r in _manifest_runs(self.root)}
+            plan = {run_id: {"run_id": run_id, "config": r.get("config", {})}
+                    for run_id, r in known.items()}
             for entry in planned:
                 plan[entry["run_id"]] = {"run_id": entry["run_id"], "config": entry["config"]}
-            table = _status_table(self.root, plan)
+            table = self._statuses(plan, known, refresh)
             by_id = {row["run_id"]: row for row in table}
             entries = []
             for run_id, entry in plan.items():
@@ -272,6 +281,21 @@ class Store:
                 "format": FORMAT, "updated": _now(), "counts": counts, "runs": entries,
             })
         return counts
+
+    def _statuses(self, plan: Mapping[str, Mapping[str, Any]],
+                  known: Mapping[str, Mapping[str, Any]],
+                  refresh: Collection[str] | None) -> list[dict[str, Any]]:
+        """Status rows: read from the files for ``refresh`` (all when None), else as known."""
+        if refresh is None:
+            return _status_table(self.root, plan)
+        wanted = set(refresh)
+        fresh = _status_table(self.root, {k: v for k, v in plan.items() if k in wanted},
+                              _survey(self.root, wanted))
+        seen = {row["run_id"] for row in fresh}
+        kept = [{"run_id": k, "status": known.get(k, {}).get("status", "missing"),
+                 "message": known.get(k, {}).get("message", ""), "config": v.get("config", {})}
+                for k, v in plan.items() if k not in seen]
+        return fresh + kept
 
 
 # ----------------------------------------------------------------------------- reading

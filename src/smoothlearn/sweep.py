@@ -582,9 +582,10 @@ def run_sweep(
         by_id.setdefault(config.run_id(), config)
     store = Store(out).open()
     store.write_manifest(
-        {"run_id": i, "config": c.model_dump(mode="json")} for i, c in by_id.items()
+        ({"run_id": i, "config": c.model_dump(mode="json")} for i, c in by_id.items()),
+        refresh=by_id,
     )
-    finished, unusable = store.scan()
+    finished, unusable = store.scan(by_id)
     _warn_unreadable([u for u in unusable if u.run_id in by_id], execution.quiet)
     mine, elsewhere = store.claim(i for i in by_id if i not in finished)
     todo = [by_id[i] for i in mine]
@@ -606,7 +607,7 @@ def run_sweep(
     finally:
         tally.close()
         store.claims.release_all()
-        store.write_manifest([])
+        store.write_manifest([], refresh=by_id)
     n = tally.counts
     return SweepSummary(
         label=label, total=len(by_id), done=n["done"], diverged=n["diverged"],
