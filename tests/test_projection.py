@@ -185,3 +185,23 @@ def test_reproduce_prints_the_projection_first_and_the_comparison_last(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Projected time: ") and "runs still to do" in out[0]
     assert out[-1].startswith("Projected ") and ", actual " in out[-1]
+
+
+def test_runs_the_analysis_trains_again_are_probed_not_borrowed(tmp_path, monkeypatch) -> None:
+    """A resume with nothing left to train still retrains the analysed units' nets: their
+    kind is probed, never priced at another (slower) kind's borrowed rate."""
+    probed: list = []
+
+    def rates(configs, planned, engine):
+        probed.extend(configs)
+        return {r.kind: Rate(1.0, 0.0, 0.0) for r in planned}
+
+    monkeypatch.setattr(projection, "measure_rates", rates)
+    monkeypatch.setattr(projection, "measure_drawing", lambda: 0.0)
+    done = [make_config(**SMALL, seed=0)]
+    run_sweep(done, tmp_path, Execution(workers=1, quiet=True))
+    autoencoder = make_config(dataset="multiscale", model="ae-leaky", steps=200, seed=0)
+    work = projection.ReportWork(drawings=0, claims=0, retrained=(autoencoder,))
+    p = projection.project([(done, tmp_path)], workers=1, report=work)
+    assert p.runs == 0 and [c.run_id() for c in probed] == [autoencoder.run_id()]
+    assert p.report_s == pytest.approx(1.0)  # one run at its own (probed) rate

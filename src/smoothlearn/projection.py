@@ -410,7 +410,13 @@ def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
     sweeps, done = _unique_per_sweep(groups)
     todo = [c for sweep in sweeps for c in sweep]
     planned = plan_runs(todo)
-    rates = measure_rates(todo, planned, engine)
+    # the runs the analysis trains again get measured rates too: a kind borrowed from the
+    # slowest measured one (an LSTM's, say) once priced tiny autoencoders at its speed
+    todo_ids = {c.run_id() for c in todo}
+    retrained = [c for c in (report.retrained if report is not None else ())
+                 if c.run_id() not in todo_ids]
+    probed = todo + retrained
+    rates = measure_rates(probed, plan_runs(probed), engine)
     pools = workers > 1 and any(len(sweep) > 1 for sweep in sweeps)
     costs = Overheads(pool_s=POOL_IN_STARTUPS * measure_startup() if pools else 0.0,
                       store_s=measure_store() if todo else 0.0)
