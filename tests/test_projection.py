@@ -205,3 +205,15 @@ def test_runs_the_analysis_trains_again_are_probed_not_borrowed(tmp_path, monkey
     p = projection.project([(done, tmp_path)], workers=1, report=work)
     assert p.runs == 0 and [c.run_id() for c in probed] == [autoencoder.run_id()]
     assert p.report_s == pytest.approx(1.0)  # one run at its own (probed) rate
+
+
+def test_each_architecture_is_probed_before_a_second_kind_of_another() -> None:
+    """The MLPs' many cheap steps must not spend the probe budget before the conv nets (whose
+    step costs ~50 of theirs) get a rate of their own."""
+    def kind(arch: str, hidden: int) -> Kind:
+        return Kind(arch, "moving-mnist", "{}", "sgd", hidden, None, 1000, False)
+
+    mlp_a, mlp_b, conv = kind("leaky", 392), kind("leaky", 128), kind("conv", 128)
+    order = projection.probe_order({mlp_a: 600_000, mlp_b: 500_000, conv: 100_000})
+    assert order == [mlp_a, conv, mlp_b]
+    assert projection.probe_order({mlp_a: 1, conv: 2}) == [conv, mlp_a]

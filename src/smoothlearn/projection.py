@@ -24,7 +24,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -253,7 +253,7 @@ def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
     rates: dict[Kind, Rate] = {}
     start = time.perf_counter()
     evaluated_only = []
-    for kind in sorted(work, key=work.__getitem__, reverse=True):
+    for kind in probe_order(work):
         if time.perf_counter() - start > budget_s:
             break
         longest = max(r.steps for r in planned if r.kind == kind)
@@ -271,6 +271,17 @@ def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
         if kind not in rates:
             rates[kind] = _borrowed(kind, rates)
     return rates
+
+
+def probe_order(work: Mapping[Kind, int]) -> list[Kind]:
+    """The kinds in the order they are probed: each architecture's kind with the most planned
+    steps first (so that a conv net, whose step costs ~50 MLP steps, is never priced at an
+    MLP's borrowed rate because the MLPs' many cheap steps spent the budget), then the rest,
+    most planned steps first."""
+    by_work = sorted(work, key=work.__getitem__, reverse=True)
+    leaders = list({kind.arch: kind for kind in reversed(by_work)}.values())
+    leaders.sort(key=work.__getitem__, reverse=True)
+    return leaders + [kind for kind in by_work if kind not in leaders]
 
 
 def _borrowed(kind: Kind, measured: dict[Kind, Rate]) -> Rate:
