@@ -12,10 +12,11 @@ speed, never a metric:
 
 The L2 size is read and reported with the choice, but does not change it: on the 2-core
 AMD EPYC (Zen 4, 1 MiB L2 per core) the pass took the same time with ``W1``'s rows confined
-to half the L2 as with all 1.2 MB of them (26.0 against 26.5 ms of one core per
-network-evaluation), so no L2-sized tiling pays there (docs/performance.md, "Choosing the
-evaluation kernel"). ``SMOOTHLEARN_EVAL_KERNEL`` forces a kernel (tests exercise every one on
-any machine); this module imports no compiler, so the CLI checks the variable up front.
+to half the L2 as with all 1.2 MB of them (24.8 against 25.1 ms of one core's time for the
+first layer, ``benchmarks/bench_first_layer.py``), so no L2-sized tiling pays there
+(docs/performance.md, "Choosing the evaluation kernel"). ``SMOOTHLEARN_EVAL_KERNEL`` forces a
+kernel (tests exercise every one on any machine); this module imports no compiler, so the CLI
+checks the variable up front.
 """
 
 from __future__ import annotations

@@ -269,14 +269,16 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
             info.status, info.message = "skipped", "MNIST unavailable"
     runnable = [(info, configs) for info, configs in plans
                 if info.status not in ("failed", "skipped")]  # fmt: skip
-    groups = [([*cs, *later_siblings(cs, [c for _, rest in runnable[at + 1:] for c in rest])],
-               out / STORE) for at, (_, cs) in enumerate(runnable)]  # one sweep each, as below
+    # each experiment's sweep also trains the later experiments' runs that share its trainings
+    siblings_of = [later_siblings(cs, [c for _, rest in runnable[at + 1:] for c in rest])
+                   for at, (_, cs) in enumerate(runnable)]
+    groups = [([*cs, *siblings], out / STORE)  # one sweep each, as below
+              for (_, cs), siblings in zip(runnable, siblings_of, strict=True)]
     if with_sweep and not problem:
         groups.append((projection.robustness_runs(quick), out / "robustness" / STORE))
     projected = None if quiet else projection.announce(groups, execution.worker_count, engine,
                                                        report_work(runnable))
-    for at, (info, configs) in enumerate(runnable):
-        siblings = later_siblings(configs, [c for _, cs in runnable[at + 1:] for c in cs])
+    for (info, configs), siblings in zip(runnable, siblings_of, strict=True):
         _say(f"{info.name}: {len(configs)} runs"
              + (f" (+{len(siblings)} of later experiments, same trainings)" if siblings else "")
              + " ...", quiet)

@@ -250,6 +250,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
         cell = by_name[name]
         claims = cell_claims(cell)
         tiers = {c.id: claim_test_labels(cell, c) for c in claims}
+        cell_tier = cell.test_labels  # built from the cell's configs: once, not per record
         for stage, policy in _stage_steps(quick, steps).items():
             judged = [replace(c, stage=claims_mod.EFFICIENCY_STAGE) for c in claims
                       ] if stage == claims_mod.EFFICIENCY_STAGE else claims
@@ -258,7 +259,7 @@ def evaluate(frames: Mapping[str, pd.DataFrame], quick: bool = False,
                 records.append({**res.to_record(), "cell": name, "axis": cell.axis,
                                 "stage": stage, "literal": cell.literal,
                                 "cell_note": cell.note,
-                                "cell_test_labels": cell.test_labels,
+                                "cell_test_labels": cell_tier,
                                 "claim_test_labels": tiers[res.claim],
                                 "robust_verdict": judge(res.decision.verdict)})
     return records

@@ -586,7 +586,7 @@ def run_sweep(
         refresh=by_id,
     )
     finished, unusable = store.scan(by_id)
-    _warn_unreadable([u for u in unusable if u.run_id in by_id], execution.quiet)
+    _warn_unreadable(unusable, execution.quiet)  # the sweep's own runs: scan(by_id)
     mine, elsewhere = store.claim(i for i in by_id if i not in finished)
     todo = [by_id[i] for i in mine]
     label = _label(list(by_id.values()))

@@ -16,6 +16,7 @@ item by item in both paths (:func:`.kernels.average_outputs_step`, :func:`averag
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -283,17 +284,17 @@ def evaluate(
         if not ks.size:
             continue
         if eg.fused:
-            jobs.extend((_evaluate_fused, eg, part) for part in np.array_split(ks, threads))
+            fused_fn = functools.partial(_evaluate_fused, kernel=kernel)
+            jobs.extend((fused_fn, eg, part) for part in np.array_split(ks, threads))
         else:
             jobs.append((_evaluate_blas, eg, ks))
     jobs = [job for job in jobs if job[2].size]
 
     def run(job: tuple[Callable[..., np.ndarray], EvalGroup, np.ndarray]) -> np.ndarray:
         fn, eg, ks = job
-        args = (eg, ks, params, ro(unit_groups(h, eg.resets.shape[2])), output, classify)
-        return _evaluate_fused(*args, kernel) if fn is _evaluate_fused else fn(*args)
+        return fn(eg, ks, params, ro(unit_groups(h, eg.resets.shape[2])), output, classify)
 
-    fused = [job for job in jobs if job[0] is _evaluate_fused]
+    fused = [job for job in jobs if job[1].fused]
     if threads > 1 and len(fused) > 1:  # BLAS jobs stay here: their kernel is parallel
         done = dict(zip(map(id, fused), pool(threads).map(run, fused), strict=True))
         results = [done[id(job)] if id(job) in done else run(job) for job in jobs]

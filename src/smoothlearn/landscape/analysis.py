@@ -30,6 +30,7 @@ every panel is the same runs: its ``_same`` comparison is empty by construction.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict
 
@@ -119,6 +120,7 @@ def compare(values: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     }
 
 
+@functools.cache  # a few (protocol, order) pairs, asked once per cell
 def test_labels(protocol: str | None, smoothness: str) -> str:
     """A cell's test-label tier: what its test stream knows of the test labels. The project's
     one rule (``claims.label_tier``) on a memory net's config with the cell's test protocol
