@@ -106,3 +106,71 @@ def test_the_chosen_kernel_reaches_the_compiled_loop(
     monkeypatch.setenv(ENV, kernel)
     evaluate_many(_runs()[:2], threads=1, sparse=True)
     assert seen and set(seen) == {kernel == "wide"}
+
+
+def _shared_tests() -> tuple[list[Prepared], list[int]]:
+    """One network's test sets as entries: its plain test, the same items streamed in another
+    order with label resets, and hidden- and output-averaged streams; plus a second network
+    with only its plain test. Every X_eval is a row selection of one base array."""
+    rng = np.random.default_rng(5)
+    d, o, n = 40, 3, 25
+    base_X = _data(rng, n, d, density=0.2)
+    base_X.flags.writeable = False
+    labels_all = rng.integers(0, o, n)
+    run = make_run(seed=7, d=d, h=20, o=o, leak=0.4, reset="label")
+    entries = []
+    for items, memory in ((np.arange(n), "none"), (rng.permutation(n), "none"),
+                          (rng.permutation(n)[:n], "hidden"), (np.arange(n)[::-1], "output")):
+        labels = labels_all[items]
+        X_eval = base_X[items]
+        entries.append(dataclasses.replace(
+            run, X_eval=X_eval, targets_eval=np.eye(o, dtype=np.float32)[labels],
+            labels_eval=labels, eval_base=base_X, eval_items=items,
+            eval_resets=None if len(entries) == 0 else reset_flags("label", X_eval, labels, 1),
+            test_memory=memory, test_leak=0.3 if memory != "none" else 0.0,
+        ))  # fmt: skip
+    other = make_run(seed=8, d=d, h=20, o=o)
+    labels = labels_all
+    entries.append(dataclasses.replace(
+        other, X_eval=base_X, targets_eval=np.eye(o, dtype=np.float32)[labels],
+        labels_eval=labels, eval_base=base_X, eval_items=np.arange(n)))  # fmt: skip
+    return entries, [0, 0, 0, 0, 1]
+
+
+def _stacked_params(*runs: Prepared) -> tuple[np.ndarray, ...]:
+    """(W1T, b1, W2, b2) stacked over ``runs``, as an ensemble holds them."""
+    return (np.stack([np.ascontiguousarray(r.params["W1"].T) for r in runs]),
+            *(np.stack([r.params[n] for r in runs]) for n in ("b1", "W2", "b2")))
+
+
+def test_a_networks_test_sets_share_one_first_layer_pass_and_keep_their_own_numbers() -> None:
+    """The test sets of one network are one fused group whose distinct items are computed
+    once; each set's metrics equal its evaluation alone (the same float32 math: the float64
+    sums of the metrics may differ in their last bit, hence 1e-12)."""
+    entries, nets = _shared_tests()
+    (group,) = engine_evaluate.eval_groups(entries, sparse=True, nets=nets)
+    assert group.fused and group.gnets.tolist() == [0, 1]
+    assert group.units.size == 25  # network 0's four sets: 25 distinct items, computed once
+    for g in range(2):
+        r0, r1 = group.row_ptr[g], group.row_ptr[g + 1]
+        assert set(group.nets[r0:r1].tolist()) == {g}
+        if r1 - r0 > 1:
+            units = group.units[group.unit_ptr[g]:group.unit_ptr[g + 1]]
+            np.testing.assert_array_equal(units[group.slots[r0:r1]], group.items[r0:r1])
+    params = _stacked_params(entries[0], entries[4])
+    got = engine_evaluate.evaluate([group], np.array([0, 1]), params, "softmax", True, 2)
+    assert sorted(got) == [0, 1, 2, 3, 4]
+    alone = evaluate_many(entries, threads=1, sparse=True)
+    for e, want in enumerate(alone):
+        np.testing.assert_allclose(got[e], _metrics(want), rtol=1e-12, atol=0, err_msg=str(e))
+    assert len({got[e][0] for e in range(4)}) == 4  # the orders and memories do differ
+
+
+def test_only_the_wanted_networks_test_sets_are_scored() -> None:
+    entries, nets = _shared_tests()
+    groups = engine_evaluate.eval_groups(entries, sparse=True, nets=nets)
+    params = _stacked_params(entries[0], entries[4])
+    assert sorted(engine_evaluate.evaluate(groups, np.array([1]), params, "softmax", True,
+                                           2)) == [4]  # fmt: skip
+    assert sorted(engine_evaluate.evaluate(groups, np.array([0]), params, "softmax", True,
+                                           1)) == [0, 1, 2, 3]  # fmt: skip

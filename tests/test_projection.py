@@ -49,6 +49,19 @@ def test_a_shared_training_is_paid_once_and_each_length_is_prepared_once() -> No
     assert [r.steps for r in planned] == [200, 0, 200, 0]  # the "same" twins are only tested
     assert {r.points for r in planned} == {5}  # 0, 50, 100, 150, 200
     assert planned[0].kind != planned[1].kind  # a streamed test costs another rate
+    assert [r.shared for r in planned] == [False, True, False, True]
+
+
+def test_a_shared_test_costs_its_share_of_an_evaluation_where_the_trainer_shares_the_pass(
+) -> None:
+    """The per-sample engine scores a network's test sets in one pass (the first layer once
+    per item); the LSTM scores each on its own, so a shared test costs a whole evaluation."""
+    rate = Rate(run_s=1.0, step_s=1e-4, eval_s=0.5)
+    for kind, share in ((BIG, projection.SHARED_TEST_COST["leaky"]), (LSTM, 1.0)):
+        assert rate.seconds(PlannedRun(kind, 0, 10, shared=True)) == pytest.approx(
+            1.0 + 10 * 0.5 * share)
+        assert rate.seconds(PlannedRun(kind, 0, 10)) == pytest.approx(6.0)
+    assert 0 < projection.SHARED_TEST_COST["leaky"] < 1
 
 
 def test_evaluation_points_follow_eval_steps_when_given() -> None:

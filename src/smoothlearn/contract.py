@@ -10,14 +10,14 @@ This module imports nothing of the project, so any layer may use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 __all__ = ["Task", "Output", "Loss", "Optimizer", "LeakGrad", "TestMemory", "TrainSettings",
-           "Prepared", "Curves", "Metrics", "Observer"]
+           "Prepared", "Curves", "Metrics", "SharedTests"]
 
 #: What a run learns: the category of each item, or the item itself (an autoencoder).
 Task = Literal["classify", "reconstruct"]
@@ -74,6 +74,12 @@ class Prepared:
     #: ``test_leak``; the training never sees it.
     test_memory: TestMemory = "none"
     test_leak: float = 0.0
+    #: Where ``X_eval``'s rows come from: ``X_eval == eval_base[eval_items]`` (the dataset's
+    #: test split, shared by its runs). Optional; with it the engine computes a network's
+    #: first layer once per base item for every test set of that network (a shared
+    #: training's plain and streamed tests, :class:`SharedTests`), not once per test set.
+    eval_base: np.ndarray | None = None
+    eval_items: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -107,8 +113,34 @@ class Curves:
 
 #: Test MSE, cross-entropy and accuracy at one evaluation point.
 Metrics = tuple[float, float, float]
-#: ``observe(k, step, evaluate)``: called by a trainer at each evaluation point of its run
-#: ``k``, with ``evaluate(other)`` giving the metrics of run ``k``'s current weights on the
-#: test set of another prepared run of the same model (same code as the run's own points).
-#: It lets runs that differ only in their test protocol share one training.
-Observer = Callable[[int, int, Callable[[Prepared], Metrics]], None]
+
+
+@dataclass(frozen=True)
+class SharedTests:
+    """More test sets for a trainer's runs: runs that differ from run ``k`` only in their test
+    protocol share its training, and are scored on ``k``'s weights at each of ``k``'s points.
+
+    ``tests[k]``: the prepared runs whose test sets run ``k``'s network is scored on (with
+    the same code as its own points, so with the numbers of separate trainings);
+    ``record(k, step, metrics)`` receives their metrics, in the order of ``tests[k]``.
+    A trainer scores them however it can best share the work (the per-sample engine passes
+    them through its batched evaluation; the others call :meth:`report`).
+    """
+
+    tests: Mapping[int, Sequence[Prepared]]
+    record: Callable[[int, int, Sequence[Metrics]], None]
+
+    def report(self, k: int, step: int, evaluate: Callable[[Prepared], Metrics]) -> None:
+        """Score run ``k``'s extra test sets one by one with ``evaluate`` and record them."""
+        tests = self.tests.get(k, ())
+        if tests:
+            self.record(k, step, [evaluate(other) for other in tests])
+
+    def for_members(self, members: Sequence[int]) -> SharedTests | None:
+        """The same for a batch of runs ``members`` (its run ``k`` is ``members[k]``); None
+        when none of them has extra test sets."""
+        local = {k: self.tests[i] for k, i in enumerate(members) if self.tests.get(i)}
+        if not local:
+            return None
+        return SharedTests(local, lambda k, step, metrics: self.record(members[k], step,
+                                                                       metrics))

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from smoothlearn.contract import Curves, Observer, Prepared
+from smoothlearn.contract import Curves, Prepared, SharedTests
 
 __all__ = ["Arch", "Job", "TrainOptions", "Family", "FAMILIES", "family_of", "CONV_HIDDEN"]
 
@@ -50,12 +50,12 @@ class Job:
 @dataclass(frozen=True)
 class TrainOptions:
     """How a fast trainer runs: ``device`` None (the compiled CPU engine) or a torch device;
-    ``observe`` lets runs that share a training evaluate its weights (CPU only)."""
+    ``shared_tests`` scores runs that share a training on its weights (CPU only)."""
 
     threads: int | None = None
     progress: Progress = None
     device: str | None = None
-    observe: Observer | None = None
+    shared_tests: SharedTests | None = None
 
 
 FastTrainer = Callable[[Sequence[Job], TrainOptions], list[Curves]]
@@ -103,7 +103,7 @@ def _per_sample_fast(jobs: Sequence[Job], options: TrainOptions) -> list[Curves]
 
     return train_many([j.prep for j in jobs], threads=options.threads,
                       progress=options.progress, device=options.device,
-                      observe=options.observe)
+                      shared_tests=options.shared_tests)
 
 
 def _per_sample_reference(job: Job, progress: Progress) -> Curves:
@@ -144,7 +144,7 @@ def _lstm_cpu(jobs: Sequence[Job], options: TrainOptions) -> list[Curves]:
     from smoothlearn.engine.lstm import train_lstm_many
 
     return train_lstm_many(_lstm_runs(jobs), options.threads, options.progress,
-                           options.observe)
+                           options.shared_tests)
 
 
 def _lstm_device(jobs: Sequence[Job], options: TrainOptions) -> list[Curves]:
@@ -164,7 +164,7 @@ def _conv_fast(jobs: Sequence[Job], options: TrainOptions) -> list[Curves]:
     from smoothlearn.engine.conv import train_conv_many
 
     return train_conv_many([j.prep for j in jobs], options.threads, options.progress,
-                           device=options.device, observe=options.observe)
+                           device=options.device, shared_tests=options.shared_tests)
 
 
 def _conv_reference(job: Job, progress: Progress) -> Curves:

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from smoothlearn import data, streams
-from smoothlearn.contract import Curves, Prepared
+from smoothlearn.contract import Curves, Prepared, SharedTests
 from smoothlearn.experiments import ConfigError, RunConfig, RunSpec
 from smoothlearn.families import FAMILIES, Job, TrainOptions
 from smoothlearn.memory import reset_flags
@@ -169,6 +169,8 @@ def _prepare(spec: RunSpec) -> Prepared:
         task=spec.task,
         test_memory=spec.test_memory,
         test_leak=0.0 if spec.test_leak is None else spec.test_leak,
+        eval_base=ds.X_test,
+        eval_items=eval_items.astype(np.int64),
     )
 
 
@@ -193,7 +195,9 @@ def run_many(
     On the fast engine's CPU path, runs that differ only in their test protocol
     (:meth:`RunSpec.training_key`, with equal training arrays) of a family that shares
     trainings train one network, which is evaluated at each point on every one of their
-    test sets, with the same code and so the same numbers as separate trainings (tested).
+    test sets (:class:`~smoothlearn.contract.SharedTests`), with the numbers of separate
+    trainings (tested: the per-sample engine scores all of a network's test sets in one pass,
+    its first layer once per test item, whose float64 metric sums may differ in the last bit).
     """
     if device is not None and engine != "fast":
         raise ValueError(f"device={device!r} needs engine='fast' (the reference runs on the CPU)")
@@ -205,9 +209,12 @@ def run_many(
     followers = {j for members in shared.values() for j in members}
     points: dict[int, list[tuple[float, ...]]] = {j: [] for j in followers}
 
-    def observe(i: int, step: int, evaluate: Callable[[Prepared], tuple]) -> None:
-        for j in shared.get(i, ()):
-            points[j].append((step, *evaluate(preps[j])))
+    def record(i: int, step: int, metrics: Sequence[tuple[float, float, float]]) -> None:
+        for j, scores in zip(shared[i], metrics, strict=True):
+            points[j].append((step, *scores))
+
+    tests = SharedTests({i: [preps[j] for j in members] for i, members in shared.items()},
+                        record)
 
     by_family: dict[str, list[int]] = {}
     for i, spec in enumerate(specs):
@@ -218,8 +225,7 @@ def run_many(
         if engine == "reference":
             trained = [family.reference(jobs[i], progress) for i in indices]
         else:
-            options = TrainOptions(threads, progress, device,
-                                   _observer(observe, indices, shared))
+            options = TrainOptions(threads, progress, device, tests.for_members(indices))
             train = family.cpu if device is None else family.device
             trained = train([jobs[i] for i in indices], options)
         for i, curves in zip(indices, trained, strict=True):
@@ -257,13 +263,6 @@ def _same_training(a: Prepared, b: Prepared) -> bool:
         and a.params.keys() == b.params.keys()
         and all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
     )
-
-
-def _observer(observe: Callable, indices: Sequence[int], shared: dict[int, list[int]]):
-    """``observe`` for a trainer given the runs ``indices``; None when none has followers."""
-    if not any(i in shared for i in indices):
-        return None
-    return lambda k, step, evaluate: observe(indices[k], step, evaluate)
 
 
 def _follower_curves(leader: Curves, rows: list[tuple[float, ...]]) -> Curves:

@@ -210,7 +210,8 @@ def markdown(res: dict[str, Any]) -> str:
     f = res["fig2_projection"]
     lines += [
         "",
-        f"Fig 2 projection ({f['runs']} runs × {f['steps']:,} steps, evaluation every "
+        f"Fig 2 projection ({f['runs']} trainings × {f['steps']:,} steps and "
+        f"{f.get('shared_tests', 0)} shared tests, evaluation every "
         f"{f['eval_every']:,} steps on {f['eval_items']:,} items): training {f['train_s']:.0f} s "
         f"+ evaluation {f['eval_s']:.0f} s ({1e3 * f['eval_s_per_network_eval_wall']:.1f} ms "
         f"wall per network-evaluation) = **{f['total_s'] / 60:.1f} min**.",

@@ -40,12 +40,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from smoothlearn.contract import Curves, Observer, Prepared
+from smoothlearn.contract import Curves, Prepared, SharedTests
 from smoothlearn.convshape import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import opt_update
 from smoothlearn.engine.codes import OPTIMIZERS
 from smoothlearn.engine.runtime import torch_threads
-from smoothlearn.engine.schedule import Schedule, for_members
+from smoothlearn.engine.schedule import Schedule
 from smoothlearn.engine.torch_ops import optimiser_step
 from smoothlearn.evaluation import evaluate_conv
 from smoothlearn.memory import unit_groups
@@ -196,8 +196,9 @@ class ConvEnsemble(Schedule):
         for k in self.wanted(step):
             params = self.params(k)
             self.points[k].append((step, *evaluate_conv(self.runs[k], params)))
-            if self.observe is not None:
-                self.observe(k, step, functools.partial(evaluate_conv, params=params))
+            if self.shared_tests is not None:
+                self.shared_tests.report(k, step, functools.partial(evaluate_conv,
+                                                                    params=params))
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         if k in self.frozen:
@@ -224,7 +225,7 @@ def train_conv_many(
     progress: Callable[[int], None] | None = None,
     max_ensemble: int = MAX_ENSEMBLE,
     device: str | None = None,
-    observe: Observer | None = None,
+    shared_tests: SharedTests | None = None,
 ) -> list[Curves]:
     """Train conv runs (as :func:`smoothlearn.train.train_conv_reference`), in input order.
 
@@ -232,8 +233,9 @@ def train_conv_many(
     stacks stop paying once the arithmetic outweighs the per-step overhead; see
     ``docs/convnet.md``), and the ensembles run side by side on ``threads`` threads (default:
     all cores), torch using one thread each (torch's ops release the GIL). ``device`` (e.g.
-    ``"cuda"``) trains the ensembles there (see the module's docstring). ``observe`` sees
-    each evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``).
+    ``"cuda"``) trains the ensembles there (see the module's docstring). ``shared_tests``
+    are scored at each evaluation point (:class:`~smoothlearn.contract.SharedTests`; ``k``
+    indexes ``runs``).
     """
     runs = list(runs)
     by_key: dict[tuple, list[int]] = {}
@@ -251,7 +253,8 @@ def train_conv_many(
 
     def train(chunk: list[int]) -> list[Curves]:
         ensemble = ConvEnsemble([runs[i] for i in chunk], device)
-        ensemble.observe = for_members(observe, chunk)
+        if shared_tests is not None:
+            ensemble.shared_tests = shared_tests.for_members(chunk)
         return ensemble.run(report)
 
     out: list[Any] = [None] * len(runs)

@@ -9,19 +9,18 @@ torch tensors instead (:mod:`.torch_path`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from smoothlearn.contract import Curves, Metrics, Observer, Prepared
+from smoothlearn.contract import Curves, Prepared, SharedTests
 from smoothlearn.engine.arrays import choose_sparse, csr, f32, ro, shared
 from smoothlearn.engine.codes import LEAK_GRADS, LOSSES, OPTIMIZERS, OUTPUTS
 from smoothlearn.engine.evaluate import eval_groups, evaluate
 from smoothlearn.engine.kernels import train_chunk
 from smoothlearn.engine.runtime import PARALLEL_LOCK, numba_threads
-from smoothlearn.engine.schedule import Schedule, for_members
+from smoothlearn.engine.schedule import Schedule
 from smoothlearn.engine.torch_path import TorchEnsemble
 from smoothlearn.memory import unit_groups
 
@@ -32,11 +31,9 @@ class Ensemble(Schedule):
     """Stacked state of compatible runs, trained chunk by chunk between evaluation steps."""
 
     def __init__(self, runs: Sequence[Prepared], sparse: bool | None, threads: int = 1,
-                 observe: Observer | None = None) -> None:
+                 shared_tests: SharedTests | None = None) -> None:
         first = runs[0]
-        self.observe = observe
-        self.sparse_choice = sparse
-        self.other_groups: dict[int, tuple[Prepared, list]] = {}
+        self.shared_tests = shared_tests
         self.runs = runs
         self.settings = first.settings
         self.classify = first.task == "classify"
@@ -72,7 +69,14 @@ class Ensemble(Schedule):
         self.opt_state.append(np.zeros((K, self.W1T.shape[1] if rms else 0), np.int64))
         self.alive = np.ones(K, dtype=np.bool_)
         self.stop = np.full(K, -1, dtype=np.int64)
-        self.eval_groups = eval_groups(runs, sparse)
+        # the test sets: each run's own (entry k), then the shared trainings' (evaluate)
+        tests = [] if shared_tests is None else [(k, t) for k in range(K)
+                                                  for t in shared_tests.tests.get(k, ())]
+        self.eval_groups = eval_groups([*runs, *(t for _, t in tests)], sparse,
+                                       [*range(K), *(k for k, _ in tests)])
+        self.shared_entries: dict[int, list[int]] = {}
+        for e, (k, _) in enumerate(tests, start=K):
+            self.shared_entries.setdefault(k, []).append(e)
         self.threads = threads
         self.eval_sets = [set(np.asarray(r.eval_steps).tolist()) for r in runs]
         self.points: list[list[tuple[int, float, float, float]]] = [[] for _ in runs]
@@ -93,7 +97,8 @@ class Ensemble(Schedule):
         )
 
     def evaluate(self, step: int) -> None:
-        """Record the evaluation point ``step`` for live networks that asked for it."""
+        """Record the evaluation point ``step`` for live networks that asked for it, and
+        hand their shared trainings' metrics (scored in the same pass) to ``shared_tests``."""
         nets = self.wanted(step)
         if not nets:
             return
@@ -102,22 +107,10 @@ class Ensemble(Schedule):
             self.eval_groups, np.asarray(nets), params, self.settings.output, self.classify,
             self.threads,
         )  # fmt: skip
-        for k, (mse, ce, acc) in res.items():
-            self.points[k].append((step, mse, ce, acc))
-        if self.observe is not None:
-            for k in nets:
-                self.observe(k, step, functools.partial(self.evaluate_other, k))
-
-    def evaluate_other(self, k: int, other: Prepared) -> Metrics:
-        """Network ``k``'s current weights on ``other``'s test set (its own evaluation code)."""
-        if id(other) not in self.other_groups:  # built once per run (the prep is kept alive)
-            self.other_groups[id(other)] = (other, eval_groups([other], self.sparse_choice))
-        groups = self.other_groups[id(other)][1]
-        one = slice(k, k + 1)
-        params = (self.W1T[one], self.b1[one], self.W2[one], self.b2[one])
-        res = evaluate(groups, np.zeros(1, np.int64), params, self.settings.output,
-                       self.classify, 1)  # fmt: skip
-        return res[0]
+        for k in nets:
+            self.points[k].append((step, *res[k]))
+            if self.shared_tests is not None and k in self.shared_entries:
+                self.shared_tests.record(k, step, [res[e] for e in self.shared_entries[k]])
 
     def train(self, s0: int, s1: int) -> int:
         """Steps [s0, s1) of every live network; returns network-steps counted as done."""
@@ -247,7 +240,7 @@ def train_many(
     sparse: bool | None = None,
     progress: Callable[[int], None] | None = None,
     device: str | None = None,
-    observe: Observer | None = None,
+    shared_tests: SharedTests | None = None,
 ) -> list[Curves]:
     """Train every run (one independent network each) and return their curves in input order.
 
@@ -260,11 +253,12 @@ def train_many(
 
     ``device`` (e.g. ``"cuda"``) trains each ensemble as batched torch tensors on that device
     instead (optional path for GPUs; ``"cpu"`` runs the same code, which is how it is tested).
-    ``observe`` (CPU path only) sees each evaluation point (:data:`~smoothlearn.contract.
-    Observer`; ``k`` indexes ``runs``).
+    ``shared_tests`` (CPU path only): more test sets scored on the runs' networks at each of their
+    points (:class:`~smoothlearn.contract.SharedTests`; ``k`` indexes ``runs``), in the same
+    pass as the runs' own, each network's first layer once per test item.
     """
-    if observe is not None and device is not None:
-        raise ValueError("observe is supported on the CPU path only (device=None)")
+    if shared_tests is not None and device is not None:
+        raise ValueError("shared_tests is supported on the CPU path only (device=None)")
     runs = list(runs)
     for i, run in enumerate(runs):
         check_run(run, i)
@@ -276,7 +270,8 @@ def train_many(
         for members in by_key.values():
             group = [runs[i] for i in members]
             ensemble = (
-                Ensemble(group, sparse, n_threads, for_members(observe, members))
+                Ensemble(group, sparse, n_threads,
+                         None if shared_tests is None else shared_tests.for_members(members))
                 if device is None
                 else TorchEnsemble(group, device)
             )

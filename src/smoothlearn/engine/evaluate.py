@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,95 +43,170 @@ EVAL_STACK_BYTES = 256 * 2**20
 
 @dataclass
 class EvalGroup:
-    """Networks whose evaluation items are one array ``X [u, m, d]``: shared (u = 1) or stacked.
+    """Test sets (rows) scored together: each row is one network (``nets``) on one test set.
 
-    ``fused``: evaluate item by item in numba, skipping zero inputs (sparse or small layers);
-    otherwise with BLAS products over the whole set (dense, large layers). ``train_many``'s
-    ``sparse`` argument forces the choice, as for training. Fused groups also carry X in CSR
-    form (``csr``: row pointers [u, m + 1] of each ``X[u]`` into one column-index and one
-    value array).
+    A network may have several rows (a shared training's test sets, :class:`~smoothlearn.
+    contract.SharedTests`); rows are ordered by network. ``fused``: evaluate item by item in
+    numba, skipping zero inputs (sparse or small layers): the group then holds one *base*
+    array in CSR form (``csr``: row pointers [n + 1], column indices, values), every row's
+    test items as base rows (``items`` [rows, m], in test order), and, per network with
+    several rows, the distinct items its first layer is computed for once (``units``,
+    ``slots``). Otherwise BLAS products over the whole set (dense, large layers): ``X [u, m,
+    d]`` holds the rows' test inputs, shared (u = 1) or stacked, ``src`` which one a row reads.
+    ``train_many``'s ``sparse`` argument forces the choice, as for training.
     """
 
-    nets: np.ndarray  # ensemble indices
-    X: np.ndarray  # [u, m, d], read-only
-    src: np.ndarray  # [k] which X[u] each network reads
-    targets: np.ndarray  # [k, m, o]
-    labels: np.ndarray  # [k, m]
-    resets: np.ndarray  # [k, m, G] bool (zeros where not streamed)
-    streamed: np.ndarray  # [k] bool
-    leak: np.ndarray  # [k, h] float32: the hidden leak on the test stream (Prepared.eval_leak)
-    averages: np.ndarray  # [k] bool: outputs averaged over the (streamed) test stream
-    out_leak: np.ndarray  # [k] float32: their leak (0 where not averaged)
+    entries: np.ndarray  # [rows] the evaluated entry (test set) of each row
+    nets: np.ndarray  # [rows] the ensemble network each row scores
+    targets: np.ndarray  # [rows, m, o]
+    labels: np.ndarray  # [rows, m]
+    resets: np.ndarray  # [rows, m, G] bool (zeros where not streamed)
+    streamed: np.ndarray  # [rows] bool
+    leak: np.ndarray  # [rows, h] float32: the hidden leak on the test stream (Prepared.eval_leak)
+    averages: np.ndarray  # [rows] bool: outputs averaged over the (streamed) test stream
+    out_leak: np.ndarray  # [rows] float32: their leak (0 where not averaged)
     fused: bool
-    pos: dict[int, int] = field(default_factory=dict)  # ensemble index -> row in this group
-    csr: tuple[np.ndarray, ...] = ()  # fused groups: (ptr [u, m + 1], idx, val)
+    pos: dict[int, int] = field(default_factory=dict)  # entry -> row in this group
+    X: np.ndarray | None = None  # BLAS groups: [u, m, d], read-only
+    src: np.ndarray | None = None  # BLAS groups: [rows] which X[u] each row reads
+    csr: tuple[np.ndarray, ...] = ()  # fused groups: (ptr [n + 1], idx, val) of the base
+    items: np.ndarray | None = None  # fused: [rows, m] base rows of each test set
+    gnets: np.ndarray | None = None  # fused: [g] the group's distinct networks, ascending
+    row_ptr: np.ndarray | None = None  # fused: [g + 1] network g's rows
+    unit_ptr: np.ndarray | None = None  # fused: [g + 1] network g's distinct items in units
+    units: np.ndarray | None = None  # fused: distinct base rows (networks with several rows)
+    slots: np.ndarray | None = None  # fused: [rows, m] index of items[r, i] in its units
 
 
-def _csr_per_array(X: np.ndarray, dataset: np.ndarray) -> tuple[np.ndarray, ...]:
-    """CSR of every ``X[u]``: row pointers [u, m + 1] into one idx/val.
-
-    A single evaluation array is converted once while the dataset's read-only array lives
-    (``cached``), so repeated evaluations of one test set do not pay for it again.
-    """
-    u, m, d = X.shape
-    ptr, idx, val = csr(dataset) if u == 1 else csr(X.reshape(u * m, d))
-    rows = np.stack([ptr[k * m : (k + 1) * m + 1] for k in range(u)])
-    return ro(rows), ro(idx), ro(val)
+def _base(run: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The array a run's test inputs are rows of, and which rows (``X_eval`` itself if the
+    run does not say, :attr:`~smoothlearn.contract.Prepared.eval_base`)."""
+    if run.eval_base is not None and run.eval_items is not None:
+        return run.eval_base, np.asarray(run.eval_items, np.int64)
+    return run.X_eval, np.arange(run.X_eval.shape[0], dtype=np.int64)
 
 
-def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None) -> list[EvalGroup]:
-    """Share one evaluation array per distinct X_eval; stack small distinct ones."""
+def _parts(runs: Sequence[Prepared], members: list[int],
+           by: Callable[[Prepared], np.ndarray]) -> list[tuple[list[int], bool]]:
+    """Entries that share one array ``by(run)``, as (entries, stacked): everything in one
+    part if they all share one; else per shape, distinct small arrays stacked into one."""
     by_id: dict[int, list[int]] = {}
-    for k, r in enumerate(runs):
-        by_id.setdefault(id(r.X_eval), []).append(k)
-    by_shape: dict[tuple, list[int]] = {}
-    for k, r in enumerate(runs):
-        by_shape.setdefault(r.X_eval.shape, []).append(k)
-    parts: list[tuple[list[int], bool]] = []
+    for e in members:
+        by_id.setdefault(id(by(runs[e])), []).append(e)
     if len(by_id) == 1:
-        parts.append((list(range(len(runs))), False))
-    else:
-        for shape, nets in by_shape.items():
-            if len(nets) * int(np.prod(shape)) * 4 <= EVAL_STACK_BYTES:
-                parts.append((nets, True))
-            else:
-                ids: dict[int, list[int]] = {}
-                for k in nets:
-                    ids.setdefault(id(runs[k].X_eval), []).append(k)
-                parts.extend((v, False) for v in ids.values())
+        return [(members, False)]
+    by_shape: dict[tuple, list[list[int]]] = {}
+    for es in by_id.values():
+        by_shape.setdefault(by(runs[es[0]]).shape, []).append(es)
+    parts: list[tuple[list[int], bool]] = []
+    for shape, lists in by_shape.items():
+        if len(lists) > 1 and len(lists) * int(np.prod(shape)) * 4 <= EVAL_STACK_BYTES:
+            parts.append(([e for es in lists for e in es], True))
+        else:
+            parts.extend((es, False) for es in lists)
+    return parts
+
+
+def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None,
+                nets: Sequence[int] | None = None) -> list[EvalGroup]:
+    """Group the test sets ``runs`` (entries) for :func:`evaluate`; entry ``e`` is scored
+    with ensemble network ``nets[e]`` (default ``e``). Entries on one base array share it
+    (and each network's first layer); small distinct sets are stacked."""
+    owner = np.arange(len(runs)) if nets is None else np.asarray(nets, np.int64)
     h = runs[0].params["W1"].shape[0]
+    by_m: dict[int, list[int]] = {}
+    for e, r in enumerate(runs):
+        by_m.setdefault(r.X_eval.shape[0], []).append(e)
     groups = []
-    for nets, stacked in parts:
-        rs = [runs[k] for k in nets]
-        m, d = rs[0].X_eval.shape
-        G = rs[0].resets.shape[1]
-        X = np.stack([f32(r.X_eval) for r in rs]) if stacked else f32(rs[0].X_eval)[None]
-        resets = np.zeros((len(rs), m, G), dtype=np.bool_)
-        for i, r in enumerate(rs):
-            if r.eval_resets is not None:
-                resets[i] = r.eval_resets
-        small = d * h <= FUSED_EVAL_MAX_WEIGHTS
-        fused = small or density(rs[0].X_eval) <= EVAL_SPARSE_MAX_DENSITY
-        fused = fused if sparse is None else bool(sparse)
-        groups.append(
-            EvalGroup(
-                nets=np.asarray(nets, dtype=np.int64),
-                X=ro(X),
-                src=np.arange(len(rs)) if stacked else np.zeros(len(rs), np.int64),
-                targets=ro(np.stack([f32(r.targets_eval) for r in rs])),
-                labels=ro(np.stack([np.asarray(r.labels_eval, dtype=np.int64) for r in rs])),
-                resets=ro(resets),
-                streamed=ro(np.array([r.eval_resets is not None for r in rs], dtype=np.bool_)),
-                leak=ro(np.stack([f32(r.eval_leak) for r in rs])),
-                averages=ro(np.array([r.output_leak is not None and r.eval_resets is not None
-                                      for r in rs], dtype=np.bool_)),
-                out_leak=ro(np.array([r.output_leak or 0.0 for r in rs], dtype=np.float32)),
-                fused=fused,
-                pos={int(k): i for i, k in enumerate(nets)},
-                csr=_csr_per_array(X, f32(rs[0].X_eval)) if fused else (),
-            )
-        )
+    for members in by_m.values():
+        for part, stacked in _parts(runs, members, lambda r: _base(r)[0]):
+            first = runs[part[0]]
+            fused = first.X_eval.shape[1] * h <= FUSED_EVAL_MAX_WEIGHTS
+            fused = fused or density(first.X_eval) <= EVAL_SPARSE_MAX_DENSITY
+            fused = fused if sparse is None else bool(sparse)
+            if fused:
+                groups.append(_fused_group(runs, part, owner, stacked))
+            else:
+                groups.extend(_blas_group(runs, es, owner, again)
+                              for es, again in _parts(runs, part, lambda r: r.X_eval))
     return groups
+
+
+def _rows(runs: Sequence[Prepared], entries: list[int], owner: np.ndarray) -> dict[str, Any]:
+    """The per-row fields of :class:`EvalGroup` for ``entries`` (in row order)."""
+    rs = [runs[e] for e in entries]
+    m = rs[0].X_eval.shape[0]
+    G = rs[0].resets.shape[1]
+    resets = np.zeros((len(rs), m, G), dtype=np.bool_)
+    for i, r in enumerate(rs):
+        if r.eval_resets is not None:
+            resets[i] = r.eval_resets
+    rows = np.asarray(entries, np.int64)
+    return dict(
+        entries=rows,
+        nets=owner[rows],
+        targets=ro(np.stack([f32(r.targets_eval) for r in rs])),
+        labels=ro(np.stack([np.asarray(r.labels_eval, dtype=np.int64) for r in rs])),
+        resets=ro(resets),
+        streamed=ro(np.array([r.eval_resets is not None for r in rs], dtype=np.bool_)),
+        leak=ro(np.stack([f32(r.eval_leak) for r in rs])),
+        averages=ro(np.array([r.output_leak is not None and r.eval_resets is not None
+                              for r in rs], dtype=np.bool_)),
+        out_leak=ro(np.array([r.output_leak or 0.0 for r in rs], dtype=np.float32)),
+        pos={int(e): i for i, e in enumerate(entries)},
+    )
+
+
+def _blas_group(runs: Sequence[Prepared], entries: list[int], owner: np.ndarray,
+                stacked: bool) -> EvalGroup:
+    """Dense inputs, large layers: the test inputs as arrays for BLAS products."""
+    rs = [runs[e] for e in entries]
+    X = np.stack([f32(r.X_eval) for r in rs]) if stacked else f32(rs[0].X_eval)[None]
+    src = np.arange(len(rs)) if stacked else np.zeros(len(rs), np.int64)
+    return EvalGroup(**_rows(runs, entries, owner), fused=False, X=ro(X), src=src)
+
+
+def _fused_group(runs: Sequence[Prepared], entries: list[int], owner: np.ndarray,
+                 stacked: bool) -> EvalGroup:
+    """Sparse inputs or small layers: one CSR base (stacked from several small ones), each
+    row's items in it, rows by network, and each network's distinct items."""
+    entries = sorted(entries, key=lambda e: (int(owner[e]), e))
+    offsets: dict[int, int] = {}
+    arrays: list[np.ndarray] = []
+    items = []
+    for e in entries:
+        base, rows = _base(runs[e])
+        if id(base) not in offsets:
+            offsets[id(base)] = sum(b.shape[0] for b in arrays)
+            arrays.append(base)
+        items.append(rows + offsets[id(base)])
+    fields = _rows(runs, entries, owner)
+    gnets, starts = np.unique(fields["nets"], return_index=True)
+    row_ptr = np.r_[starts, len(entries)].astype(np.int64)
+    items_arr = np.stack(items)
+    slots = np.zeros_like(items_arr)
+    unit_parts, unit_ptr = [], [0]
+    for g in range(gnets.size):
+        r0, r1 = row_ptr[g], row_ptr[g + 1]
+        if r1 - r0 > 1:  # several test sets: the first layer once per distinct item
+            units, inverse = np.unique(items_arr[r0:r1], return_inverse=True)
+            slots[r0:r1] = inverse.reshape(r1 - r0, -1)
+            unit_parts.append(units)
+        unit_ptr.append(unit_ptr[-1] + (unit_parts[-1].size if r1 - r0 > 1 else 0))
+    units = np.concatenate(unit_parts) if unit_parts else np.zeros(0, np.int64)
+    return EvalGroup(
+        **fields, fused=True, csr=_csr_of(arrays, stacked), items=ro(items_arr),
+        gnets=ro(gnets.astype(np.int64)), row_ptr=ro(row_ptr),
+        unit_ptr=ro(np.asarray(unit_ptr, np.int64)), units=ro(units.astype(np.int64)),
+        slots=ro(slots),
+    )
+
+
+def _csr_of(arrays: list[np.ndarray], stacked: bool) -> tuple[np.ndarray, ...]:
+    """CSR of the base: one dataset array is converted once while it lives (``csr`` caches
+    read-only arrays), so repeated evaluations of one test set do not pay for it again."""
+    X = np.concatenate([f32(b) for b in arrays]) if stacked else f32(arrays[0])
+    return tuple(ro(a) for a in csr(X))
 
 
 def outputs_of(z: np.ndarray, output: str) -> np.ndarray:
@@ -186,12 +262,13 @@ def _evaluate_blas(
 ) -> np.ndarray:
     """Dense, large layers: BLAS products over the whole evaluation set, batched by memory."""
     W1T, b1, W2, b2 = params
+    assert eg.X is not None and eg.src is not None
     m, h = eg.targets.shape[1], W1T.shape[2]
     out = np.empty((ks.size, 3))
     batch = max(1, EVAL_BATCH_BYTES // max(1, m * h * 4))
     for start in range(0, ks.size, batch):
-        part = ks[start : start + batch]
-        rows = np.asarray([eg.pos[int(k)] for k in part], dtype=np.int64)
+        rows = np.asarray([eg.pos[int(e)] for e in ks[start : start + batch]], dtype=np.int64)
+        part = eg.nets[rows]
         with np.errstate(over="ignore", invalid="ignore"):
             Xe = eg.X[0] if eg.X.shape[0] == 1 else eg.X[eg.src[rows]]  # shared: no copies
             act = np.matmul(Xe, W1T[part])  # [k, m, h]
@@ -238,22 +315,23 @@ def averaged_scores(
 
 def _evaluate_fused(
     eg: EvalGroup,
-    ks: np.ndarray,
+    gnets: np.ndarray,
     params: tuple[np.ndarray, ...],
     group: np.ndarray,
     output: str,
     classify: bool,
     kernel: EvalKernel,
 ) -> np.ndarray:
-    """Sparse or small layers: one numba pass per network (called from worker threads),
-    the first layer in ``kernel``'s form (:mod:`smoothlearn.kernel_choice`)."""
+    """Sparse or small layers: one numba pass per network ``eg.gnets[gnets]`` (called from
+    worker threads), the first layer in ``kernel``'s form (:mod:`smoothlearn.kernel_choice`);
+    returns [rows, 3] for the group's rows (those of other networks left unset)."""
     W1T, b1, W2, b2 = params
-    rows = np.asarray([eg.pos[int(k)] for k in ks], dtype=np.int64)
-    out = np.empty((ks.size, 3))
+    out = np.full((eg.entries.size, 3), np.nan)
     eval_chunk(
-        *eg.csr, eg.src, ks, rows, W1T, b1, W2, b2, eg.leak, eg.resets, eg.streamed, group,
-        eg.targets, eg.labels, OUTPUTS[output], classify, eg.averages, eg.out_leak,
-        kernel.wide, aligned_rows(*W1T.shape[1:]), out,
+        *eg.csr, eg.items, gnets, eg.row_ptr, eg.unit_ptr, eg.units, eg.slots, eg.gnets, W1T,
+        b1, W2, b2, eg.leak, eg.resets, eg.streamed, group, eg.targets, eg.labels,
+        OUTPUTS[output], classify, eg.averages, eg.out_leak, kernel.wide,
+        aligned_rows(*W1T.shape[1:]), out,
     )  # fmt: skip
     return out
 
@@ -267,27 +345,28 @@ def evaluate(
     threads: int,
     kernel: EvalKernel | None = None,
 ) -> dict[int, tuple[float, float, float]]:
-    """Evaluate ensemble networks ``nets``; returns {net: (mse, ce, acc)}.
+    """Score ensemble networks ``nets`` on all their test sets; returns {entry: (mse, ce,
+    acc)} (an entry is a test set given to :func:`eval_groups`).
 
     ``params`` is (W1T, b1, W2, b2) stacked over the ensemble; the leaks of the test stream
-    are each run's own (:class:`EvalGroup`). Fused groups are split into ``threads`` slices
-    run by worker threads (the numba kernel releases the GIL), so evaluation uses every core
-    even when each network has its own evaluation array. ``kernel``: their first layer's
-    form, by default this CPU's (:func:`smoothlearn.kernel_choice.eval_kernel`).
+    are each entry's own (:class:`EvalGroup`). Fused groups are split by network into
+    ``threads`` slices run by worker threads (the numba kernel releases the GIL), so
+    evaluation uses every core even when each network has its own evaluation array.
+    ``kernel``: their first layer's form, by default this CPU's
+    (:func:`smoothlearn.kernel_choice.eval_kernel`).
     """
     kernel = eval_kernel() if kernel is None else kernel
-    wanted = set(int(k) for k in nets)
+    wanted = np.asarray(sorted(set(int(k) for k in nets)), np.int64)
     h = params[0].shape[2]
+    fused_fn = functools.partial(_evaluate_fused, kernel=kernel)
     jobs: list[tuple[Callable[..., np.ndarray], EvalGroup, np.ndarray]] = []
     for eg in groups:
-        ks = np.asarray([k for k in eg.nets.tolist() if k in wanted], dtype=np.int64)
-        if not ks.size:
-            continue
         if eg.fused:
-            fused_fn = functools.partial(_evaluate_fused, kernel=kernel)
-            jobs.extend((fused_fn, eg, part) for part in np.array_split(ks, threads))
+            assert eg.gnets is not None
+            mine = np.flatnonzero(np.isin(eg.gnets, wanted))
+            jobs.extend((fused_fn, eg, part) for part in np.array_split(mine, threads))
         else:
-            jobs.append((_evaluate_blas, eg, ks))
+            jobs.append((_evaluate_blas, eg, eg.entries[np.isin(eg.nets, wanted)]))
     jobs = [job for job in jobs if job[2].size]
 
     def run(job: tuple[Callable[..., np.ndarray], EvalGroup, np.ndarray]) -> np.ndarray:
@@ -301,7 +380,13 @@ def evaluate(
     else:
         results = [run(job) for job in jobs]
     out: dict[int, tuple[float, float, float]] = {}
-    for (_, _, ks), res in zip(jobs, results, strict=True):
-        for k, row in zip(ks.tolist(), res.tolist(), strict=True):
-            out[k] = (row[0], row[1], row[2])
+    for (_, eg, ks), res in zip(jobs, results, strict=True):
+        if eg.fused:
+            assert eg.row_ptr is not None
+            rows = np.concatenate([np.arange(eg.row_ptr[g], eg.row_ptr[g + 1]) for g in ks])
+            pairs = zip(eg.entries[rows].tolist(), res[rows].tolist(), strict=True)
+        else:
+            pairs = zip(ks.tolist(), res.tolist(), strict=True)
+        for e, row in pairs:
+            out[e] = (row[0], row[1], row[2])
     return out

@@ -688,17 +688,61 @@ def stream_memory(act, resets, streamed, group, leak):
                     act[k, i, j] = leaky(prev, act[k, i, j], e, F1 - e)
 
 
+@njit(inline="always", **_STEP)
+def first_layer(pre, W1T, b1, ptr, idx, val, item, wide):
+    """pre = W1 x + b1 for CSR row ``item``: 512-bit vectors (:func:`forward_w1_wide`) or the
+    compiler's width (:func:`forward_w1_csr`), with the same sums
+    (``smoothlearn.kernel_choice`` picks one per CPU)."""
+    if wide:
+        forward_w1_wide(pre, W1T, b1, ptr, idx, val, item)
+    else:
+        forward_w1_csr(pre, W1T, b1, ptr, idx, val, item)
+
+
+@njit(inline="always", **_STEP)
+def score_item(pre, i, H, z, ez, Y, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind,
+               classify, average, out_leak, sums):  # fmt: skip
+    """Add test item ``i`` (first-layer sums ``pre``) to ``sums``: through the leaky memory
+    ``H`` on a streamed test, the output layer, and the metrics of its outputs (or of the
+    outputs averaged in ``Y``)."""
+    h = pre.shape[0]
+    if streamed and resets.shape[1] == 1:  # one reset group: no gather, so it vectorises
+        reset = resets[i, 0]
+        for j in range(h):
+            e = F0 if reset else leak[j]
+            H[j] = leaky(H[j], relu(pre[j]), e, F1 - e)
+    elif streamed:
+        for j in range(h):
+            e = F0 if resets[i, group[j]] else leak[j]
+            H[j] = leaky(H[j], relu(pre[j]), e, F1 - e)
+    else:
+        for j in range(h):
+            H[j] = relu(pre[j])
+    logits(z, W2, b2, H)
+    if average and streamed:
+        average_outputs_step(Y, z, ez, out_kind, resets[i, 0], out_leak)
+        averaged_metrics_add(Y, tgt, i, lab[i], classify, sums)
+    else:
+        metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
+
+
+@njit(inline="always", **_STEP)
+def mean_scores(sums, m, o, classify, out):
+    """out = (MSE, CE, accuracy) from the sums over ``m`` items of ``o`` outputs."""
+    out[0] = sums[0] / (m * o)
+    out[1] = sums[1] / m if classify else np.nan
+    out[2] = sums[2] / m if classify else np.nan
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def eval_items(
-    ptr, idx, val, W1T, b1, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind, classify,
-    average, out_leak, wide, out,
+    ptr, idx, val, items, W1T, b1, W2, b2, leak, resets, streamed, group, tgt, lab, out_kind,
+    classify, average, out_leak, wide, out,
 ):  # fmt: skip
-    """Test MSE, CE and accuracy of one network, item by item over the CSR rows ``ptr``;
-    with ``average`` (a streamed test only), of its outputs averaged by leak ``out_leak``.
-    ``wide``: the first layer in 512-bit vectors (:func:`forward_w1_wide`), else at the
-    compiler's width (:func:`forward_w1_csr`); the sums are the same
-    (``smoothlearn.kernel_choice`` picks one per CPU)."""
-    m = ptr.shape[0] - 1
+    """Test MSE, CE and accuracy of one network on one test set, item by item: ``items`` are
+    the test items' CSR rows in test order; with ``average`` (a streamed test only), of its
+    outputs averaged by leak ``out_leak``."""
+    m = items.shape[0]
     h = b1.shape[0]
     o = b2.shape[0]
     pre = np.empty(h, np.float32)
@@ -708,51 +752,81 @@ def eval_items(
     Y = np.zeros(o, np.float32)
     sums = np.zeros(3)
     for i in range(m):
-        if wide:
-            forward_w1_wide(pre, W1T, b1, ptr, idx, val, i)
-        else:
-            forward_w1_csr(pre, W1T, b1, ptr, idx, val, i)
-        if streamed:
-            for j in range(h):
-                e = F0 if resets[i, group[j]] else leak[j]
-                H[j] = leaky(H[j], relu(pre[j]), e, F1 - e)
-        else:
-            for j in range(h):
-                H[j] = relu(pre[j])
-        logits(z, W2, b2, H)
-        if average and streamed:
-            average_outputs_step(Y, z, ez, out_kind, resets[i, 0], out_leak)
-            averaged_metrics_add(Y, tgt, i, lab[i], classify, sums)
-        else:
-            metrics_add(z, ez, tgt, i, lab[i], out_kind, classify, sums)
-    out[0] = sums[0] / (m * o)
-    out[1] = sums[1] / m if classify else np.nan
-    out[2] = sums[2] / m if classify else np.nan
+        first_layer(pre, W1T, b1, ptr, idx, val, items[i], wide)
+        score_item(pre, i, H, z, ez, Y, W2, b2, leak, resets, streamed, group, tgt, lab,
+                   out_kind, classify, average, out_leak, sums)  # fmt: skip
+    mean_scores(sums, m, o, classify, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+def eval_shared(
+    ptr, idx, val, units, slots, W1T, b1, W2, b2, leak, resets, streamed, group, tgts, labs,
+    out_kind, classify, average, out_leak, wide, out,
+):  # fmt: skip
+    """:func:`eval_items` for several test sets of one network (rows ``r`` of the per-row
+    arrays): the first layer once for each of their distinct items ``units`` (CSR rows),
+    then each test set in its own order, ``slots[r, i]`` naming the unit of its item ``i``.
+
+    Why: a shared training's plain and streamed tests (and the averaging controls) are the
+    same test items in other orders, and the first layer is nearly all of the work. The
+    sums of each item are those of :func:`eval_items`, so the metrics are the same.
+    """
+    m = slots.shape[1]
+    h = b1.shape[0]
+    o = b2.shape[0]
+    pre = np.empty((units.shape[0], h), np.float32)
+    for u in range(units.shape[0]):
+        first_layer(pre[u], W1T, b1, ptr, idx, val, units[u], wide)
+    z = np.empty(o, np.float32)
+    ez = np.empty(o, np.float32)
+    for r in range(slots.shape[0]):
+        H = np.zeros(h, np.float32)
+        Y = np.zeros(o, np.float32)
+        sums = np.zeros(3)
+        for i in range(m):
+            score_item(pre[slots[r, i]], i, H, z, ez, Y, W2, b2, leak[r], resets[r],
+                       streamed[r], group, tgts[r], labs[r], out_kind, classify, average[r],
+                       out_leak[r], sums)  # fmt: skip
+        mean_scores(sums, m, o, classify, out[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def eval_chunk(ptr, idx, val, src, nets, rows, W1T, b1, W2, b2, leak, resets, streamed, group,
-               tgts, labs, out_kind, classify, average, out_leak, wide, W1pad, out):  # fmt: skip
-    """Evaluate networks ``nets`` (rows ``rows`` of the group's per-network arrays, which
-    include the test-time leaks ``leak``, ``average`` and ``out_leak``).
+def eval_chunk(ptr, idx, val, items, gnets, row_ptr, unit_ptr, units, slots, nets, W1T, b1, W2,
+               b2, leak, resets, streamed, group, tgts, labs, out_kind, classify, average,
+               out_leak, wide, W1pad, out):  # fmt: skip
+    """Evaluate the group's networks ``gnets`` (indices into its networks ``nets``): the
+    rows ``row_ptr[g]:row_ptr[g + 1]`` of the per-row arrays are network ``nets[g]``'s test
+    sets (``items``: their CSR rows; the row arrays include the test-time leaks ``leak``,
+    ``average`` and ``out_leak``); ``out`` gets one line per row, in row order.
 
-    ``ptr [u, m + 1]`` holds the CSR row pointers of each evaluation array ``X[u]`` into the
-    shared ``idx``/``val``. Each network's ``W1T`` is first copied into ``W1pad`` (rows
-    padded and aligned to 64 bytes, :func:`forward_w1_wide`; ``wide`` picks the first
-    layer's kernel, :func:`eval_items`); the copy of a 784 x 392 ``W1T`` takes about 55 us,
-    a quarter of a percent of an MNIST evaluation.
+    A network with one test set is evaluated item by item (:func:`eval_items`); one with
+    several computes its first layer once per distinct item, ``units[unit_ptr[g]:unit_ptr[g
+    + 1]]``, with ``slots`` naming them per row (:func:`eval_shared`). Each network's ``W1T``
+    is first copied into ``W1pad`` (rows padded and aligned to 64 bytes,
+    :func:`forward_w1_wide`); the copy of a 784 x 392 ``W1T`` takes about 55 us, a quarter of
+    a percent of an MNIST evaluation.
     """
     d, h = W1T.shape[1], W1T.shape[2]
-    for q in range(nets.size):
-        k = nets[q]
-        r = rows[q]
+    for q in range(gnets.size):
+        g = gnets[q]
+        k = nets[g]
         for i in range(d):
             for j in range(h):
                 W1pad[i, j] = W1T[k, i, j]
-        eval_items(
-            ptr[src[r]], idx, val, W1pad, b1[k], W2[k], b2[k], leak[r], resets[r], streamed[r],
-            group, tgts[r], labs[r], out_kind, classify, average[r], out_leak[r], wide, out[q],
-        )  # fmt: skip
+        r0, r1 = row_ptr[g], row_ptr[g + 1]
+        if r1 - r0 == 1:
+            eval_items(
+                ptr, idx, val, items[r0], W1pad, b1[k], W2[k], b2[k], leak[r0], resets[r0],
+                streamed[r0], group, tgts[r0], labs[r0], out_kind, classify, average[r0],
+                out_leak[r0], wide, out[r0],
+            )  # fmt: skip
+        else:
+            eval_shared(
+                ptr, idx, val, units[unit_ptr[g] : unit_ptr[g + 1]], slots[r0:r1], W1pad,
+                b1[k], W2[k], b2[k], leak[r0:r1], resets[r0:r1], streamed[r0:r1], group,
+                tgts[r0:r1], labs[r0:r1], out_kind, classify, average[r0:r1],
+                out_leak[r0:r1], wide, out[r0:r1],
+            )  # fmt: skip
 
 
 @njit(cache=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from smoothlearn.contract import Curves, Metrics, Observer, Prepared
+from smoothlearn.contract import Curves, Metrics, Prepared, SharedTests
 from smoothlearn.engine.arrays import csr
 from smoothlearn.engine.baselines import (
     add_metrics,
@@ -50,7 +50,7 @@ from smoothlearn.engine.baselines import (
 )
 from smoothlearn.engine.codes import JIT, LOSSES, OPTIMIZERS, OUTPUTS, SGD
 from smoothlearn.engine.kernels import forward_w1_csr, sigmoid
-from smoothlearn.engine.schedule import Schedule, for_members
+from smoothlearn.engine.schedule import Schedule
 from smoothlearn.lstmcell import init_lstm_params
 
 _EVAL_TILE = 64  # test items whose input products are taken before their recurrence
@@ -425,8 +425,8 @@ class _LSTMSchedule(Schedule):
         if not self.wanted(step):
             return
         self.points[0].append((step, *_evaluate_kernel(self.runs[0], self.P, self.test_rows)))
-        if self.observe is not None:
-            self.observe(0, step, functools.partial(_evaluate_other, P=self.P))
+        if self.shared_tests is not None:
+            self.shared_tests.report(0, step, functools.partial(_evaluate_other, P=self.P))
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         return _torch_params(self.P)
@@ -437,10 +437,11 @@ def _evaluate_other(other: Prepared, P: tuple[np.ndarray, ...]) -> Metrics:
     return _evaluate_kernel(other, P, csr(other.X_eval))
 
 
-def _train_one(run: LSTMRun, train_rows: tuple[np.ndarray, ...], observe: Observer | None,
+def _train_one(run: LSTMRun, train_rows: tuple[np.ndarray, ...],
+               shared_tests: SharedTests | None,
                progress: Callable[[int], None]) -> Curves:
     schedule = _LSTMSchedule(run, train_rows)
-    schedule.observe = observe
+    schedule.shared_tests = shared_tests
     return schedule.run(progress)[0]
 
 
@@ -448,12 +449,16 @@ def train_lstm_many(
     runs: Sequence[LSTMRun],
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
-    observe: Observer | None = None,
+    shared_tests: SharedTests | None = None,
 ) -> list[Curves]:
     """Train LSTM runs, one network per thread (``threads`` at a time; default all cores);
-    ``progress(n)`` receives the steps completed (thread-safe); ``observe`` sees each
-    evaluation point (:data:`~smoothlearn.contract.Observer`; ``k`` indexes ``runs``)."""
-    jobs = [functools.partial(_train_one, r, csr(r.prep.X), for_members(observe, [k]))
+    ``progress(n)`` receives the steps completed (thread-safe); ``shared_tests`` are scored
+    at each evaluation point (:class:`~smoothlearn.contract.SharedTests`; ``k`` indexes
+    ``runs``)."""
+    def tests_of(k: int) -> SharedTests | None:
+        return None if shared_tests is None else shared_tests.for_members([k])
+
+    jobs = [functools.partial(_train_one, r, csr(r.prep.X), tests_of(k))
             for k, r in enumerate(runs)]
     return train_on_threads(jobs, threads, progress)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from smoothlearn.contract import Curves, Observer, Prepared
+from smoothlearn.contract import Curves, Prepared, SharedTests
 
 #: Longest stretch of steps per kernel call, so ``progress`` is called regularly.
 MAX_CHUNK_STEPS = 4096
@@ -18,7 +18,7 @@ class Schedule:
 
     Subclasses set ``runs``, ``T``, ``eval_sets``, ``points``, ``alive`` and ``stop`` (numpy,
     up to date after each ``train`` call) and implement ``train``, ``evaluate``, ``params``;
-    ``evaluate`` calls ``observe`` where the subclass supports it.
+    ``evaluate`` scores ``shared_tests`` where the subclass supports it.
     """
 
     runs: Sequence[Prepared]
@@ -27,8 +27,8 @@ class Schedule:
     points: list[list[tuple[int, float, float, float]]]
     alive: np.ndarray
     stop: np.ndarray
-    #: Sees each evaluation point where a subclass supports it (``contract.Observer``).
-    observe: Observer | None = None
+    #: More test sets scored at each evaluation point where a subclass supports it.
+    shared_tests: SharedTests | None = None
 
     def train(self, s0: int, s1: int) -> int:
         raise NotImplementedError
@@ -82,10 +82,3 @@ class Schedule:
                 )
             )
         return curves
-
-
-def for_members(observe: Observer | None, members: Sequence[int]) -> Observer | None:
-    """``observe`` for a group of runs ``members`` (its run ``k`` is ``members[k]``)."""
-    if observe is None:
-        return None
-    return lambda k, step, evaluate: observe(members[k], step, evaluate)
