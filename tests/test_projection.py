@@ -230,3 +230,29 @@ def test_each_architecture_is_probed_before_a_second_kind_of_another() -> None:
     order = projection.probe_order({mlp_a: 600_000, mlp_b: 500_000, conv: 100_000})
     assert order == [mlp_a, conv, mlp_b]
     assert projection.probe_order({mlp_a: 1, conv: 2}) == [conv, mlp_a]
+
+
+def test_a_rate_separates_steps_from_points_and_scales_points_to_the_whole_test_set(
+        monkeypatch) -> None:
+    """The probes score a few test items (an LSTM's point on 10,000 items once drowned its
+    probe steps); a point's cost is scaled to the run's test set."""
+    seen = []
+
+    def fake_probe(config, engine, steps=None, every=None, items=None):
+        seen.append(items)
+        points = steps // every + 1
+        return 0.25 + steps * 1e-3 + points * items * 2e-5  # per run, step, point and item
+
+    monkeypatch.setattr(projection, "_probe", fake_probe)
+    monkeypatch.setattr(projection, "test_items", lambda config: 10_000)
+    rate = projection.measure_rate(make_config(**SMALL), probe_steps=200, run_steps=5000)
+    assert set(seen) == {projection.PROBE_EVAL_ITEMS} and projection.PROBE_EVAL_ITEMS < 10_000
+    assert rate.step_s == pytest.approx(1e-3)
+    assert rate.eval_s == pytest.approx(10_000 * 2e-5)
+    assert rate.run_s == pytest.approx(0.25)
+
+
+def test_the_test_items_of_a_run_are_its_test_set_or_its_eval_items() -> None:
+    whole = projection.test_items(make_config(**SMALL))
+    assert whole > 7 and projection.test_items(make_config(**SMALL, eval_items=7)) == 7
+    assert projection.test_items(make_config(**SMALL, eval_items=10 * whole)) == whole
