@@ -427,8 +427,6 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
             gb += D[j]
         opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
         opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
-        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
-                               alpha, eps, mom)  # fmt: skip
         n_next = 0
         if step + 1 < order.shape[0]:
             items[0] = order[step + 1]
@@ -439,6 +437,10 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
         else:
             update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, window, n_win, D,
                                items, n_next, Px, mark, dense, dense_next, grad_g, opt, lr,
+                               alpha, eps, mom)  # fmt: skip
+        # ``Wh`` last: its update pass ends on the rows the next step's first backward
+        # product starts from (walked backwards), still in L2 with no ``Wx`` rows between
+        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
                                alpha, eps, mom)  # fmt: skip
         state[1] = 1
     return -1
