@@ -12,10 +12,14 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
   rows of the pixels lit in the kept items (~19% of MNIST pixels each), and the same pass
   takes the next item's input product;
 - the update of ``W_hh`` is fused with the next step's recurrent product (the carried state
-  is known), four rows at a time;
-- the backward products with ``W_hh`` (2.4 MB at h = 392, a little more than a core's L2
-  here) take four rows at a time and alternate direction, so each pass starts on the rows
-  the last one left in cache;
+  is known), four rows and four window steps per pass, the last pass taking the step;
+- the backward products with ``W_hh`` (2.4 MB at h = 392, more than a core's L2) take eight
+  rows at a time and alternate direction, so each pass starts on the rows the last one left
+  in cache; ``W_hh`` is updated last in a step, after ``W_ih``, so that the next step's first
+  backward pass finds the rows its update ended on;
+- the SGD kernels index the 2-D weight arrays in one function, without row views (arrays
+  numba builds and reference-counts) or a call per pass: the ``W_hh`` update took a fifth
+  less time for it (``docs/performance.md``, "LSTM");
 - each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
   ensemble of runs uses every core without sharing caches;
 - evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
@@ -86,12 +90,11 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
         h_out[j] = o * tc
 
 
-
 # ---------------------------------------------------------------- recurrent products
-# ``Wh`` (2.4 MB at h = 392) is a little larger than a core's L2 here, so a pass in the same
-# direction as the last one finds none of it cached; alternating directions finds the rows
-# the last pass ended on. Rows go four at a time, so ``x`` (or ``out``) is loaded once per
-# four rows. Blocks of four rows; ``4h`` rows is always a multiple of four.
+# ``Wh`` (2.4 MB at h = 392) is larger than a core's L2, so a pass in the same direction as
+# the last one finds none of it cached; alternating directions finds the rows the last pass
+# ended on. Rows go four (evaluation) or eight (backward) at a time, so ``x`` (or ``out``) is
+# loaded once per block; ``4h`` rows is always a multiple of four.
 @njit(**JIT)
 def _matvec_add4(W, x, out, reverse):
     """``out += W @ x``, rows in blocks of four, walked backwards when ``reverse``."""
@@ -221,9 +224,10 @@ def _sgd_wh_and_project(W, D, Hs, n, x, out, g, lr):
     ``Hs`` value serves 16 products); the first pass writes the rows' gradient into ``g``
     (``[4, h]`` scratch), the last one adds its steps, takes the SGD step and the next
     recurrent product in one loop, so a window of 10 makes three passes over four rows.
-    Everything is indexed in the 2-D arrays: the row views of the kernel before (one function
-    per pass) cost numba's reference counting on each, and this took 206 µs against its 260 µs
-    on the A.8 shape (AMD EPYC Zen 4, one core, median of 200 calls, side by side).
+    Everything is indexed in the 2-D arrays, in one function: the kernel before took row views
+    (arrays numba builds and reference-counts) in a function call per pass, and took 236 µs a
+    call against 188 µs for this one on the A.8 shape, state after 300 MNIST steps (AMD EPYC
+    Zen 4, one core, medians of 200 calls, side by side, three repeats within 1%).
     """
     H = W.shape[1]
     last = 4 * ((n - 1) // 4)  # the window steps of the last (fused) pass start here
