@@ -119,6 +119,11 @@ def test_mnist_shaped_input_matches():
     assert_same(*_both(hidden=32, bptt=10, **run))
 
 
+def test_a_width_whose_gate_rows_are_not_a_multiple_of_eight_matches():
+    """4 x 7 = 28 gate rows: the backward products' blocks of eight leave four rows over."""
+    assert_same(*_both(hidden=7, bptt=6, lr=0.1, stream_eval=True))
+
+
 def test_divergence_stops_and_marks_the_run():
     fast, ref = _both(loss="ce", lr=1e25, eval_every=1, steps=20)  # the logits overflow
     assert ref.diverged and 1 < ref.steps.size < 21

@@ -12,10 +12,14 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
   rows of the pixels lit in the kept items (~19% of MNIST pixels each), and the same pass
   takes the next item's input product;
 - the update of ``W_hh`` is fused with the next step's recurrent product (the carried state
-  is known), four rows at a time;
-- the backward products with ``W_hh`` (2.4 MB at h = 392, a little more than a core's L2
-  here) take four rows at a time and alternate direction, so each pass starts on the rows
-  the last one left in cache;
+  is known), four rows and four window steps per pass, the last pass taking the step;
+- the backward products with ``W_hh`` (2.4 MB at h = 392, more than a core's L2) take eight
+  rows at a time and alternate direction, so each pass starts on the rows the last one left
+  in cache; ``W_hh`` is updated last in a step, after ``W_ih``, so that the next step's first
+  backward pass finds the rows its update ended on;
+- the SGD kernels index the 2-D weight arrays in one function, without row views (arrays
+  numba builds and reference-counts) or a call per pass: the ``W_hh`` update took a fifth
+  less time for it (``docs/performance.md``, "LSTM");
 - each network's weights stay with one thread (``nogil`` kernels, a thread per network), so an
   ensemble of runs uses every core without sharing caches;
 - evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
@@ -45,6 +49,7 @@ from smoothlearn.engine.baselines import (
     opt_update,
     output_loss,
     project,
+    scatter,
     train_on_threads,
     update_and_project,
 )
@@ -85,12 +90,11 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
         h_out[j] = o * tc
 
 
-
 # ---------------------------------------------------------------- recurrent products
-# ``Wh`` (2.4 MB at h = 392) is a little larger than a core's L2 here, so a pass in the same
-# direction as the last one finds none of it cached; alternating directions finds the rows
-# the last pass ended on. Rows go four at a time, so ``x`` (or ``out``) is loaded once per
-# four rows. Blocks of four rows; ``4h`` rows is always a multiple of four.
+# ``Wh`` (2.4 MB at h = 392) is larger than a core's L2, so a pass in the same direction as
+# the last one finds none of it cached; alternating directions finds the rows the last pass
+# ended on. Rows go four (evaluation) or eight (backward) at a time, so ``x`` (or ``out``) is
+# loaded once per block; ``4h`` rows is always a multiple of four.
 @njit(**JIT)
 def _matvec_add4(W, x, out, reverse):
     """``out += W @ x``, rows in blocks of four, walked backwards when ``reverse``."""
@@ -112,16 +116,30 @@ def _matvec_add4(W, x, out, reverse):
 
 
 @njit(**JIT)
-def _matvec_t4(W, d, out, reverse):
-    """``out = W.T @ d``, rows in blocks of four, walked backwards when ``reverse``."""
+def _matvec_t8(W, d, out, reverse):
+    """``out = W.T @ d``, rows in blocks of eight (walked backwards when ``reverse``), then
+    the last ``rows % 8`` rows one at a time.
+
+    The backward pass's product: ``bptt - 1`` of them a step, each streaming ``Wh`` (2.46 MB)
+    from L3. Eight rows per pass load and store ``out`` half as often as four: 39.4 against
+    43.5 µs a product on the A.8 shape (AMD EPYC Zen 4, one core). Rows are indexed in the
+    2-D array, not taken as row views: numba counts references to every view it makes.
+    """
     out[:] = 0
-    blocks = W.shape[0] // 4
+    H = out.shape[0]
+    blocks = W.shape[0] // 8
     for b in range(blocks):
-        r = 4 * (blocks - 1 - b) if reverse else 4 * b
+        r = 8 * (blocks - 1 - b) if reverse else 8 * b
         c0, c1, c2, c3 = d[r], d[r + 1], d[r + 2], d[r + 3]
-        w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
-        for j in range(out.shape[0]):
-            out[j] += c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j]
+        c4, c5, c6, c7 = d[r + 4], d[r + 5], d[r + 6], d[r + 7]
+        for j in range(H):
+            out[j] += ((c0 * W[r, j] + c1 * W[r + 1, j] + c2 * W[r + 2, j] + c3 * W[r + 3, j])
+                       + (c4 * W[r + 4, j] + c5 * W[r + 5, j] + c6 * W[r + 6, j]
+                          + c7 * W[r + 7, j]))  # fmt: skip
+    for r in range(8 * blocks, W.shape[0]):
+        c = d[r]
+        for j in range(H):
+            out[j] += c * W[r, j]
 
 
 # ---------------------------------------------------------------- training
@@ -167,12 +185,12 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
     ``h_next`` is the carried state the next step starts from, so its recurrent product is
     taken while each updated row is in cache. ``grad`` is ``[4, h]`` scratch.
     """
+    if opt == SGD:
+        _sgd_wh_and_project(Wh, D, Hs, n_win, h_next, zh, grad, lr)
+        return
     H = Wh.shape[1]
     for r in range(0, Wh.shape[0], 4):
         _gradient_rows4(D, r, Hs, n_win, grad)
-        if opt == SGD:  # update and product in one loop over the four rows
-            _sgd_rows4_and_project(Wh, r, grad, lr, h_next, zh)
-            continue
         for i in range(4):
             row = Wh[r + i]
             opt_update(row, grad[i], sq[r + i], buf[r + i], opt, lr, alpha, eps, momentum)
@@ -183,23 +201,137 @@ def _update_wh_and_project(Wh, sq, buf, D, Hs, n_win, h_next, zh, grad, opt, lr,
 
 
 @njit(**JIT)
-def _sgd_rows4_and_project(W, r, grad, lr, x, out):
-    """``W[r + i] -= lr grad[i]``, then ``out[r + i] = W[r + i] . x`` (i < 4), in one loop."""
-    w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
-    g0, g1, g2, g3 = grad[0], grad[1], grad[2], grad[3]
-    a0 = a1 = a2 = a3 = np.float32(0.0)
-    for j in range(x.shape[0]):
-        xj = x[j]
-        v0 = w0[j] - lr * g0[j]
-        v1 = w1[j] - lr * g1[j]
-        v2 = w2[j] - lr * g2[j]
-        v3 = w3[j] - lr * g3[j]
-        w0[j], w1[j], w2[j], w3[j] = v0, v1, v2, v3
-        a0 += v0 * xj
-        a1 += v1 * xj
-        a2 += v2 * xj
-        a3 += v3 * xj
-    out[r], out[r + 1], out[r + 2], out[r + 3] = a0, a1, a2, a3
+def _steps4(D, r, k, n):
+    """The window steps ``k .. k + 3`` (absent ones past ``n`` repeat step ``k``) and their
+    coefficients ``D[step, r + i]`` (i < 4; 0 for an absent step: ``+ 0 * h`` changes no sum,
+    ``Hs`` is finite)."""
+    m = min(4, n - k)
+    z = np.float32(0.0)
+    k1, k2, k3 = k + 1 if m > 1 else k, k + 2 if m > 2 else k, k + 3 if m > 3 else k
+    a = (D[k, r], D[k, r + 1], D[k, r + 2], D[k, r + 3])
+    b = (D[k1, r], D[k1, r + 1], D[k1, r + 2], D[k1, r + 3]) if m > 1 else (z, z, z, z)
+    c = (D[k2, r], D[k2, r + 1], D[k2, r + 2], D[k2, r + 3]) if m > 2 else (z, z, z, z)
+    e = (D[k3, r], D[k3, r + 1], D[k3, r + 2], D[k3, r + 3]) if m > 3 else (z, z, z, z)
+    return (k, k1, k2, k3), a, b, c, e
+
+
+@njit(**JIT)
+def _sgd_wh_and_project(W, D, Hs, n, x, out, g, lr):
+    """SGD step ``W -= lr sum_k D[k] (x) Hs[k]`` (k < n), fused with ``out = W x``.
+
+    ``dWh`` is a rank-``bptt`` update, ~6 M multiply-adds a step at h = 392, the largest
+    arithmetic of the step. Four rows of ``W`` take four window steps per pass (each loaded
+    ``Hs`` value serves 16 products); the first pass writes the rows' gradient into ``g``
+    (``[4, h]`` scratch), the last one adds its steps, takes the SGD step and the next
+    recurrent product in one loop, so a window of 10 makes three passes over four rows.
+    Everything is indexed in the 2-D arrays, in one function: the kernel before took row views
+    (arrays numba builds and reference-counts) in a function call per pass, and took 236 µs a
+    call against 188 µs for this one on the A.8 shape, state after 300 MNIST steps (AMD EPYC
+    Zen 4, one core, medians of 200 calls, side by side, three repeats within 1%).
+    """
+    H = W.shape[1]
+    last = 4 * ((n - 1) // 4)  # the window steps of the last (fused) pass start here
+    for r in range(0, W.shape[0], 4):
+        for k in range(0, last, 4):
+            (k0, k1, k2, k3), a, b, c, e = _steps4(D, r, k, n)
+            if k == 0:
+                for j in range(H):
+                    x0, x1, x2, x3 = Hs[k0, j], Hs[k1, j], Hs[k2, j], Hs[k3, j]
+                    g[0, j] = a[0] * x0 + b[0] * x1 + c[0] * x2 + e[0] * x3
+                    g[1, j] = a[1] * x0 + b[1] * x1 + c[1] * x2 + e[1] * x3
+                    g[2, j] = a[2] * x0 + b[2] * x1 + c[2] * x2 + e[2] * x3
+                    g[3, j] = a[3] * x0 + b[3] * x1 + c[3] * x2 + e[3] * x3
+            else:
+                for j in range(H):
+                    x0, x1, x2, x3 = Hs[k0, j], Hs[k1, j], Hs[k2, j], Hs[k3, j]
+                    g[0, j] += a[0] * x0 + b[0] * x1 + c[0] * x2 + e[0] * x3
+                    g[1, j] += a[1] * x0 + b[1] * x1 + c[1] * x2 + e[1] * x3
+                    g[2, j] += a[2] * x0 + b[2] * x1 + c[2] * x2 + e[2] * x3
+                    g[3, j] += a[3] * x0 + b[3] * x1 + c[3] * x2 + e[3] * x3
+        (k0, k1, k2, k3), a, b, c, e = _steps4(D, r, last, n)
+        partial = last > 0  # earlier passes left their sum in ``g``
+        s0 = s1 = s2 = s3 = np.float32(0.0)
+        for j in range(H):
+            x0, x1, x2, x3 = Hs[k0, j], Hs[k1, j], Hs[k2, j], Hs[k3, j]
+            t0 = a[0] * x0 + b[0] * x1 + c[0] * x2 + e[0] * x3
+            t1 = a[1] * x0 + b[1] * x1 + c[1] * x2 + e[1] * x3
+            t2 = a[2] * x0 + b[2] * x1 + c[2] * x2 + e[2] * x3
+            t3 = a[3] * x0 + b[3] * x1 + c[3] * x2 + e[3] * x3
+            if partial:
+                t0, t1, t2, t3 = g[0, j] + t0, g[1, j] + t1, g[2, j] + t2, g[3, j] + t3
+            v0 = W[r, j] - lr * t0
+            v1 = W[r + 1, j] - lr * t1
+            v2 = W[r + 2, j] - lr * t2
+            v3 = W[r + 3, j] - lr * t3
+            W[r, j], W[r + 1, j], W[r + 2, j], W[r + 3, j] = v0, v1, v2, v3
+            xj = x[j]
+            s0 += v0 * xj
+            s1 += v1 * xj
+            s2 += v2 * xj
+            s3 += v3 * xj
+        out[r], out[r + 1], out[r + 2], out[r + 3] = s0, s1, s2, s3
+
+
+@njit(**JIT)
+def _sgd_wx_and_project(Wx, rows, window, n_win, D, items, n_next, Px, mark, dense,
+                        dense_next, grad, lr):
+    """SGD step of ``Wx`` (``dWx[p] = sum_k x_k[p] D[k]`` over the window's items), fused
+    with the next item's product ``Px[0] = Wx.T x_next``: SGD's case of
+    :func:`~.baselines.update_and_project`, its sums grouped as there.
+
+    Only the rows of pixels lit in the window or the next item are visited (~250 and ~150 of
+    784 on MNIST). A row's non-zero coefficients go four per pass into ``grad`` (L1 scratch);
+    the last pass takes the step and adds the updated row to the product in the same loop,
+    indexed in the 2-D arrays (no row views, whose reference counts numba keeps): 120 µs a
+    call against 197 µs for the shared kernel on the A.8 shape, state after 300 MNIST steps
+    (AMD EPYC Zen 4, one core, medians of 200 calls).
+    """
+    indptr, indices, values = rows
+    scatter(indptr, indices, values, window, n_win, dense, mark, True)
+    scatter(indptr, indices, values, items, n_next, dense_next, mark, True)
+    if n_next > 0:
+        Px[0] = 0
+    G = Wx.shape[1]
+    ks = np.empty(n_win + 3, np.int64)
+    cs = np.zeros(n_win + 3, np.float32)
+    for p in range(Wx.shape[0]):
+        if mark[p] == 0:
+            continue
+        m = 0
+        for k in range(n_win):
+            if dense[k, p] != 0:
+                ks[m], cs[m] = k, dense[k, p]
+                m += 1
+        x = dense_next[0, p] if n_next > 0 else np.float32(0.0)
+        if m == 0:  # lit in the next item only: no gradient
+            for j in range(G):
+                Px[0, j] += x * Wx[p, j]
+            continue
+        for q in range(m, m + 3):  # absent terms: coefficient 0 on the first row
+            ks[q], cs[q] = ks[0], 0
+        last = 4 * ((m - 1) // 4)
+        for q in range(0, last, 4):
+            k0, k1, k2, k3 = ks[q], ks[q + 1], ks[q + 2], ks[q + 3]
+            c0, c1, c2, c3 = cs[q], cs[q + 1], cs[q + 2], cs[q + 3]
+            if q == 0:
+                for j in range(G):
+                    grad[j] = c0 * D[k0, j] + c1 * D[k1, j] + c2 * D[k2, j] + c3 * D[k3, j]
+            else:
+                for j in range(G):
+                    grad[j] += c0 * D[k0, j] + c1 * D[k1, j] + c2 * D[k2, j] + c3 * D[k3, j]
+        k0, k1, k2, k3 = ks[last], ks[last + 1], ks[last + 2], ks[last + 3]
+        c0, c1, c2, c3 = cs[last], cs[last + 1], cs[last + 2], cs[last + 3]
+        partial, lit_next = last > 0, x != 0  # an unlit pixel adds nothing (0 * inf is NaN)
+        for j in range(G):
+            t = c0 * D[k0, j] + c1 * D[k1, j] + c2 * D[k2, j] + c3 * D[k3, j]
+            if partial:
+                t = grad[j] + t
+            v = Wx[p, j] - lr * t
+            Wx[p, j] = v
+            if lit_next:
+                Px[0, j] += x * v
+    scatter(indptr, indices, values, window, n_win, dense, mark, False)
+    scatter(indptr, indices, values, items, n_next, dense_next, mark, False)
 
 
 @njit(**JIT)
@@ -220,7 +352,7 @@ def _backward(acts, TC, Cprev, Wh, dh, n_win, D):
             D[k, 3 * H + j] = dh[j] * tc * o * (one - o)
             dc[j] = dcj * f
         if k > 0:  # the oldest kept step's input state is a constant: no gradient past it
-            _matvec_t4(Wh, D[k], dh, (n_win - 1 - k) % 2 == 0)
+            _matvec_t8(Wh, D[k], dh, (n_win - 1 - k) % 2 == 0)
 
 
 @njit(**JIT)
@@ -301,15 +433,21 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
             gb += D[j]
         opt_update(bi, gb, SQ[2], BUF[2], opt, lr, alpha, eps, mom)
         opt_update(bh, gb, SQ[3], BUF[3], opt, lr, alpha, eps, mom)
-        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
-                               alpha, eps, mom)  # fmt: skip
         n_next = 0
         if step + 1 < order.shape[0]:
             items[0] = order[step + 1]
             n_next = 1
-        update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, window, n_win, D, items,
-                           n_next, Px, mark, dense, dense_next, grad_g, opt, lr, alpha, eps,
-                           mom)  # fmt: skip
+        if opt == SGD:
+            _sgd_wx_and_project(Wx, (indptr, indices, values), window, n_win, D, items, n_next,
+                                Px, mark, dense, dense_next, grad_g, lr)
+        else:
+            update_and_project(Wx, SQ[0], BUF[0], indptr, indices, values, window, n_win, D,
+                               items, n_next, Px, mark, dense, dense_next, grad_g, opt, lr,
+                               alpha, eps, mom)  # fmt: skip
+        # ``Wh`` last: its update pass ends on the rows the next step's first backward
+        # product starts from (walked backwards), still in L2 with no ``Wx`` rows between
+        _update_wh_and_project(Wh, SQ[1], BUF[1], D, Hin, n_win, hs, zh, grad4, opt, lr,
+                               alpha, eps, mom)  # fmt: skip
         state[1] = 1
     return -1
 
