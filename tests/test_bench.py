@@ -158,7 +158,8 @@ def test_differing_stores_are_not_called_identical(tmp_path):
 
 
 def test_the_full_grid_is_a_minute_of_work_and_quick_is_small():
-    assert executors.executor_grid(False, mnist=True) == executors.ExecutorGrid("fig2", 2)
+    assert executors.executor_grid(False, mnist=True) == executors.ExecutorGrid("fig2", 3)
+    assert len(executors.executor_grid(False, mnist=True).configs()) == 90
     assert len(executors.executor_grid(False, mnist=False).configs()) == 2000
     assert len(executors.executor_grid(True, mnist=True).configs()) <= 100
 
