@@ -15,6 +15,7 @@ weights are compared after 30 steps within 1e-4, 1% of one normalised step
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -184,3 +185,48 @@ def test_run_many_sends_lstm_and_minibatch_runs_to_the_compiled_trainers(monkeyp
     fast = runs.run_many(configs, engine="fast", threads=1)
     for a, b in zip(fast, reference, strict=True):
         assert_same(a, b)
+
+
+def _reordered(prep: Prepared, seed: int, streamed: bool) -> Prepared:
+    """The same test items in another order, streamed or each item alone."""
+    order = np.random.default_rng(seed).permutation(prep.X_eval.shape[0])
+    return replace(prep, X_eval=prep.X_eval[order], targets_eval=prep.targets_eval[order],
+                   labels_eval=prep.labels_eval[order],
+                   eval_resets=prep.eval_resets if streamed else None)  # fmt: skip
+
+
+@pytest.mark.parametrize("hidden", [13, 16])
+def test_test_streams_scored_together_equal_each_scored_alone(hidden):
+    """One pass over ``W_hh`` for several test streams (two at a time, an odd one alone, a
+    memory-off one with no recurrence) gives each stream its numbers alone, bit for bit."""
+    from smoothlearn.engine import lstm
+
+    prep = make_run(stream_eval=True, d=20)
+    schedule = lstm._LSTMSchedule(LSTMRun(prep, hidden, 4, 3), lstm.csr(prep.X))
+    schedule.train(0, 120)
+    tests = [prep, _reordered(prep, 1, True), _reordered(prep, 2, False),
+             _reordered(prep, 3, True)]  # fmt: skip
+    alone = [lstm._evaluate_kernel(t, schedule.P) for t in tests]
+    assert lstm._TestStreams(tests).evaluate(schedule.P) == alone
+    assert len(set(alone)) == len(alone)  # the orders really give different numbers
+
+
+def test_a_shared_training_scores_its_extra_test_streams_as_separate_trainings_would():
+    """Through :class:`SharedTests`: the extra streams of the same length join the run's own
+    evaluation pass, one of another length is scored on its own, each as if trained alone."""
+    from smoothlearn.contract import SharedTests
+
+    prep = make_run(stream_eval=True, lr=0.1)
+    shorter = replace(prep, X_eval=prep.X_eval[:17], targets_eval=prep.targets_eval[:17],
+                      labels_eval=prep.labels_eval[:17], eval_resets=prep.eval_resets[:17])
+    others = [_reordered(prep, 5, True), shorter]
+    seen: dict[int, list] = {}
+    tests = SharedTests({0: others}, lambda k, step, metrics: seen.setdefault(k, []).append(
+        (step, *metrics)))  # fmt: skip
+    own = train_lstm_many([LSTMRun(prep, 7, 4, 3)], 1, shared_tests=tests)[0]
+    for j, other in enumerate(others):
+        alone = train_lstm_fast(other, 7, 4, 3)
+        assert [s for s, *_ in seen[0]] == own.steps.tolist()
+        np.testing.assert_array_equal([m[1 + j] for m in seen[0]],
+                                      np.stack([alone.test_mse, alone.test_ce,
+                                                alone.test_acc], axis=1))  # fmt: skip

@@ -24,7 +24,10 @@ What makes it fast on a CPU, with the reference's arithmetic (float32, other sum
   ensemble of runs uses every core without sharing caches;
 - evaluation takes a tile of test items' input products from their CSR rows (eight ``Wx``
   rows per pass, the per-sample engine's ``forward_w1_csr``), then runs the recurrence
-  (streamed) or the single step (memory off) over the tile.
+  (streamed) or the single step (memory off) over the tile; a training scored on several
+  test streams (Fig A.8: its training order and one common random order) runs them in one
+  pass, reading ``W_hh`` once per item for two streams (1.19x on A.8's two streams,
+  ``benchmarks/bench_lstm_eval.py``), each stream's sums as when scored alone.
 
 The floor is the backward pass: ``bptt - 1`` sequential products with ``W_hh`` per step.
 Cross-checked against the reference in ``tests/test_engine_lstm.py``.
@@ -59,6 +62,9 @@ from smoothlearn.engine.schedule import Schedule
 from smoothlearn.lstmcell import init_lstm_params
 
 _EVAL_TILE = 64  # test items whose input products are taken before their recurrence
+#: The evaluation's recurrent products: sums in a fixed order (FMA contraction only), so a
+#: stream scored with another gets the numbers it gets alone.
+_IN_ORDER = {**JIT, "fastmath": {"contract"}}
 
 __all__ = ["LSTMRun", "train_lstm_fast", "train_lstm_many"]
 
@@ -93,26 +99,81 @@ def _lstm_cell(gates, c_prev, c_out, h_out, acts, tanh_c):
 # ---------------------------------------------------------------- recurrent products
 # ``Wh`` (2.4 MB at h = 392) is larger than a core's L2, so a pass in the same direction as
 # the last one finds none of it cached; alternating directions finds the rows the last pass
-# ended on. Rows go four (evaluation) or eight (backward) at a time, so ``x`` (or ``out``) is
-# loaded once per block; ``4h`` rows is always a multiple of four.
-@njit(**JIT)
-def _matvec_add4(W, x, out, reverse):
-    """``out += W @ x``, rows in blocks of four, walked backwards when ``reverse``."""
-    blocks = W.shape[0] // 4
+# ended on. Rows go eight at a time, so ``out`` (or the state) is loaded once per block.
+@njit(**_IN_ORDER)
+def _recurrent_one(WhT, h, out, reverse):
+    """``out = Wh @ h`` from ``WhT`` (``Wh`` transposed: a row per state unit), eight rows
+    per pass over ``out``, the blocks walked backwards when ``reverse``, then the last
+    ``h % 8`` rows.
+
+    The evaluation's product. Each ``out[g]`` adds its products one by one in a fixed order
+    (no reassociation), so :func:`_recurrent_two` gives every stream the same sums bit for
+    bit, at any vector width.
+    """
+    out[:] = 0
+    blocks = WhT.shape[0] // 8
     for b in range(blocks):
-        r = 4 * (blocks - 1 - b) if reverse else 4 * b
-        w0, w1, w2, w3 = W[r], W[r + 1], W[r + 2], W[r + 3]
-        a0 = a1 = a2 = a3 = np.float32(0.0)
-        for j in range(x.shape[0]):
-            xj = x[j]
-            a0 += w0[j] * xj
-            a1 += w1[j] * xj
-            a2 += w2[j] * xj
-            a3 += w3[j] * xj
-        out[r] += a0
-        out[r + 1] += a1
-        out[r + 2] += a2
-        out[r + 3] += a3
+        j = 8 * (blocks - 1 - b) if reverse else 8 * b
+        c0, c1, c2, c3 = h[j], h[j + 1], h[j + 2], h[j + 3]
+        c4, c5, c6, c7 = h[j + 4], h[j + 5], h[j + 6], h[j + 7]
+        for g in range(out.shape[0]):
+            a = out[g]
+            a += WhT[j, g] * c0
+            a += WhT[j + 1, g] * c1
+            a += WhT[j + 2, g] * c2
+            a += WhT[j + 3, g] * c3
+            a += WhT[j + 4, g] * c4
+            a += WhT[j + 5, g] * c5
+            a += WhT[j + 6, g] * c6
+            a += WhT[j + 7, g] * c7
+            out[g] = a
+    for j in range(8 * blocks, WhT.shape[0]):
+        c = h[j]
+        for g in range(out.shape[0]):
+            out[g] += WhT[j, g] * c
+
+
+@njit(**_IN_ORDER)
+def _recurrent_two(WhT, h, k, out_h, out_k, reverse):
+    """:func:`_recurrent_one` for two test streams' states at once: ``Wh`` is streamed from
+    L3 once for both (the evaluation's cost per item), each sum as :func:`_recurrent_one`'s."""
+    out_h[:] = 0
+    out_k[:] = 0
+    blocks = WhT.shape[0] // 8
+    for b in range(blocks):
+        j = 8 * (blocks - 1 - b) if reverse else 8 * b
+        c0, c1, c2, c3 = h[j], h[j + 1], h[j + 2], h[j + 3]
+        c4, c5, c6, c7 = h[j + 4], h[j + 5], h[j + 6], h[j + 7]
+        d0, d1, d2, d3 = k[j], k[j + 1], k[j + 2], k[j + 3]
+        d4, d5, d6, d7 = k[j + 4], k[j + 5], k[j + 6], k[j + 7]
+        for g in range(out_h.shape[0]):
+            w0, w1, w2, w3 = WhT[j, g], WhT[j + 1, g], WhT[j + 2, g], WhT[j + 3, g]
+            w4, w5, w6, w7 = WhT[j + 4, g], WhT[j + 5, g], WhT[j + 6, g], WhT[j + 7, g]
+            a = out_h[g]
+            a += w0 * c0
+            a += w1 * c1
+            a += w2 * c2
+            a += w3 * c3
+            a += w4 * c4
+            a += w5 * c5
+            a += w6 * c6
+            a += w7 * c7
+            out_h[g] = a
+            e = out_k[g]
+            e += w0 * d0
+            e += w1 * d1
+            e += w2 * d2
+            e += w3 * d3
+            e += w4 * d4
+            e += w5 * d5
+            e += w6 * d6
+            e += w7 * d7
+            out_k[g] = e
+    for j in range(8 * blocks, WhT.shape[0]):
+        c, d = h[j], k[j]
+        for g in range(out_h.shape[0]):
+            out_h[g] += WhT[j, g] * c
+            out_k[g] += WhT[j, g] * d
 
 
 @njit(**JIT)
@@ -455,39 +516,64 @@ def _train_steps(indptr, indices, values, targets, labels, order, start, stop, P
 # ---------------------------------------------------------------- evaluation
 @njit(**JIT)
 def _evaluate(csr, targets, labels, streamed, P, output, classify):
-    """Mean test MSE, CE and accuracy over the test items (``csr`` rows of ``X_eval``),
-    streamed in order from a zero state, or each item alone."""
+    """Mean test MSE, CE and accuracy (``[S, 3]``) of ``S`` test streams of ``n`` items each
+    (stream ``s``'s item ``k`` is row ``s * n + k`` of ``csr``, ``targets`` and ``labels``),
+    each streamed in order from a zero state (``streamed[s]``) or each item alone.
+
+    The streams of one network share its ``Wh``: the streamed ones take their recurrent
+    products two at a time (:func:`_recurrent_two`), so a training scored on two test
+    streams reads ``Wh`` once per item, not twice; each stream's numbers are those it has
+    when scored alone.
+    """
     indptr, indices, values = csr
     Wx, Wh, bi, bh, Wo, bo = P
-    n = indptr.shape[0] - 1
+    S = streamed.shape[0]
+    n = (indptr.shape[0] - 1) // S
     G, H = Wh.shape
     n_out = Wo.shape[0]
-    h = np.zeros(H, np.float32)
-    c = np.zeros(H, np.float32)
+    WhT = np.ascontiguousarray(Wh.T)
+    rec = np.flatnonzero(streamed)  # the streams that carry a state
+    hs = np.zeros((S, H), np.float32)
+    cs = np.zeros((S, H), np.float32)
     zero = np.zeros(H, np.float32)
-    Px = np.empty((_EVAL_TILE, G), np.float32)
+    prod = np.zeros((S, G), np.float32)
+    Px = np.empty((S, _EVAL_TILE, G), np.float32)
     acts = np.empty(G, np.float32)
     tc = np.empty(H, np.float32)
     z = np.empty(n_out, np.float32)
     y = np.empty(n_out, np.float32)
-    totals = np.zeros(3)  # squared error, cross-entropy, hits
+    totals = np.zeros((S, 3))  # squared error, cross-entropy, hits
     for t0 in range(0, n, _EVAL_TILE):  # input products of a tile first: Wh then stays cached
         m = min(_EVAL_TILE, n - t0)
+        for s in range(S):
+            for k in range(m):  # Wx.T x + b_ih
+                forward_w1_csr(Px[s, k], Wx, bi, indptr, indices, values, s * n + t0 + k)
         for k in range(m):
-            forward_w1_csr(Px[k], Wx, bi, indptr, indices, values, t0 + k)  # Wx.T x + b_ih
-        for k in range(m):
-            gates = Px[k]
-            if streamed:
-                _matvec_add4(Wh, h, gates, k % 2 == 1)
-                gates += bh
-                _lstm_cell(gates, c, c, h, acts, tc)
-            else:
-                gates += bh
-                _lstm_cell(gates, zero, c, h, acts, tc)
-            z[:] = bo
-            matvec_add(Wo, h, z)
-            add_metrics(z, y, targets[t0 + k], labels[t0 + k], output, classify, totals)
-    return finish_metrics(totals, n, n_out, classify)
+            reverse = (t0 + k) % 2 == 1
+            r = 0
+            while r + 1 < rec.shape[0]:
+                _recurrent_two(WhT, hs[rec[r]], hs[rec[r + 1]], prod[rec[r]],
+                               prod[rec[r + 1]], reverse)  # fmt: skip
+                r += 2
+            if r < rec.shape[0]:
+                _recurrent_one(WhT, hs[rec[r]], prod[rec[r]], reverse)
+            for s in range(S):
+                gates = Px[s, k]
+                if streamed[s]:
+                    gates += prod[s]
+                    gates += bh
+                    _lstm_cell(gates, cs[s], cs[s], hs[s], acts, tc)
+                else:
+                    gates += bh
+                    _lstm_cell(gates, zero, cs[s], hs[s], acts, tc)
+                z[:] = bo
+                matvec_add(Wo, hs[s], z)
+                row = s * n + t0 + k
+                add_metrics(z, y, targets[row], labels[row], output, classify, totals[s])
+    out = np.empty((S, 3))
+    for s in range(S):
+        out[s, 0], out[s, 1], out[s, 2] = finish_metrics(totals[s], n, n_out, classify)
+    return out
 
 
 def _kernel_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -507,14 +593,31 @@ def _evaluate_kernel(
     prep: Prepared, P: tuple[np.ndarray, ...], test_csr: tuple[np.ndarray, ...] | None = None
 ) -> tuple[float, float, float]:
     """``test_csr``: the test items as CSR rows, built once per run (it evaluates ~60 times)."""
-    s = prep.settings
-    mse, ce, acc = _evaluate(
-        test_csr or csr(prep.X_eval),
-        np.ascontiguousarray(prep.targets_eval, dtype=np.float32),
-        np.ascontiguousarray(prep.labels_eval, dtype=np.int64),
-        prep.eval_resets is not None, P, OUTPUTS[s.output], prep.task == "classify",
-    )
-    return float(mse), float(ce), float(acc)
+    return _TestStreams([prep], test_csr).evaluate(P)[0]
+
+
+class _TestStreams:
+    """Test streams of equal length scored together on one network's weights (the stacked
+    arrays :func:`_evaluate` takes, built once per run)."""
+
+    def __init__(self, preps: Sequence[Prepared],
+                 own_csr: tuple[np.ndarray, ...] | None = None) -> None:
+        s = preps[0].settings
+        if len(preps) == 1 and own_csr is not None:
+            self.csr = own_csr
+        else:
+            self.csr = csr(np.concatenate([p.X_eval for p in preps]))
+        self.targets = np.ascontiguousarray(np.concatenate([p.targets_eval for p in preps]),
+                                            dtype=np.float32)
+        self.labels = np.ascontiguousarray(np.concatenate([p.labels_eval for p in preps]),
+                                           dtype=np.int64)
+        self.streamed = np.array([p.eval_resets is not None for p in preps])
+        self.output, self.classify = OUTPUTS[s.output], preps[0].task == "classify"
+
+    def evaluate(self, P: tuple[np.ndarray, ...]) -> list[Metrics]:
+        scores = _evaluate(self.csr, self.targets, self.labels, self.streamed, P, self.output,
+                           self.classify)
+        return [(float(a), float(b), float(c)) for a, b, c in scores]
 
 
 # ---------------------------------------------------------------- drivers
@@ -549,6 +652,8 @@ class _LSTMSchedule(Schedule):
         self.eval_sets = [set(prep.eval_steps.tolist())]
         self.points: list[list[tuple[int, float, float, float]]] = [[]]
         self.alive, self.stop = np.ones(1, np.bool_), np.full(1, -1, np.int64)
+        self.streams: _TestStreams | None = None  # built at the first point (shared tests known)
+        self.joined: list[bool] = []
 
     def train(self, s0: int, s1: int) -> int:
         bad = _train_steps(*self.train_rows, self.targets, self.labels, self.order, s0, s1,
@@ -562,9 +667,26 @@ class _LSTMSchedule(Schedule):
     def evaluate(self, step: int) -> None:
         if not self.wanted(step):
             return
-        self.points[0].append((step, *_evaluate_kernel(self.runs[0], self.P, self.test_rows)))
-        if self.shared_tests is not None:
-            self.shared_tests.report(0, step, functools.partial(_evaluate_other, P=self.P))
+        if self.streams is None:
+            self.streams = self._streams()
+        own, *joined = self.streams.evaluate(self.P)
+        self.points[0].append((step, *own))
+        others = self.shared_tests.tests.get(0, ()) if self.shared_tests is not None else ()
+        if others:
+            scores = iter(joined)
+            self.shared_tests.record(0, step, [next(scores) if together
+                                               else _evaluate_other(other, self.P)
+                                               for other, together in zip(others, self.joined,
+                                                                          strict=True)])
+
+    def _streams(self) -> _TestStreams:
+        """This run's test stream and its shared training's test sets of the same length."""
+        prep = self.runs[0]
+        others = self.shared_tests.tests.get(0, ()) if self.shared_tests is not None else ()
+        n = prep.X_eval.shape[0]
+        self.joined = [o.X_eval.shape[0] == n for o in others]
+        return _TestStreams([prep, *(o for o, j in zip(others, self.joined, strict=True) if j)],
+                            self.test_rows)
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         return _torch_params(self.P)
