@@ -422,6 +422,31 @@ def test_aligned_rows_start_on_64_byte_boundaries(rows: int, cols: int) -> None:
     assert all(a[r].ctypes.data % 64 == 0 for r in range(rows))
 
 
+def test_scratch_is_kept_per_thread_and_replaced_when_it_does_not_fit() -> None:
+    """The evaluation's work arrays are reused by a thread's later calls (no fresh pages per
+    network and point), never shared between threads, and replaced when too small."""
+    import threading
+
+    from smoothlearn.engine.arrays import scratch
+
+    first = scratch("test-buffer", 5, 7)
+    assert first.shape == (5, 7) and first.dtype == np.float32 and first.flags.c_contiguous
+    again = scratch("test-buffer", 3, 7)
+    assert again.shape == (3, 7) and np.shares_memory(again, first)
+    assert not np.shares_memory(scratch("test-buffer", 9, 7), first)  # grown
+    assert scratch("test-buffer", 9, 8).shape == (9, 8)  # other columns: new
+    other: list[np.ndarray] = []
+    thread = threading.Thread(target=lambda: other.append(scratch("test-buffer", 9, 8)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other[0], scratch("test-buffer", 9, 8))
+    padded = scratch("test-padded", 4, 10, aligned=True)
+    padded[:, :10] = 1.0
+    reused = scratch("test-padded", 4, 10, aligned=True)
+    assert np.shares_memory(reused, padded) and not reused[:, 10:].any()
+    assert all(reused[r].ctypes.data % 64 == 0 for r in range(4))
+
+
 @pytest.mark.parametrize("stacked", [False, True], ids=["shared-set", "stacked-sets"])
 @pytest.mark.parametrize("stream", [False, True], ids=["memory-off", "streamed"])
 def test_item_by_item_evaluation_of_ragged_items_equals_reference(

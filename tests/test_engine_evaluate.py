@@ -99,7 +99,7 @@ def test_the_chosen_kernel_reaches_the_compiled_loop(
     compiled = engine_evaluate.eval_chunk
 
     def recording(*args: object) -> None:
-        seen.append(bool(args[-3]))  # (..., out_leak, wide, W1pad, out)
+        seen.append(bool(args[-4]))  # (..., out_leak, wide, W1pad, pre, out)
         compiled(*args)
 
     monkeypatch.setattr(engine_evaluate, "eval_chunk", recording)

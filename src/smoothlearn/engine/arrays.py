@@ -6,6 +6,7 @@ once and remembered while the array lives.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -63,6 +64,30 @@ def aligned_rows(rows: int, cols: int, align: int = 64) -> np.ndarray:
     per = align // 4
     width = -(-cols // per) * per
     return past_line(rows * width, 0, align).reshape(rows, width)
+
+
+#: Work arrays kept per thread (:func:`scratch`).
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, rows: int, cols: int, aligned: bool = False) -> np.ndarray:
+    """A float32 work array ``[rows, cols]`` that this thread keeps and hands out again (the
+    first ``rows`` rows of the one it has for ``name`` while ``cols`` is the same and ``rows``
+    fit, else a new one in its place); ``aligned``: an :func:`aligned_rows` array, whose
+    padding stays zero. Its contents are whatever the last caller left.
+
+    Why: an evaluation needs megabytes of scratch per network and point (the first-layer sums
+    of every test item, ``W1`` padded). Allocated per call, such arrays are mapped and
+    page-faulted afresh whenever the allocator gives them back to the system in between,
+    which a Dask worker's default heap trimming made it do every time. A thread keeps at most
+    one array per name (about 17 MB in all for MNIST's evaluation).
+    """
+    kept = getattr(_SCRATCH, name, None)
+    if kept is None or kept[0] != (cols, aligned) or kept[1].shape[0] < rows:
+        array = aligned_rows(rows, cols) if aligned else np.empty((rows, cols), np.float32)
+        kept = ((cols, aligned), array)
+        setattr(_SCRATCH, name, kept)
+    return kept[1][:rows]
 
 
 def aligned_copy(a: np.ndarray) -> np.ndarray:

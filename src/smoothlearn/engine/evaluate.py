@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from smoothlearn.contract import Prepared
-from smoothlearn.engine.arrays import aligned_rows, csr, density, f32, ro
+from smoothlearn.engine.arrays import csr, density, f32, ro, scratch
 from smoothlearn.engine.codes import OUTPUTS
 from smoothlearn.engine.kernels import eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
@@ -327,11 +327,14 @@ def _evaluate_fused(
     returns [rows, 3] for the group's rows (those of other networks left unset)."""
     W1T, b1, W2, b2 = params
     out = np.full((eg.entries.size, 3), np.nan)
+    d, h = W1T.shape[1:]
+    assert eg.unit_ptr is not None
+    units = int(np.diff(eg.unit_ptr)[gnets].max()) if gnets.size else 0
     eval_chunk(
         *eg.csr, eg.items, gnets, eg.row_ptr, eg.unit_ptr, eg.units, eg.slots, eg.gnets, W1T,
         b1, W2, b2, eg.leak, eg.resets, eg.streamed, group, eg.targets, eg.labels,
         OUTPUTS[output], classify, eg.averages, eg.out_leak, kernel.wide,
-        aligned_rows(*W1T.shape[1:]), out,
+        scratch("W1pad", d, h, aligned=True), scratch("first_layer", units, h), out,
     )  # fmt: skip
     return out
 

@@ -761,7 +761,7 @@ def eval_items(
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def eval_shared(
     ptr, idx, val, units, slots, W1T, b1, W2, b2, leak, resets, streamed, group, tgts, labs,
-    out_kind, classify, average, out_leak, wide, out,
+    out_kind, classify, average, out_leak, wide, pre, out,
 ):  # fmt: skip
     """:func:`eval_items` for several test sets of one network (rows ``r`` of the per-row
     arrays): the first layer once for each of their distinct items ``units`` (CSR rows),
@@ -774,8 +774,7 @@ def eval_shared(
     m = slots.shape[1]
     h = b1.shape[0]
     o = b2.shape[0]
-    pre = np.empty((units.shape[0], h), np.float32)
-    for u in range(units.shape[0]):
+    for u in range(units.shape[0]):  # pre: [>= units, h] scratch
         first_layer(pre[u], W1T, b1, ptr, idx, val, units[u], wide)
     z = np.empty(o, np.float32)
     ez = np.empty(o, np.float32)
@@ -793,7 +792,7 @@ def eval_shared(
 @njit(cache=True, nogil=True, error_model="numpy")
 def eval_chunk(ptr, idx, val, items, gnets, row_ptr, unit_ptr, units, slots, nets, W1T, b1, W2,
                b2, leak, resets, streamed, group, tgts, labs, out_kind, classify, average,
-               out_leak, wide, W1pad, out):  # fmt: skip
+               out_leak, wide, W1pad, pre, out):  # fmt: skip
     """Evaluate the group's networks ``gnets`` (indices into its networks ``nets``): the
     rows ``row_ptr[g]:row_ptr[g + 1]`` of the per-row arrays are network ``nets[g]``'s test
     sets (``items``: their CSR rows; the row arrays include the test-time leaks ``leak``,
@@ -804,7 +803,8 @@ def eval_chunk(ptr, idx, val, items, gnets, row_ptr, unit_ptr, units, slots, net
     + 1]]``, with ``slots`` naming them per row (:func:`eval_shared`). Each network's ``W1T``
     is first copied into ``W1pad`` (rows padded and aligned to 64 bytes,
     :func:`forward_w1_wide`); the copy of a 784 x 392 ``W1T`` takes about 55 us, a quarter of
-    a percent of an MNIST evaluation.
+    a percent of an MNIST evaluation. ``pre``: scratch for the first-layer sums, at least
+    the most distinct items of a network by ``h`` (:func:`.arrays.scratch`).
     """
     d, h = W1T.shape[1], W1T.shape[2]
     for q in range(gnets.size):
@@ -825,7 +825,7 @@ def eval_chunk(ptr, idx, val, items, gnets, row_ptr, unit_ptr, units, slots, net
                 ptr, idx, val, units[unit_ptr[g] : unit_ptr[g + 1]], slots[r0:r1], W1pad,
                 b1[k], W2[k], b2[k], leak[r0:r1], resets[r0:r1], streamed[r0:r1], group,
                 tgts[r0:r1], labs[r0:r1], out_kind, classify, average[r0:r1],
-                out_leak[r0:r1], wide, out[r0:r1],
+                out_leak[r0:r1], wide, pre, out[r0:r1],
             )  # fmt: skip
 
 
