@@ -281,6 +281,34 @@ def test_fast_engine_curves_are_bit_identical_through_the_pool_and_dask(tmp_path
                                   check_exact=True)
 
 
+def test_the_local_dask_cluster_keeps_glibc_trimming_and_the_sweep_process_can_compile(
+    monkeypatch,
+):
+    """Workers of the sweep's own LocalCluster run without Dask's 64 KiB heap trimming (which
+    made them page-fault the evaluation's scratch afresh at every point) unless this process's
+    environment sets it (as any cluster started with Dask's defaults in it leaves it: removed
+    here); the nanny writes its variables into this process's environment too, so none may be
+    a thread count that numba would see at its next compile here."""
+    pytest.importorskip("distributed")
+    from numba import njit
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+    before = os.environ.get("NUMBA_NUM_THREADS")
+    with sweep._dask_client(2, None) as client:
+        trim = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        blas = client.run(os.environ.get, "OPENBLAS_NUM_THREADS")
+    assert len(trim) == 2 and set(trim.values()) == {None}
+    assert set(blas.values()) == {"1"}  # Dask's own setting, kept: one math thread each
+    assert os.environ.get("NUMBA_NUM_THREADS") == before
+
+    @njit
+    def fresh(x: int) -> int:  # a compile after the cluster: numba re-reads its settings
+        return x + 1
+
+    assert fresh(1) == 2
+
+
 def test_fast_engine_numbers_do_not_depend_on_batching(tmp_path):
     pytest.importorskip("smoothlearn.engine")
     configs = [make_config(**SMALL, seed=s, model=m, condition=c) for s in range(3)

@@ -55,15 +55,16 @@ THREAD_VARS = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
 )
-#: What the Dask workers that a sweep starts itself (a LocalCluster) find in their environment
-#: (set before they are spawned; None removes a variable): one math thread each, as a pool
-#: worker, and glibc's own heap trimming. Dask's default sets ``MALLOC_TRIM_THRESHOLD_`` to
-#: 64 KiB, which also switches off glibc's sliding mmap threshold, so every large temporary
-#: array of the engine (the evaluation's first-layer sums, ~15 MB a network and point) was
-#: mapped and page-faulted afresh: on the bench's Fig 2 grid a Dask worker took 3.8 million
-#: page faults to a pool worker's 0.12 million, and each batch 15-20% longer.
-DASK_WORKER_ENV: dict[str, int | None] = {**dict.fromkeys(THREAD_VARS, 1),
-                                          "MALLOC_TRIM_THRESHOLD_": None}
+#: Changes to Dask's environment for the workers a sweep starts itself (a LocalCluster), set
+#: before they are spawned (None removes a variable; Dask's one math thread each stays):
+#: glibc's own heap trimming, unless the sweep process's environment sets a threshold. Dask's
+#: default sets ``MALLOC_TRIM_THRESHOLD_`` to 64 KiB, which also switches off glibc's sliding
+#: mmap threshold, so every large temporary array of the engine was mapped and page-faulted
+#: afresh: on the bench's Fig 2 grid a Dask worker took 3.8 million page faults to a pool
+#: worker's 0.12 million, and each batch 15-20% longer. Only removals belong here: Dask's
+#: nanny also writes these variables into the sweep process's own environment (a
+#: ``NUMBA_NUM_THREADS`` there breaks numba's next compile in it).
+DASK_WORKER_ENV: dict[str, int | None] = {"MALLOC_TRIM_THRESHOLD_": None}
 #: Networks per batch for the fast engine: large inputs (MNIST, d_in >= 100) and tiny nets.
 LARGE_INPUT = 100
 CAP_LARGE = 8
@@ -426,7 +427,8 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         return
     import dask
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": DASK_WORKER_ENV}), \
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **DASK_WORKER_ENV}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
             distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                      host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
