@@ -60,6 +60,7 @@ def best_of(f: Callable[[], object], calls: int) -> float:
 
 
 def main() -> None:
+    print(cpu_info().line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="an engine/lstm.py to time against")
     parser.add_argument("--pairs", type=int, default=5)
@@ -76,7 +77,6 @@ def main() -> None:
                                                                           strict=True)]
     joint = lstm._TestStreams([own, common])
     together = joint.evaluate(sch.P)
-    print(cpu_info().line())
     print(f"data: {wl.source}, "
           f"{own.X_eval.shape[0]:,} test items; load average {os.getloadavg()[0]:.2f}")
     print(f"each stream scored together == alone, bit for bit: {together == alone}")

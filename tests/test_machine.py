@@ -85,7 +85,8 @@ def test_a_run_record_names_the_cpu_and_the_device() -> None:
 SCRIPTS = Path(__file__).parent.parent / "benchmarks"
 
 
-@pytest.mark.parametrize("script", ["bench_conv.py", "bench_first_layer.py", "bench_moving.py"])
+@pytest.mark.parametrize("script", ["bench_conv.py", "bench_first_layer.py", "bench_moving.py",
+                                    "bench_lstm_eval.py"])
 def test_every_benchmark_script_starts_with_the_cpu(script: str) -> None:
     """Run with --help (nothing is timed): the CPU line comes before anything else."""
     done = subprocess.run([sys.executable, str(SCRIPTS / script), "--help"], check=True,
