@@ -4,6 +4,8 @@ checks the wiring (timings are never asserted: the machine is shared)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from smoothlearn import projection
@@ -55,13 +57,16 @@ def test_a_shared_training_is_paid_once_and_each_length_is_prepared_once() -> No
 def test_a_shared_test_costs_its_share_of_an_evaluation_where_the_trainer_shares_the_pass(
 ) -> None:
     """The per-sample engine scores a network's test sets in one pass (the first layer once
-    per item); the LSTM scores each on its own, so a shared test costs a whole evaluation."""
+    per item), the LSTM its streams in one pass over ``W_hh``; an architecture without such a
+    pass (the conv nets) pays a whole evaluation for a shared test."""
     rate = Rate(run_s=1.0, step_s=1e-4, eval_s=0.5)
-    for kind, share in ((BIG, projection.SHARED_TEST_COST["leaky"]), (LSTM, 1.0)):
+    conv = replace(LSTM, arch="conv")
+    for kind, share in ((BIG, projection.SHARED_TEST_COST["leaky"]),
+                        (LSTM, projection.SHARED_TEST_COST["lstm"]), (conv, 1.0)):
         assert rate.seconds(PlannedRun(kind, 0, 10, shared=True)) == pytest.approx(
             1.0 + 10 * 0.5 * share)
         assert rate.seconds(PlannedRun(kind, 0, 10)) == pytest.approx(6.0)
-    assert 0 < projection.SHARED_TEST_COST["leaky"] < 1
+    assert 0 < projection.SHARED_TEST_COST["leaky"] < projection.SHARED_TEST_COST["lstm"] < 1
 
 
 def test_evaluation_points_follow_eval_steps_when_given() -> None:
