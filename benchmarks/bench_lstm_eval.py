@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from bench_lstm_step import load_kernel  # the same directory
 
 from smoothlearn.bench.cases import LSTM_BPTT, _memoryless_run
+from smoothlearn.bench.timing import best_of
 from smoothlearn.bench.workloads import mnist_workload, training_only
 from smoothlearn.contract import Prepared
 from smoothlearn.engine import lstm
@@ -48,17 +48,6 @@ def streams(run: Prepared) -> list[Prepared]:
     return [own, common]
 
 
-def best_of(f: Callable[[], object], calls: int) -> float:
-    """Least wall time of ``calls`` calls of ``f`` (after one warm-up call), in seconds."""
-    f()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     print(cpu_info().line(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,20 +61,20 @@ def main() -> None:
     sch = lstm._LSTMSchedule(lstm.LSTMRun(trained, wl.hidden, LSTM_BPTT), csr(trained.X))
     sch.train(0, 300)
     own, common = streams(run)
-    rows = [csr(p.X_eval) for p in (own, common)]
-    alone = [lstm._TestStreams([p], r).evaluate(sch.P)[0] for p, r in zip((own, common), rows,
-                                                                          strict=True)]
+    alone = [lstm._evaluate_kernel(p, sch.P) for p in (own, common)]
     joint = lstm._TestStreams([own, common])
     together = joint.evaluate(sch.P)
     print(f"data: {wl.source}, "
           f"{own.X_eval.shape[0]:,} test items; load average {os.getloadavg()[0]:.2f}")
     print(f"each stream scored together == alone, bit for bit: {together == alone}")
-    one = best_of(lambda: lstm._TestStreams([own], rows[0]).evaluate(sch.P), 3)
+    single = lstm._TestStreams([own])
+    one = best_of(lambda: single.evaluate(sch.P), 3)
     two = best_of(lambda: joint.evaluate(sch.P), 3)
     print(f"one stream {one * 1e3:.0f} ms; two streams in one pass {two * 1e3:.0f} ms "
           f"({two / one:.2f}x one)")
     if args.before:
         before = load_kernel(args.before)
+        rows = [csr(p.X_eval) for p in (own, common)]  # its signature takes them
         old = [before._evaluate_kernel(p, sch.P, r) for p, r in zip((own, common), rows,
                                                                     strict=True)]
         worst = max(abs(a - b) / max(abs(b), 1e-30) for x, y in zip(old, together, strict=True)

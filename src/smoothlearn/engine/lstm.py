@@ -589,24 +589,19 @@ def _torch_params(P: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
                                                                                 strict=True)}}
 
 
-def _evaluate_kernel(
-    prep: Prepared, P: tuple[np.ndarray, ...], test_csr: tuple[np.ndarray, ...] | None = None
-) -> tuple[float, float, float]:
-    """``test_csr``: the test items as CSR rows, built once per run (it evaluates ~60 times)."""
-    return _TestStreams([prep], test_csr).evaluate(P)[0]
+def _evaluate_kernel(prep: Prepared, P: tuple[np.ndarray, ...]) -> Metrics:
+    """The weights ``P`` on ``prep``'s test set alone."""
+    return _TestStreams([prep]).evaluate(P)[0]
 
 
 class _TestStreams:
     """Test streams of equal length scored together on one network's weights (the stacked
     arrays :func:`_evaluate` takes, built once per run)."""
 
-    def __init__(self, preps: Sequence[Prepared],
-                 own_csr: tuple[np.ndarray, ...] | None = None) -> None:
+    def __init__(self, preps: Sequence[Prepared]) -> None:
         s = preps[0].settings
-        if len(preps) == 1 and own_csr is not None:
-            self.csr = own_csr
-        else:
-            self.csr = csr(np.concatenate([p.X_eval for p in preps]))
+        X = preps[0].X_eval if len(preps) == 1 else np.concatenate([p.X_eval for p in preps])
+        self.csr = csr(X)
         self.targets = np.ascontiguousarray(np.concatenate([p.targets_eval for p in preps]),
                                             dtype=np.float32)
         self.labels = np.ascontiguousarray(np.concatenate([p.labels_eval for p in preps]),
@@ -648,12 +643,12 @@ class _LSTMSchedule(Schedule):
         self.targets = np.ascontiguousarray(prep.targets, dtype=np.float32)
         self.labels = np.ascontiguousarray(np.maximum(prep.labels, 0), dtype=np.int64)
         self.order = np.ascontiguousarray(prep.order, dtype=np.int64)
-        self.test_rows = csr(prep.X_eval)
         self.eval_sets = [set(prep.eval_steps.tolist())]
         self.points: list[list[tuple[int, float, float, float]]] = [[]]
         self.alive, self.stop = np.ones(1, np.bool_), np.full(1, -1, np.int64)
-        self.streams: _TestStreams | None = None  # built at the first point (shared tests known)
-        self.joined: list[bool] = []
+        #: The test streams, scored together where they can be, each with the slots its
+        #: metrics go to; built at the first point, when the shared tests are known.
+        self.groups: list[tuple[_TestStreams, list[int]]] = []
 
     def train(self, s0: int, s1: int) -> int:
         bad = _train_steps(*self.train_rows, self.targets, self.labels, self.order, s0, s1,
@@ -667,34 +662,30 @@ class _LSTMSchedule(Schedule):
     def evaluate(self, step: int) -> None:
         if not self.wanted(step):
             return
-        if self.streams is None:
-            self.streams = self._streams()
-        own, *joined = self.streams.evaluate(self.P)
-        self.points[0].append((step, *own))
-        others = self.shared_tests.tests.get(0, ()) if self.shared_tests is not None else ()
-        if others:
-            scores = iter(joined)
-            self.shared_tests.record(0, step, [next(scores) if together
-                                               else _evaluate_other(other, self.P)
-                                               for other, together in zip(others, self.joined,
-                                                                          strict=True)])
+        if not self.groups:
+            self.groups = self._groups()
+        scores: dict[int, Metrics] = {}
+        for streams, slots in self.groups:
+            scores.update(zip(slots, streams.evaluate(self.P), strict=True))
+        self.points[0].append((step, *scores.pop(-1)))
+        if scores:
+            assert self.shared_tests is not None
+            self.shared_tests.record(0, step, [scores[i] for i in range(len(scores))])
 
-    def _streams(self) -> _TestStreams:
-        """This run's test stream and its shared training's test sets of the same length."""
+    def _groups(self) -> list[tuple[_TestStreams, list[int]]]:
+        """This run's test stream (slot -1) and its shared training's test sets of the same
+        length in one pass; a set of another length on its own (slot: its place in the
+        shared tests)."""
         prep = self.runs[0]
         others = self.shared_tests.tests.get(0, ()) if self.shared_tests is not None else ()
         n = prep.X_eval.shape[0]
-        self.joined = [o.X_eval.shape[0] == n for o in others]
-        return _TestStreams([prep, *(o for o, j in zip(others, self.joined, strict=True) if j)],
-                            self.test_rows)
+        same = [i for i, other in enumerate(others) if other.X_eval.shape[0] == n]
+        groups = [(_TestStreams([prep, *(others[i] for i in same)]), [-1, *same])]
+        return groups + [(_TestStreams([other]), [i]) for i, other in enumerate(others)
+                         if i not in same]  # fmt: skip
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         return _torch_params(self.P)
-
-
-def _evaluate_other(other: Prepared, P: tuple[np.ndarray, ...]) -> Metrics:
-    """The current weights ``P`` on another run's test set."""
-    return _evaluate_kernel(other, P, csr(other.X_eval))
 
 
 def _train_one(run: LSTMRun, train_rows: tuple[np.ndarray, ...],
