@@ -12,8 +12,8 @@ it, else random inputs of its density) after 300 training steps, on one core:
 - both streams as a training scores them (one pass: ``W_hh`` read once per item for both);
 - with ``--before FILE`` (another ``smoothlearn/engine/lstm.py``, e.g.
   ``git show 40e179b:src/smoothlearn/engine/lstm.py > /tmp/lstm_before.py``), that kernel's
-  two streams one after the other, in alternating pairs with this one, and the largest
-  difference of their metrics.
+  two streams (in one pass where it has one, else one after the other), in alternating
+  pairs with this one, and the largest difference of their metrics.
 
 It also checks that each stream's metrics are the same, bit for bit, scored together or alone.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -46,6 +47,16 @@ def streams(run: Prepared) -> list[Prepared]:
                      targets_eval=np.ascontiguousarray(run.targets_eval[order]),
                      labels_eval=np.ascontiguousarray(run.labels_eval[order]))  # fmt: skip
     return [own, common]
+
+
+def two_streams_before(before, tests: list[Prepared], P) -> Callable[[], list]:
+    """The earlier kernel's scoring of both streams, in its own API: one pass where it has
+    ``_TestStreams`` (from f8f3035), else one stream after the other."""
+    if hasattr(before, "_TestStreams"):
+        joint = before._TestStreams(tests)
+        return lambda: joint.evaluate(P)
+    rows = [csr(p.X_eval) for p in tests]  # its signature takes them
+    return lambda: [before._evaluate_kernel(p, P, r) for p, r in zip(tests, rows, strict=True)]
 
 
 def main() -> None:
@@ -73,18 +84,15 @@ def main() -> None:
     print(f"one stream {one * 1e3:.0f} ms; two streams in one pass {two * 1e3:.0f} ms "
           f"({two / one:.2f}x one)")
     if args.before:
-        before = load_kernel(args.before)
-        rows = [csr(p.X_eval) for p in (own, common)]  # its signature takes them
-        old = [before._evaluate_kernel(p, sch.P, r) for p, r in zip((own, common), rows,
-                                                                    strict=True)]
+        score_before = two_streams_before(load_kernel(args.before), [own, common], sch.P)
+        old = score_before()
         worst = max(abs(a - b) / max(abs(b), 1e-30) for x, y in zip(old, together, strict=True)
                     for a, b in zip(x, y, strict=True))
         print(f"metrics against the kernel before: max relative difference {worst:.2e}")
         ratios = []
         for _ in range(args.pairs):
             start = time.perf_counter()
-            for p, r in zip((own, common), rows, strict=True):
-                before._evaluate_kernel(p, sch.P, r)
+            score_before()
             t_before = time.perf_counter() - start
             start = time.perf_counter()
             joint.evaluate(sch.P)

@@ -19,6 +19,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smoothlearn.contract import Curves, Prepared, TrainSettings
 from smoothlearn.engine.lstm import LSTMRun, train_lstm_fast, train_lstm_many
@@ -230,3 +232,38 @@ def test_a_shared_training_scores_its_extra_test_streams_as_separate_trainings_w
         np.testing.assert_array_equal([m[1 + j] for m in seen[0]],
                                       np.stack([alone.test_mse, alone.test_ce,
                                                 alone.test_acc], axis=1))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=0, max_size=40))
+def test_distinct_rows_index_every_row_once_in_first_seen_order(picks):
+    """The evaluation takes each distinct test item's input product once: ``X[first][index]``
+    is ``X`` again, ``first`` holds no repeats and comes in the order rows are first seen."""
+    from smoothlearn.engine.lstm import _distinct_rows
+
+    pool = np.random.default_rng(0).random((6, 5)).astype(np.float32)
+    X = pool[picks] if picks else np.zeros((0, 5), np.float32)
+    first, index = _distinct_rows(X)
+    np.testing.assert_array_equal(X[first][index], X)
+    assert len({X[i].tobytes() for i in first}) == len(first) == len(set(picks))
+    assert first.tolist() == sorted(first.tolist())
+    assert first.tolist() == [picks.index(p) for p in dict.fromkeys(picks)]
+
+
+def test_streams_with_some_items_in_common_score_as_each_alone():
+    """Streams whose items partly differ (and repeat within a stream) share the input
+    products of the items they have in common and still score as each alone, bit for bit."""
+    from smoothlearn.engine import lstm
+
+    prep = make_run(stream_eval=True, d=20)
+    schedule = lstm._LSTMSchedule(LSTMRun(prep, 9, 4, 3), lstm.csr(prep.X))
+    schedule.train(0, 80)
+    other = _reordered(prep, 4, True)
+    X = other.X_eval.copy()
+    X[::3] = np.random.default_rng(9).random(X[::3].shape).astype(np.float32)
+    X[1] = X[0]
+    other = replace(other, X_eval=X)
+    tests = [prep, other]
+    streams = lstm._TestStreams(tests)
+    assert prep.X_eval.shape[0] < streams.csr[0].shape[0] - 1 < 2 * prep.X_eval.shape[0]
+    assert streams.evaluate(schedule.P) == [lstm._evaluate_kernel(t, schedule.P) for t in tests]

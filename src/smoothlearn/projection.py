@@ -41,11 +41,12 @@ __all__ = ["Kind", "Rate", "PlannedRun", "Projection", "ReportWork", "Overheads"
 #: sets in one pass (the per-sample engine computes the first layer once per test item,
 #: ``engine.kernels.eval_shared``): on MNIST 784-392-10, one memory-off test set took 28.6 ms,
 #: two 37.6 ms and three 42.0 ms (the AMD EPYC, one core, quiet), so 0.31 for the second and
-#: 0.15 for the third. The LSTM runs a network's test streams in one pass that reads ``W_hh``
-#: once for two streams (``engine.lstm._evaluate``): on Fig A.8's 784-392-10, one stream took
-#: 632 ms and two 1,119 ms (``benchmarks/bench_lstm_eval.py``), so 0.77 for the second. Conv
-#: nets score each test set on its own.
-SHARED_TEST_COST = {"leaky": 0.3, "lstm": 0.8}
+#: 0.15 for the third. The LSTM runs a network's test streams in one pass that takes each distinct
+#: item's input product once and reads ``W_hh`` once for two streams (``engine.lstm._evaluate``):
+#: on Fig A.8's 784-392-10, one stream took 450 ms and two 644 ms
+#: (``benchmarks/bench_lstm_eval.py``), so 0.43 for the second. Conv nets score each test set
+#: on its own.
+SHARED_TEST_COST = {"leaky": 0.3, "lstm": 0.45}
 #: Training steps of a probe, by architecture (one probe takes ~0.1-0.5 s on one core).
 PROBE_STEPS = {"lstm": 200, "conv": 100}
 DEFAULT_PROBE_STEPS = 2000
