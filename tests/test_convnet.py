@@ -280,3 +280,33 @@ def test_mnist_conv_run_fast_equals_reference(mnist_available):
                          test_mode="same", steps=40, eval_every=20, eval_items=200)
     assert prepare(config).params["W1"].shape == (CONV_HIDDEN, 256)
     assert_same(run_many([config], "fast")[0], run_many([config], "reference")[0])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
+def test_each_weight_steps_from_its_own_gradient_as_one_flat_step_would(optimizer):
+    """The stacked weights are leaves of the graph (no flat-vector-sized gradient per slice);
+    stepping each from its own ``.grad`` gives the flat vector one element-wise step over
+    the gradients laid out flat would give, bit for bit, and the device path's flat layout
+    is that same vector."""
+    from smoothlearn.engine.baselines import opt_update
+
+    runs = [make_run(seed=s, leak=0.5, optimizer=optimizer, lr=0.01) for s in (0, 1, 2)]
+    ensemble = engine_conv.ConvEnsemble(runs)
+    ensemble.train(0, 5)
+    weights = ensemble.weights()
+    assert all(w.is_leaf and w.requires_grad for w in weights)
+    assert sum(w.numel() for w in weights) == ensemble.flat.numel()
+    items = ensemble.order[:, 5]
+    z, _ = ensemble._logits(ensemble.X[items], ensemble.leak)
+    ensemble._zero_grad()
+    ensemble._losses(z, items).sum().backward()
+    grad = ensemble._flat_grad().numpy()
+    assert [w.grad.shape for w in weights] == [w.shape for w in weights]
+    want = ensemble.flat.detach().numpy().copy()
+    sq, buf = ensemble.sq.copy(), ensemble.buf.copy()
+    opt_update(want, grad, sq, buf, *ensemble.hyper)
+    ensemble._step()
+    np.testing.assert_array_equal(ensemble.flat.detach().numpy(), want)
+    np.testing.assert_array_equal(ensemble.sq, sq)
+    for (a, b), w in zip(ensemble.spans, weights, strict=True):  # still views of the vector
+        np.testing.assert_array_equal(w.detach().numpy().ravel(), want[a:b])
