@@ -43,17 +43,25 @@ __all__ = ["Kind", "Rate", "PlannedRun", "Projection", "ReportWork", "Overheads"
 #: two 37.6 ms and three 42.0 ms (the AMD EPYC, one core, quiet), so 0.31 for the second and
 #: 0.15 for the third. The LSTM runs a network's test streams in one pass that takes each distinct
 #: item's input product once and reads ``W_hh`` once for two streams (``engine.lstm._evaluate``):
-#: on Fig A.8's 784-392-10, one stream took 450 ms and two 644 ms
-#: (``benchmarks/bench_lstm_eval.py``), so 0.43 for the second. Conv nets score each test set
+#: on Fig A.8's 784-392-10, one stream took 445 ms and two 552 ms (quiet;
+#: ``benchmarks/bench_lstm_eval.py``), so 0.25 for the second. Conv nets score each test set
 #: on its own.
-SHARED_TEST_COST = {"leaky": 0.3, "lstm": 0.45}
+SHARED_TEST_COST = {"leaky": 0.3, "lstm": 0.25}
 #: Training steps of a probe, by architecture (one probe takes ~0.1-0.5 s on one core).
 PROBE_STEPS = {"lstm": 200, "conv": 100}
 DEFAULT_PROBE_STEPS = 2000
 #: Test items each probe scores (the point's cost is scaled to the run's test set).
 PROBE_EVAL_ITEMS = 500
-#: Measuring stops after this many seconds; kinds not measured by then borrow a rate.
+#: ... and again on this many times as many, for a point's cost per item (:func:`measure_rate`).
+PROBE_EVAL_SCALE = 4
+#: Measuring stops after this many seconds of probes, each kind's warm-up (loading its data
+#: and compiled kernels, the first time a minute of compiling) not counted; kinds not measured
+#: by then borrow a rate, except small ones (:data:`SMALL_HIDDEN`).
 PROBE_BUDGET_S = 5.0
+#: Kinds of at most this many hidden units are probed whatever the budget: their probes take
+#: milliseconds. Borrowed from an MNIST network instead, the 750 small autoencoders the
+#: hidden-unit analysis trains again were once projected at 19 minutes (they take seconds).
+SMALL_HIDDEN = 32
 
 
 @dataclass(frozen=True)
@@ -245,7 +253,10 @@ def measure_rate(config: RunConfig, probe_steps: int, run_steps: int,
     The probes score :data:`PROBE_EVAL_ITEMS` test items, and a point's cost is scaled to the
     run's test set (every trainer scores item by item): evaluated on all 10,000 MNIST items,
     the LSTM's points (0.6 s each) drowned its 200 probe steps (0.2 s) in their noise, and its
-    training was once projected at 0 s a step."""
+    training was once projected at 0 s a step. The 6-point probe also runs on
+    :data:`PROBE_EVAL_SCALE` times as many items, which separates a point's fixed cost from
+    its cost per item: scaled whole from 500 items, an MNIST network's point (1.7 ms fixed,
+    3.1 us an item) was projected at twice its cost, and Fig 2 at twice its time."""
     if run_steps <= 2 * probe_steps:
         first = _probe(config, engine)
         whole = min(_probe(config, engine), _probe(config, engine))
@@ -253,14 +264,21 @@ def measure_rate(config: RunConfig, probe_steps: int, run_steps: int,
     short = max(probe_steps - probe_steps % 5, 5)  # a multiple of 5: 6 points exactly
     items = test_items(config)
     few = min(items, PROBE_EVAL_ITEMS)
+    many = min(items, PROBE_EVAL_SCALE * few)
     first = _probe(config, engine, short, short, few)
     two = _probe(config, engine, short, short, few)
     six = _probe(config, engine, short, short // 5, few)
     longer = _probe(config, engine, 2 * short, 2 * short, few)
     eval_few = max(six - two, 0.0) / 4
     step_s = max(longer - two, 0.0) / short
+    eval_s = eval_few
+    if many > few:  # a point = fixed cost + cost per item
+        six_many = _probe(config, engine, short, short // 5, many)
+        per_item = max(six_many - six, 0.0) / (6 * (many - few))
+        eval_s = min(max(eval_few - per_item * few, 0.0) + per_item * items,
+                     eval_few * items / few)  # fmt: skip
     return Rate(run_s=max(two - short * step_s - 2 * eval_few, 0.0), step_s=step_s,
-                eval_s=eval_few * items / few, warmup_s=max(first - two, 0.0))
+                eval_s=eval_s, warmup_s=max(first - two, 0.0))
 
 
 def test_items(config: RunConfig) -> int:
@@ -274,8 +292,9 @@ def test_items(config: RunConfig) -> int:
 def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
                   engine: str = "fast", budget_s: float = PROBE_BUDGET_S) -> dict[Kind, Rate]:
     """A rate for every kind in ``planned``: the kinds with most planned steps first, each
-    probed with one of its configs, until ``budget_s`` is spent; a kind left over (or whose
-    probe fails) borrows the slowest measured rate of its architecture, else of any."""
+    probed with one of its configs, until ``budget_s`` is spent (warm-ups not counted; small
+    kinds always probed, :data:`SMALL_HIDDEN`); a kind left over (or whose probe fails)
+    borrows the slowest measured rate of its architecture, else of any."""
     work: dict[Kind, int] = {}
     for run in planned:
         work[run.kind] = work.get(run.kind, 0) + run.steps + 1
@@ -283,20 +302,24 @@ def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
     for config, run in zip(configs, planned, strict=True):
         example.setdefault(run.kind, config)
     rates: dict[Kind, Rate] = {}
-    start = time.perf_counter()
+    spent = 0.0
     evaluated_only = []
     for kind in probe_order(work):
-        if time.perf_counter() - start > budget_s:
-            break
+        if spent > budget_s and kind.hidden > SMALL_HIDDEN:
+            continue
         longest = max(r.steps for r in planned if r.kind == kind)
         if longest == 0:  # every run of it shares another run's training: only evaluated
             evaluated_only.append(kind)
             continue
+        start = time.perf_counter()
         try:
             rates[kind] = measure_rate(example[kind], PROBE_STEPS.get(kind.arch,
                                        DEFAULT_PROBE_STEPS), longest, engine)  # fmt: skip
         except Exception:  # noqa: BLE001 - a projection never stops a reproduction
             continue
+        finally:
+            spent += time.perf_counter() - start
+        spent -= rates[kind].warmup_s
     for kind in evaluated_only:  # its evaluation costs what its trained twin's does
         rates[kind] = replace(_borrowed(kind, rates), measured=True)
     for kind in work:
