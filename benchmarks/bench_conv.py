@@ -2,24 +2,34 @@
 (``engine.conv``: K nets stacked per step), on MNIST-shaped (28 x 28) and moving-set-shaped
 (36 x 36) images.
 
-Usage: ``python benchmarks/bench_conv.py [--steps N] [--sizes 1,4,8,16] [--threads 1,2]``.
-Inputs are random images at MNIST's density (19% of pixels lit), so nothing needs downloading;
-the timing covers training steps (evaluation is two points on 10 items). The load average is
-printed with the numbers: on a machine shared with other work they are not benchmark results.
+Usage: ``python benchmarks/bench_conv.py [--steps N] [--sizes 1,4,8,16] [--threads 1,2]
+[--before FILE [--pairs 4]]``. Inputs are random images at MNIST's density (19% of pixels
+lit), so nothing needs downloading; the timing covers training steps (evaluation is two points
+on 10 items). The load average is printed with the numbers: on a machine shared with other
+work they are not benchmark results.
+
+``--before FILE`` (another ``smoothlearn/engine/conv.py``, e.g. ``git show
+7a630c7:src/smoothlearn/engine/conv.py > /tmp/conv_before.py``) instead times one ensemble
+of 8 networks on 32 x 32 images (the moving-objects study's), one thread, with that file's
+``ConvEnsemble`` and this one's in alternating pairs, and says whether their weights are
+still equal bit for bit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
 
 from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.convnet import init_conv_params
-from smoothlearn.engine.conv import train_conv_many
+from smoothlearn.engine.conv import ConvEnsemble, train_conv_many
 from smoothlearn.machine import cpu_info
 from smoothlearn.nn import reset_flags
 from smoothlearn.train import train_conv_reference
@@ -53,13 +63,50 @@ def rate(train, runs: list[Prepared]) -> float:
     return sum(r.steps for r in runs) / (time.perf_counter() - start)
 
 
+def load_conv(path: Path) -> ModuleType:
+    """An ``engine/conv.py`` of another commit, as a module of its own."""
+    spec = importlib.util.spec_from_file_location("conv_before", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def side_by_side(before: ModuleType, pairs: int, steps: int = 60) -> None:
+    """One ensemble of 8 networks (32 x 32) with the ``ConvEnsemble`` before and this one's,
+    ``steps`` steps each in turn; ms per ensemble step, and whether the weights agree."""
+    runs = make_runs(32, 8, 30 + pairs * steps)
+    ensembles = {"before": before.ConvEnsemble(runs), "now": ConvEnsemble(runs)}
+    for ensemble in ensembles.values():
+        ensemble.train(0, 30)  # warm-up
+    ratios = []
+    for p in range(pairs):
+        ms = {}
+        for name, ensemble in ensembles.items():
+            start = time.perf_counter()
+            ensemble.train(30 + p * steps, 30 + (p + 1) * steps)
+            ms[name] = 1e3 * (time.perf_counter() - start) / steps
+        ratios.append(ms["before"] / ms["now"])
+        print(f"ms per step of 8 networks: before {ms['before']:.2f}, now {ms['now']:.2f}, "
+              f"{ratios[-1]:.2f}x  load {os.getloadavg()[0]:.2f}", flush=True)
+    same = np.array_equal(*(e.flat.detach().numpy() for e in ensembles.values()))
+    print(f"now faster by: median {np.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
+          f"; weights after {30 + pairs * steps} steps bit-identical: {same}")
+
+
 def main() -> None:
     print(cpu_info().line(), flush=True)  # speed depends on it: say which CPU ran
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--sizes", default="1,4,8,16", help="networks per call of the fast path")
     parser.add_argument("--threads", default="1,2", help="worker threads of the fast path")
+    parser.add_argument("--before", type=Path, help="an engine/conv.py to time against")
+    parser.add_argument("--pairs", type=int, default=4)
     args = parser.parse_args()
+    if args.before:
+        torch.set_num_threads(1)
+        side_by_side(load_conv(args.before), args.pairs)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
     torch.set_num_threads(1)  # the reference on one thread: per-sample steps do not split

@@ -193,8 +193,8 @@ def _reordered(prep: Prepared, seed: int, streamed: bool) -> Prepared:
     """The same test items in another order, streamed or each item alone."""
     order = np.random.default_rng(seed).permutation(prep.X_eval.shape[0])
     return replace(prep, X_eval=prep.X_eval[order], targets_eval=prep.targets_eval[order],
-                   labels_eval=prep.labels_eval[order],
-                   eval_resets=prep.eval_resets if streamed else None)  # fmt: skip
+                   labels_eval=prep.labels_eval[order], eval_base=prep.X_eval,
+                   eval_items=order, eval_resets=prep.eval_resets if streamed else None)
 
 
 @pytest.mark.parametrize("hidden", [13, 16])
@@ -234,20 +234,33 @@ def test_a_shared_training_scores_its_extra_test_streams_as_separate_trainings_w
                                                 alone.test_acc], axis=1))  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 5), min_size=0, max_size=40))
-def test_distinct_rows_index_every_row_once_in_first_seen_order(picks):
-    """The evaluation takes each distinct test item's input product once: ``X[first][index]``
-    is ``X`` again, ``first`` holds no repeats and comes in the order rows are first seen."""
-    from smoothlearn.engine.lstm import _distinct_rows
+def _on_base(prep: Prepared, base: np.ndarray, items: np.ndarray) -> Prepared:
+    """``prep`` tested on rows ``items`` of ``base`` (as ``runs.prepare`` builds them)."""
+    labels = np.arange(base.shape[0]) % prep.targets_eval.shape[1]
+    return replace(prep, X_eval=base[items], eval_base=base, eval_items=items,
+                   targets_eval=np.eye(prep.targets_eval.shape[1], dtype=np.float32)[
+                       labels[items]], labels_eval=labels[items],
+                   eval_resets=np.zeros(items.shape[0], np.bool_))  # fmt: skip
 
-    pool = np.random.default_rng(0).random((6, 5)).astype(np.float32)
-    X = pool[picks] if picks else np.zeros((0, 5), np.float32)
-    first, index = _distinct_rows(X)
-    np.testing.assert_array_equal(X[first][index], X)
-    assert len({X[i].tobytes() for i in first}) == len(first) == len(set(picks))
-    assert first.tolist() == sorted(first.tolist())
-    assert first.tolist() == [picks.index(p) for p in dict.fromkeys(picks)]
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), min_size=3, max_size=3), min_size=1, max_size=4),
+       st.lists(st.booleans(), min_size=4, max_size=4))
+def test_distinct_items_index_each_streams_items(picks, own_base):
+    """The evaluation takes each distinct test item's input product once: items of one base
+    array are shared by row, items of another array are distinct, and ``X[index]`` gives
+    every stream's items in order."""
+    from smoothlearn.engine.lstm import _distinct_items
+
+    prep = make_run(stream_eval=True, d=20)
+    base = np.random.default_rng(0).random((6, prep.X_eval.shape[1])).astype(np.float32)
+    preps = [_on_base(prep, base.copy() if alone else base, np.array(p))
+             for p, alone in zip(picks, own_base, strict=False)]
+    X, index = _distinct_items(preps)
+    np.testing.assert_array_equal(X[index], np.concatenate([p.X_eval for p in preps]))
+    shared = {int(i) for p, alone in zip(picks, own_base, strict=False) if not alone for i in p}
+    apart = sum(len(set(p)) for p, alone in zip(picks, own_base, strict=False) if alone)
+    assert X.shape[0] == len(shared) + apart
 
 
 def test_streams_with_some_items_in_common_score_as_each_alone():
@@ -258,12 +271,12 @@ def test_streams_with_some_items_in_common_score_as_each_alone():
     prep = make_run(stream_eval=True, d=20)
     schedule = lstm._LSTMSchedule(LSTMRun(prep, 9, 4, 3), lstm.csr(prep.X))
     schedule.train(0, 80)
-    other = _reordered(prep, 4, True)
-    X = other.X_eval.copy()
-    X[::3] = np.random.default_rng(9).random(X[::3].shape).astype(np.float32)
-    X[1] = X[0]
-    other = replace(other, X_eval=X)
-    tests = [prep, other]
+    n = prep.X_eval.shape[0]
+    rng = np.random.default_rng(4)
+    base = np.concatenate([prep.X_eval, rng.random((n // 2, prep.X_eval.shape[1]),
+                                                   dtype=np.float32)])  # fmt: skip
+    tests = [_on_base(prep, base, rng.permutation(n)),
+             _on_base(prep, base, rng.integers(0, base.shape[0], n))]
     streams = lstm._TestStreams(tests)
-    assert prep.X_eval.shape[0] < streams.csr[0].shape[0] - 1 < 2 * prep.X_eval.shape[0]
+    assert n <= streams.csr[0].shape[0] - 1 < 2 * n  # some items shared, some not
     assert streams.evaluate(schedule.P) == [lstm._evaluate_kernel(t, schedule.P) for t in tests]

@@ -93,6 +93,14 @@ class Prepared:
             return np.full(self.leak.shape, self.test_leak, np.float32)
         return self.leak
 
+    def test_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The array ``X_eval``'s rows are rows of, and which rows (``eval_base`` and
+        ``eval_items`` when given, else ``X_eval`` itself): test sets on one base array share
+        the work that depends only on the item."""
+        if self.eval_base is not None and self.eval_items is not None:
+            return self.eval_base, np.asarray(self.eval_items, np.int64)
+        return self.X_eval, np.arange(self.X_eval.shape[0], dtype=np.int64)
+
     @property
     def output_leak(self) -> float | None:
         """The leak by which the outputs are averaged on the test stream; None: they are not."""

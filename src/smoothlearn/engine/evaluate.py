@@ -78,14 +78,6 @@ class EvalGroup:
     slots: np.ndarray | None = None  # fused: [rows, m] index of items[r, i] in its units
 
 
-def _base(run: Prepared) -> tuple[np.ndarray, np.ndarray]:
-    """The array a run's test inputs are rows of, and which rows (``X_eval`` itself if the
-    run does not say, :attr:`~smoothlearn.contract.Prepared.eval_base`)."""
-    if run.eval_base is not None and run.eval_items is not None:
-        return run.eval_base, np.asarray(run.eval_items, np.int64)
-    return run.X_eval, np.arange(run.X_eval.shape[0], dtype=np.int64)
-
-
 def _parts(runs: Sequence[Prepared], members: list[int],
            by: Callable[[Prepared], np.ndarray]) -> list[tuple[list[int], bool]]:
     """Entries that share one array ``by(run)``, as (entries, stacked): everything in one
@@ -119,7 +111,7 @@ def eval_groups(runs: Sequence[Prepared], sparse: bool | None = None,
         by_m.setdefault(r.X_eval.shape[0], []).append(e)
     groups = []
     for members in by_m.values():
-        for part, stacked in _parts(runs, members, lambda r: _base(r)[0]):
+        for part, stacked in _parts(runs, members, lambda r: r.test_rows()[0]):
             first = runs[part[0]]
             fused = first.X_eval.shape[1] * h <= FUSED_EVAL_MAX_WEIGHTS
             fused = fused or density(first.X_eval) <= EVAL_SPARSE_MAX_DENSITY
@@ -175,7 +167,7 @@ def _fused_group(runs: Sequence[Prepared], entries: list[int], owner: np.ndarray
     arrays: list[np.ndarray] = []
     items = []
     for e in entries:
-        base, rows = _base(runs[e])
+        base, rows = runs[e].test_rows()
         if id(base) not in offsets:
             offsets[id(base)] = sum(b.shape[0] for b in arrays)
             arrays.append(base)

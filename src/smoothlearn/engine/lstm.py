@@ -613,9 +613,8 @@ class _TestStreams:
 
     def __init__(self, preps: Sequence[Prepared]) -> None:
         s = preps[0].settings
-        X = preps[0].X_eval if len(preps) == 1 else np.concatenate([p.X_eval for p in preps])
-        distinct, self.items = _distinct_rows(X)
-        self.csr = csr(X if distinct.shape[0] == X.shape[0] else X[distinct])
+        X, self.items = _distinct_items(preps)
+        self.csr = csr(X)
         self.targets = np.ascontiguousarray(np.concatenate([p.targets_eval for p in preps]),
                                             dtype=np.float32)
         self.labels = np.ascontiguousarray(np.concatenate([p.labels_eval for p in preps]),
@@ -630,15 +629,24 @@ class _TestStreams:
         return [(float(a), float(b), float(c)) for a, b, c in scores]
 
 
-def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of ``X`` that first show each distinct row, in order, and every row's index
-    among those (so ``X[first][index] == X``)."""
-    if X.shape[0] == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
-    place = np.empty_like(first)
-    place[np.argsort(first, kind="stable")] = np.arange(first.shape[0])
-    return np.sort(first), place[inverse.reshape(-1)]
+def _distinct_items(preps: Sequence[Prepared]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct test items of ``preps``, as rows of one array, and each stream's items as
+    indices into it (stream after stream). Items are the same where their streams name the
+    same row of one base array (:meth:`~smoothlearn.contract.Prepared.test_rows`: every run
+    of a dataset's test split does); other streams' items count as distinct."""
+    arrays: list[np.ndarray] = []
+    offsets: dict[int, int] = {}
+    rows = []
+    for prep in preps:
+        base, items = prep.test_rows()
+        if id(base) not in offsets:
+            offsets[id(base)] = sum(a.shape[0] for a in arrays)
+            arrays.append(base)
+        rows.append(items + offsets[id(base)])
+    units, index = np.unique(np.concatenate(rows), return_inverse=True)
+    X = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    whole = units.shape[0] == X.shape[0]  # every row: the base itself (its CSR is cached)
+    return (X if whole else np.ascontiguousarray(X[units])), index.reshape(-1)
 
 
 # ---------------------------------------------------------------- drivers
