@@ -552,7 +552,7 @@ def _evaluate(csr, items, inputs, targets, labels, streamed, P, output, classify
     n = items.shape[0] // S
     G, H = Wh.shape
     n_out = Wo.shape[0]
-    for u in range(inputs.shape[0]):  # Wx.T x + b_ih; Wh then stays cached for the streams
+    for u in range(inputs.shape[0]):  # Wx.T x + b_ih of each distinct item, for every stream
         forward_w1_csr(inputs[u], Wx, bi, indptr, indices, values, u)
     WhT = np.ascontiguousarray(Wh.T)
     rec = np.flatnonzero(streamed)  # the streams that carry a state
