@@ -18,7 +18,6 @@ still equal bit for bit.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from types import ModuleType
 
 import numpy as np
 import torch
+from bench_lstm_step import load_kernel  # the same directory
 
 from smoothlearn.contract import Prepared, TrainSettings
 from smoothlearn.convnet import init_conv_params
@@ -63,15 +63,6 @@ def rate(train, runs: list[Prepared]) -> float:
     return sum(r.steps for r in runs) / (time.perf_counter() - start)
 
 
-def load_conv(path: Path) -> ModuleType:
-    """An ``engine/conv.py`` of another commit, as a module of its own."""
-    spec = importlib.util.spec_from_file_location("conv_before", path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def side_by_side(before: ModuleType, pairs: int, steps: int = 60) -> None:
     """One ensemble of 8 networks (32 x 32) with the ``ConvEnsemble`` before and this one's,
     ``steps`` steps each in turn; ms per ensemble step, and whether the weights agree."""
@@ -105,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.before:
         torch.set_num_threads(1)
-        side_by_side(load_conv(args.before), args.pairs)
+        side_by_side(load_kernel(args.before, "conv_before"), args.pairs)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]

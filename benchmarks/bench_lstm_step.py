@@ -76,9 +76,10 @@ def parts(run: Prepared, hidden: int) -> dict[str, float]:
     }  # fmt: skip
 
 
-def load_kernel(path: Path) -> ModuleType:
-    """An ``engine/lstm.py`` of another commit, as a module of its own."""
-    spec = importlib.util.spec_from_file_location("lstm_before", path)
+def load_kernel(path: Path, name: str = "lstm_before") -> ModuleType:
+    """An engine module of another commit (``engine/lstm.py`` by default), as a module of
+    its own named ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up there

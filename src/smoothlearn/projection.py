@@ -316,10 +316,9 @@ def measure_rates(configs: Sequence[RunConfig], planned: Sequence[PlannedRun],
             rates[kind] = measure_rate(example[kind], PROBE_STEPS.get(kind.arch,
                                        DEFAULT_PROBE_STEPS), longest, engine)  # fmt: skip
         except Exception:  # noqa: BLE001 - a projection never stops a reproduction
-            continue
-        finally:
-            spent += time.perf_counter() - start
-        spent -= rates[kind].warmup_s
+            pass
+        warmup = rates[kind].warmup_s if kind in rates else 0.0
+        spent += time.perf_counter() - start - warmup
     for kind in evaluated_only:  # its evaluation costs what its trained twin's does
         rates[kind] = replace(_borrowed(kind, rates), measured=True)
     for kind in work:

@@ -91,6 +91,23 @@ def scratch(name: str, rows: int, cols: int, aligned: bool = False) -> np.ndarra
     return kept[1][:rows]
 
 
+def rows_of_bases(tests: Sequence[tuple[np.ndarray, np.ndarray]]
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Test sets given as ``(base array, its rows)`` as rows of the bases stacked: each
+    distinct base (by identity) once, in order of first use, and each set's rows offset into
+    that stack. Sets on one base (every run of a dataset's test split) then name the same
+    item by the same row, so work that depends only on the item is done once."""
+    offsets: dict[int, int] = {}
+    arrays: list[np.ndarray] = []
+    rows = []
+    for base, items in tests:
+        if id(base) not in offsets:
+            offsets[id(base)] = sum(a.shape[0] for a in arrays)
+            arrays.append(base)
+        rows.append(items + offsets[id(base)])
+    return arrays, rows
+
+
 def aligned_copy(a: np.ndarray) -> np.ndarray:
     """``a [rows, cols]`` copied into :func:`aligned_rows` (its first ``cols`` columns)."""
     out = aligned_rows(*a.shape)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from smoothlearn.contract import Prepared
-from smoothlearn.engine.arrays import csr, density, f32, ro, scratch
+from smoothlearn.engine.arrays import csr, density, f32, ro, rows_of_bases, scratch
 from smoothlearn.engine.codes import OUTPUTS
 from smoothlearn.engine.kernels import eval_chunk, stream_memory
 from smoothlearn.engine.runtime import PARALLEL_LOCK, pool
@@ -163,15 +163,7 @@ def _fused_group(runs: Sequence[Prepared], entries: list[int], owner: np.ndarray
     """Sparse inputs or small layers: one CSR base (stacked from several small ones), each
     row's items in it, rows by network, and each network's distinct items."""
     entries = sorted(entries, key=lambda e: (int(owner[e]), e))
-    offsets: dict[int, int] = {}
-    arrays: list[np.ndarray] = []
-    items = []
-    for e in entries:
-        base, rows = runs[e].test_rows()
-        if id(base) not in offsets:
-            offsets[id(base)] = sum(b.shape[0] for b in arrays)
-            arrays.append(base)
-        items.append(rows + offsets[id(base)])
+    arrays, items = rows_of_bases([runs[e].test_rows() for e in entries])
     fields = _rows(runs, entries, owner)
     gnets, starts = np.unique(fields["nets"], return_index=True)
     row_ptr = np.r_[starts, len(entries)].astype(np.int64)

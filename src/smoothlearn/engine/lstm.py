@@ -44,7 +44,7 @@ from numba import njit
 
 from smoothlearn.contract import Curves, Metrics, Prepared, SharedTests
 from smoothlearn.engine.activations import sigmoid32, tanh32
-from smoothlearn.engine.arrays import csr, scratch
+from smoothlearn.engine.arrays import csr, rows_of_bases, scratch
 from smoothlearn.engine.baselines import (
     add_metrics,
     finish_metrics,
@@ -632,17 +632,9 @@ class _TestStreams:
 def _distinct_items(preps: Sequence[Prepared]) -> tuple[np.ndarray, np.ndarray]:
     """The distinct test items of ``preps``, as rows of one array, and each stream's items as
     indices into it (stream after stream). Items are the same where their streams name the
-    same row of one base array (:meth:`~smoothlearn.contract.Prepared.test_rows`: every run
-    of a dataset's test split does); other streams' items count as distinct."""
-    arrays: list[np.ndarray] = []
-    offsets: dict[int, int] = {}
-    rows = []
-    for prep in preps:
-        base, items = prep.test_rows()
-        if id(base) not in offsets:
-            offsets[id(base)] = sum(a.shape[0] for a in arrays)
-            arrays.append(base)
-        rows.append(items + offsets[id(base)])
+    same row of one base array (:func:`.arrays.rows_of_bases`); other streams' items count as
+    distinct."""
+    arrays, rows = rows_of_bases([prep.test_rows() for prep in preps])
     units, index = np.unique(np.concatenate(rows), return_inverse=True)
     X = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     whole = units.shape[0] == X.shape[0]  # every row: the base itself (its CSR is cached)
