@@ -176,6 +176,21 @@ def test_each_sweep_with_a_pool_pays_its_start_up(tmp_path, monkeypatch) -> None
         pool + 3 + 2 + 1 + 5 * 0.25)
 
 
+def test_sweeps_that_share_a_pool_pay_its_start_up_once(tmp_path, monkeypatch) -> None:
+    """reproduce's sweeps share one pool (sweep.shared_workers): the start-up is paid by the
+    first pool sweep, and each kind's warm-up by the first sweep that runs it."""
+    monkeypatch.setattr(projection, "measure_startup", lambda: 5.0)
+    monkeypatch.setattr(projection, "measure_store", lambda: 0.25)
+    _fixed_rates(monkeypatch, Rate(1.0, 0.0, 0.0, warmup_s=3.0))
+    runs = [make_config(**SMALL, seed=s) for s in range(6)]
+    groups = [(runs[:4], tmp_path / "a"), (runs[4:], tmp_path / "b")]
+    pool = projection.POOL_IN_STARTUPS * 5.0
+    own = projection.project(groups, workers=2).training_s
+    shared = projection.project(groups, workers=2, shared_pool=True).training_s
+    assert own == pytest.approx((pool + 3 + 2) + (pool + 3 + 1) + 6 * 0.25)
+    assert shared == pytest.approx((pool + 3 + 2) + 1 + 6 * 0.25)
+
+
 def test_a_run_of_an_earlier_sweep_is_not_counted_again(tmp_path, monkeypatch) -> None:
     """reproduce trains a later experiment's runs with an earlier one's when they share a
     training; the later sweep then finds them in the store and only scans it."""

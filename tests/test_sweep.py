@@ -397,6 +397,54 @@ def test_a_batch_that_kills_its_worker_fails_alone():
     assert "worker process died" in next(r.message for r in got if r.run_id == "killer")
 
 
+POOL2 = sweep.Execution(engine="reference", workers=2, quiet=True)
+
+
+def test_sweeps_inside_shared_workers_start_one_pool_and_give_the_same_numbers(
+        tiny_toml, baseline, tmp_path):
+    """reproduce runs one sweep per experiment inside ``shared_workers``: the second sweep
+    reuses the first one's workers, and every number equals the in-process baseline."""
+    configs = load_experiment(tiny_toml).runs()
+    with sweep.shared_workers(POOL2) as pool:
+        first = sweep.run_sweep(configs[:6], tmp_path / "a", POOL2)
+        second = sweep.run_sweep(configs[6:], tmp_path / "b", POOL2)
+    assert (first.done, second.done, pool.started) == (6, 6, 1)
+    both = pd.concat([_frame(tmp_path / "a"), _frame(tmp_path / "b")])
+    pd.testing.assert_frame_equal(both.sort_values(["run_id", "step"]).reset_index(drop=True),
+                                  baseline)
+
+
+def test_shared_workers_only_for_a_local_pool():
+    for execution in (REF1, sweep.Execution(executor="dask", workers=2)):
+        with sweep.shared_workers(execution) as pool:
+            assert pool is None
+
+
+def test_a_shared_pool_whose_worker_died_between_sweeps_is_replaced(tmp_path):
+    runs = [make_config(**SMALL, seed=s) for s in range(4)]
+    with sweep.shared_workers(POOL2) as pool:
+        assert _counts(sweep.run_sweep(runs[:2], tmp_path / "a", POOL2)) == (2, 0, 0, 0)
+        os.kill(pool.executor().submit(os.getpid).result(), signal.SIGKILL)
+        time.sleep(1.0)  # the executor sees the dead worker and marks itself broken
+        assert _counts(sweep.run_sweep(runs[2:], tmp_path / "b", POOL2)) == (2, 0, 0, 0)
+    assert pool.started == 2
+
+
+def test_a_batch_that_kills_a_shared_worker_fails_alone():
+    good = [make_config(**{**SMALL, "steps": 100}, seed=s) for s in range(2)]
+    payloads = [[{**c.model_dump(mode="json"), "_run_id": c.run_id()}] for c in good]
+    killer = [{"_run_id": "killer", "boom": _KillsItsWorker()}]
+    got: list[sweep.RunResult] = []
+    with sweep.shared_workers(POOL2) as pool:
+        sweep._run_pool([payloads[0], killer, payloads[1]], "reference", 2, got.extend)
+        broken = pool.started
+        after: list[sweep.RunResult] = []
+        sweep._run_pool(payloads, "reference", 2, after.extend)  # the pool works again
+    assert {r.run_id: r.status for r in got} == {
+        good[0].run_id(): "trained", good[1].run_id(): "trained", "killer": "failed"}
+    assert broken >= 2 and [r.status for r in after] == ["trained", "trained"]
+
+
 def test_cli_exit_status_reports_failures(tmp_path, capsys):
     exp = tmp_path / "bad.toml"
     exp.write_text('name = "bad"\nseeds = 1\n[base]\ndataset = "synthetic-categories"\n'

@@ -7,9 +7,10 @@ steps, which gives seconds per run, per training step and per evaluation point
 (:class:`Rate`); a short run is timed whole. A run's projected
 time is its steps and evaluation points at its kind's rate (runs that share a training,
 :meth:`~smoothlearn.experiments.RunConfig.training_key`, pay it once); the sweep spreads them
-over its workers (:func:`estimate`), and each sweep's process pool pays the start-up of a
-fresh Python importing the trainers (:func:`measure_startup`) and loading each kind's data
-and kernels (``Rate.warmup_s``, the first probe's extra time). A run that an earlier sweep
+over its workers (:func:`estimate`), and a process pool pays the start-up of a fresh Python
+importing the trainers (:func:`measure_startup`) and loading each kind's data and kernels
+(``Rate.warmup_s``, the first probe's extra time): once for all sweeps when they share one
+pool, as ``reproduce``'s do (:class:`SharedPool`), else once per sweep. A run that an earlier sweep
 trains is not counted again. After training, ``reproduce`` retrains the autoencoders its
 hidden-unit analysis reads, tests the claims and draws the figures (:class:`ReportWork`):
 their cost comes from the same rates and from one figure drawn and saved here
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ from smoothlearn.experiments import RunConfig, make_config
 from smoothlearn.machine import cpu_info
 
 __all__ = ["Kind", "Rate", "PlannedRun", "Projection", "ReportWork", "Overheads", "estimate",
-           "plan_runs", "measure_rates", "project", "sweep_seconds", "report_seconds"]
+           "plan_runs", "measure_rates", "project", "sweep_seconds", "report_seconds",
+           "SharedPool"]
 
 #: What one more test set of a trained network costs per evaluation point, in evaluation
 #: points of the network, by architecture, where its trainer scores all of a network's test
@@ -422,16 +424,35 @@ def _unique_per_sweep(groups: Sequence[tuple[Sequence[RunConfig], Path]]
     return sweeps, done
 
 
+@dataclass
+class SharedPool:
+    """The worker processes that all sweeps of one reproduction share
+    (:func:`smoothlearn.sweep.shared_workers`): started once, each kind warmed up once."""
+
+    started: bool = False
+    warm: set[Kind] = field(default_factory=set)
+
+    def start_up(self, kinds: set[Kind], rates: dict[Kind, Rate], costs: Overheads) -> float:
+        """What a pool sweep of ``kinds`` adds: the start the first time, new kinds' warm-up."""
+        seconds = 0.0 if self.started else costs.pool_s
+        self.started, new = True, kinds - self.warm
+        self.warm |= new
+        return seconds + sum(rates[k].warmup_s for k in new)
+
+
 def sweep_seconds(sweep: Sequence[PlannedRun], rates: dict[Kind, Rate], workers: int,
-                  costs: Overheads) -> float:
+                  costs: Overheads, shared: SharedPool | None = None) -> float:
     """Wall seconds of one sweep: its runs spread over the workers (:func:`estimate`), each
-    run's store write and load, and, when it starts a pool, the pool's start-up and each
-    kind's warm-up in the fresh workers. A sweep with nothing to do only scans its store."""
+    run's store write and load, and, when it runs in a pool, the pool's start-up and each
+    kind's warm-up: in fresh workers of its own, or what ``shared`` has not paid yet. A sweep
+    with nothing to do only scans its store."""
     if not sweep:
         return EMPTY_SWEEP_S
     seconds = estimate(sweep, rates, workers) + len(sweep) * costs.store_s
-    if workers > 1 and len(sweep) > 1:  # a new pool: fresh processes import and warm up
-        seconds += costs.pool_s + sum(rates[k].warmup_s for k in {r.kind for r in sweep})
+    if workers > 1 and len(sweep) > 1:  # a pool: fresh processes import and warm up
+        kinds = {r.kind for r in sweep}
+        seconds += (shared.start_up(kinds, rates, costs) if shared is not None
+                    else costs.pool_s + sum(rates[k].warmup_s for k in kinds))
     return seconds
 
 
@@ -466,11 +487,13 @@ POOL_IN_STARTUPS = 4.0
 
 
 def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
-            engine: str = "fast", report: ReportWork | None = None) -> Projection:
+            engine: str = "fast", report: ReportWork | None = None,
+            shared_pool: bool = False) -> Projection:
     """The projected time of every run of ``groups`` that its store does not hold yet, trained
     by ``engine`` on ``workers`` processes, and of ``report`` after them. A group is one sweep
     (its configs and the store they go to); sweeps run one after another, each starting its
-    own pool, and a run an earlier sweep trains is not trained again."""
+    own pool (or all sharing one, ``shared_pool``), and a run an earlier sweep trains is not
+    trained again."""
     start = time.perf_counter()
     sweeps, done = _unique_per_sweep(groups)
     todo = [c for sweep in sweeps for c in sweep]
@@ -485,9 +508,9 @@ def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
     pools = workers > 1 and any(len(sweep) > 1 for sweep in sweeps)
     costs = Overheads(pool_s=POOL_IN_STARTUPS * measure_startup() if pools else 0.0,
                       store_s=measure_store() if todo else 0.0)
-    training, at = 0.0, 0
+    training, at, shared = 0.0, 0, SharedPool() if shared_pool else None
     for sweep in sweeps:
-        training += sweep_seconds(planned[at:at + len(sweep)], rates, workers, costs)
+        training += sweep_seconds(planned[at:at + len(sweep)], rates, workers, costs, shared)
         at += len(sweep)
     after = (report_seconds(report, rates, workers, measure_drawing()) if report is not None
              else 0.0)
@@ -509,11 +532,12 @@ def robustness_runs(quick: bool) -> list[RunConfig]:
 
 
 def announce(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
-             engine: str = "fast", report: ReportWork | None = None) -> Projection | None:
+             engine: str = "fast", report: ReportWork | None = None,
+             shared_pool: bool = False) -> Projection | None:
     """:func:`project`, printed; a projection that cannot be made says why in one line and
     never stops the reproduction."""
     try:
-        projected = project(groups, workers, engine, report)
+        projected = project(groups, workers, engine, report, shared_pool)
     except Exception as err:  # noqa: BLE001 - e.g. a dataset that cannot be loaded
         print(f"No projected time: {type(err).__name__}: {err}", flush=True)
         return None

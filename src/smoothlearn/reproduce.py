@@ -45,7 +45,7 @@ from smoothlearn.report.html import write_report
 from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.results import training_seconds
 from smoothlearn.runs import run_many
-from smoothlearn.sweep import Execution, run_sweep
+from smoothlearn.sweep import Execution, run_sweep, shared_workers
 from smoothlearn.verdicts import ComparisonResult, Verdict, summarise
 
 __all__ = ["reproduce", "ReproduceOptions", "Reproduction", "plan_experiments", "ExperimentInfo",
@@ -276,22 +276,23 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
               for (_, cs), siblings in zip(runnable, siblings_of, strict=True)]
     if with_sweep and not problem:
         groups.append((projection.robustness_runs(quick), out / "robustness" / STORE))
-    projected = None if quiet else projection.announce(groups, execution.worker_count, engine,
-                                                       report_work(runnable))
-    for (info, configs), siblings in zip(runnable, siblings_of, strict=True):
-        _say(f"{info.name}: {len(configs)} runs"
-             + (f" (+{len(siblings)} of later experiments, same trainings)" if siblings else "")
-             + " ...", quiet)
-        frame = _run_experiment(info, configs, out, execution, siblings)
-        _say(f"{info.name}: {info.status} in {info.seconds:.1f} s"
-             + (f" ({info.message})" if info.message else ""), quiet)
-        if frame is not None and len(frame):
-            frames.append(frame)
+    projected = None if quiet else projection.announce(
+        groups, execution.worker_count, engine, report_work(runnable),
+        shared_pool=execution.executor == "local")
+    with shared_workers(execution):  # one set of worker processes for every sweep below
+        for (info, configs), siblings in zip(runnable, siblings_of, strict=True):
+            _say(f"{info.name}: {len(configs)} runs"
+                 + (f" (+{len(siblings)} of later experiments, same trainings)"
+                    if siblings else "")
+                 + " ...", quiet)
+            frame = _run_experiment(info, configs, out, execution, siblings)
+            _say(f"{info.name}: {info.status} in {info.seconds:.1f} s"
+                 + (f" ({info.message})" if info.message else ""), quiet)
+            if frame is not None and len(frame):
+                frames.append(frame)
+        extra = [_robustness(out, quick, execution, problem, notes)] if with_sweep else []
     frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
-    extra = []
-    if with_sweep:
-        extra.append(_robustness(out, quick, execution, problem, notes))
-    elif _page([info for info, _ in plans]) is None:
+    if not with_sweep and _page([info for info, _ in plans]) is None:
         notes.append("The robustness matrix (which claims depend on which unstated choice) is "
                      "not part of this run: `smoothlearn robustness`, or "
                      "`smoothlearn reproduce --robustness`.")

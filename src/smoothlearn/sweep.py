@@ -4,7 +4,9 @@
 into *batches* of compatible runs and hands them to an executor:
 
 * ``local`` (default): a process pool over all cores (``spawn`` context: torch and numba do
-  not survive ``fork`` reliably), one math thread per worker; ``workers=1`` runs in-process;
+  not survive ``fork`` reliably), one math thread per worker; ``workers=1`` runs in-process.
+  Sweeps inside :func:`shared_workers` (``reproduce`` runs all of its in one) share the
+  pool, so its workers start, import and load their kernels once;
 * ``dask``: a ``distributed.LocalCluster`` on this machine, or an existing cluster given by
   ``scheduler="tcp://HOST:PORT"`` (SLURM, Kubernetes, cloud: see ``docs/sweeps.md``).
 
@@ -35,6 +37,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,11 +45,13 @@ from typing import TYPE_CHECKING, Any
 from smoothlearn.machine import TrainedOn
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from smoothlearn.experiments import RunConfig
     from smoothlearn.results import Problem, Store
 
 __all__ = ["Execution", "SweepSummary", "FailedRun", "run_sweep", "run_batch", "plan_batches",
-           "ensemble_key", "RunResult", "check_device"]
+           "ensemble_key", "RunResult", "check_device", "WorkerPool", "shared_workers"]
 
 EXECUTORS = ("local", "dask")
 ENGINES = ("fast", "reference")
@@ -354,22 +359,103 @@ def _child_environment() -> Iterator[None]:
                 os.environ[var] = value
 
 
+class WorkerPool:
+    """Spawned worker processes that several sweeps share (:func:`shared_workers`).
+
+    Why: a pool sweep pays its workers' start (each imports torch and numba, then loads its
+    compiled kernels and data on its first run) and their exit, about 5 s of wall time on the
+    2-core AMD EPYC; ``reproduce --quick`` ran ten such sweeps, one per experiment. Shared,
+    the workers start once and keep what they loaded. A pool that a dying worker broke is
+    dropped, and the next round starts a fresh one.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.started = 0  # executors started so far (a broken one is replaced)
+        self._executor: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        """The running executor, started on first use or after :meth:`discard`."""
+        if self._executor is None:
+            self._executor = _new_executor(self.workers)
+            self.started += 1
+        return self._executor
+
+    def discard(self) -> None:
+        """Drop the executor (broken, or left with work cancelled); pending work is cancelled."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def close(self) -> None:
+        """Stop the workers after the work they were given."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+_SHARED_POOL: ContextVar[WorkerPool | None] = ContextVar("smoothlearn_shared_pool",
+                                                         default=None)
+
+
+@contextmanager
+def shared_workers(execution: Execution) -> Iterator[WorkerPool | None]:
+    """Let the local pool sweeps inside the block share one :class:`WorkerPool` of
+    ``execution.worker_count`` processes (None, and nothing shared, for other executors or
+    one worker). A sweep's numbers do not depend on it: batches are the same, and each run is
+    computed from its config alone."""
+    if execution.executor != "local" or execution.worker_count < 2:
+        yield None
+        return
+    pool = WorkerPool(execution.worker_count)
+    token = _SHARED_POOL.set(pool)
+    try:
+        yield pool
+    except BaseException:
+        pool.discard()
+        raise
+    finally:
+        _SHARED_POOL.reset(token)
+        pool.close()
+
+
+def _new_executor(workers: int) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+
+
+def _submit(pool: ProcessPoolExecutor, payloads: list[list[dict]], engine: str,
+            device: str | None) -> dict[Future, list[dict]]:
+    with _child_environment():  # workers are spawned by the submits
+        return {pool.submit(run_batch, p, engine, device=device): p for p in payloads}
+
+
 def _pool_round(
     payloads: list[list[dict]], engine: str, workers: int, sink: Sink,
     device: str | None = None,
 ) -> list[list[dict]]:
-    """Run batches in one spawn-context pool; return those lost to a worker that died."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Run batches in one spawn-context pool (the shared one when :func:`shared_workers` holds
+    one of this size); return those lost to a worker that died."""
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(payloads)), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-    )
+    shared = _SHARED_POOL.get()
+    if shared is not None and shared.workers != workers:
+        shared = None
+    pool = shared.executor() if shared else _new_executor(min(workers, len(payloads)))
     lost, clean = [], False
     try:
-        with _child_environment():  # workers are spawned by the first submits
-            futures = {pool.submit(run_batch, p, engine, device=device): p for p in payloads}
+        try:
+            futures = _submit(pool, payloads, engine, device)
+        except BrokenProcessPool:  # a shared pool whose worker died since its last sweep
+            if shared is None:
+                raise
+            shared.discard()
+            pool = shared.executor()
+            futures = _submit(pool, payloads, engine, device)
         for future in as_completed(futures):
             try:
                 results = future.result()
@@ -381,7 +467,10 @@ def _pool_round(
             sink(results)  # outside the try: a store that cannot be written stops the sweep
         clean = True
     finally:
-        pool.shutdown(wait=clean, cancel_futures=True)
+        if shared is None:
+            pool.shutdown(wait=clean, cancel_futures=True)
+        elif lost or not clean:
+            shared.discard()
     return lost
 
 
