@@ -371,3 +371,27 @@ def test_a_sweep_reads_only_its_own_runs_of_the_store(copy):
     manifest = {r["run_id"]: r for r in json.loads((copy / "manifest.json").read_text())["runs"]}
     assert manifest[other]["status"] == "corrupt"
     assert results.status(copy)["corrupt"] == 1
+
+
+def test_each_row_carries_its_own_runs_labels(tmp_path):
+    """Runs of different lengths and settings (steps or epochs, SGD or RMSprop, a test subset
+    or not) in one store: every row of a run holds that run's labels, none of a neighbour's."""
+    base = {"dataset": "synthetic-categories", "experiment": "mixed"}
+    configs = [make_config(**base, steps=100, eval_every=50, seed=0),
+               make_config(**base, epochs=1, eval_every=400, eval_items=20, seed=1),
+               make_config(**base, steps=120, eval_every=40, optimizer="rmsprop", lr=0.001,
+                           model="leaky-reset", seed=2)]
+    sweep.run_sweep(configs, tmp_path, REF1)
+    frame = results.load(tmp_path)
+    assert frame.groupby("run_id", sort=False).size().tolist() == [
+        len(frame[frame["run_id"] == i]) for i in sorted(c.run_id() for c in configs)]
+    for config in configs:
+        rows = frame[frame["run_id"] == config.run_id()]
+        assert rows["step"].iloc[0] == 0 and rows["step"].is_monotonic_increasing
+        for column, value in results.config_columns(config).items():
+            got = rows[column].tolist()
+            if value is None:
+                assert all(pd.isna(g) for g in got), column
+            else:
+                assert got == [value] * len(rows), column
+    assert frame["steps"].isna().sum() == len(frame[frame["seed"] == 1])
