@@ -211,6 +211,10 @@ def test_report_time_is_retraining_claims_and_drawings() -> None:
     want = 4 * (0.5 + 200 * 0.01 + 5 * 0.1) / 2 + 3 * drawing + 10 * (
         projection.CLAIM_IN_DRAWINGS * drawing)
     assert projection.report_seconds(work, rates, 2, 0.2) == pytest.approx(want)
+    retrain, drawings = 4 * (0.5 + 200 * 0.01 + 5 * 0.1) / 2, 3 * drawing
+    claims_s = 10 * projection.CLAIM_IN_DRAWINGS * drawing
+    assert projection.report_seconds(work, rates, 2, 0.2, drawing_workers=2) == pytest.approx(
+        retrain + max(drawings / 2, claims_s))  # drawn on the pool while the claims run
     assert projection.report_seconds(projection.ReportWork(), rates, 2, 0.2) == 0
 
 

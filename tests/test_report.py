@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from smoothlearn import robustness as rb
 from smoothlearn.experiments import curves_frame, load_experiment
 from smoothlearn.figures.plotting import plots, style
 from smoothlearn.report import headline
-from smoothlearn.report.draw import FigureResult, draw_figures, save_figure
+from smoothlearn.report.draw import FigureResult, draw_figures, save_figure, start_drawing
 from smoothlearn.report.html import write_report
 from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.reproduce import config_table
@@ -207,6 +208,43 @@ def test_a_broken_figure_becomes_a_note(tmp_path):
     frame = frame.drop(columns=["test_mse"])
     (fig,) = [f for f in draw_figures(frame, tmp_path) if f.id == "figA1"]
     assert fig.png is None and fig.note.startswith("figure failed")
+
+
+def _figure_record(results: list[FigureResult], root: Path) -> list[tuple]:
+    return [(f.id, f.experiment, f.caption, f.note, f.png and f.png.relative_to(root),
+             f.png and f.png.read_bytes()) for f in results]
+
+
+def test_figures_drawn_in_worker_processes_equal_those_drawn_here(tmp_path):
+    """reproduce draws its figures on its pool's workers while it tests the claims: the same
+    figures, captions and notes in the same order, the PNG files byte for byte."""
+    from smoothlearn.sweep import Execution, shared_workers
+
+    frame = pd.concat([fake(exp, arms) for exp, arms in FAKES.items()], ignore_index=True)
+    frame["lr"] = frame["lr"].fillna(0.01)
+    here = draw_figures(frame, tmp_path / "here")
+    with shared_workers(Execution(workers=2, quiet=True)) as pool:
+        pending = start_drawing(frame, tmp_path / "pool", executor=pool)
+        there = pending.results()
+    assert pool.started == 1
+    assert _figure_record(there, tmp_path / "pool") == _figure_record(here, tmp_path / "here")
+
+
+class _FailingExecutor(Executor):
+    """Every task fails, as a worker that died would."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_exception(RuntimeError("worker died"))
+        return future
+
+
+def test_figures_a_failed_worker_did_not_draw_are_drawn_here(tmp_path):
+    frame = pd.concat([fake(exp, arms) for exp, arms in FAKES.items()], ignore_index=True)
+    frame["lr"] = frame["lr"].fillna(0.01)
+    here = draw_figures(frame, tmp_path / "here")
+    again = start_drawing(frame, tmp_path / "again", executor=_FailingExecutor()).results()
+    assert _figure_record(again, tmp_path / "again") == _figure_record(here, tmp_path / "here")
 
 
 # ----------------------------------------------------------------------------- browser

@@ -457,16 +457,21 @@ def sweep_seconds(sweep: Sequence[PlannedRun], rates: dict[Kind, Rate], workers:
 
 
 def report_seconds(work: ReportWork, rates: dict[Kind, Rate], cores: int,
-                   drawing_s: float) -> float:
+                   drawing_s: float, drawing_workers: int = 0) -> float:
     """Seconds after the sweeps: the retrained runs on ``cores`` threads (one network per
-    core), the claims and the drawings (:data:`CLAIM_IN_DRAWINGS`, :data:`DRAWING_IN_PROBES`)."""
+    core), the claims and the drawings (:data:`CLAIM_IN_DRAWINGS`, :data:`DRAWING_IN_PROBES`):
+    one after the other, or, with ``drawing_workers`` (a shared pool's workers draw while the
+    claims are tested, as in ``reproduce``), whichever of the two takes longer."""
     retrain = 0.0
     if work.retrained:
         planned = plan_runs(list(work.retrained))
         retrain = estimate(planned, {r.kind: rates.get(r.kind) or _borrowed(r.kind, rates)
                                      for r in planned}, cores)
     one = drawing_s * DRAWING_IN_PROBES
-    return retrain + work.drawings * one + work.claims * CLAIM_IN_DRAWINGS * one
+    drawings, claims = work.drawings * one, work.claims * CLAIM_IN_DRAWINGS * one
+    if drawing_workers:
+        return retrain + max(drawings / drawing_workers, claims)
+    return retrain + drawings + claims
 
 
 @dataclass(frozen=True)
@@ -512,8 +517,9 @@ def project(groups: Sequence[tuple[Sequence[RunConfig], Path]], workers: int,
     for sweep in sweeps:
         training += sweep_seconds(planned[at:at + len(sweep)], rates, workers, costs, shared)
         at += len(sweep)
-    after = (report_seconds(report, rates, workers, measure_drawing()) if report is not None
-             else 0.0)
+    drawing_workers = workers if shared_pool and workers > 1 else 0
+    after = (report_seconds(report, rates, workers, measure_drawing(), drawing_workers)
+             if report is not None else 0.0)
     probe = time.perf_counter() - start
     info = cpu_info()
     return Projection(

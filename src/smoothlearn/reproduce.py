@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +41,7 @@ from smoothlearn.experiments import (
 )
 from smoothlearn.figures.unit import FigureUnit, QuickSettings
 from smoothlearn.report import headline
-from smoothlearn.report.draw import FigureResult, draw_figures, save_figure
+from smoothlearn.report.draw import FigureResult, save_figure, start_drawing
 from smoothlearn.report.html import write_report
 from smoothlearn.report.inputs import ExperimentInfo
 from smoothlearn.results import training_seconds
@@ -279,7 +280,7 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
     projected = None if quiet else projection.announce(
         groups, execution.worker_count, engine, report_work(runnable),
         shared_pool=execution.executor == "local")
-    with shared_workers(execution):  # one set of worker processes for every sweep below
+    with shared_workers(execution) as pool:  # one set of worker processes for all below
         for (info, configs), siblings in zip(runnable, siblings_of, strict=True):
             _say(f"{info.name}: {len(configs)} runs"
                  + (f" (+{len(siblings)} of later experiments, same trainings)"
@@ -291,13 +292,13 @@ def reproduce(options: ReproduceOptions, execution: Execution) -> Reproduction:
             if frame is not None and len(frame):
                 frames.append(frame)
         extra = [_robustness(out, quick, execution, problem, notes)] if with_sweep else []
-    frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
-    if not with_sweep and _page([info for info, _ in plans]) is None:
-        notes.append("The robustness matrix (which claims depend on which unstated choice) is "
-                     "not part of this run: `smoothlearn robustness`, or "
-                     "`smoothlearn reproduce --robustness`.")
-    path = _write_outputs(out, frame, plans, quick, engine, options.step_policy, notes, started,
-                          extra)
+        frame = pd.concat(frames, ignore_index=True) if frames else curves_frame([], [])
+        if not with_sweep and _page([info for info, _ in plans]) is None:
+            notes.append("The robustness matrix (which claims depend on which unstated "
+                         "choice) is not part of this run: `smoothlearn robustness`, or "
+                         "`smoothlearn reproduce --robustness`.")
+        path = _write_outputs(out, frame, plans, quick, engine, options.step_policy, notes,
+                              started, extra, pool)
     if projected:
         print(projected.versus(time.perf_counter() - started), flush=True)
     return Reproduction(path, tuple(i.name for i, _ in plans if i.status == "failed"))
@@ -335,10 +336,14 @@ def _robustness(out: Path, quick: bool, execution: Execution, mnist_problem: str
 
 def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: str,
                    step_policy: str | int, notes: list[str], started: float,
-                   extra: Sequence[FigureResult] = ()) -> Path:
+                   extra: Sequence[FigureResult] = (), executor: Executor | None = None) -> Path:
+    """Figures, claims.json and the report; the figures are drawn on ``executor``'s workers
+    (when given) while this process tests the claims."""
     infos = [info for info, _ in plans]
     page = _page(infos)
     inputs = analyse(plans, engine, notes)
+    pending = start_drawing(frame, out / "figures", inputs,
+                            only={i.name for i in infos} if page else None, executor=executor)
     results = _claims(frame, step_policy, notes, infos, inputs)
     records = [r.to_record() for r in results]
     declared = [c for unit in figures.registry() for c in unit.claims]
@@ -347,9 +352,7 @@ def _write_outputs(out: Path, frame: pd.DataFrame, plans, quick: bool, engine: s
                                               if c.statement})
     depends = _depends_on(out, rows)
     rows = [replace(r, depends_on=depends.get(r.claim, "")) for r in rows]
-    drawn = [_scorecard(rows, out / "figures")]
-    drawn += draw_figures(frame, out / "figures", inputs,
-                          only={i.name for i in infos} if page else None) + list(extra)
+    drawn = [_scorecard(rows, out / "figures"), *pending.results(), *extra]
     failed = [i.name for i in infos if i.status == "failed"]
     if failed:
         notes.append(f"Failed experiments: {', '.join(failed)} (see Experiments below).")

@@ -36,6 +36,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -359,8 +360,9 @@ def _child_environment() -> Iterator[None]:
                 os.environ[var] = value
 
 
-class WorkerPool:
-    """Spawned worker processes that several sweeps share (:func:`shared_workers`).
+class WorkerPool(Executor):
+    """Spawned worker processes that several sweeps share (:func:`shared_workers`); other
+    work can be sent to them too (:meth:`submit`: ``reproduce`` draws its figures there).
 
     Why: a pool sweep pays its workers' start (each imports torch and numba, then loads its
     compiled kernels and data on its first run) and their exit, about 5 s of wall time on the
@@ -380,6 +382,24 @@ class WorkerPool:
             self._executor = _new_executor(self.workers)
             self.started += 1
         return self._executor
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """``fn(*args, **kwargs)`` in a worker; a pool broken since its last use is replaced."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        with _child_environment():  # workers are spawned by the submits
+            try:
+                return self.executor().submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                self.discard()
+                return self.executor().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """As :meth:`close` (``wait``) or :meth:`discard`, for the Executor interface."""
+        if wait and not cancel_futures:
+            self.close()
+        else:
+            self.discard()
 
     def discard(self) -> None:
         """Drop the executor (broken, or left with work cancelled); pending work is cancelled."""
