@@ -230,6 +230,24 @@ def test_figures_drawn_in_worker_processes_equal_those_drawn_here(tmp_path):
     assert _figure_record(there, tmp_path / "pool") == _figure_record(here, tmp_path / "here")
 
 
+def test_only_the_packages_own_units_are_drawn_in_workers():
+    """A worker imports a unit's drawing functions by name; one registered from a script or a
+    test is drawn in the calling process instead (``reproduce`` of a user's own unit)."""
+    from dataclasses import replace
+
+    from smoothlearn.figures.unit import Drawing
+    from smoothlearn.report import draw
+
+    builtin = figures.get("figA1")
+    assert draw._portable(builtin)
+    mine = replace(builtin, drawings=(Drawing("mine", "Mine", _draw_nothing),))
+    assert not draw._portable(mine)
+
+
+def _draw_nothing(frame, ctx):
+    raise AssertionError("never drawn")
+
+
 class _FailingExecutor(Executor):
     """Every task fails, as a worker that died would."""
 

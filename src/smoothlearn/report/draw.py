@@ -107,16 +107,18 @@ def _units(frame: pd.DataFrame, only: Collection[str] | None) -> list[FigureUnit
     return units + [_fallback_unit(exp) for exp in sorted(present - known)]
 
 
-def _unit_of(unit_id: str) -> FigureUnit:
-    return figures.find(unit_id) or _fallback_unit(unit_id)
-
-
-def draw_unit(unit_id: str, frame: pd.DataFrame, inputs: Mapping[str, Mapping[str, Any]],
+def draw_unit(unit: FigureUnit, frame: pd.DataFrame, inputs: Mapping[str, Mapping[str, Any]],
               fig_dir: Path) -> list[FigureResult]:
-    """Every drawing of one unit (by id, so that a worker process can be sent it): ``frame``
-    holds the unit's rows, already normalised."""
-    unit = _unit_of(unit_id)
+    """Every drawing of one unit: ``frame`` holds the unit's rows, already normalised."""
     return [_draw_one(d, unit, frame, inputs, fig_dir) for d in unit.drawings]
+
+
+def _portable(unit: FigureUnit) -> bool:
+    """Whether a worker process can draw ``unit``: its drawing functions are this package's,
+    which a worker imports by name. A unit registered from a script or a test is drawn in
+    the calling process, where its functions live."""
+    return all(getattr(d.draw, "__module__", "").startswith("smoothlearn.")
+               for d in unit.drawings)
 
 
 class PendingFigures:
@@ -158,10 +160,10 @@ def start_drawing(
     for unit in _units(frame, only):
         sub = frame[frame["experiment"] == unit.id] if len(frame) else frame
         inputs = {k: v for k, v in (analysis_inputs or {}).items() if k == unit.id}
-        args = (unit.id, sub, inputs, fig_dir)
+        args = (unit, sub, inputs, fig_dir)
         retry.append(functools.partial(draw_unit, *args))
-        parts.append(executor.submit(draw_unit, *args) if executor is not None and len(sub)
-                     else draw_unit(*args))
+        there = executor is not None and len(sub) and _portable(unit)
+        parts.append(executor.submit(draw_unit, *args) if there else draw_unit(*args))
     return PendingFigures(parts, retry)
 
 
