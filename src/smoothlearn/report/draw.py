@@ -3,8 +3,7 @@ cannot be drawn says why in its place instead of sinking the report."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,22 +124,21 @@ class PendingFigures:
     """Figures that worker processes are drawing while the caller does other work
     (:func:`start_drawing`); :meth:`results` waits for them."""
 
-    def __init__(self, parts: list[Future | list[FigureResult]],
-                 retry: list[Callable[[], list[FigureResult]]]) -> None:
-        self._parts, self._retry = parts, retry
+    def __init__(self, parts: list[tuple[tuple, Future | list[FigureResult]]]) -> None:
+        self._parts = parts  # per unit: draw_unit's arguments, and its task or its figures
 
     def results(self) -> list[FigureResult]:
         """The figures in the order :func:`draw_figures` gives them. A unit whose worker
         failed (a dead process, say) is drawn here instead."""
         out: list[FigureResult] = []
-        for part, again in zip(self._parts, self._retry, strict=True):
+        for args, part in self._parts:
             if isinstance(part, list):
                 out += part
                 continue
             try:
                 out += part.result()
             except Exception:  # noqa: BLE001 - the drawing itself catches its own errors
-                out += again()
+                out += draw_unit(*args)
         return out
 
 
@@ -155,16 +153,15 @@ def start_drawing(
     one). Why: saving ~40 PNG and SVG files is Python-bound, ~10 s of ``reproduce --quick``;
     its pool's idle workers draw while the main process tests the claims."""
     frame = claims_mod.normalise_frame(frame) if len(frame) else frame
-    parts: list[Future | list[FigureResult]] = []
-    retry: list[Callable[[], list[FigureResult]]] = []
+    analysis_inputs = analysis_inputs or {}
+    parts: list[tuple[tuple, Future | list[FigureResult]]] = []
     for unit in _units(frame, only):
         sub = frame[frame["experiment"] == unit.id] if len(frame) else frame
-        inputs = {k: v for k, v in (analysis_inputs or {}).items() if k == unit.id}
+        inputs = {unit.id: analysis_inputs[unit.id]} if unit.id in analysis_inputs else {}
         args = (unit, sub, inputs, fig_dir)
-        retry.append(functools.partial(draw_unit, *args))
         there = executor is not None and len(sub) and _portable(unit)
-        parts.append(executor.submit(draw_unit, *args) if there else draw_unit(*args))
-    return PendingFigures(parts, retry)
+        parts.append((args, executor.submit(draw_unit, *args) if there else draw_unit(*args)))
+    return PendingFigures(parts)
 
 
 def draw_figures(
