@@ -213,6 +213,66 @@ def test_streamed_evaluation_uses_the_memory():
     assert evaluate_conv(run, run.params) != evaluate_conv(off, off.params)
 
 
+def test_extra_test_protocols_are_scored_as_separate_trainings_would(monkeypatch):
+    """A run scored memory off and streamed through :class:`SharedTests` gets each protocol's
+    numbers as if trained alone, and a point computes the conv features once per distinct
+    test array (an equal copy counts as the same images; other images do not)."""
+    from dataclasses import replace
+
+    from smoothlearn.contract import SharedTests
+
+    own = make_run(seed=4, leak=0.5, reset="label")
+    streamed = make_run(seed=4, leak=0.5, reset="label", stream_eval=True)
+    copied = replace(streamed, X_eval=streamed.X_eval.copy())
+    other = make_run(seed=5, leak=0.5, reset="label")
+    others = [streamed, copied, replace(own, X_eval=other.X_eval)]
+    seen: list[tuple] = []
+    tests = SharedTests({0: others}, lambda k, step, metrics: seen.append((step, *metrics)))
+    calls: list[int] = []
+    features = engine_conv.conv_features
+    monkeypatch.setattr(engine_conv, "conv_features",
+                        lambda params, X: calls.append(id(X)) or features(params, X))
+    fast = train_conv_many([own], threads=1, shared_tests=tests)[0]
+    points = len(fast.steps)
+    assert [step for step, *_ in seen] == fast.steps.tolist()
+    assert len(calls) == 2 * points  # the run's own images (shared twice), the other images
+    for j, test in enumerate(others):
+        alone = train_conv_many([test], threads=1)[0]
+        np.testing.assert_array_equal([m[1 + j] for m in seen],
+                                      np.stack([alone.test_mse, alone.test_ce, alone.test_acc],
+                                               axis=1))  # fmt: skip
+    assert seen[-1][1] != seen[-1][3]  # streamed and on other images: really other numbers
+
+
+def test_features_do_not_depend_on_how_the_test_images_are_batched(monkeypatch):
+    """``EVAL_CHUNK`` is a speed setting: any batching gives the same features, bit for bit."""
+    from smoothlearn import convnet
+
+    params, X = init_conv_params(D, 12, 4, 3), _images(11, 23)
+    monkeypatch.setattr(convnet, "EVAL_CHUNK", 1000)
+    whole = convnet.conv_features(params, X)
+    for chunk in (1, 5, 10):
+        monkeypatch.setattr(convnet, "EVAL_CHUNK", chunk)
+        np.testing.assert_array_equal(convnet.conv_features(params, X), whole)
+
+
+def test_the_stacked_layers_backward_gives_autograds_gradients_bit_for_bit():
+    """:class:`engine.conv._StackedLinear` writes ``torch.baddbmm``'s backward out: the same
+    gradients of ``x``, ``W`` and ``b`` as autograd's, bit for bit."""
+    gen = torch.Generator().manual_seed(0)
+    x, W, b = (torch.randn(*shape, generator=gen) for shape in ((8, 400), (8, 128, 400), (8, 128)))
+    g = torch.randn(8, 128, generator=gen)
+    grads = []
+    for linear in (lambda x, W, b: torch.baddbmm(b.unsqueeze(2), W, x.unsqueeze(2)).squeeze(2),
+                   engine_conv._StackedLinear.apply):
+        leaves = [t.clone().requires_grad_() for t in (x, W, b)]
+        y = linear(*leaves)
+        y.backward(g)
+        grads.append([y.detach(), *(t.grad for t in leaves)])
+    for autograd_side, written in zip(*grads, strict=True):
+        assert torch.equal(autograd_side, written)
+
+
 # ----------------------------------------------------------------------------- configs and runs
 CONV = {"dataset_params": {"n_features": D}, "steps": 90, "eval_every": 45}
 

@@ -125,14 +125,18 @@ def evaluate(
     return mse, ce, acc
 
 
-def evaluate_conv(prep: Prepared, params: dict[str, np.ndarray]) -> tuple[float, float, float]:
+def evaluate_conv(
+    prep: Prepared, params: dict[str, np.ndarray], features: np.ndarray | None = None
+) -> tuple[float, float, float]:
     """Test MSE, CE and accuracy on the run's evaluation stream, memory off or streamed.
 
     The features of every test image are computed at once; the feature layer, its memory
     (when ``prep.eval_resets`` is set) and the read-out are the MLP's
-    (:func:`evaluate`), so both kinds of net share one test protocol.
+    (:func:`evaluate`), so both kinds of net share one test protocol. ``features``: those
+    of ``prep.X_eval`` under ``params``, already computed (:func:`conv_features`), for a
+    network scored on several test protocols of the same images.
     """
-    feats = conv_features(params, prep.X_eval)
+    feats = conv_features(params, prep.X_eval) if features is None else features
     head = {name: params[name] for name in ("W1", "b1", "W2", "b2")}
     return evaluate(head, prep.eval_leak, feats, prep.targets_eval, prep.labels_eval,
                     prep.eval_resets, prep.settings.output, prep.task, prep.output_leak)

@@ -27,7 +27,6 @@ code (how it is tested).
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
@@ -40,7 +39,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from smoothlearn.contract import Curves, Prepared, SharedTests
+from smoothlearn.contract import Curves, Metrics, Prepared, SharedTests
+from smoothlearn.convnet import conv_features
 from smoothlearn.convshape import CHANNELS, KERNEL, PARAM_NAMES, image_side
 from smoothlearn.engine.baselines import opt_update
 from smoothlearn.engine.codes import OPTIMIZERS
@@ -61,6 +61,32 @@ def _read_only(array: np.ndarray) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return torch.from_numpy(array)
+
+
+class _StackedLinear(torch.autograd.Function):
+    """``y[k] = W[k] x[k] + b[k]`` for the K stacked networks (``x [K, n]``, ``W [K, m, n]``):
+    ``torch.baddbmm``'s forward, with its backward written out.
+
+    Why: autograd's backward of that product takes ``dx[k] = W[k].T g[k]`` as a batched
+    product of a transposed view, ~440 µs on 8 networks of the moving study's 128 x 400
+    feature layer (one thread, AMD EPYC Zen 4), and ``dW`` as a batched product of inner size
+    1, ~130 µs. ``g[k]`` as a row times ``W[k]`` gives the same sums bit for bit in ~40 µs,
+    and ``dW``'s outer product is one multiplication per element either way (~25 µs). The
+    forward stays as it was: every faster form of it tried rounds differently, and RMSprop
+    carries a rounding difference into a different network within a few hundred steps
+    (``docs/convnet.md``). Same weights as autograd's backward, bit for bit (tested).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, W)
+        return torch.baddbmm(b.unsqueeze(2), W, x.unsqueeze(2)).squeeze(2)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, W = ctx.saved_tensors
+        dx = torch.bmm(g.unsqueeze(1), W).squeeze(1) if ctx.needs_input_grad[0] else None
+        return dx, g.unsqueeze(2) * x.unsqueeze(1), g
 
 
 class ConvEnsemble(Schedule):
@@ -149,13 +175,13 @@ class ConvEnsemble(Schedule):
         a = F.conv2d(a, C2.view(K * CHANNELS[1], CHANNELS[0], KERNEL, KERNEL), c2.view(-1),
                      groups=K)
         f = F.max_pool2d(torch.relu(a), 2).reshape(K, -1)
-        act = torch.relu(torch.baddbmm(b1.unsqueeze(2), W1, f.unsqueeze(2)).squeeze(2))
+        act = torch.relu(_StackedLinear.apply(f, W1, b1))
         if self.settings.leak_grad == "exact":
             current = (1 - leak_now) * act
         else:  # same value, the gradient of a plain feedforward layer (nn.leaky_update)
             current = act + (-leak_now * act).detach()
         H = leak_now * self.H + current  # self.H is H(n-1), never part of the graph (detached)
-        z = torch.baddbmm(b2.unsqueeze(2), W2, H.unsqueeze(2)).squeeze(2)
+        z = _StackedLinear.apply(H, W2, b2)
         return z, H
 
     def _losses(self, z: torch.Tensor, step_items: torch.Tensor) -> torch.Tensor:
@@ -215,17 +241,42 @@ class ConvEnsemble(Schedule):
 
     def evaluate(self, step: int) -> None:
         for k in self.wanted(step):
-            params = self.params(k)
-            self.points[k].append((step, *evaluate_conv(self.runs[k], params)))
+            score = _Scorer(self.params(k))
+            self.points[k].append((step, *score(self.runs[k])))
             if self.shared_tests is not None:
-                self.shared_tests.report(k, step, functools.partial(evaluate_conv,
-                                                                    params=params))
+                self.shared_tests.report(k, step, score)
 
     def params(self, k: int) -> dict[str, np.ndarray]:
         if k in self.frozen:
             return self.frozen[k]
         return {n: w[k].detach().cpu().numpy().copy()
                 for n, w in zip(PARAM_NAMES, self.weights(), strict=True)}
+
+
+class _Scorer:
+    """:func:`~smoothlearn.evaluation.evaluate_conv` of one network's weights on any of its
+    test protocols, the conv features of each distinct test array computed once.
+
+    Why: a conv run tested memory off and streamed (the moving-objects study's conv nets) is
+    one training scored on two protocols of the same test images, and the features, the
+    whole cost of a point, depend on the images and the weights alone. Same numbers as
+    scoring each protocol alone (the same features, bit for bit).
+    """
+
+    def __init__(self, params: dict[str, np.ndarray]) -> None:
+        self.params = params
+        self._features: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def _features_of(self, X: np.ndarray) -> np.ndarray:
+        for seen, features in self._features:
+            if seen is X or (seen.shape == X.shape and np.array_equal(seen, X)):
+                return features
+        features = conv_features(self.params, X)
+        self._features.append((X, features))
+        return features
+
+    def __call__(self, prep: Prepared) -> Metrics:
+        return evaluate_conv(prep, self.params, self._features_of(prep.X_eval))
 
 
 def _key(run: Prepared) -> tuple:
