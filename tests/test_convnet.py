@@ -245,7 +245,9 @@ def test_extra_test_protocols_are_scored_as_separate_trainings_would(monkeypatch
 
 
 def test_features_do_not_depend_on_how_the_test_images_are_batched(monkeypatch):
-    """``EVAL_CHUNK`` is a speed setting: any batching gives the same features, bit for bit."""
+    """``EVAL_CHUNK`` is a speed setting: any batching gives the same features. Bit for bit on
+    the AMD EPYC (Zen 4) where it was measured; the convolution library may pick another
+    kernel for another batch size on another CPU, so float32 rounding is allowed here."""
     from smoothlearn import convnet
 
     params, X = init_conv_params(D, 12, 4, 3), _images(11, 23)
@@ -253,12 +255,16 @@ def test_features_do_not_depend_on_how_the_test_images_are_batched(monkeypatch):
     whole = convnet.conv_features(params, X)
     for chunk in (1, 5, 10):
         monkeypatch.setattr(convnet, "EVAL_CHUNK", chunk)
-        np.testing.assert_array_equal(convnet.conv_features(params, X), whole)
+        np.testing.assert_allclose(convnet.conv_features(params, X), whole, rtol=1e-6,
+                                   atol=1e-7)
 
 
-def test_the_stacked_layers_backward_gives_autograds_gradients_bit_for_bit():
+def test_the_stacked_layers_backward_gives_autograds_gradients():
     """:class:`engine.conv._StackedLinear` writes ``torch.baddbmm``'s backward out: the same
-    gradients of ``x``, ``W`` and ``b`` as autograd's, bit for bit."""
+    output and gradients of ``W`` and ``b`` as autograd's, bit for bit (the same product; one
+    multiplication per element; ``g`` itself), and of ``x`` within float32 rounding: that is
+    a BLAS product in another layout, equal bit for bit on the AMD EPYC (Zen 4) where it was
+    measured, but free to take another kernel on another CPU."""
     gen = torch.Generator().manual_seed(0)
     x, W, b = (torch.randn(*shape, generator=gen) for shape in ((8, 400), (8, 128, 400), (8, 128)))
     g = torch.randn(8, 128, generator=gen)
@@ -269,8 +275,9 @@ def test_the_stacked_layers_backward_gives_autograds_gradients_bit_for_bit():
         y = linear(*leaves)
         y.backward(g)
         grads.append([y.detach(), *(t.grad for t in leaves)])
-    for autograd_side, written in zip(*grads, strict=True):
-        assert torch.equal(autograd_side, written)
+    (y, dx, dW, db), (y_, dx_, dW_, db_) = grads
+    assert torch.equal(y, y_) and torch.equal(dW, dW_) and torch.equal(db, db_)
+    torch.testing.assert_close(dx_, dx, rtol=1e-6, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- configs and runs
